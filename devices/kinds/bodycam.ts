@@ -1,0 +1,56 @@
+/** 5G body-worn camera: GPS, IMU windows, battery, radio, recording state, SOS button, snapshots. */
+import { z } from 'zod';
+import { defineDevice } from '../define.ts';
+import { battery, gps, reporting, snapshot, tamper } from '../capabilities.ts';
+import { unit } from '../units.ts';
+
+const vec3 = z.tuple([z.number(), z.number(), z.number()]);
+
+/**
+ * A short IMU window: `rate_hz` samples per second, accelerometer in g and
+ * gyroscope in degrees per second (or declared otherwise in `units`).
+ */
+export const imuWindow = z
+  .object({
+    rate_hz: z.number().min(1).max(1000),
+    accel_g: z.array(vec3).min(1).max(1000),
+    gyro_dps: z.array(vec3).max(1000).optional(),
+  })
+  .refine((w) => !w.gyro_dps || w.gyro_dps.length === w.accel_g.length, {
+    message: 'gyro_dps must have as many samples as accel_g',
+    path: ['gyro_dps'],
+  });
+
+export const bodycam = defineDevice({
+  kind: 'bodycam',
+  title: '5G body-worn camera',
+  description: 'Officer-worn camera on 5G/LTE with GNSS, IMU, SOS button and recording state.',
+  telemetryPeriodS: 2,
+  telemetry: {
+    imu: imuWindow.optional(),
+    recording: z.boolean(),
+    signal: z
+      .object({
+        network: z.enum(['5g', 'lte', 'none']),
+        rsrp_dbm: z.number().min(-160).max(-20).optional(),
+        sinr_db: z.number().min(-30).max(50).optional(),
+      })
+      .optional(),
+    officer: z.string().min(1).max(64).optional(),
+  },
+  units: {
+    'imu.accel_g': unit('acceleration', 'g'),
+    'imu.gyro_dps': unit('angularVelocity', '°/s'),
+  },
+  events: [
+    z.object({ type: z.literal('sos'), pressed: z.boolean().default(true) }),
+    z.object({ type: z.literal('recording_started'), trigger: z.enum(['manual', 'sos', 'remote', 'auto']) }),
+    z.object({ type: z.literal('recording_stopped') }),
+  ],
+  config: {
+    streaming: z.enum(['off', 'on_sos', 'always']).default('on_sos'),
+    uploadWifiOnly: z.boolean().default(false),
+    imuRateHz: z.number().int().min(10).max(200).default(50),
+  },
+  capabilities: [reporting(2), gps(), battery(), snapshot(), tamper(['case_opened'])],
+});

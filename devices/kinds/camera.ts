@@ -1,0 +1,48 @@
+/** Smart camera: on-board analytics events, periodic health, JPEG snapshots. */
+import { z } from 'zod';
+import { defineDevice } from '../define.ts';
+import { reporting, snapshot, tamper } from '../capabilities.ts';
+import { unit } from '../units.ts';
+
+const zone = z.string().min(1).max(64);
+const confidence = z.number().min(0).max(1);
+/** Normalised bounding box [x, y, w, h] in 0..1 of the frame. */
+const bbox = z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]);
+
+export const camera = defineDevice({
+  kind: 'camera',
+  title: 'Smart camera',
+  description: 'Fixed camera with on-board analytics (motion, intrusion, loitering, crowd counting) and JPEG snapshots.',
+  telemetryPeriodS: 30,
+  telemetry: {
+    fps: z.number().min(0).max(240),
+    bitrate_kbps: z.number().min(0).max(100_000),
+    temperature_c: z.number().min(-40).max(125),
+    storage_free_pct: z.number().min(0).max(100).optional(),
+    stream_ok: z.boolean().optional(),
+  },
+  units: {
+    fps: unit('none', 'frame/s'),
+    bitrate_kbps: unit('none', 'kbit/s'),
+    temperature_c: unit('temperature', '°C'),
+  },
+  events: [
+    z.object({ type: z.literal('motion'), zone, confidence }),
+    z.object({ type: z.literal('intrusion'), zone, confidence, object: z.enum(['person', 'vehicle', 'other']), bbox: bbox.optional() }),
+    z.object({ type: z.literal('loitering'), zone, confidence, duration_s: z.number().nonnegative() }),
+    z.object({ type: z.literal('crowd_count'), zone, count: z.number().int().nonnegative() }),
+  ],
+  config: {
+    sensitivity: z.number().min(0).max(1).default(0.5),
+    analytics: z
+      .object({
+        motion: z.boolean().default(true),
+        intrusion: z.boolean().default(true),
+        loitering: z.boolean().default(true),
+        crowd: z.boolean().default(false),
+      })
+      .prefault({}),
+    loiteringThresholdS: z.number().int().min(5).max(3600).default(60),
+  },
+  capabilities: [reporting(30), snapshot(), tamper(['covered', 'defocused', 'moved', 'glare', 'dark', 'enclosure_opened'])],
+});

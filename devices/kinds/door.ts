@@ -1,0 +1,45 @@
+/** Door access controller: card/face/PIN decisions, door contact, forced and held-open, exit button. */
+import { z } from 'zod';
+import { defineDevice } from '../define.ts';
+import { reporting, tamper } from '../capabilities.ts';
+
+export const credential = z.object({
+  type: z.enum(['card', 'face', 'pin']),
+  /** Card number, face-template id or PIN slot: never the PIN itself. */
+  id: z.string().min(1).max(64),
+});
+
+export const door = defineDevice({
+  kind: 'door',
+  title: 'Door access controller',
+  description: 'Access controller with reader (card, face, PIN), door contact, lock and request-to-exit button.',
+  telemetryPeriodS: 60,
+  telemetry: {
+    door: z.enum(['open', 'closed']),
+    locked: z.boolean(),
+    mains_ok: z.boolean().optional(),
+  },
+  units: {},
+  events: [
+    z.object({ type: z.literal('access_granted'), credential, direction: z.enum(['in', 'out']).optional() }),
+    z.object({
+      type: z.literal('access_denied'),
+      credential,
+      reason: z.enum(['unknown_credential', 'expired', 'out_of_schedule', 'wrong_pin', 'face_mismatch', 'blocked']),
+    }),
+    z.object({ type: z.literal('door_opened') }),
+    z.object({ type: z.literal('door_closed') }),
+    z.object({ type: z.literal('forced_open') }),
+    z.object({ type: z.literal('held_open'), duration_s: z.number().nonnegative() }),
+    z.object({ type: z.literal('exit_request') }),
+  ],
+  config: {
+    heldOpenTimeoutS: z.number().int().min(5).max(600).default(30),
+    unlockDurationS: z.number().int().min(1).max(60).default(5),
+    /** Hours (local, 0-23) during which the door unlocks for valid credentials. */
+    schedule: z
+      .object({ from: z.number().int().min(0).max(23), to: z.number().int().min(0).max(24) })
+      .default({ from: 0, to: 24 }),
+  },
+  capabilities: [reporting(60), tamper(['enclosure_opened', 'reader_removed', 'wiring_cut'])],
+});

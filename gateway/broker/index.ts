@@ -1,0 +1,59 @@
+/**
+ * The embedded aedes broker with Vigil's policy installed in its hooks:
+ * ingest in authorizePublish, connection tracking in preConnect / client events.
+ */
+import { Aedes } from 'aedes';
+import type { GatewayConfig } from '../config.ts';
+import type { DeviceStates } from '../../edge/device-state.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { PublishPolicy } from './publish-policy.ts';
+
+export interface BrokerDeps {
+  config: GatewayConfig;
+  policy: PublishPolicy;
+  states: DeviceStates;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export async function createBroker({ config, policy, states, metrics, log }: BrokerDeps): Promise<Aedes> {
+  const m = config.mqtt;
+  const broker = await Aedes.createBroker({
+    id: config.gatewayId,
+    connectTimeout: m.connectTimeoutMs,
+    keepaliveLimit: m.keepaliveLimitS,
+    drainTimeout: m.drainTimeoutMs,
+    queueLimit: m.queueLimit,
+    maxInflightInbound: m.maxInflightInbound,
+    concurrency: m.concurrency,
+    // Device ids are up to 64 characters (devices/define.ts idSchema); MQTT 3.1's default is 23.
+    maxClientsIdLength: 64,
+    // The namespace is 6 levels deep; nothing legitimate needs more than a few more.
+    maxTopicLevels: 16,
+    preConnect: (client, packet, done) => {
+      policy.bind(client, packet.clientId, packet.will?.topic);
+      done(null, true);
+    },
+  });
+  policy.attach(broker);
+
+  broker.on('clientReady', (client) => {
+    metrics.clients.set(broker.connectedClients);
+    const bound = policy.boundAddress(client);
+    if (bound) states.connected(bound);
+    log.debug({ clientId: client.id }, 'client connected');
+  });
+  broker.on('clientDisconnect', (client) => {
+    metrics.clients.set(broker.connectedClients);
+    states.disconnected(client.id);
+    log.debug({ clientId: client.id }, 'client disconnected');
+  });
+  broker.on('clientError', (client, err) => {
+    log.info({ clientId: client.id, err: err.message }, 'client error, connection closed');
+  });
+  broker.on('connectionError', (_client, err) => {
+    log.info({ err: err.message }, 'connection refused');
+  });
+  return broker;
+}

@@ -1,0 +1,158 @@
+/**
+ * authorizePublish: every device publish is routed, validated and normalised
+ * here, before aedes routes it (issue 2, ingest path).
+ *
+ * A refused message is still acknowledged at its QoS and then dropped, which
+ * [MQTT-3.3.5-2] allows ("make a positive acknowledgement ... or close the
+ * Network Connection"). Closing would make a device with one bad field
+ * reconnect in a loop and lose its good traffic too; instead it is told why on
+ * its `/error` topic. Only a failing critical pipeline stage (e.g. the spool
+ * cannot persist) closes the connection, so the device retransmits unacknowledged QoS 1.
+ */
+import type { Aedes, Client, PublishPacket } from 'aedes';
+import { deviceTopic, parseTopic, type DeviceAddress } from '../../devices/index.ts';
+import { ingest, type IngestLimits } from '../../edge/ingest.ts';
+import type { DeviceStates } from '../../edge/device-state.ts';
+import type { Refusal } from '../../edge/message.ts';
+import type { Pipeline } from '../../edge/pipeline.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+
+export interface PublishPolicyDeps {
+  limits: IngestLimits;
+  pipeline: Pipeline;
+  states: DeviceStates;
+  metrics: Metrics;
+  log: Logger;
+  now?: () => number;
+}
+
+/** Where refused publishes go: a $SYS topic, so `#` subscribers never match it [MQTT-4.7.2-1]. */
+export const sinkTopic = (broker: Aedes) => `$SYS/${broker.id}/vigil/refused`;
+
+/** Error topic for a client that cannot be attributed to a device (no valid topic, no will). */
+export const unboundErrorTopic = (clientId: string) =>
+  `vigil/v1/_clients/${clientId.replace(/[^A-Za-z0-9_.-]/g, '_')}/error`;
+
+export class PublishPolicy {
+  readonly #deps: PublishPolicyDeps;
+  readonly #now: () => number;
+  readonly #inflight = new Set<Promise<unknown>>();
+  /** Connection → device address learnt from its Last Will topic at CONNECT (keyed by connection, not id, so a takeover cannot mix them up). */
+  readonly #bound = new WeakMap<Client, DeviceAddress>();
+  #broker!: Aedes;
+
+  constructor(deps: PublishPolicyDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  attach(broker: Aedes): void {
+    this.#broker = broker;
+    broker.authorizePublish = (client, packet, done) => this.authorize(client, packet, done);
+  }
+
+  bind(client: Client, clientId: string, willTopic: string | undefined): void {
+    if (!willTopic) return;
+    const t = parseTopic(willTopic);
+    if (t.ok && t.address.deviceId === clientId) this.#bound.set(client, t.address);
+  }
+
+  boundAddress(client: Client): DeviceAddress | undefined {
+    return this.#bound.get(client);
+  }
+
+  /** Resolves when every message under validation has been handed over (graceful shutdown). */
+  async drain(): Promise<void> {
+    while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
+  }
+
+  authorize(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    // [MQTT-4.7.2-1] $-topics are the server's: no client publishes there.
+    if (packet.topic.startsWith('$')) return done(new Error('topics starting with $ are reserved for the broker'));
+    if (!client) {
+      // A will left by a client of an earlier broker run (persistent stores only): nothing to attribute it to.
+      return done(null);
+    }
+    const qos = packet.qos;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const result = ingest({ topic: packet.topic, payload, clientId: client.id, qos, receivedAt: this.#now() }, this.#deps.limits);
+    if (!(result instanceof Promise)) return this.#settle(client, packet, result, done);
+    const p = result.then((r) => this.#settle(client, packet, r, done));
+    this.#inflight.add(p);
+    void p.finally(() => this.#inflight.delete(p));
+  }
+
+  #settle(
+    client: Client,
+    packet: PublishPacket,
+    result: Awaited<ReturnType<typeof ingest>>,
+    done: (err?: Error | null) => void,
+  ): void {
+    if (!result.ok) {
+      this.#refuse(client, packet, result.refusal);
+      return done(null);
+    }
+    const msg = result.message;
+    const { metrics, states } = this.#deps;
+    metrics.accepted.inc({ kind: msg.kind, channel: msg.channel });
+    if (msg.clockSkewed) metrics.clockSkewed.inc();
+    if (msg.channel !== 'status') packet.retain = false; // only status is retained state [topic table]
+    if (!states.get(msg.deviceId)?.connected && client.connected && !client.closed) states.connected(msg);
+
+    let handed: void | Promise<void>;
+    try {
+      handed = this.#deps.pipeline.accept(msg);
+    } catch (err) {
+      return done(err as Error);
+    }
+    if (!handed) return done(null);
+    const p = handed.then(
+      () => done(null),
+      (err: unknown) => {
+        this.#refuse(client, packet, { code: 'pipeline_unavailable', message: 'the gateway could not store this message; retry' }, false);
+        done(err as Error);
+      },
+    );
+    this.#inflight.add(p);
+    void p.finally(() => this.#inflight.delete(p));
+  }
+
+  #refuse(client: Client, packet: PublishPacket, refusal: Refusal, drop = true): void {
+    const { metrics, states, log } = this.#deps;
+    metrics.refused.inc({ reason: refusal.code });
+    const parsed = parseTopic(packet.topic);
+    // Tell the device that sent it, on its own error topic, whatever topic it used.
+    const own = this.#bound.get(client) ?? (parsed.ok && parsed.address.deviceId === client.id ? parsed.address : undefined);
+    if (own) states.refused(own, refusal.code);
+    const count = own ? (states.get(own.deviceId)?.refusedByReason[refusal.code] ?? 1) : 1;
+    // Log the 1st, 2nd, 4th, 8th ... refusal per device and reason: visible without flooding.
+    if ((count & (count - 1)) === 0) {
+      log.warn({ clientId: client.id, topic: packet.topic, code: refusal.code, count, issues: refusal.issues }, `refused: ${refusal.message}`);
+    }
+    const body = {
+      code: refusal.code,
+      message: refusal.message,
+      ...(refusal.issues ? { issues: refusal.issues } : {}),
+      topic: packet.topic,
+      ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}),
+      ts: new Date(this.#now()).toISOString(),
+    };
+    this.#broker.publish(
+      {
+        cmd: 'publish',
+        topic: own ? deviceTopic(own, 'error') : unboundErrorTopic(client.id),
+        payload: Buffer.from(JSON.stringify(body)),
+        qos: 1,
+        retain: false,
+        dup: false,
+      },
+      () => {},
+    );
+    if (drop) {
+      packet.topic = sinkTopic(this.#broker);
+      packet.retain = false;
+      packet.payload = Buffer.alloc(0);
+    }
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Gateway configuration: one zod schema is the validation, the defaults, the
+ * environment-variable names and the README reference (`npm run docs:config`).
+ *
+ * Sources, later wins: built-in defaults ← JSON file (`--config` or VIGIL_CONFIG)
+ * ← environment (VIGIL_<SECTION>_<KEY>, e.g. VIGIL_MQTT_TCP_PORT=1884).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+
+export const configSchema = z
+  .object({
+    gatewayId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default('vigil-edge').describe('Name of this edge box in logs, metrics and messages it publishes.'),
+    mqtt: z
+      .object({
+        tcp: z
+          .object({
+            enabled: z.boolean().default(true).describe('Serve MQTT 3.1/3.1.1 over plain TCP.'),
+            host: host.default('0.0.0.0').describe('Address the MQTT TCP listener binds to.'),
+            port: port.default(1883).describe('MQTT TCP port (0 picks a free port).'),
+          })
+          .strict()
+          .prefault({}),
+        ws: z
+          .object({
+            enabled: z.boolean().default(true).describe('Serve MQTT over WebSocket for browser clients.'),
+            host: host.default('0.0.0.0').describe('Address the MQTT WebSocket listener binds to.'),
+            port: port.default(8083).describe('MQTT WebSocket port (0 picks a free port).'),
+            path: z.string().startsWith('/').default('/mqtt').describe('HTTP path of the MQTT WebSocket endpoint.'),
+          })
+          .strict()
+          .prefault({}),
+        connectTimeoutMs: z.number().int().min(100).default(10_000).describe('Close connections that send no CONNECT within this time.'),
+        keepaliveLimitS: z.number().int().min(0).default(1200).describe('Largest keep-alive a client may ask for, seconds (0 = no limit).'),
+        drainTimeoutMs: z.number().int().min(0).default(30_000).describe('Disconnect a subscriber whose socket stays full this long, so one stalled client cannot block delivery to others.'),
+        queueLimit: z.number().int().min(1).default(42).describe('Packets a client may queue before its session is established.'),
+        maxInflightInbound: z.number().int().min(1).default(100).describe('Inbound QoS 2 messages a client may hold awaiting PUBREL.'),
+        concurrency: z.number().int().min(1).default(100).describe('Messages the broker delivers concurrently.'),
+      })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        enabled: z.boolean().default(true).describe('Serve the HTTP API, /metrics and /docs.'),
+        host: host.default('0.0.0.0').describe('Address the HTTP API binds to.'),
+        port: port.default(8080).describe('HTTP API port (0 picks a free port).'),
+      })
+      .strict()
+      .prefault({}),
+    ingest: z
+      .object({
+        maxJsonBytes: z.number().int().min(256).max(1_048_576).default(16_384).describe('Largest telemetry/event/status/config payload accepted, bytes; larger ones are refused with payload_too_large.'),
+        maxSnapshotBytes: z.number().int().min(1024).max(16_777_216).default(1_048_576).describe('Largest JPEG snapshot accepted, bytes.'),
+        maxClockSkewMs: z.number().int().min(0).default(300_000).describe('Device timestamps further than this from the gateway clock are replaced by the receive time (and counted).'),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
+        pretty: z.boolean().default(false).describe('Human-readable logs instead of JSON lines.'),
+      })
+      .strict()
+      .prefault({}),
+    shutdownGraceMs: z.number().int().min(0).default(10_000).describe('On SIGTERM/SIGINT, how long to wait for in-flight messages before closing anyway.'),
+  })
+  .strict();
+
+export type GatewayConfig = z.output<typeof configSchema>;
+export type GatewayConfigInput = z.input<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[], source: string) {
+    super(`invalid configuration (${source}):\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** One leaf option: where it lives, its environment variable, type, default and meaning. */
+export interface ConfigEntry {
+  path: string[];
+  env: string;
+  type: 'string' | 'number' | 'boolean';
+  enum?: string[];
+  default: unknown;
+  description: string;
+}
+
+const toEnv = (path: string[]) => 'VIGIL_' + path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+
+interface JsonSchemaNode {
+  type?: string;
+  enum?: string[];
+  default?: unknown;
+  description?: string;
+  properties?: Record<string, JsonSchemaNode>;
+}
+
+export function configEntries(): ConfigEntry[] {
+  const out: ConfigEntry[] = [];
+  const walk = (node: JsonSchemaNode, path: string[]) => {
+    if (node.properties) {
+      for (const [k, child] of Object.entries(node.properties)) walk(child, [...path, k]);
+      return;
+    }
+    const type = node.type === 'integer' ? 'number' : (node.type ?? 'string');
+    out.push({
+      path,
+      env: toEnv(path),
+      type: type as ConfigEntry['type'],
+      ...(node.enum ? { enum: node.enum } : {}),
+      default: node.default,
+      description: node.description ?? '',
+    });
+  };
+  walk(z.toJSONSchema(configSchema, { io: 'input' }) as JsonSchemaNode, []);
+  return out;
+}
+
+function coerce(entry: ConfigEntry, raw: string): unknown {
+  if (entry.type === 'number') return raw.trim() === '' ? raw : Number(raw);
+  if (entry.type === 'boolean') return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+  return raw;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown) {
+  let o = target;
+  for (const k of path.slice(0, -1)) {
+    if (typeof o[k] !== 'object' || o[k] === null) o[k] = {};
+    o = o[k] as Record<string, unknown>;
+  }
+  o[path[path.length - 1]!] = value;
+}
+
+export interface LoadOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Applied last, for tests and the demo. */
+  overrides?: GatewayConfigInput;
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && prev && typeof prev === 'object' && !Array.isArray(prev)
+        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env['VIGIL_CONFIG'];
+  let raw: Record<string, unknown> = {};
+  const sources: string[] = ['defaults'];
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([`cannot read config file: ${(err as Error).message}`], file);
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError([`config file is not valid JSON: ${(err as Error).message}`], file);
+    }
+    sources.push(file);
+  }
+  for (const entry of configEntries()) {
+    const v = env[entry.env];
+    if (v !== undefined) {
+      setPath(raw, entry.path, coerce(entry, v));
+      sources.push(entry.env);
+    }
+  }
+  if (opts.overrides) raw = deepMerge(raw, opts.overrides as Record<string, unknown>);
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const path = i.path.map(String);
+      const entry = configEntries().find((e) => e.path.join('.') === path.join('.'));
+      return `${path.join('.') || '(root)'}${entry ? ` (${entry.env})` : ''}: ${i.message}`;
+    });
+    throw new ConfigError(problems, sources.join(' + '));
+  }
+  return parsed.data;
+}

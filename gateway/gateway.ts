@@ -1,0 +1,142 @@
+/**
+ * One edge box: broker + ingest + pipeline + HTTP API, started and stopped as a unit.
+ * Start order: pipeline → broker → MQTT listeners → HTTP. Stop order is the reverse
+ * of what accepts work: stop accepting, drain in-flight ingest, close clients,
+ * flush the pipeline, close HTTP.
+ */
+import { readFileSync } from 'node:fs';
+import type { Aedes } from 'aedes';
+import { DeviceStates } from '../edge/device-state.ts';
+import { Pipeline, type PipelineStage } from '../edge/pipeline.ts';
+import type { GatewayConfig } from './config.ts';
+import { createBroker } from './broker/index.ts';
+import { startTcp, startWebSocket, type Listener } from './broker/listeners.ts';
+import { PublishPolicy } from './broker/publish-policy.ts';
+import { buildApp, type VigilApp } from './http/app.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  log?: Logger;
+  /** Extra pipeline stages after device state (inference, alerts, forwarding plug in here). */
+  stages?: PipelineStage[];
+  /** Collect process metrics (CPU, memory, event loop) too; off in tests that run many gateways. */
+  processMetrics?: boolean;
+}
+
+export interface Ports {
+  mqtt?: number;
+  ws?: number;
+  http?: number;
+}
+
+export class Gateway {
+  readonly config: GatewayConfig;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly states = new DeviceStates();
+  readonly pipeline: Pipeline;
+  readonly policy: PublishPolicy;
+  readonly ports: Ports = {};
+  readonly startedAt = Date.now();
+  broker?: Aedes;
+  #listeners: Listener[] = [];
+  #app?: VigilApp;
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+
+  constructor(opts: GatewayOptions) {
+    this.config = opts.config;
+    this.log = opts.log ?? createLogger(opts.config.log, { gateway: opts.config.gatewayId });
+    this.metrics = createMetrics({ defaults: opts.processMetrics ?? false });
+    this.pipeline = new Pipeline((stage, err) => {
+      this.metrics.stageErrors.inc({ stage });
+      this.log.error({ stage, err }, 'pipeline stage failed');
+    });
+    this.pipeline.use(this.states);
+    for (const s of opts.stages ?? []) this.pipeline.use(s);
+    this.policy = new PublishPolicy({
+      limits: this.config.ingest,
+      pipeline: this.pipeline,
+      states: this.states,
+      metrics: this.metrics,
+      log: this.log.child({ module: 'ingest' }),
+    });
+  }
+
+  get running(): boolean {
+    return this.#state === 'running';
+  }
+
+  async start(): Promise<this> {
+    if (this.#state !== 'new') throw new Error(`gateway cannot start from state ${this.#state}`);
+    this.#state = 'starting';
+    try {
+      await this.pipeline.start();
+      this.broker = await createBroker({ config: this.config, policy: this.policy, states: this.states, metrics: this.metrics, log: this.log.child({ module: 'broker' }) });
+      const { tcp, ws } = this.config.mqtt;
+      if (tcp.enabled) {
+        const l = await startTcp(this.broker, tcp, this.metrics);
+        this.#listeners.push(l);
+        this.ports.mqtt = l.port;
+      }
+      if (ws.enabled) {
+        const l = await startWebSocket(this.broker, ws, this.metrics);
+        this.#listeners.push(l);
+        this.ports.ws = l.port;
+      }
+      if (this.config.http.enabled) {
+        this.#app = await buildApp({
+          states: this.states,
+          registry: this.metrics.registry,
+          log: this.log.child({ module: 'http' }),
+          version: VERSION,
+          startedAt: this.startedAt,
+          readiness: () => this.readiness(),
+        });
+        await this.#app.listen({ host: this.config.http.host, port: this.config.http.port });
+        const addr = this.#app.server.address();
+        this.ports.http = typeof addr === 'object' && addr ? addr.port : this.config.http.port;
+      }
+    } catch (err) {
+      this.log.error({ err }, 'gateway failed to start');
+      await this.stop();
+      throw err;
+    }
+    this.#state = 'running';
+    this.log.info({ ports: this.ports, version: VERSION, stages: this.pipeline.stages }, 'vigil gateway running');
+    return this;
+  }
+
+  readiness() {
+    const checks: Record<string, { ok: boolean; detail?: string }> = {
+      broker: { ok: !!this.broker && !this.broker.closed, detail: this.broker ? `${this.broker.connectedClients} clients` : 'not started' },
+      listeners: { ok: this.#listeners.length > 0, detail: this.#listeners.map((l) => `${l.name}:${l.port}`).join(', ') || 'none' },
+      pipeline: { ok: this.pipeline.stages.length > 0, detail: this.pipeline.stages.join(' → ') },
+    };
+    return { ready: this.#state === 'running' && Object.values(checks).every((c) => c.ok), checks };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#state = 'stopping';
+    const t0 = Date.now();
+    await Promise.all(this.#listeners.map((l) => l.stopAccepting()));
+    const grace = new Promise<'timeout'>((r) => setTimeout(r, this.config.shutdownGraceMs, 'timeout').unref());
+    if ((await Promise.race([this.policy.drain(), grace])) === 'timeout') {
+      this.log.warn({ graceMs: this.config.shutdownGraceMs }, 'shutdown grace elapsed with messages still in validation');
+    }
+    if (this.broker) await new Promise<void>((r) => this.broker!.close(() => r()));
+    await this.pipeline.stop();
+    await this.#app?.close();
+    this.#listeners = [];
+    this.#state = 'stopped';
+    this.log.info({ ms: Date.now() - t0 }, 'vigil gateway stopped');
+  }
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  return new Gateway(opts).start();
+}

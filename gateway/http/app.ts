@@ -1,0 +1,69 @@
+/** buildApp(deps): the HTTP API as a fastify instance, separate from listen() so tests can inject(). */
+import { STATUS_CODES } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Registry } from 'prom-client';
+import type { DeviceStates } from '../../edge/device-state.ts';
+import type { Logger } from '../logger.ts';
+import { deviceRoutes } from './routes/devices.ts';
+import { healthRoutes, type HealthDeps } from './routes/health.ts';
+
+export interface AppDeps extends HealthDeps {
+  states: DeviceStates;
+  registry: Registry;
+  log: Logger;
+  version: string;
+}
+
+export async function buildApp(deps: AppDeps) {
+  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      return reply.code(400).send({
+        statusCode: 400,
+        code: 'VIGIL_ERR_VALIDATION',
+        error: 'Bad Request',
+        message: `invalid ${err.validationContext ?? 'request'}: ${err.validation.map((v) => `${v.instancePath || '/'} ${v.message}`).join('; ')}`,
+        details: err.validation.map((v) => ({ path: v.instancePath, message: v.message ?? '' })),
+      });
+    }
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(status).send({
+      statusCode: status,
+      code: err.code ?? 'VIGIL_ERR_INTERNAL',
+      error: STATUS_CODES[status] ?? 'Error',
+      message: status >= 500 ? 'internal error; see the gateway log' : err.message,
+    });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ statusCode: 404, code: 'VIGIL_ERR_NOT_FOUND', error: 'Not Found', message: `no route ${req.method} ${req.url}; see /docs` }),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Vigil edge gateway API', version: deps.version, description: 'Devices, health and metrics of one Vigil edge box.' },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(healthRoutes, { readiness: deps.readiness, startedAt: deps.startedAt });
+  await app.register(deviceRoutes, { states: deps.states });
+  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) =>
+    reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
+  );
+  return app;
+}
+export type VigilApp = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,47 @@
+/** Response schemas of the HTTP API: they validate, type and document (OpenAPI at /docs) at once. */
+import { z } from 'zod';
+import { kindNames } from '../../devices/index.ts';
+import { refusalCodes } from '../../edge/message.ts';
+
+export const errorBody = z.object({
+  statusCode: z.number(),
+  code: z.string(),
+  error: z.string(),
+  message: z.string(),
+  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+
+const isoTime = z.string().describe('ISO 8601 time');
+
+export const reading = z.object({
+  ts: isoTime.describe('when the device measured it'),
+  receivedAt: isoTime,
+  data: z.record(z.string(), z.unknown()),
+});
+
+export const deviceSummary = z.object({
+  deviceId: z.string(),
+  site: z.string(),
+  kind: z.enum(kindNames),
+  online: z.boolean().describe('connected and not reporting itself offline'),
+  connected: z.boolean(),
+  firstSeen: isoTime,
+  lastSeen: isoTime,
+  messages: z.number().int().describe('messages accepted since the gateway started'),
+  refused: z.number().int().describe('messages refused since the gateway started'),
+  refusedByReason: z.partialRecord(z.enum(refusalCodes as [string, ...string[]]), z.number().int()),
+});
+
+export const deviceDetail = deviceSummary.extend({
+  status: reading.optional(),
+  telemetry: reading.optional(),
+  lastEvent: reading.optional(),
+  lastSnapshot: z.object({ ts: isoTime, bytes: z.number().int(), width: z.number().int(), height: z.number().int() }).optional(),
+  configReported: reading.optional(),
+  clockSkewed: z.number().int().describe('messages whose device clock was missing or implausible'),
+});
+
+export const readiness = z.object({
+  ready: z.boolean(),
+  checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })),
+});

@@ -1,0 +1,64 @@
+/**
+ * `npm start`: run the gateway from a config file and the environment.
+ * Exit codes: 0 clean shutdown, 2 bad configuration, 1 anything else.
+ */
+import { Command } from 'commander';
+import { ConfigError, configEntries, loadConfig } from './config.ts';
+import { Gateway, VERSION } from './gateway.ts';
+
+const program = new Command('vigil-gateway')
+  .description('Vigil edge gateway: MQTT broker, validated device ingest and HTTP API')
+  .version(VERSION)
+  .option('-c, --config <file>', 'JSON config file (default: $VIGIL_CONFIG, else built-in defaults)')
+  .option('--print-config', 'print the effective configuration as JSON and exit')
+  .option('--list-options', 'list every option with its environment variable and default, then exit')
+  .parse();
+
+const opts = program.opts<{ config?: string; printConfig?: boolean; listOptions?: boolean }>();
+
+if (opts.listOptions) {
+  for (const e of configEntries()) console.log(`${e.path.join('.').padEnd(28)} ${e.env.padEnd(34)} ${JSON.stringify(e.default)}  ${e.description}`);
+  process.exit(0);
+}
+
+let config;
+try {
+  config = loadConfig({ file: opts.config });
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(`vigil-gateway: ${err.message}`);
+    process.exit(2);
+  }
+  throw err;
+}
+if (opts.printConfig) {
+  console.log(JSON.stringify(config, null, 2));
+  process.exit(0);
+}
+
+const gateway = new Gateway({ config, processMetrics: true });
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) {
+    gateway.log.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  }
+  stopping = true;
+  gateway.log.info({ signal }, 'shutting down');
+  gateway.stop().then(
+    () => process.exit(0),
+    (err) => {
+      gateway.log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+
+try {
+  await gateway.start();
+} catch (err) {
+  console.error(`vigil-gateway: failed to start: ${(err as Error).message}`);
+  process.exit(1);
+}
