@@ -1,0 +1,210 @@
+/**
+ * A simulated device over real MQTT: connects with its id as client id and a
+ * retained Last Will on its status topic, reports on its kind's period (scaled
+ * by `speed`), reconnects after link loss, and can be told to go offline hard.
+ * Kinds subclass it with their readings, events and incidents.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { deviceTopic, getKind, type DeviceAddress, type DeviceChannel, type DeviceDefinition } from '../devices/index.ts';
+import type { IncidentType, LabelLog } from './labels.ts';
+import { Rng } from './random.ts';
+
+export interface SimOptions {
+  url: string;
+  site: string;
+  deviceId: string;
+  /** Time compression: 10 reports ten times as often as the real device would. */
+  speed?: number;
+  seed?: number | string;
+  labels?: LabelLog;
+  /** MQTT credentials (the security issue provisions them). */
+  username?: string;
+  password?: string;
+  firmware?: string;
+  now?: () => number;
+}
+
+export interface SimStats {
+  published: number;
+  byChannel: Partial<Record<DeviceChannel, number>>;
+  errors: number;
+  reconnects: number;
+}
+
+export abstract class SimDevice {
+  abstract readonly kind: string;
+  readonly site: string;
+  readonly id: string;
+  readonly speed: number;
+  readonly rng: Rng;
+  readonly stats: SimStats = { published: 0, byChannel: {}, errors: 0, reconnects: 0 };
+  /** Refusals the gateway sent on this device's /error topic. */
+  readonly refusals: { code: string; message: string }[] = [];
+  protected readonly opts: SimOptions;
+  protected readonly now: () => number;
+  protected client?: MqttClient;
+  #timers: NodeJS.Timeout[] = [];
+  #seq = 0;
+  #stopped = false;
+  #offlineUntil = 0;
+
+  constructor(opts: SimOptions) {
+    this.opts = opts;
+    this.site = opts.site;
+    this.id = opts.deviceId;
+    this.speed = opts.speed ?? 1;
+    this.rng = new Rng(`${opts.seed ?? 1}:${opts.deviceId}`);
+    this.now = opts.now ?? Date.now;
+  }
+
+  get def(): DeviceDefinition {
+    return getKind(this.kind)!;
+  }
+
+  get address(): DeviceAddress {
+    return { site: this.site, kind: this.kind, deviceId: this.id };
+  }
+
+  get connected(): boolean {
+    return !!this.client?.connected;
+  }
+
+  topic(channel: DeviceChannel | 'error' | 'config/desired'): string {
+    return deviceTopic(this.address, channel);
+  }
+
+  /** Connect and start reporting; resolves once connected and announced online. */
+  async start(): Promise<void> {
+    this.#stopped = false;
+    await this.#connect();
+    this.#every(this.def.telemetryPeriodS * 1000, () => this.publishTelemetry());
+    this.schedule();
+  }
+
+  /** Kinds add their own periodic behaviour (events, snapshots) here. */
+  protected schedule(): void {}
+
+  protected abstract telemetry(): Record<string, unknown>;
+
+  /** Run `fn` every `realMs / speed`, with ±10 % jitter so a fleet does not publish in lockstep. */
+  protected every(realMs: number, fn: () => unknown): void {
+    this.#every(realMs, fn);
+  }
+
+  #every(realMs: number, fn: () => unknown): void {
+    const period = Math.max(20, realMs / this.speed);
+    const loop = () => {
+      const t = setTimeout(() => {
+        this.#timers = this.#timers.filter((x) => x !== t);
+        if (this.#stopped) return;
+        if (this.connected) Promise.resolve(fn()).catch(() => this.stats.errors++);
+        loop();
+      }, period * this.rng.range(0.9, 1.1));
+      this.#timers.push(t);
+    };
+    // First report soon after start, spread over one period.
+    const first = setTimeout(() => {
+      this.#timers = this.#timers.filter((x) => x !== first);
+      if (!this.#stopped && this.connected) Promise.resolve(fn()).catch(() => this.stats.errors++);
+      loop();
+    }, period * this.rng.next());
+    this.#timers.push(first);
+  }
+
+  /** Wait `realMs / speed`. */
+  protected sleep(realMs: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(r, Math.max(1, realMs / this.speed));
+      this.#timers.push(t);
+    });
+  }
+
+  async #connect(): Promise<void> {
+    const status = this.topic('status');
+    const client = mqtt.connect(this.opts.url, {
+      clientId: this.id,
+      username: this.opts.username,
+      password: this.opts.password,
+      protocolVersion: 4,
+      keepalive: 30,
+      clean: true,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      will: { topic: status, payload: Buffer.from(JSON.stringify({ online: false, reason: 'connection lost' })), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('reconnect', () => this.stats.reconnects++);
+    client.on('error', () => this.stats.errors++);
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('connect', () => {
+      void client.subscribeAsync([this.topic('error'), this.topic('config/desired')], { qos: 1 }).catch(() => {});
+      void this.publish('status', { online: true, firmware: this.opts.firmware ?? '1.4.2', uptime_s: 0 }, { retain: true }).catch(() => {});
+    });
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+  }
+
+  protected onMessage(topic: string, payload: Buffer): void {
+    if (topic === this.topic('error')) {
+      try {
+        const e = JSON.parse(payload.toString()) as { code: string; message: string };
+        this.refusals.push({ code: e.code, message: e.message });
+      } catch {
+        this.refusals.push({ code: 'unparseable', message: payload.toString() });
+      }
+    }
+  }
+
+  async publish(channel: DeviceChannel, body: Record<string, unknown> | Buffer, opts: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    if (!this.client || Date.now() < this.#offlineUntil) return;
+    const payload = Buffer.isBuffer(body) ? body : JSON.stringify({ ts: this.now(), seq: this.#seq++, ...body });
+    await this.client.publishAsync(this.topic(channel), payload, { qos: opts.qos ?? 1, retain: opts.retain ?? false });
+    this.stats.published++;
+    this.stats.byChannel[channel] = (this.stats.byChannel[channel] ?? 0) + 1;
+  }
+
+  publishTelemetry(): Promise<void> {
+    return this.publish('telemetry', this.telemetry(), { qos: 0 });
+  }
+
+  protected label(type: IncidentType, durationMs: number, note?: string): void {
+    const start = this.now();
+    this.opts.labels?.record({ type, site: this.site, kind: this.kind, deviceId: this.id, start, end: start + durationMs, ...(note ? { note } : {}) });
+  }
+
+  /** Incidents this kind can stage (the scenario picks from them). */
+  abstract readonly incidents: readonly IncidentType[];
+
+  /** Stage one incident; resolves when it is over. */
+  async incident(type: IncidentType): Promise<void> {
+    if (type !== 'device_offline') throw new Error(`${this.kind} cannot stage ${type}`);
+    await this.goOffline(30_000);
+  }
+
+  /** Lose power or link without a DISCONNECT: the broker publishes the Last Will. */
+  async goOffline(realMs: number): Promise<void> {
+    const ms = Math.max(200, realMs / this.speed);
+    this.label('device_offline', ms);
+    const c = this.client;
+    this.client = undefined;
+    this.#offlineUntil = Date.now() + ms;
+    c?.stream.destroy();
+    c?.end(true);
+    await new Promise((r) => setTimeout(r, ms));
+    if (this.#stopped) return;
+    this.stats.reconnects++;
+    await this.#connect();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers = [];
+    const c = this.client;
+    if (!c) return;
+    if (c.connected) await this.publish('status', { online: false, reason: 'shutdown' }, { retain: true }).catch(() => {});
+    await c.endAsync().catch(() => {});
+  }
+}

@@ -1,0 +1,70 @@
+/** A simulated fleet: N devices of each kind at each site, over real MQTT. */
+import type { DeviceKind } from '../devices/index.ts';
+import { SimDevice, type SimOptions } from './device.ts';
+import { BodycamSim } from './kinds/bodycam.ts';
+import { CameraSim } from './kinds/camera.ts';
+import { DoorSim } from './kinds/door.ts';
+import { SmokeSim } from './kinds/smoke.ts';
+import type { LabelLog } from './labels.ts';
+
+export const simulators: Record<DeviceKind, new (o: SimOptions) => SimDevice> = {
+  camera: CameraSim,
+  door: DoorSim,
+  smoke: SmokeSim,
+  bodycam: BodycamSim,
+};
+
+export function createSim(kind: DeviceKind, opts: SimOptions): SimDevice {
+  return new simulators[kind](opts);
+}
+
+export const deviceIdFor = (site: string, kind: string, n: number) => `${site}-${kind}-${String(n).padStart(2, '0')}`;
+
+export interface FleetOptions {
+  url: string;
+  sites: string[];
+  perKind: Partial<Record<DeviceKind, number>>;
+  speed?: number;
+  seed?: number | string;
+  labels?: LabelLog;
+  /** Connections opened at once while starting (a real fleet does not connect in one burst either). */
+  connectConcurrency?: number;
+  credentials?: (deviceId: string) => { username: string; password: string } | undefined;
+}
+
+export class Fleet {
+  readonly devices: SimDevice[] = [];
+  readonly #opts: FleetOptions;
+
+  constructor(opts: FleetOptions) {
+    this.#opts = opts;
+    for (const site of opts.sites) {
+      for (const [kind, n] of Object.entries(opts.perKind) as [DeviceKind, number][]) {
+        for (let i = 1; i <= n; i++) {
+          const deviceId = deviceIdFor(site, kind, i);
+          this.devices.push(createSim(kind, { url: opts.url, site, deviceId, speed: opts.speed, seed: opts.seed, labels: opts.labels, ...opts.credentials?.(deviceId) }));
+        }
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    const queue = [...this.devices];
+    const worker = async () => {
+      for (let d = queue.shift(); d; d = queue.shift()) await d.start();
+    };
+    await Promise.all(Array.from({ length: this.#opts.connectConcurrency ?? 20 }, worker));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.devices.map((d) => d.stop()));
+  }
+
+  ofKind(kind: string): SimDevice[] {
+    return this.devices.filter((d) => d.kind === kind);
+  }
+
+  get published(): number {
+    return this.devices.reduce((n, d) => n + d.stats.published, 0);
+  }
+}

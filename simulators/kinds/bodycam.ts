@@ -1,0 +1,134 @@
+/**
+ * 5G body-worn camera on a patrolling officer: IMU windows of walking
+ * (a ~1.8 Hz gait on top of gravity), a GPS track around the site, battery and
+ * radio; incidents are a fall (impact, then lying still) and the SOS button.
+ */
+import { SimDevice, type SimOptions } from '../device.ts';
+import type { IncidentType } from '../labels.ts';
+import { occupancy, round } from '../random.ts';
+import { SceneRenderer } from '../scene.ts';
+
+const SITE_ORIGINS: Record<string, [number, number]> = {};
+const originFor = (site: string, rng: { range(a: number, b: number): number }): [number, number] =>
+  (SITE_ORIGINS[site] ??= [round(22.53 + rng.range(0, 0.05), 5), round(114.05 + rng.range(0, 0.05), 5)]);
+
+type Posture = 'walking' | 'impact' | 'lying' | 'standing';
+
+export class BodycamSim extends SimDevice {
+  readonly kind = 'bodycam';
+  readonly incidents: readonly IncidentType[] = ['man_down', 'sos', 'device_offline'];
+  readonly #origin: [number, number];
+  #pos: [number, number];
+  #heading: number;
+  #battery: number;
+  #posture: Posture = 'walking';
+  #recording = false;
+  #phase = 0;
+  readonly rateHz = 25;
+  #scene?: SceneRenderer;
+
+  constructor(opts: SimOptions) {
+    super(opts);
+    this.#origin = originFor(opts.site, this.rng);
+    this.#pos = [this.#origin[0] + this.rng.range(-0.001, 0.001), this.#origin[1] + this.rng.range(-0.001, 0.001)];
+    this.#heading = this.rng.range(0, 360);
+    this.#battery = this.rng.range(60, 100);
+  }
+
+  /** One second of IMU samples for the current posture: accel in g, gyro in °/s, device frame (z up when upright). */
+  imuWindow(posture: Posture = this.#posture): { rate_hz: number; accel_g: number[][]; gyro_dps: number[][] } {
+    const n = this.rateHz;
+    const accel: number[][] = [];
+    const gyro: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      const t = this.#phase + i / n;
+      const g = (sd: number) => this.rng.gauss(0, sd);
+      if (posture === 'walking') {
+        const step = Math.sin(2 * Math.PI * 1.8 * t);
+        accel.push([0.08 * Math.sin(2 * Math.PI * 0.9 * t) + g(0.03), 0.12 * step + g(0.03), 1 + 0.22 * step + g(0.04)]);
+        gyro.push([12 * step + g(3), 6 * Math.cos(2 * Math.PI * 0.9 * t) + g(3), g(4)]);
+      } else if (posture === 'impact') {
+        // Free fall (~0.3 g) for ~0.3 s, a 3-6 g impact, then settling on the side.
+        const f = i / n;
+        if (f < 0.3) {
+          accel.push([g(0.1), g(0.1), 0.3 + g(0.1)]);
+          gyro.push([g(80) + 150, g(80), g(40)]);
+        } else if (f < 0.42) {
+          const peak = this.rng.range(3, 6);
+          accel.push([peak * 0.8 + g(0.3), g(0.8), peak * 0.5 + g(0.3)]);
+          gyro.push([g(200), g(200), g(150)]);
+        } else {
+          accel.push([0.95 + g(0.08), g(0.05), 0.2 + g(0.08)]);
+          gyro.push([g(10), g(10), g(10)]);
+        }
+      } else if (posture === 'lying') {
+        accel.push([0.97 + g(0.01), 0.05 + g(0.01), 0.2 + g(0.01)]);
+        gyro.push([g(0.6), g(0.6), g(0.6)]);
+      } else {
+        accel.push([g(0.02), g(0.02), 1 + g(0.02)]);
+        gyro.push([g(1.5), g(1.5), g(1.5)]);
+      }
+    }
+    this.#phase += 1;
+    const r3 = (v: number[]) => v.map((x) => round(x, 3));
+    return { rate_hz: n, accel_g: accel.map(r3), gyro_dps: gyro.map(r3) };
+  }
+
+  protected telemetry(): Record<string, unknown> {
+    if (this.#posture === 'walking') {
+      this.#heading = (this.#heading + this.rng.gauss(0, 15) + 360) % 360;
+      const step = 1.3 * this.def.telemetryPeriodS; // metres walked
+      const rad = (this.#heading * Math.PI) / 180;
+      this.#pos = [this.#pos[0] + (step * Math.cos(rad)) / 111_320, this.#pos[1] + (step * Math.sin(rad)) / (111_320 * Math.cos((this.#pos[0] * Math.PI) / 180))];
+      // Stay within ~300 m of the site.
+      if (Math.hypot(this.#pos[0] - this.#origin[0], this.#pos[1] - this.#origin[1]) > 0.003) this.#heading = (this.#heading + 180) % 360;
+    }
+    this.#battery = Math.max(0, this.#battery - 0.002);
+    const imu = this.imuWindow();
+    if (this.#posture === 'impact') this.#posture = 'lying';
+    return {
+      imu,
+      recording: this.#recording,
+      gps: { lat: round(this.#pos[0], 6), lon: round(this.#pos[1], 6), accuracy_m: round(this.rng.range(3, 8), 1), speed_mps: this.#posture === 'walking' ? 1.3 : 0, heading_deg: round(this.#heading, 1) },
+      battery_pct: round(this.#battery, 1),
+      signal: { network: '5g', rsrp_dbm: Math.round(this.rng.gauss(-92, 5)), sinr_db: round(this.rng.gauss(14, 3), 1) },
+      officer: `officer-${this.id}`,
+    };
+  }
+
+  protected override schedule(): void {
+    // Evidence stills every 5 minutes (the video itself goes over the 5G uplink, not MQTT).
+    this.every(300_000, () => this.sendSnapshot());
+  }
+
+  async sendSnapshot(): Promise<void> {
+    this.#scene ??= new SceneRenderer(this.id, this.opts.seed);
+    await this.publish('snapshot', await this.#scene.frame(Math.round(occupancy(this.now()) * 20)), { qos: 1 });
+  }
+
+  override async incident(type: IncidentType): Promise<void> {
+    const period = this.def.telemetryPeriodS * 1000;
+    if (type === 'man_down') {
+      const stillMs = 60_000;
+      this.label('man_down', (period + stillMs) / this.speed, 'fall impact then no movement for 60 s');
+      this.#posture = 'impact';
+      await this.publishTelemetry();
+      this.#posture = 'lying';
+      await this.sleep(stillMs);
+      this.#posture = 'walking';
+      return;
+    }
+    if (type === 'sos') {
+      this.label('sos', 30_000 / this.speed, 'SOS button pressed');
+      await this.publish('event', { type: 'sos', pressed: true });
+      this.#recording = true;
+      await this.publish('event', { type: 'recording_started', trigger: 'sos' });
+      await this.sendSnapshot();
+      await this.sleep(30_000);
+      this.#recording = false;
+      await this.publish('event', { type: 'recording_stopped' });
+      return;
+    }
+    return super.incident(type);
+  }
+}

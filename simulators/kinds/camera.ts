@@ -1,0 +1,83 @@
+/**
+ * Smart camera: health telemetry, analytics events driven by occupancy, and
+ * real JPEG snapshots; tamper incidents change the frames (and the on-board
+ * analytics notice some of them, as real cameras do).
+ */
+import { SimDevice, type SimOptions } from '../device.ts';
+import type { IncidentType } from '../labels.ts';
+import { daily, occupancy, round } from '../random.ts';
+import { SceneRenderer, type Tamper } from '../scene.ts';
+
+const tamperOf: Partial<Record<IncidentType, Tamper>> = {
+  camera_covered: 'covered',
+  camera_defocused: 'defocused',
+  camera_moved: 'moved',
+  camera_glare: 'glare',
+  camera_dark: 'dark',
+};
+
+export class CameraSim extends SimDevice {
+  readonly kind = 'camera';
+  readonly incidents: readonly IncidentType[] = ['camera_covered', 'camera_defocused', 'camera_moved', 'camera_glare', 'camera_dark', 'device_offline'];
+  readonly #scene: SceneRenderer;
+  readonly zone: string;
+  #tamper: Tamper = 'none';
+
+  constructor(opts: SimOptions) {
+    super(opts);
+    this.#scene = new SceneRenderer(opts.deviceId, opts.seed);
+    this.zone = `concourse-${this.rng.int(1, 3)}`;
+  }
+
+  get people(): number {
+    return Math.round(occupancy(this.now()) * 30 * this.rng.range(0.7, 1.3));
+  }
+
+  protected telemetry(): Record<string, unknown> {
+    const busy = occupancy(this.now());
+    return {
+      fps: round(this.#tamper === 'none' ? this.rng.gauss(25, 0.2) : this.rng.gauss(24.8, 0.3), 1),
+      bitrate_kbps: Math.round(2500 + 2500 * busy + this.rng.gauss(0, 150)),
+      temperature_c: round(38 + 4 * daily(this.now(), 15) + this.rng.gauss(0, 0.3), 1),
+      storage_free_pct: 63,
+      stream_ok: true,
+    };
+  }
+
+  protected override schedule(): void {
+    this.every(60_000, () => this.sendSnapshot());
+    this.every(15_000, async () => {
+      if (this.#tamper !== 'none') return;
+      const people = this.people;
+      if (people > 0 && this.rng.chance(0.6)) await this.publish('event', { type: 'motion', zone: this.zone, confidence: round(this.rng.range(0.6, 0.99)) });
+      if (this.rng.chance(0.25)) await this.publish('event', { type: 'crowd_count', zone: this.zone, count: people });
+      if (this.rng.chance(0.01)) await this.publish('event', { type: 'loitering', zone: this.zone, confidence: round(this.rng.range(0.5, 0.9)), duration_s: this.rng.int(60, 300) });
+    });
+  }
+
+  async sendSnapshot(): Promise<void> {
+    const jpeg = await this.#scene.frame(this.people, this.#tamper);
+    await this.publish('snapshot', jpeg, { qos: 1 });
+  }
+
+  override async incident(type: IncidentType): Promise<void> {
+    const tamper = tamperOf[type];
+    if (!tamper) return super.incident(type);
+    const durationMs = 120_000;
+    this.label(type, durationMs / this.speed);
+    this.#tamper = tamper;
+    await this.sendSnapshot();
+    // Covered and defocused lenses are what on-board tamper analytics notice; a moved camera is not.
+    if (tamper === 'covered' || tamper === 'defocused') {
+      await this.publish('event', { type: 'tamper', reason: tamper, active: true });
+    }
+    await this.sleep(durationMs / 2);
+    await this.sendSnapshot();
+    await this.sleep(durationMs / 2);
+    this.#tamper = 'none';
+    if (tamper === 'covered' || tamper === 'defocused') {
+      await this.publish('event', { type: 'tamper', reason: tamper, active: false });
+    }
+    await this.sendSnapshot();
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Ground truth of injected incidents, so detectors (issue 4) and alerts (issue 5)
+ * can be scored against what really happened. One JSON object per line.
+ */
+import { appendFileSync } from 'node:fs';
+
+export type IncidentType =
+  | 'fire'
+  | 'forced_door'
+  | 'door_held_open'
+  | 'brute_force'
+  | 'camera_covered'
+  | 'camera_defocused'
+  | 'camera_moved'
+  | 'camera_glare'
+  | 'camera_dark'
+  | 'man_down'
+  | 'sos'
+  | 'device_offline';
+
+export interface IncidentLabel {
+  id: string;
+  type: IncidentType;
+  site: string;
+  kind: string;
+  deviceId: string;
+  /** epoch ms */
+  start: number;
+  end: number;
+  note?: string;
+}
+
+export class LabelLog {
+  readonly labels: IncidentLabel[] = [];
+  readonly #file?: string;
+  #n = 0;
+  readonly #listeners: ((l: IncidentLabel) => void)[] = [];
+
+  constructor(file?: string) {
+    this.#file = file;
+  }
+
+  record(l: Omit<IncidentLabel, 'id'>): IncidentLabel {
+    const label = { id: `inc-${++this.#n}`, ...l };
+    this.labels.push(label);
+    if (this.#file) appendFileSync(this.#file, JSON.stringify(label) + '\n');
+    for (const fn of this.#listeners) fn(label);
+    return label;
+  }
+
+  onLabel(fn: (l: IncidentLabel) => void): void {
+    this.#listeners.push(fn);
+  }
+}
