@@ -192,3 +192,12 @@ export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
   }
   return parsed.data;
 }
+
+/** The README's configuration reference, generated from the schema so the two cannot drift. */
+export function configMarkdown(): string {
+  const rows = configEntries().map((e) => {
+    const type = e.enum ? e.enum.map((v) => `\`${v}\``).join(' \\| ') : e.type;
+    return `| \`${e.path.join('.')}\` | \`${e.env}\` | ${type} | \`${JSON.stringify(e.default)}\` | ${e.description} |`;
+  });
+  return ['| option | environment | type | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}

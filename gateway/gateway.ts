@@ -123,12 +123,14 @@ export class Gateway {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
     const t0 = Date.now();
-    await Promise.all(this.#listeners.map((l) => l.stopAccepting()));
+    // net.Server.close() stops listening now but calls back only when every connection is gone.
+    const listenersClosed = Promise.all(this.#listeners.map((l) => l.stopAccepting()));
     const grace = new Promise<'timeout'>((r) => setTimeout(r, this.config.shutdownGraceMs, 'timeout').unref());
     if ((await Promise.race([this.policy.drain(), grace])) === 'timeout') {
       this.log.warn({ graceMs: this.config.shutdownGraceMs }, 'shutdown grace elapsed with messages still in validation');
     }
     if (this.broker) await new Promise<void>((r) => this.broker!.close(() => r()));
+    await listenersClosed;
     await this.pipeline.stop();
     await this.#app?.close();
     this.#listeners = [];

@@ -3,7 +3,7 @@
  * Exit codes: 0 clean shutdown, 2 bad configuration, 1 anything else.
  */
 import { Command } from 'commander';
-import { ConfigError, configEntries, loadConfig } from './config.ts';
+import { ConfigError, configEntries, configMarkdown, loadConfig } from './config.ts';
 import { Gateway, VERSION } from './gateway.ts';
 
 const program = new Command('vigil-gateway')
@@ -12,9 +12,15 @@ const program = new Command('vigil-gateway')
   .option('-c, --config <file>', 'JSON config file (default: $VIGIL_CONFIG, else built-in defaults)')
   .option('--print-config', 'print the effective configuration as JSON and exit')
   .option('--list-options', 'list every option with its environment variable and default, then exit')
+  .option('--config-doc', 'print the configuration reference as a Markdown table (the README has it), then exit')
   .parse();
 
-const opts = program.opts<{ config?: string; printConfig?: boolean; listOptions?: boolean }>();
+const opts = program.opts<{ config?: string; printConfig?: boolean; listOptions?: boolean; configDoc?: boolean }>();
+
+if (opts.configDoc) {
+  console.log(configMarkdown());
+  process.exit(0);
+}
 
 if (opts.listOptions) {
   for (const e of configEntries()) console.log(`${e.path.join('.').padEnd(28)} ${e.env.padEnd(34)} ${JSON.stringify(e.default)}  ${e.description}`);

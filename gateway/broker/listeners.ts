@@ -10,7 +10,10 @@ import type { Metrics } from '../metrics.ts';
 export interface Listener {
   name: 'mqtt-tcp' | 'mqtt-ws';
   port: number;
-  /** Stop accepting new connections; existing ones stay until the broker closes them. */
+  /**
+   * Stop accepting new connections at once; existing ones stay until the broker
+   * closes them. Resolves when the last connection has gone.
+   */
   stopAccepting(): Promise<void>;
 }
 
@@ -52,10 +55,10 @@ export async function startWebSocket(broker: Aedes, cfg: GatewayConfig['mqtt']['
   return {
     name: 'mqtt-ws',
     port,
-    stopAccepting: async () => {
+    stopAccepting: () => {
       wss.close();
-      // WebSocket connections are upgraded sockets: close them with the broker, not here.
-      await closeServer(http);
+      // WebSocket connections are upgraded sockets: the broker closes them, then this resolves.
+      return closeServer(http);
     },
   };
 }

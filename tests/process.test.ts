@@ -1,0 +1,86 @@
+/** The gateway as a process: configuration errors, environment overrides, graceful shutdown. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { configMarkdown, loadConfig, ConfigError } from '../gateway/config.ts';
+import { deviceTopic } from '../devices/index.ts';
+import { freePortsEnv, ROOT, runScript } from './helpers/process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'vigil-cfg-'));
+
+describe('configuration', () => {
+  it('merges defaults, file and environment, environment last', () => {
+    const file = join(dir, 'a.json');
+    writeFileSync(file, JSON.stringify({ gatewayId: 'metro-7', mqtt: { tcp: { port: 1999 } }, ingest: { maxJsonBytes: 4096 } }));
+    const c = loadConfig({ file, env: { VIGIL_MQTT_TCP_PORT: '2883', VIGIL_MQTT_WS_ENABLED: 'false', VIGIL_LOG_LEVEL: 'debug' } });
+    expect(c).toMatchObject({ gatewayId: 'metro-7', mqtt: { tcp: { port: 2883 }, ws: { enabled: false } }, ingest: { maxJsonBytes: 4096, maxSnapshotBytes: 1_048_576 }, log: { level: 'debug' } });
+  });
+
+  it('reports every problem with its path and environment variable', () => {
+    const file = join(dir, 'b.json');
+    writeFileSync(file, JSON.stringify({ mqtt: { tcp: { prot: 1 } }, ingest: { maxJsonBytes: 10 } }));
+    let err: ConfigError | undefined;
+    try {
+      loadConfig({ file, env: { VIGIL_HTTP_PORT: 'eighty' } });
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err!.problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^mqtt\.tcp: Unrecognized key: "prot"/),
+        expect.stringMatching(/^ingest\.maxJsonBytes \(VIGIL_INGEST_MAX_JSON_BYTES\): Too small/),
+        expect.stringMatching(/^http\.port \(VIGIL_HTTP_PORT\): .*expected number/),
+      ]),
+    );
+  });
+
+  it('the README configuration reference is the one generated from the schema', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.split('<!-- config:start -->')[1]?.split('<!-- config:end -->')[0]?.trim();
+    expect(section, 'regenerate with: node --import tsx gateway/main.ts --config-doc').toBe(configMarkdown());
+  });
+});
+
+describe('gateway process', () => {
+  it('exits 2 with a clear message on a bad config file', async () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, '{"mqtt": {"tcp": {"port": 70000}}}');
+    const p = runScript('gateway/main.ts', ['--config', file]);
+    expect((await p.exit).code).toBe(2);
+    expect(p.stderr()).toMatch(/invalid configuration .*bad\.json[\s\S]*mqtt\.tcp\.port \(VIGIL_MQTT_TCP_PORT\): Too big/);
+  });
+
+  it('exits 2 on an invalid environment override', async () => {
+    const p = runScript('gateway/main.ts', [], { VIGIL_LOG_LEVEL: 'chatty' });
+    expect((await p.exit).code).toBe(2);
+    expect(p.stderr()).toMatch(/log\.level \(VIGIL_LOG_LEVEL\): Invalid option/);
+  });
+
+  it('shuts down gracefully on SIGTERM: accepted messages handed over, clients closed, exit 0', async () => {
+    const p = runScript('gateway/main.ts', [], freePortsEnv);
+    const running = JSON.parse(await p.line(/vigil gateway running/)) as { ports: { mqtt: number; http: number } };
+    const a = { site: 'hub1', kind: 'smoke', deviceId: 'proc-smoke-1' };
+    const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${running.ports.mqtt}`, { clientId: a.deviceId, reconnectPeriod: 0 });
+    for (let i = 0; i < 20; i++) {
+      await dev.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ temperature_c: 20, humidity_pct: 40, eco2_ppm: 400, obscuration_pct_m: 0, seq: i }), { qos: 1 });
+    }
+    const api = (await (await fetch(`http://127.0.0.1:${running.ports.http}/api/v1/devices/${a.deviceId}`)).json()) as { messages: number };
+    expect(api.messages).toBe(20);
+    const closed = new Promise<void>((r) => dev.once('close', () => r()));
+    p.child.kill('SIGTERM');
+    expect(await p.exit).toEqual({ code: 0, signal: null });
+    await closed;
+    expect(p.stdout()).toMatch(/"signal":"SIGTERM".*shutting down/);
+    expect(p.stdout()).toMatch(/vigil gateway stopped/);
+    dev.end(true);
+  });
+
+  it('--print-config shows the effective configuration', async () => {
+    const p = runScript('gateway/main.ts', ['--print-config'], { VIGIL_GATEWAY_ID: 'station-12' });
+    expect((await p.exit).code).toBe(0);
+    expect(JSON.parse(p.stdout())).toMatchObject({ gatewayId: 'station-12', mqtt: { tcp: { port: 1883 } } });
+  });
+});
