@@ -84,3 +84,23 @@ describe('gateway process', () => {
     expect(JSON.parse(p.stdout())).toMatchObject({ gatewayId: 'station-12', mqtt: { tcp: { port: 1883 } } });
   });
 });
+
+describe('npm run demo', () => {
+  it('runs the gateway with all four kinds online, message rates and refused inputs by reason', async () => {
+    const labelsFile = join(dir, 'incidents.jsonl');
+    const p = runScript('simulators/demo.ts', ['--duration', '12', '--interval', '4', '--labels', labelsFile, '--sites', 'hub1', '--cameras', '1', '--doors', '2', '--smoke', '2', '--bodycams', '1'], freePortsEnv);
+    expect((await p.exit).code, p.stderr()).toBe(0);
+    const out = p.stdout();
+    const final = out.slice(out.lastIndexOf('kind       online/total'));
+    // Before shutdown every device was online: camera 1 + the faulty camera, 2 doors, 2 smoke, 1 bodycam.
+    const lastLive = out.slice(0, out.lastIndexOf('final')).lastIndexOf('kind       online/total');
+    const live = out.slice(lastLive);
+    for (const [kind, n] of [['camera', 2], ['door', 2], ['smoke', 2], ['bodycam', 1]] as const) {
+      const row = live.split('\n').find((l) => l.startsWith(kind))!;
+      expect(row, live).toMatch(new RegExp(`^${kind}\\s+${n}/${n}\\s+\\d+\\.\\d\\s+[1-9]`));
+    }
+    expect(final).toMatch(/refused inputs by reason: .*invalid_json [1-9]/);
+    expect(final).toMatch(/incidents injected \([1-9]/);
+    expect(readFileSync(labelsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).type)).toContain('fire');
+  });
+});

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Make this checkout runnable: npm dependencies, and with --test the system
+# tools the tests use (Debian's mosquitto clients for the interop tests).
+# Idempotent and quick when nothing is missing; run by `npm start|demo|test` first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# onnxruntime-node's install script downloads CUDA files; the CPU provider is bundled.
+export ONNXRUNTIME_NODE_INSTALL=skip
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  missing=()
+  command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "setup: installing ${missing[*]} (apt-get)" >&2
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+      echo "setup: the tests need: ${missing[*]} — install with: sudo apt-get install ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+fi
