@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Every file starts its own gateway on free ports; two cores run two files at a time.
     pool: 'forks',
-    reporters: ['default'],
+    reporters: ['default', './scripts/vitest-summary-reporter.ts'],
   },
 });

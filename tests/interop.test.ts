@@ -21,7 +21,7 @@ function sub(topic: string, count: number, extra: string[] = []) {
   let out = '';
   p.stdout.on('data', (d) => (out += d));
   const done = new Promise<string[]>((resolve, reject) =>
-    p.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`mosquitto_sub exited ${code}: ${out}`)))),
+    p.on('close', (code) => (code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`mosquitto_sub exited ${code}: ${out}`)))),
   );
   // Ready once the broker has registered this subscription (no sleeps).
   const ready = new Promise<void>((resolve) => {

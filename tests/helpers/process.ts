@@ -33,7 +33,7 @@ export function runScript(script: string, args: string[] = [], env: NodeJS.Proce
     }
   });
   child.stderr!.on('data', (d: Buffer) => (err += d));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return {
     child,
     stdout: () => out,
