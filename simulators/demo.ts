@@ -5,29 +5,22 @@
  */
 import { mkdirSync } from 'node:fs';
 import { Command } from 'commander';
-import { kindNames, type DeviceKind } from '../devices/index.ts';
+import { kindNames } from '../devices/index.ts';
 import { ConfigError, loadConfig } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { FaultyCamera } from './faulty.ts';
 import { Fleet } from './fleet.ts';
 import { LabelLog } from './labels.ts';
 import { Scenario, tour } from './scenario.ts';
+import { addFleetOptions, fleetShape } from './cli-options.ts';
 
-const program = new Command('vigil-demo')
+const program = addFleetOptions(new Command('vigil-demo'), { sites: 'hub1,community2', camera: 3, door: 6, smoke: 10, bodycam: 4, speed: 10 })
   .description('Run the Vigil gateway with a simulated fleet and injected incidents')
-  .option('--sites <list>', 'comma-separated site ids', 'hub1,community2')
-  .option('--cameras <n>', 'cameras per site', '3')
-  .option('--doors <n>', 'door controllers per site', '6')
-  .option('--smoke <n>', 'smoke alarms per site', '10')
-  .option('--bodycams <n>', 'body cameras per site', '4')
-  .option('--speed <x>', 'time compression of device reporting and incidents', '10')
-  .option('--duration <s>', 'stop after this many seconds (default: run until Ctrl-C)')
   .option('--interval <s>', 'seconds between summaries', '3')
-  .option('--seed <seed>', 'random seed for the fleet and the incidents', '1')
-  .option('--labels <file>', 'append the ground truth of injected incidents here (JSON lines)', 'var/demo-incidents.jsonl')
   .option('-c, --config <file>', 'gateway config file (ports etc.; environment overrides apply too)')
   .parse();
 const o = program.opts<Record<string, string | undefined>>();
+const shape = fleetShape(o);
 
 let config;
 try {
@@ -49,12 +42,11 @@ try {
   process.exit(1);
 }
 const url = `mqtt://127.0.0.1:${gateway.ports.mqtt}`;
-const sites = o['sites']!.split(',').map((s) => s.trim()).filter(Boolean);
-const counts: Record<DeviceKind, number> = { camera: Number(o['cameras']), door: Number(o['doors']), smoke: Number(o['smoke']), bodycam: Number(o['bodycams']) };
-const labelFile = o['labels']!;
+const { sites, perKind: counts } = shape;
+const labelFile = o['labels'] ?? 'var/demo-incidents.jsonl';
 mkdirSync(labelFile.includes('/') ? labelFile.slice(0, labelFile.lastIndexOf('/')) : '.', { recursive: true });
 const labels = new LabelLog(labelFile);
-const fleet = new Fleet({ url, sites, perKind: counts, speed: Number(o['speed']), seed: o['seed'], labels });
+const fleet = new Fleet({ url, ...shape, labels });
 const faulty = new FaultyCamera(url, sites[0]!);
 
 console.log(`Vigil demo: gateway ${gateway.config.gatewayId}`);
@@ -65,7 +57,7 @@ console.log(`  try: mosquitto_sub -p ${gateway.ports.mqtt} -t 'vigil/v1/+/+/+/ev
 
 await fleet.start();
 await faulty.start();
-const scenario = new Scenario(fleet, o['seed']);
+const scenario = new Scenario(fleet, shape.seed);
 const recent: string[] = [];
 labels.onLabel((l) => {
   recent.push(`${new Date(l.start).toISOString().slice(11, 19)} ${l.type.padEnd(16)} ${l.deviceId}${l.note ? `  (${l.note})` : ''}`);
