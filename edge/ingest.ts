@@ -23,6 +23,8 @@ export interface IngestInput {
   clientId: string;
   qos: 0 | 1 | 2;
   receivedAt: number;
+  /** Where the registry says this device is: a device may publish only as its own kind at its own site. */
+  registered?: { site: string; kind: string };
 }
 
 export interface Route {
@@ -37,7 +39,11 @@ const refuse = (code: Refusal['code'], message: string, issues?: Issue[]): { ok:
 });
 
 /** Which device and channel a publish is for, and whether this client may publish there. */
-export function route(topic: string, clientId: string): { ok: true; route: Route } | { ok: false; refusal: Refusal } {
+export function route(
+  topic: string,
+  clientId: string,
+  registered?: { site: string; kind: string },
+): { ok: true; route: Route } | { ok: false; refusal: Refusal } {
   const parsed = parseTopic(topic);
   if (!parsed.ok) return refuse(parsed.reason, parsed.message);
   if (parsed.direction === 'gateway') {
@@ -49,6 +55,12 @@ export function route(topic: string, clientId: string): { ok: true; route: Route
     return refuse(
       'device_mismatch',
       `client "${clientId}" may only publish on its own topics (deviceId "${parsed.address.deviceId}" in topic)`,
+    );
+  }
+  if (registered && (registered.site !== parsed.address.site || registered.kind !== parsed.address.kind)) {
+    return refuse(
+      'device_mismatch',
+      `device "${clientId}" is registered as a ${registered.kind} at site "${registered.site}"; it cannot publish as a ${parsed.address.kind} at "${parsed.address.site}"`,
     );
   }
   if (parsed.channel === 'snapshot' && !def.snapshots) {
@@ -77,7 +89,7 @@ function describe(issues: Issue[]): string {
 }
 
 export function ingest(input: IngestInput, limits: IngestLimits): IngestResult | Promise<IngestResult> {
-  const r = route(input.topic, input.clientId);
+  const r = route(input.topic, input.clientId, input.registered);
   if (!r.ok) return r;
   const { address, channel, def } = r.route;
   const base = { ...address, channel, qos: input.qos, clientId: input.clientId, receivedAt: input.receivedAt };

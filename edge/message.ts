@@ -39,6 +39,7 @@ export type RefusalCode =
   | 'invalid_unit'
   | 'schema_violation'
   | 'invalid_jpeg'
+  | 'rate_limited'
   | 'pipeline_unavailable';
 
 export const refusalCodes: readonly RefusalCode[] = [
@@ -52,6 +53,7 @@ export const refusalCodes: readonly RefusalCode[] = [
   'invalid_unit',
   'schema_violation',
   'invalid_jpeg',
+  'rate_limited',
   'pipeline_unavailable',
 ];
 

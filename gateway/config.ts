@@ -33,6 +33,27 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        tls: z
+          .object({
+            enabled: z.boolean().default(false).describe('Serve MQTT over TLS (MQTTS).'),
+            host: host.default('0.0.0.0').describe('Address the MQTT TLS listener binds to.'),
+            port: port.default(8883).describe('MQTT TLS port (0 picks a free port).'),
+            certFile: z.string().default('').describe('PEM server certificate (chain) for the TLS and WSS listeners.'),
+            keyFile: z.string().default('').describe('PEM private key of the server certificate.'),
+            caFile: z.string().default('').describe('PEM CA that signs device client certificates (the site CA), for mutual TLS.'),
+            clientCerts: z.enum(['off', 'optional', 'required']).default('optional').describe('Mutual TLS: "required" refuses the handshake without a certificate signed by caFile; "optional" lets devices without one log in with a password; "off" asks for none.'),
+          })
+          .strict()
+          .prefault({}),
+        wss: z
+          .object({
+            enabled: z.boolean().default(false).describe('Serve MQTT over secure WebSocket (same certificates as mqtt.tls).'),
+            host: host.default('0.0.0.0').describe('Address the MQTT WSS listener binds to.'),
+            port: port.default(8884).describe('MQTT WSS port (0 picks a free port).'),
+            path: z.string().startsWith('/').default('/mqtt').describe('HTTP path of the MQTT WSS endpoint.'),
+          })
+          .strict()
+          .prefault({}),
         connectTimeoutMs: z.number().int().min(100).default(10_000).describe('Close connections that send no CONNECT within this time.'),
         keepaliveLimitS: z.number().int().min(0).default(1200).describe('Largest keep-alive a client may ask for, seconds (0 = no limit).'),
         drainTimeoutMs: z.number().int().min(0).default(30_000).describe('Disconnect a subscriber whose socket stays full this long, so one stalled client cannot block delivery to others.'),
@@ -58,6 +79,24 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    security: z
+      .object({
+        allowAnonymous: z.boolean().default(false).describe('Development only: accept MQTT clients and API calls without credentials (anonymous API calls act as admin).'),
+        messagesPerSecond: z.number().min(0.1).default(20).describe('Sustained publish rate allowed per client; above it messages are refused with rate_limited.'),
+        messageBurst: z.number().int().min(1).default(100).describe('Publishes a client may send in a burst above messagesPerSecond.'),
+        lockout: z
+          .object({
+            maxFailures: z.number().int().min(1).default(5).describe('Failed logins per client id or source address, within windowS, that lock it out.'),
+            windowS: z.number().int().min(1).default(60).describe('Window in which failed logins are counted, seconds.'),
+            baseLockS: z.number().int().min(1).default(30).describe('First lockout, seconds; doubles with each further lockout within an hour.'),
+            maxLockS: z.number().int().min(1).default(900).describe('Longest lockout, seconds.'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    dataDir: z.string().min(1).default('var').describe('Directory of the embedded database (vigil.db: registry, principals, audit log).'),
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
@@ -67,7 +106,15 @@ export const configSchema = z
       .prefault({}),
     shutdownGraceMs: z.number().int().min(0).default(10_000).describe('On SIGTERM/SIGINT, how long to wait for in-flight messages before closing anyway.'),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const tls = c.mqtt.tls;
+    if (tls.enabled || c.mqtt.wss.enabled) {
+      if (!tls.certFile) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', 'certFile'], message: 'required when mqtt.tls or mqtt.wss is enabled' });
+      if (!tls.keyFile) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', 'keyFile'], message: 'required when mqtt.tls or mqtt.wss is enabled' });
+      if (tls.clientCerts !== 'off' && !tls.caFile) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', 'caFile'], message: `required for clientCerts "${tls.clientCerts}" (or set clientCerts to "off")` });
+    }
+  });
 
 export type GatewayConfig = z.output<typeof configSchema>;
 export type GatewayConfigInput = z.input<typeof configSchema>;

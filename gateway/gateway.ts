@@ -10,11 +10,12 @@ import { DeviceStates } from '../edge/device-state.ts';
 import { Pipeline, type PipelineStage } from '../edge/pipeline.ts';
 import type { GatewayConfig } from './config.ts';
 import { createBroker } from './broker/index.ts';
-import { startTcp, startWebSocket, type Listener } from './broker/listeners.ts';
+import { startTcp, startTls, startWebSocket, tlsOptions, type Listener } from './broker/listeners.ts';
 import { PublishPolicy } from './broker/publish-policy.ts';
 import { buildApp, type VigilApp } from './http/app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { Security } from './security/index.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -30,6 +31,8 @@ export interface GatewayOptions {
 export interface Ports {
   mqtt?: number;
   ws?: number;
+  tls?: number;
+  wss?: number;
   http?: number;
 }
 
@@ -40,6 +43,7 @@ export class Gateway {
   readonly states = new DeviceStates();
   readonly pipeline: Pipeline;
   readonly policy: PublishPolicy;
+  readonly security: Security;
   readonly ports: Ports = {};
   readonly startedAt = Date.now();
   broker?: Aedes;
@@ -57,12 +61,16 @@ export class Gateway {
     });
     this.pipeline.use(this.states);
     for (const s of opts.stages ?? []) this.pipeline.use(s);
+    this.security = new Security(this.config, this.log.child({ module: 'security' }));
     this.policy = new PublishPolicy({
       limits: this.config.ingest,
       pipeline: this.pipeline,
       states: this.states,
       metrics: this.metrics,
       log: this.log.child({ module: 'ingest' }),
+      identities: this.security.identities,
+      audit: this.security.audit,
+      rate: { perSecond: this.config.security.messagesPerSecond, burst: this.config.security.messageBurst },
     });
   }
 
@@ -75,8 +83,18 @@ export class Gateway {
     this.#state = 'starting';
     try {
       await this.pipeline.start();
-      this.broker = await createBroker({ config: this.config, policy: this.policy, states: this.states, metrics: this.metrics, log: this.log.child({ module: 'broker' }) });
-      const { tcp, ws } = this.config.mqtt;
+      this.broker = await createBroker({
+        config: this.config,
+        policy: this.policy,
+        states: this.states,
+        metrics: this.metrics,
+        log: this.log.child({ module: 'broker' }),
+        hooks: this.security.brokerHooks(),
+        onClientGone: (id) => this.policy.forget(id),
+      });
+      this.security.start(this.broker);
+      const { tcp, ws, tls, wss } = this.config.mqtt;
+      const tlsOpts = tls.enabled || wss.enabled ? tlsOptions(tls) : undefined;
       if (tcp.enabled) {
         const l = await startTcp(this.broker, tcp, this.metrics);
         this.#listeners.push(l);
@@ -87,9 +105,21 @@ export class Gateway {
         this.#listeners.push(l);
         this.ports.ws = l.port;
       }
+      if (tls.enabled) {
+        const l = await startTls(this.broker, tls, tlsOpts!, this.metrics);
+        this.#listeners.push(l);
+        this.ports.tls = l.port;
+      }
+      if (wss.enabled) {
+        const l = await startWebSocket(this.broker, wss, this.metrics, tlsOpts);
+        this.#listeners.push(l);
+        this.ports.wss = l.port;
+      }
       if (this.config.http.enabled) {
         this.#app = await buildApp({
           states: this.states,
+          security: this.security,
+          allowAnonymous: this.config.security.allowAnonymous,
           registry: this.metrics.registry,
           log: this.log.child({ module: 'http' }),
           version: VERSION,
@@ -133,6 +163,7 @@ export class Gateway {
     await listenersClosed;
     await this.pipeline.stop();
     await this.#app?.close();
+    this.security.close();
     this.#listeners = [];
     this.#state = 'stopped';
     this.log.info({ ms: Date.now() - t0 }, 'vigil gateway stopped');

@@ -3,13 +3,14 @@
  * all four kinds at two sites, a scripted tour of labelled incidents, one
  * misbehaving camera, and a live summary every few seconds.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { kindNames } from '../devices/index.ts';
 import { ConfigError, loadConfig } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { FaultyCamera } from './faulty.ts';
-import { Fleet } from './fleet.ts';
+import { Fleet, fleetPlan } from './fleet.ts';
 import { LabelLog } from './labels.ts';
 import { Scenario, tour } from './scenario.ts';
 import { addFleetOptions, fleetShape } from './cli-options.ts';
@@ -17,6 +18,7 @@ import { addFleetOptions, fleetShape } from './cli-options.ts';
 const program = addFleetOptions(new Command('vigil-demo'), { sites: 'hub1,community2', camera: 3, door: 6, smoke: 10, bodycam: 4, speed: 10 })
   .description('Run the Vigil gateway with a simulated fleet and injected incidents')
   .option('--interval <s>', 'seconds between summaries', '3')
+  .option('--data-dir <dir>', 'database of this demo run (emptied at start)', 'var/demo')
   .option('-c, --config <file>', 'gateway config file (ports etc.; environment overrides apply too)')
   .parse();
 const o = program.opts<Record<string, string | undefined>>();
@@ -25,7 +27,10 @@ const shape = fleetShape(o);
 let config;
 try {
   // The live summary is the demo's output: the gateway logs only errors unless VIGIL_LOG_LEVEL says otherwise.
-  config = loadConfig({ file: o['config'], ...(process.env['VIGIL_LOG_LEVEL'] ? {} : { overrides: { log: { level: 'error' } } }) });
+  config = loadConfig({
+    file: o['config'],
+    overrides: { dataDir: o['dataDir'], ...(process.env['VIGIL_LOG_LEVEL'] ? {} : { log: { level: 'error' } }) },
+  });
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(`vigil-demo: ${err.message}`);
@@ -34,6 +39,8 @@ try {
   throw err;
 }
 
+// A fresh registry each run: the demo provisions its own devices and people below.
+rmSync(config.dataDir, { recursive: true, force: true });
 const gateway = new Gateway({ config, processMetrics: true });
 try {
   await gateway.start();
@@ -46,14 +53,39 @@ const { sites, perKind: counts } = shape;
 const labelFile = o['labels'] ?? 'var/demo-incidents.jsonl';
 mkdirSync(labelFile.includes('/') ? labelFile.slice(0, labelFile.lastIndexOf('/')) : '.', { recursive: true });
 const labels = new LabelLog(labelFile);
-const fleet = new Fleet({ url, ...shape, labels });
-const faulty = new FaultyCamera(url, sites[0]!);
+
+// Provision the simulated devices (one bulk, all hashed) and three people, as an admin would.
+const actor = { id: 'demo' };
+const faultyId = `${sites[0]}-camera-faulty`;
+const provisioned = await gateway.security.registry.provisionMany(
+  [...fleetPlan(sites, counts).map((d) => ({ ...d, zone: 'demo', tags: ['simulated'] })), { deviceId: faultyId, kind: 'camera', site: sites[0]!, tags: ['simulated', 'faulty'] }],
+  actor,
+);
+const secrets = new Map(provisioned.map((p) => [p.credentials.username, p.credentials]));
+const people = {
+  consumer: await gateway.security.registry.addPrincipal({ id: 'ops-center', role: 'consumer', sites: ['*'] }, actor),
+  engineer: await gateway.security.registry.addPrincipal({ id: 'field-eng', role: 'engineer', sites }, actor),
+  admin: await gateway.security.registry.addPrincipal({ id: 'demo-admin', role: 'admin', sites: ['*'] }, actor),
+};
+const credFile = join(config.dataDir, 'credentials.json');
+writeFileSync(
+  credFile,
+  JSON.stringify({ mqtt: `mqtt://localhost:${gateway.ports.mqtt}`, http: `http://localhost:${gateway.ports.http}`, ...Object.fromEntries(Object.entries(people).map(([k, p]) => [k, { id: p.principal.id, role: p.principal.role, sites: p.principal.sites, mqttPassword: p.credentials.password, apiToken: p.token }])) }, null, 2),
+  { mode: 0o600 },
+);
+const fleet = new Fleet({ url, ...shape, labels, credentials: (id) => secrets.get(id) });
+const faulty = new FaultyCamera(url, sites[0]!, faultyId, secrets.get(faultyId));
 
 console.log(`Vigil demo: gateway ${gateway.config.gatewayId}`);
 console.log(`  MQTT  mqtt://localhost:${gateway.ports.mqtt}   ws://localhost:${gateway.ports.ws}${gateway.config.mqtt.ws.path}`);
 console.log(`  HTTP  http://localhost:${gateway.ports.http}/api/v1/devices   /docs   /metrics`);
 console.log(`  ${fleet.devices.length} simulated devices at ${sites.join(', ')} (speed ×${o['speed']}), incidents logged to ${labelFile}`);
-console.log(`  try: mosquitto_sub -p ${gateway.ports.mqtt} -t 'vigil/v1/+/+/+/event' -v\n`);
+console.log(`  credentials (shown once, also in ${credFile}):`);
+console.log(`    consumer  ops-center  MQTT password ${people.consumer.credentials.password}`);
+console.log(`    engineer  field-eng   API token     ${people.engineer.token}`);
+console.log(`    admin     demo-admin  API token     ${people.admin.token}`);
+console.log(`  try: mosquitto_sub -p ${gateway.ports.mqtt} -i ops-center-1 -u ops-center -P '${people.consumer.credentials.password}' -t 'vigil/v1/+/+/+/event' -v`);
+console.log(`       curl -H 'Authorization: Bearer ${people.engineer.token}' localhost:${gateway.ports.http}/api/v1/devices\n`);
 
 await fleet.start();
 await faulty.start();

@@ -39,10 +39,13 @@ export class FaultyCamera {
   #i = 0;
   sent = 0;
 
-  constructor(url: string, site: string, deviceId = `${site}-camera-faulty`) {
+  readonly #auth?: { username: string; password: string };
+
+  constructor(url: string, site: string, deviceId = `${site}-camera-faulty`, auth?: { username: string; password: string }) {
     this.#url = url;
     this.site = site;
     this.id = deviceId;
+    this.#auth = auth;
   }
 
   async start(periodMs = 2000): Promise<void> {
@@ -50,6 +53,7 @@ export class FaultyCamera {
     this.#client = await mqtt.connectAsync(this.#url, {
       clientId: this.id,
       protocolVersion: 4,
+      ...this.#auth,
       will: { topic: status, payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
     });
     await this.#client.publishAsync(status, JSON.stringify({ online: true, firmware: '0.9.0-beta' }), { qos: 1, retain: true });

@@ -20,6 +20,17 @@ export function createSim(kind: DeviceKind, opts: SimOptions): SimDevice {
 
 export const deviceIdFor = (site: string, kind: string, n: number) => `${site}-${kind}-${String(n).padStart(2, '0')}`;
 
+/** The devices a fleet of this shape has, in order: what to provision before starting it. */
+export function fleetPlan(sites: string[], perKind: Partial<Record<DeviceKind, number>>): { site: string; kind: DeviceKind; deviceId: string }[] {
+  const out: { site: string; kind: DeviceKind; deviceId: string }[] = [];
+  for (const site of sites) {
+    for (const [kind, n] of Object.entries(perKind) as [DeviceKind, number][]) {
+      for (let i = 1; i <= n; i++) out.push({ site, kind, deviceId: deviceIdFor(site, kind, i) });
+    }
+  }
+  return out;
+}
+
 export interface FleetOptions {
   url: string;
   sites: string[];
@@ -38,13 +49,8 @@ export class Fleet {
 
   constructor(opts: FleetOptions) {
     this.#opts = opts;
-    for (const site of opts.sites) {
-      for (const [kind, n] of Object.entries(opts.perKind) as [DeviceKind, number][]) {
-        for (let i = 1; i <= n; i++) {
-          const deviceId = deviceIdFor(site, kind, i);
-          this.devices.push(createSim(kind, { url: opts.url, site, deviceId, speed: opts.speed, seed: opts.seed, labels: opts.labels, ...opts.credentials?.(deviceId) }));
-        }
-      }
+    for (const { site, kind, deviceId } of fleetPlan(opts.sites, opts.perKind)) {
+      this.devices.push(createSim(kind, { url: opts.url, site, deviceId, speed: opts.speed, seed: opts.seed, labels: opts.labels, ...opts.credentials?.(deviceId) }));
     }
   }
 

@@ -22,7 +22,8 @@ class Recorder implements PipelineStage {
 const rec = new Recorder();
 let t: TestGateway;
 beforeAll(async () => {
-  t = await startTestGateway({}, [rec]);
+  // These suites test ingest and simulators at compressed time, not the per-device rate limit (security.test.ts does).
+  t = await startTestGateway({ security: { messagesPerSecond: 100_000, messageBurst: 100_000 } }, [rec]);
 });
 afterEach(closeAll);
 afterAll(() => t.stop());

@@ -60,7 +60,7 @@ describe('gateway process', () => {
   });
 
   it('shuts down gracefully on SIGTERM: accepted messages handed over, clients closed, exit 0', async () => {
-    const p = runScript('gateway/main.ts', [], freePortsEnv);
+    const p = runScript('gateway/main.ts', [], { ...freePortsEnv, VIGIL_SECURITY_ALLOW_ANONYMOUS: 'true' });
     const running = JSON.parse(await p.line(/vigil gateway running/)) as { ports: { mqtt: number; http: number } };
     const a = { site: 'hub1', kind: 'smoke', deviceId: 'proc-smoke-1' };
     const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${running.ports.mqtt}`, { clientId: a.deviceId, reconnectPeriod: 0 });

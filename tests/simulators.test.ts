@@ -25,7 +25,8 @@ let t: TestGateway;
 let fleet: Fleet;
 let scenario: Scenario;
 beforeAll(async () => {
-  t = await startTestGateway({}, [rec]);
+  // These suites test ingest and simulators at compressed time, not the per-device rate limit (security.test.ts does).
+  t = await startTestGateway({ security: { messagesPerSecond: 100_000, messageBurst: 100_000 } }, [rec]);
   fleet = new Fleet({ url: t.mqttUrl, sites: ['sim1'], perKind: { camera: 2, door: 2, smoke: 2, bodycam: 2 }, speed: 200, seed: 7, labels });
   await fleet.start();
   scenario = new Scenario(fleet, 7);

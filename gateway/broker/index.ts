@@ -2,7 +2,7 @@
  * The embedded aedes broker with Vigil's policy installed in its hooks:
  * ingest in authorizePublish, connection tracking in preConnect / client events.
  */
-import { Aedes } from 'aedes';
+import { Aedes, type AedesOptions } from 'aedes';
 import type { GatewayConfig } from '../config.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
 import type { Logger } from '../logger.ts';
@@ -15,9 +15,13 @@ export interface BrokerDeps {
   states: DeviceStates;
   metrics: Metrics;
   log: Logger;
+  /** Security policy (authenticate, authorizeSubscribe, authorizeForward). */
+  hooks?: Pick<AedesOptions, 'authenticate' | 'authorizeSubscribe' | 'authorizeForward'>;
+  /** Called when a client's connection ends, to drop per-client state. */
+  onClientGone?: (clientId: string) => void;
 }
 
-export async function createBroker({ config, policy, states, metrics, log }: BrokerDeps): Promise<Aedes> {
+export async function createBroker({ config, policy, states, metrics, log, hooks, onClientGone }: BrokerDeps): Promise<Aedes> {
   const m = config.mqtt;
   const broker = await Aedes.createBroker({
     id: config.gatewayId,
@@ -31,6 +35,7 @@ export async function createBroker({ config, policy, states, metrics, log }: Bro
     maxClientsIdLength: 64,
     // The namespace is 6 levels deep; nothing legitimate needs more than a few more.
     maxTopicLevels: 16,
+    ...hooks,
     preConnect: (client, packet, done) => {
       policy.bind(client, packet.clientId, packet.will?.topic);
       done(null, true);
@@ -46,7 +51,10 @@ export async function createBroker({ config, policy, states, metrics, log }: Bro
   });
   broker.on('clientDisconnect', (client) => {
     metrics.clients.set(broker.connectedClients);
-    states.disconnected(client.id);
+    // A takeover closes the old connection after the new one authenticated: only mark offline if no one holds the id.
+    const current = (broker as unknown as { clients: Record<string, unknown> }).clients[client.id];
+    if (!current || current === client) states.disconnected(client.id);
+    onClientGone?.(client.id);
     log.debug({ clientId: client.id }, 'client disconnected');
   });
   broker.on('clientError', (client, err) => {

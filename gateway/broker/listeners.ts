@@ -1,6 +1,9 @@
 /** Transports into the broker: MQTT over TCP and over WebSocket (browsers). */
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Aedes } from 'aedes';
@@ -8,7 +11,7 @@ import type { GatewayConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface Listener {
-  name: 'mqtt-tcp' | 'mqtt-ws';
+  name: 'mqtt-tcp' | 'mqtt-ws' | 'mqtt-tls' | 'mqtt-wss';
   port: number;
   /**
    * Stop accepting new connections at once; existing ones stay until the broker
@@ -39,21 +42,52 @@ export async function startTcp(broker: Aedes, cfg: GatewayConfig['mqtt']['tcp'],
   return { name: 'mqtt-tcp', port, stopAccepting: () => closeServer(server) };
 }
 
-export async function startWebSocket(broker: Aedes, cfg: GatewayConfig['mqtt']['ws'], metrics: Metrics): Promise<Listener> {
-  const http = createHttpServer((_req, res) => {
-    res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: connect to ws://host:port${cfg.path}\n`);
+/** TLS options from the config: server certificate, and the site CA for client certificates (mutual TLS). */
+export function tlsOptions(cfg: GatewayConfig['mqtt']['tls']): TlsOptions {
+  const read = (f: string, what: string) => {
+    try {
+      return readFileSync(f);
+    } catch (err) {
+      throw new Error(`cannot read ${what} ${f}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    cert: read(cfg.certFile, 'mqtt.tls.certFile'),
+    key: read(cfg.keyFile, 'mqtt.tls.keyFile'),
+    ...(cfg.clientCerts !== 'off' ? { ca: read(cfg.caFile, 'mqtt.tls.caFile'), requestCert: true, rejectUnauthorized: cfg.clientCerts === 'required' } : {}),
+    minVersion: 'TLSv1.2',
+  };
+}
+
+export async function startTls(broker: Aedes, cfg: GatewayConfig['mqtt']['tls'], tls: TlsOptions, metrics: Metrics): Promise<Listener> {
+  const server = createTlsServer(tls, (socket) => {
+    socket.setNoDelay(true);
+    metrics.connections.inc({ transport: 'tls' });
+    broker.handle(socket);
   });
-  http.on('connection', (socket) => socket.setNoDelay(true));
+  // A failed handshake (untrusted client certificate, plain TCP on the TLS port) must not reach the broker or crash anything.
+  server.on('tlsClientError', () => metrics.connections.inc({ transport: 'tls_rejected' }));
+  const port = await listen(server, cfg.host, cfg.port);
+  return { name: 'mqtt-tls', port, stopAccepting: () => closeServer(server) };
+}
+
+export async function startWebSocket(broker: Aedes, cfg: GatewayConfig['mqtt']['ws'], metrics: Metrics, tls?: TlsOptions): Promise<Listener> {
+  const scheme = tls ? 'wss' : 'ws';
+  const handler = (_req: unknown, res: import('node:http').ServerResponse) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: connect to ${scheme}://host:port${cfg.path}\n`);
+  };
+  const http = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
+  http.on(tls ? 'secureConnection' : 'connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
   const wss = new WebSocketServer({ server: http, path: cfg.path, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false) });
   wss.on('connection', (ws, req) => {
-    metrics.connections.inc({ transport: 'ws' });
+    metrics.connections.inc({ transport: scheme });
     const stream = createWebSocketStream(ws);
     stream.on('error', () => stream.destroy());
     broker.handle(stream, req);
   });
   const port = await listen(http, cfg.host, cfg.port);
   return {
-    name: 'mqtt-ws',
+    name: tls ? 'mqtt-wss' : 'mqtt-ws',
     port,
     stopAccepting: () => {
       wss.close();

@@ -17,6 +17,9 @@ import type { Refusal } from '../../edge/message.ts';
 import type { Pipeline } from '../../edge/pipeline.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { AuditLog } from '../security/audit.ts';
+import { remoteAddress, type Identities } from '../security/identity.ts';
+import { TokenBuckets } from '../security/limits.ts';
 
 export interface PublishPolicyDeps {
   limits: IngestLimits;
@@ -25,7 +28,15 @@ export interface PublishPolicyDeps {
   metrics: Metrics;
   log: Logger;
   now?: () => number;
+  /** Who each connection is (security); without it the client id is taken at its word (dev mode). */
+  identities?: Identities;
+  audit?: AuditLog;
+  /** Per-client publish rate limit. */
+  rate?: { perSecond: number; burst: number };
 }
+
+/** Refusals that are security events (audited), as opposed to data errors (counted). */
+const auditedCodes = new Set<Refusal['code']>(['device_mismatch', 'reserved_topic', 'rate_limited']);
 
 /** Where refused publishes go: a $SYS topic, so `#` subscribers never match it [MQTT-4.7.2-1]. */
 export const sinkTopic = (broker: Aedes) => `$SYS/${broker.id}/vigil/refused`;
@@ -41,10 +52,21 @@ export class PublishPolicy {
   /** Connection → device address learnt from its Last Will topic at CONNECT (keyed by connection, not id, so a takeover cannot mix them up). */
   readonly #bound = new WeakMap<Client, DeviceAddress>();
   #broker!: Aedes;
+  readonly #rate?: TokenBuckets;
+  /** A device flooding bad input gets at most 5 error replies a second (plus a burst of 20); the rest are counted only. */
+  readonly #errorReplies: TokenBuckets;
 
   constructor(deps: PublishPolicyDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
+    if (deps.rate) this.#rate = new TokenBuckets(deps.rate.perSecond, deps.rate.burst, this.#now);
+    this.#errorReplies = new TokenBuckets(5, 20, this.#now);
+  }
+
+  /** Forget per-client state when a client goes (rate buckets). */
+  forget(clientId: string): void {
+    this.#rate?.forget(clientId);
+    this.#errorReplies.forget(clientId);
   }
 
   attach(broker: Aedes): void {
@@ -74,9 +96,15 @@ export class PublishPolicy {
       // A will left by a client of an earlier broker run (persistent stores only): nothing to attribute it to.
       return done(null);
     }
+    if (this.#rate && !this.#rate.take(client.id)) {
+      this.#refuse(client, packet, { code: 'rate_limited', message: `more than ${this.#deps.rate!.perSecond} messages/s (burst ${this.#deps.rate!.burst}); message dropped` });
+      return done(null);
+    }
+    const identity = this.#deps.identities?.get(client);
+    const registered = identity?.type === 'device' ? { site: identity.site, kind: identity.kind } : undefined;
     const qos = packet.qos;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const result = ingest({ topic: packet.topic, payload, clientId: client.id, qos, receivedAt: this.#now() }, this.#deps.limits);
+    const result = ingest({ topic: packet.topic, payload, clientId: client.id, qos, receivedAt: this.#now(), registered }, this.#deps.limits);
     if (!(result instanceof Promise)) return this.#settle(client, packet, result, done);
     const p = result.then((r) => this.#settle(client, packet, r, done));
     this.#inflight.add(p);
@@ -120,21 +148,38 @@ export class PublishPolicy {
 
   #refuse(client: Client, packet: PublishPacket, refusal: Refusal, drop = true): void {
     const { metrics, states, log } = this.#deps;
+    const topic = packet.topic;
     metrics.refused.inc({ reason: refusal.code });
-    const parsed = parseTopic(packet.topic);
+    const parsed = parseTopic(topic);
     // Tell the device that sent it, on its own error topic, whatever topic it used.
     const own = this.#bound.get(client) ?? (parsed.ok && parsed.address.deviceId === client.id ? parsed.address : undefined);
     if (own) states.refused(own, refusal.code);
     const count = own ? (states.get(own.deviceId)?.refusedByReason[refusal.code] ?? 1) : 1;
     // Log the 1st, 2nd, 4th, 8th ... refusal per device and reason: visible without flooding.
     if ((count & (count - 1)) === 0) {
-      log.warn({ clientId: client.id, topic: packet.topic, code: refusal.code, count, issues: refusal.issues }, `refused: ${refusal.message}`);
+      log.warn({ clientId: client.id, topic, code: refusal.code, count, issues: refusal.issues }, `refused: ${refusal.message}`);
     }
+    if (auditedCodes.has(refusal.code)) {
+      this.#deps.audit?.recordThrottled({
+        actor: this.#deps.identities?.get(client)?.id ?? client.id,
+        action: 'mqtt.publish',
+        target: topic,
+        outcome: 'denied',
+        address: remoteAddress(client),
+        detail: { code: refusal.code, message: refusal.message },
+      });
+    }
+    if (drop) {
+      packet.topic = sinkTopic(this.#broker);
+      packet.retain = false;
+      packet.payload = Buffer.alloc(0);
+    }
+    if (!this.#errorReplies.take(client.id)) return;
     const body = {
       code: refusal.code,
       message: refusal.message,
       ...(refusal.issues ? { issues: refusal.issues } : {}),
-      topic: packet.topic,
+      topic,
       ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}),
       ts: new Date(this.#now()).toISOString(),
     };
@@ -149,10 +194,5 @@ export class PublishPolicy {
       },
       () => {},
     );
-    if (drop) {
-      packet.topic = sinkTopic(this.#broker);
-      packet.retain = false;
-      packet.payload = Buffer.alloc(0);
-    }
   }
 }

@@ -13,11 +13,16 @@ import {
 import type { Registry } from 'prom-client';
 import type { DeviceStates } from '../../edge/device-state.ts';
 import type { Logger } from '../logger.ts';
+import type { Security } from '../security/index.ts';
+import { installAuth } from './auth.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 
 export interface AppDeps extends HealthDeps {
   states: DeviceStates;
+  security: Security;
+  allowAnonymous: boolean;
   registry: Registry;
   log: Logger;
   version: string;
@@ -40,11 +45,13 @@ export async function buildApp(deps: AppDeps) {
     }
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
     if (status >= 500) req.log.error({ err }, 'request failed');
+    const details = (err as { details?: unknown }).details;
     return reply.code(status).send({
       statusCode: status,
       code: err.code ?? 'VIGIL_ERR_INTERNAL',
       error: STATUS_CODES[status] ?? 'Error',
       message: status >= 500 ? 'internal error; see the gateway log' : err.message,
+      ...(status < 500 && Array.isArray(details) ? { details } : {}),
     });
   });
   app.setNotFoundHandler((req, reply) =>
@@ -53,14 +60,18 @@ export async function buildApp(deps: AppDeps) {
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Vigil edge gateway API', version: deps.version, description: 'Devices, health and metrics of one Vigil edge box.' },
+      info: { title: 'Vigil edge gateway API', version: deps.version, description: 'Devices, provisioning, audit, health and metrics of one Vigil edge box. /api routes need `Authorization: Bearer <principalId>.<secret>`.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  installAuth(app, deps.security, deps.allowAnonymous);
   await app.register(healthRoutes, { readiness: deps.readiness, startedAt: deps.startedAt });
-  await app.register(deviceRoutes, { states: deps.states });
+  await app.register(deviceRoutes, { states: deps.states, security: deps.security });
+  await app.register(adminRoutes, { security: deps.security });
   app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) =>
     reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
   );

@@ -1,4 +1,7 @@
 /** Start a real gateway on free ports for a test file, and MQTT helpers around it. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { loadConfig, type GatewayConfigInput } from '../../gateway/config.ts';
 import { Gateway } from '../../gateway/gateway.ts';
@@ -13,11 +16,17 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
+/**
+ * A gateway on free ports with a fresh database. Anonymous (dev mode) by default so the
+ * ingest suites need no credentials; the security suite turns it off.
+ */
 export async function startTestGateway(overrides: GatewayConfigInput = {}, stages: PipelineStage[] = []): Promise<TestGateway> {
   const config = loadConfig({
     env: {},
     overrides: {
+      dataDir: mkdtempSync(join(tmpdir(), 'vigil-test-')),
       ...overrides,
+      security: { allowAnonymous: true, ...overrides.security },
       mqtt: { ...overrides.mqtt, tcp: { host: '127.0.0.1', port: 0, ...overrides.mqtt?.tcp }, ws: { host: '127.0.0.1', port: 0, ...overrides.mqtt?.ws } },
       http: { host: '127.0.0.1', port: 0, ...overrides.http },
       log: { level: (process.env['VIGIL_TEST_LOG'] as 'info') ?? 'silent', ...overrides.log },

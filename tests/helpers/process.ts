@@ -1,5 +1,8 @@
 /** Run the real gateway / demo processes as a user would (node --import tsx ...). */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -51,8 +54,9 @@ export function runScript(script: string, args: string[] = [], env: NodeJS.Proce
   };
 }
 
-/** Ports 0: let the OS pick, so parallel test files never collide. */
+/** Ports 0: let the OS pick, so parallel test files never collide; a fresh data directory. */
 export const freePortsEnv = {
+  VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-proc-')),
   VIGIL_MQTT_TCP_PORT: '0',
   VIGIL_MQTT_TCP_HOST: '127.0.0.1',
   VIGIL_MQTT_WS_PORT: '0',

@@ -3,29 +3,41 @@ import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { kindNames } from '../../../devices/index.ts';
 import type { DeviceStates, DeviceView, Reading } from '../../../edge/device-state.ts';
+import type { Security } from '../../security/index.ts';
+import { grants } from '../../security/identity.ts';
+import type { DeviceRecord } from '../../security/registry.ts';
+import { anyRole } from '../auth.ts';
 import { DeviceNotFoundError } from '../errors.ts';
 import { deviceDetail, deviceSummary, errorBody } from '../schemas.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const readingOut = (r?: Reading) => r && { ts: iso(r.ts), receivedAt: iso(r.receivedAt), data: r.data };
 
-function summary(d: DeviceView): z.infer<typeof deviceSummary> {
+/** Registry entry and live state together: a provisioned device that never connected is listed too. */
+function summary(d: DeviceView | undefined, r: DeviceRecord | undefined): z.infer<typeof deviceSummary> {
+  const a = (r ?? d)!;
+  const seen = d?.lastSeen ?? r?.lastSeen ?? null;
   return {
-    deviceId: d.deviceId,
-    site: d.site,
-    kind: d.kind as z.infer<typeof deviceSummary>['kind'],
-    online: d.online,
-    connected: d.connected,
-    firstSeen: iso(d.firstSeen),
-    lastSeen: iso(d.lastSeen),
-    messages: d.messages,
-    refused: d.refused,
-    refusedByReason: d.refusedByReason,
+    deviceId: a.deviceId,
+    site: a.site,
+    kind: a.kind as z.infer<typeof deviceSummary>['kind'],
+    zone: r?.zone ?? null,
+    tags: r?.tags ?? [],
+    registration: r?.state ?? 'unregistered',
+    online: d?.online ?? false,
+    connected: d?.connected ?? false,
+    firstSeen: d ? iso(d.firstSeen) : null,
+    lastSeen: seen === null ? null : iso(seen),
+    messages: d?.messages ?? 0,
+    refused: d?.refused ?? 0,
+    refusedByReason: d?.refusedByReason ?? {},
   };
 }
 
-export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates }> = async (app, { states }) => {
+export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates; security: Security }> = async (app, { states, security }) => {
+  const { registry } = security;
   app.get('/api/v1/devices', {
+    config: { roles: anyRole },
     schema: {
       tags: ['devices'],
       summary: 'List devices with kind, site, last seen, online state and counters',
@@ -38,15 +50,18 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates }> = asy
     },
   }, async (req) => {
     const { kind, site, online } = req.query;
-    const devices = states
-      .list()
-      .filter((d) => (!kind || d.kind === kind) && (!site || d.site === site) && (online === undefined || d.online === online))
-      .sort((a, b) => a.site.localeCompare(b.site) || a.kind.localeCompare(b.kind) || a.deviceId.localeCompare(b.deviceId))
-      .map(summary);
+    const sites = req.principal!.sites;
+    const registered = new Map(registry.listDevices().map((r) => [r.deviceId, r]));
+    const ids = new Set([...registered.keys(), ...states.list().map((d) => d.deviceId)]);
+    const devices = [...ids]
+      .map((id) => summary(states.get(id), registered.get(id)))
+      .filter((d) => grants(sites, d.site) && (!kind || d.kind === kind) && (!site || d.site === site) && (online === undefined || d.online === online))
+      .sort((a, b) => a.site.localeCompare(b.site) || a.kind.localeCompare(b.kind) || a.deviceId.localeCompare(b.deviceId));
     return { count: devices.length, devices };
   });
 
   app.get('/api/v1/devices/:id', {
+    config: { roles: anyRole },
     schema: {
       tags: ['devices'],
       summary: 'One device: latest status, telemetry, event, snapshot and config report',
@@ -55,15 +70,17 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates }> = asy
     },
   }, async (req) => {
     const d = states.get(req.params.id);
-    if (!d) throw new DeviceNotFoundError(req.params.id);
+    const r = registry.getDevice(req.params.id);
+    // Outside the caller's sites looks the same as unknown: no probing for device ids.
+    if ((!d && !r) || !grants(req.principal!.sites, (r ?? d)!.site)) throw new DeviceNotFoundError(req.params.id);
     return {
-      ...summary(d),
-      status: readingOut(d.status),
-      telemetry: readingOut(d.telemetry),
-      lastEvent: readingOut(d.lastEvent),
-      lastSnapshot: d.lastSnapshot && { ...d.lastSnapshot, ts: iso(d.lastSnapshot.ts) },
-      configReported: readingOut(d.configReported),
-      clockSkewed: d.clockSkewed,
+      ...summary(d, r),
+      status: readingOut(d?.status),
+      telemetry: readingOut(d?.telemetry),
+      lastEvent: readingOut(d?.lastEvent),
+      lastSnapshot: d?.lastSnapshot && { ...d.lastSnapshot, ts: iso(d.lastSnapshot.ts) },
+      configReported: readingOut(d?.configReported),
+      clockSkewed: d?.clockSkewed ?? 0,
     };
   });
 };

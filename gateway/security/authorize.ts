@@ -1,0 +1,54 @@
+/**
+ * SUBSCRIBE and delivery policy (aedes authorizeSubscribe + authorizeForward).
+ *
+ * | identity | may subscribe to |
+ * |---|---|
+ * | device | its own `config/desired` and `error` topics, exactly |
+ * | consumer, engineer, admin | filters under `vigil/v1/{site}/` for each granted site (`*`: `vigil/v1/#`) |
+ * | anonymous (dev mode only) | anything |
+ *
+ * A refused subscription gets the SUBACK failure code 0x80 [MQTT-3.9.3] and an
+ * audit record; the connection stays up. `$SYS` is never granted to a client.
+ * authorizeForward applies the same rule per message, so nothing reaches a
+ * client outside its scope even through a filter granted before a change.
+ */
+import type { AedesPublishPacket, Client, Subscription } from 'aedes';
+import { deviceTopic, TOPIC_ROOT } from '../../devices/index.ts';
+import type { AuditLog } from './audit.ts';
+import { grants, remoteAddress, type Identities, type Identity } from './identity.ts';
+
+export function mayReceive(identity: Identity | undefined, topic: string): boolean {
+  if (!identity) return false;
+  if (identity.type === 'anonymous') return true;
+  if (topic.startsWith('$')) return false;
+  if (identity.type === 'device') {
+    const a = { site: identity.site, kind: identity.kind, deviceId: identity.id };
+    return topic === deviceTopic(a, 'config/desired') || topic === deviceTopic(a, 'error');
+  }
+  if (!topic.startsWith(TOPIC_ROOT + '/')) return false;
+  const site = topic.slice(TOPIC_ROOT.length + 1).split('/')[0]!;
+  if (identity.sites.includes('*')) return true;
+  // A wildcard in the site level would reach sites not granted.
+  return site !== '+' && site !== '#' && grants(identity.sites, site);
+}
+
+export function createAuthorizeSubscribe(identities: Identities, audit: AuditLog) {
+  return (client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void => {
+    const identity = identities.get(client);
+    if (mayReceive(identity, sub.topic)) return done(null, sub);
+    audit.recordThrottled({
+      actor: identity?.id ?? client.id,
+      action: 'mqtt.subscribe',
+      target: sub.topic,
+      outcome: 'denied',
+      address: remoteAddress(client),
+      detail: { reason: identity?.type === 'device' ? 'devices subscribe only to their own config/desired and error topics' : 'outside the sites granted' },
+    });
+    done(null, null);
+  };
+}
+
+export function createAuthorizeForward(identities: Identities) {
+  return (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null =>
+    mayReceive(identities.get(client), packet.topic) ? packet : null;
+}

@@ -1,0 +1,26 @@
+/** Who is on the other end of an MQTT connection, established once at CONNECT. */
+import type { Client } from 'aedes';
+import type { Role } from './registry.ts';
+
+export type Identity =
+  | { type: 'device'; id: string; site: string; kind: string; zone: string | null; via: 'password' | 'certificate' }
+  | { type: 'principal'; id: string; role: Role; sites: string[] }
+  | { type: 'anonymous'; id: string };
+
+/** Connection → identity; keyed by the connection so a takeover attempt cannot alter the live session's. */
+export class Identities {
+  readonly #m = new WeakMap<Client, Identity>();
+  set(c: Client, i: Identity): void {
+    this.#m.set(c, i);
+  }
+  get(c: Client | null | undefined): Identity | undefined {
+    return c ? this.#m.get(c) : undefined;
+  }
+}
+
+export function remoteAddress(client: Client): string | undefined {
+  const conn = client.conn as { remoteAddress?: string; socket?: { remoteAddress?: string } };
+  return conn.remoteAddress ?? client.req?.socket?.remoteAddress ?? conn.socket?.remoteAddress;
+}
+
+export const grants = (sites: string[], site: string) => sites.includes('*') || sites.includes(site);

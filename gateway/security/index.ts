@@ -1,0 +1,92 @@
+/**
+ * Security feature: the embedded database, registry, audit log, login lockout and the
+ * broker hooks built on them. Revocations take effect on live sessions too: at once
+ * through the API, and within `watchMs` when another process (the admin CLI) changes the database.
+ */
+import { join } from 'node:path';
+import type { Aedes, Client } from 'aedes';
+import type { GatewayConfig } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { AuditLog } from './audit.ts';
+import { createAuthenticate } from './authenticate.ts';
+import { createAuthorizeForward, createAuthorizeSubscribe } from './authorize.ts';
+import { Identities } from './identity.ts';
+import { Lockout } from './limits.ts';
+import { Registry } from './registry.ts';
+import { openStore, type Db } from './store.ts';
+
+export const dbFile = (config: GatewayConfig) => join(config.dataDir, 'vigil.db');
+
+export class Security {
+  readonly db: Db;
+  readonly audit: AuditLog;
+  readonly registry: Registry;
+  readonly identities = new Identities();
+  readonly lockout: Lockout;
+  readonly #config: GatewayConfig;
+  readonly #log: Logger;
+  #broker?: Aedes;
+  #timer?: NodeJS.Timeout;
+  #dataVersion = 0;
+
+  constructor(config: GatewayConfig, log: Logger, now: () => number = Date.now) {
+    this.#config = config;
+    this.#log = log;
+    this.db = openStore(dbFile(config));
+    this.audit = new AuditLog(this.db, now);
+    this.registry = new Registry(this.db, this.audit, now);
+    const l = config.security.lockout;
+    this.lockout = new Lockout({ maxFailures: l.maxFailures, windowMs: l.windowS * 1000, baseLockMs: l.baseLockS * 1000, maxLockMs: l.maxLockS * 1000 }, now);
+  }
+
+  brokerHooks() {
+    return {
+      authenticate: createAuthenticate({
+        registry: this.registry,
+        audit: this.audit,
+        lockout: this.lockout,
+        identities: this.identities,
+        allowAnonymous: this.#config.security.allowAnonymous,
+      }),
+      authorizeSubscribe: createAuthorizeSubscribe(this.identities, this.audit),
+      authorizeForward: createAuthorizeForward(this.identities),
+    };
+  }
+
+  start(broker: Aedes, watchMs = 2000): void {
+    this.#broker = broker;
+    this.#dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+    this.#timer = setInterval(() => {
+      // data_version changes only when another connection (the admin CLI) commits.
+      const v = this.db.pragma('data_version', { simple: true }) as number;
+      if (v !== this.#dataVersion) {
+        this.#dataVersion = v;
+        this.enforceRevocations();
+      }
+    }, watchMs);
+    this.#timer.unref();
+  }
+
+  /** Close live sessions whose device or principal is no longer enabled. */
+  enforceRevocations(): number {
+    const clients = (this.#broker as unknown as { clients?: Record<string, Client> } | undefined)?.clients ?? {};
+    let closed = 0;
+    for (const client of Object.values(clients)) {
+      const id = this.identities.get(client);
+      if (!id || id.type === 'anonymous') continue;
+      const state = id.type === 'device' ? this.registry.getDevice(id.id)?.state : this.registry.getPrincipal(id.id)?.state;
+      if (state !== 'enabled') {
+        this.audit.record({ actor: 'gateway', action: 'mqtt.session_closed', target: id.id, outcome: 'ok', detail: { reason: `credentials ${state ?? 'deleted'}` } });
+        this.#log.info({ id: id.id, state }, 'closing session of revoked identity');
+        client.close();
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    this.db.close();
+  }
+}

@@ -1,0 +1,275 @@
+/**
+ * Device registry and principals in the embedded database. Secrets are generated
+ * here, returned exactly once, and stored as scrypt hashes; every change is audited.
+ */
+import { createHash } from 'node:crypto';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { z } from 'zod';
+import { idSchema, kindNames } from '../../devices/index.ts';
+import type { AuditLog } from './audit.ts';
+import { BulkInvalidError, ConflictError, NotFoundError } from './errors.ts';
+import { hashSecret, newSecret, verifySecret } from './secrets.ts';
+import type { Db } from './store.ts';
+
+export const provisionSchema = z.object({
+  deviceId: idSchema,
+  kind: z.enum(kindNames),
+  site: idSchema,
+  zone: z.string().min(1).max(64).optional(),
+  tags: z.array(z.string().min(1).max(32)).max(20).default([]),
+});
+export type ProvisionInput = z.input<typeof provisionSchema>;
+
+export const roles = ['consumer', 'engineer', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+export const principalSchema = z.object({
+  id: idSchema,
+  role: z.enum(roles),
+  /** Sites this principal may see; `*` for all. */
+  sites: z.array(z.union([idSchema, z.literal('*')])).min(1),
+});
+export type PrincipalInput = z.input<typeof principalSchema>;
+
+export interface DeviceRecord {
+  deviceId: string;
+  kind: string;
+  site: string;
+  zone: string | null;
+  tags: string[];
+  state: 'enabled' | 'disabled' | 'revoked';
+  createdAt: number;
+  updatedAt: number;
+  lastSeen: number | null;
+  lastAddress: string | null;
+}
+
+export interface Principal {
+  id: string;
+  role: Role;
+  sites: string[];
+  state: 'enabled' | 'revoked';
+  createdAt: number;
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Who is acting, for the audit log. */
+export interface Actor {
+  id: string;
+  address?: string;
+}
+
+type DeviceRow = { device_id: string; kind: string; site: string; zone: string | null; tags: string; secret_hash: string | null; state: DeviceRecord['state']; created_at: number; updated_at: number; last_seen: number | null; last_address: string | null };
+type PrincipalRow = { id: string; role: Role; sites: string; secret_hash: string | null; state: Principal['state']; created_at: number };
+
+const toDevice = (r: DeviceRow): DeviceRecord => ({
+  deviceId: r.device_id, kind: r.kind, site: r.site, zone: r.zone, tags: JSON.parse(r.tags) as string[], state: r.state,
+  createdAt: r.created_at, updatedAt: r.updated_at, lastSeen: r.last_seen, lastAddress: r.last_address,
+});
+const toPrincipal = (r: PrincipalRow): Principal => ({ id: r.id, role: r.role, sites: JSON.parse(r.sites) as string[], state: r.state, createdAt: r.created_at });
+
+export type VerifyResult<T> = { ok: true; record: T } | { ok: false; reason: 'unknown' | 'bad_secret' | 'revoked' | 'disabled' };
+
+export class Registry {
+  readonly #db: Db;
+  readonly #audit: AuditLog;
+  readonly #now: () => number;
+  /** sha256(token) → principal, for API calls: scrypt per request would cost ~35 ms each. */
+  readonly #tokenCache = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(db: Db, audit: AuditLog, now: () => number = Date.now) {
+    this.#db = db;
+    this.#audit = audit;
+    this.#now = now;
+  }
+
+  // ── devices ──────────────────────────────────────────────────────────
+
+  getDevice(id: string): DeviceRecord | undefined {
+    const r = this.#db.prepare('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
+    return r && toDevice(r);
+  }
+
+  listDevices(f: { site?: string; kind?: string; sites?: string[] } = {}): DeviceRecord[] {
+    const rows = this.#db.prepare('SELECT * FROM devices ORDER BY site, kind, device_id').all() as DeviceRow[];
+    return rows
+      .map(toDevice)
+      .filter((d) => (!f.site || d.site === f.site) && (!f.kind || d.kind === f.kind) && (!f.sites || f.sites.includes('*') || f.sites.includes(d.site)));
+  }
+
+  async provision(input: ProvisionInput, actor: Actor): Promise<{ device: DeviceRecord; credentials: Credentials }> {
+    const [out] = await this.provisionMany([input], actor);
+    return out!;
+  }
+
+  /** All or nothing: a file with one bad line provisions nothing and lists every problem. */
+  async provisionMany(inputs: unknown[], actor: Actor): Promise<{ device: DeviceRecord; credentials: Credentials }[]> {
+    const problems: { path: string; message: string }[] = [];
+    const valid: z.output<typeof provisionSchema>[] = [];
+    const seen = new Set<string>();
+    inputs.forEach((raw, i) => {
+      const r = provisionSchema.safeParse(raw);
+      if (!r.success) {
+        for (const iss of r.error.issues) problems.push({ path: `[${i}].${iss.path.join('.')}`, message: iss.message });
+        return;
+      }
+      const id = r.data.deviceId;
+      if (seen.has(id)) problems.push({ path: `[${i}].deviceId`, message: `"${id}" appears twice in this file` });
+      else if (this.getDevice(id)) problems.push({ path: `[${i}].deviceId`, message: `device "${id}" is already provisioned (rotate its credentials instead)` });
+      else if (this.getPrincipal(id)) problems.push({ path: `[${i}].deviceId`, message: `"${id}" is the id of a principal` });
+      seen.add(id);
+      valid.push(r.data);
+    });
+    if (inputs.length === 0) problems.push({ path: '', message: 'no devices in the file' });
+    if (problems.length) {
+      if (inputs.length === 1 && problems.length === 1 && problems[0]!.message.includes('already provisioned')) throw new ConflictError(problems[0]!.message);
+      throw new BulkInvalidError(problems);
+    }
+    const secrets = valid.map(() => newSecret());
+    const hashes = await Promise.all(secrets.map(hashSecret));
+    const now = this.#now();
+    const insert = this.#db.prepare(
+      `INSERT INTO devices (device_id, kind, site, zone, tags, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'enabled', ?, ?)`,
+    );
+    this.#db.transaction(() => {
+      valid.forEach((d, i) => {
+        insert.run(d.deviceId, d.kind, d.site, d.zone ?? null, JSON.stringify(d.tags), hashes[i], now, now);
+        this.#audit.record({ actor: actor.id, address: actor.address, action: 'device.provision', target: d.deviceId, outcome: 'ok', detail: { kind: d.kind, site: d.site, zone: d.zone, bulk: valid.length > 1 } });
+      });
+    })();
+    return valid.map((d, i) => ({ device: this.getDevice(d.deviceId)!, credentials: { username: d.deviceId, password: secrets[i]! } }));
+  }
+
+  /** New secret; the old one stops working at once. Reinstates a revoked device. */
+  async rotateDevice(id: string, actor: Actor): Promise<Credentials> {
+    const d = this.getDevice(id);
+    if (!d) throw new NotFoundError(`device "${id}" is not provisioned`);
+    const secret = newSecret();
+    const hash = await hashSecret(secret);
+    this.#db.prepare(`UPDATE devices SET secret_hash = ?, state = 'enabled', updated_at = ? WHERE device_id = ?`).run(hash, this.#now(), id);
+    this.#audit.record({ actor: actor.id, address: actor.address, action: 'device.rotate', target: id, outcome: 'ok', detail: { previousState: d.state } });
+    return { username: id, password: secret };
+  }
+
+  revokeDevice(id: string, actor: Actor): DeviceRecord {
+    const d = this.getDevice(id);
+    if (!d) throw new NotFoundError(`device "${id}" is not provisioned`);
+    this.#db.prepare(`UPDATE devices SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE device_id = ?`).run(this.#now(), id);
+    this.#audit.record({ actor: actor.id, address: actor.address, action: 'device.revoke', target: id, outcome: 'ok' });
+    return this.getDevice(id)!;
+  }
+
+  async verifyDevice(id: string, secret: string | undefined): Promise<VerifyResult<DeviceRecord>> {
+    const r = this.#db.prepare('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
+    if (secret === undefined) return r ? this.#deviceState(r) : { ok: false, reason: 'unknown' };
+    const match = await verifySecret(secret, r?.secret_hash);
+    if (!r) return { ok: false, reason: 'unknown' };
+    if (r.state !== 'enabled') return { ok: false, reason: r.state };
+    return match ? { ok: true, record: toDevice(r) } : { ok: false, reason: 'bad_secret' };
+  }
+
+  /** For certificate logins, where the TLS layer already proved the identity. */
+  #deviceState(r: DeviceRow): VerifyResult<DeviceRecord> {
+    return r.state === 'enabled' ? { ok: true, record: toDevice(r) } : { ok: false, reason: r.state };
+  }
+
+  touchDevice(id: string, address: string | undefined): void {
+    this.#db.prepare('UPDATE devices SET last_seen = ?, last_address = ? WHERE device_id = ?').run(this.#now(), address ?? null, id);
+  }
+
+  // ── principals ───────────────────────────────────────────────────────
+
+  getPrincipal(id: string): Principal | undefined {
+    const r = this.#db.prepare('SELECT * FROM principals WHERE id = ?').get(id) as PrincipalRow | undefined;
+    return r && toPrincipal(r);
+  }
+
+  listPrincipals(): Principal[] {
+    return (this.#db.prepare('SELECT * FROM principals ORDER BY id').all() as PrincipalRow[]).map(toPrincipal);
+  }
+
+  /** Returns the bearer token `<id>.<secret>` once; the secret alone is the MQTT password. */
+  async addPrincipal(input: PrincipalInput, actor: Actor): Promise<{ principal: Principal; token: string; credentials: Credentials }> {
+    const p = principalSchema.parse(input);
+    if (this.getPrincipal(p.id)) throw new ConflictError(`principal "${p.id}" exists (rotate its token instead)`);
+    if (this.getDevice(p.id)) throw new ConflictError(`"${p.id}" is the id of a device`);
+    const secret = newSecret();
+    const now = this.#now();
+    this.#db.prepare(`INSERT INTO principals (id, role, sites, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'enabled', ?, ?)`)
+      .run(p.id, p.role, JSON.stringify(p.sites), await hashSecret(secret), now, now);
+    this.#audit.record({ actor: actor.id, address: actor.address, action: 'principal.add', target: p.id, outcome: 'ok', detail: { role: p.role, sites: p.sites } });
+    return { principal: this.getPrincipal(p.id)!, token: `${p.id}.${secret}`, credentials: { username: p.id, password: secret } };
+  }
+
+  async rotatePrincipal(id: string, actor: Actor): Promise<{ token: string; credentials: Credentials }> {
+    if (!this.getPrincipal(id)) throw new NotFoundError(`principal "${id}" does not exist`);
+    const secret = newSecret();
+    this.#db.prepare(`UPDATE principals SET secret_hash = ?, state = 'enabled', updated_at = ? WHERE id = ?`).run(await hashSecret(secret), this.#now(), id);
+    this.#tokenCache.clear();
+    this.#audit.record({ actor: actor.id, address: actor.address, action: 'principal.rotate', target: id, outcome: 'ok' });
+    return { token: `${id}.${secret}`, credentials: { username: id, password: secret } };
+  }
+
+  revokePrincipal(id: string, actor: Actor): Principal {
+    if (!this.getPrincipal(id)) throw new NotFoundError(`principal "${id}" does not exist`);
+    this.#db.prepare(`UPDATE principals SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE id = ?`).run(this.#now(), id);
+    this.#tokenCache.clear();
+    this.#audit.record({ actor: actor.id, address: actor.address, action: 'principal.revoke', target: id, outcome: 'ok' });
+    return this.getPrincipal(id)!;
+  }
+
+  async verifyPrincipal(id: string, secret: string): Promise<VerifyResult<Principal>> {
+    const r = this.#db.prepare('SELECT * FROM principals WHERE id = ?').get(id) as PrincipalRow | undefined;
+    const match = await verifySecret(secret, r?.secret_hash);
+    if (!r) return { ok: false, reason: 'unknown' };
+    if (r.state !== 'enabled') return { ok: false, reason: 'revoked' };
+    return match ? { ok: true, record: toPrincipal(r) } : { ok: false, reason: 'bad_secret' };
+  }
+
+  /** Bearer token `<id>.<secret>`; successful checks are cached for a minute (cleared on rotate/revoke). */
+  async verifyToken(token: string): Promise<VerifyResult<Principal>> {
+    const key = createHash('sha256').update(token).digest('base64url');
+    const hit = this.#tokenCache.get(key);
+    if (hit && hit.until > this.#now()) return { ok: true, record: hit.principal };
+    const dot = token.indexOf('.');
+    if (dot <= 0) return { ok: false, reason: 'unknown' };
+    const r = await this.verifyPrincipal(token.slice(0, dot), token.slice(dot + 1));
+    if (r.ok) {
+      if (this.#tokenCache.size > 1000) this.#tokenCache.clear();
+      this.#tokenCache.set(key, { principal: r.record, until: this.#now() + 60_000 });
+    }
+    return r;
+  }
+}
+
+/** A bulk provisioning file: a JSON array, or CSV with a header `deviceId,kind,site,zone,tags` (tags separated by `;`). */
+export function parseBulk(text: string, format: 'json' | 'csv'): unknown[] {
+  if (format === 'json') {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      throw new BulkInvalidError([{ path: '', message: `not valid JSON: ${(err as Error).message}` }]);
+    }
+    const list = Array.isArray(data) ? data : (data as { devices?: unknown })?.devices;
+    if (!Array.isArray(list)) throw new BulkInvalidError([{ path: '', message: 'expected a JSON array of devices (or {"devices": [...]})' }]);
+    return list;
+  }
+  let rows: Record<string, string>[];
+  try {
+    rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, comment: '#' }) as Record<string, string>[];
+  } catch (err) {
+    throw new BulkInvalidError([{ path: '', message: `not valid CSV: ${(err as Error).message}` }]);
+  }
+  return rows.map((r) => ({
+    deviceId: r['deviceId'] ?? r['device_id'] ?? r['id'],
+    kind: r['kind'],
+    site: r['site'],
+    ...(r['zone'] ? { zone: r['zone'] } : {}),
+    tags: r['tags'] ? r['tags'].split(';').map((t) => t.trim()).filter(Boolean) : [],
+  }));
+}
