@@ -152,7 +152,11 @@ export class PublishPolicy {
     metrics.refused.inc({ reason: refusal.code });
     const parsed = parseTopic(topic);
     // Tell the device that sent it, on its own error topic, whatever topic it used.
-    const own = this.#bound.get(client) ?? (parsed.ok && parsed.address.deviceId === client.id ? parsed.address : undefined);
+    const identity = this.#deps.identities?.get(client);
+    const own =
+      identity?.type === 'device'
+        ? { site: identity.site, kind: identity.kind, deviceId: identity.id }
+        : (this.#bound.get(client) ?? (parsed.ok && parsed.address.deviceId === client.id ? parsed.address : undefined));
     if (own) states.refused(own, refusal.code);
     const count = own ? (states.get(own.deviceId)?.refusedByReason[refusal.code] ?? 1) : 1;
     // Log the 1st, 2nd, 4th, 8th ... refusal per device and reason: visible without flooding.
@@ -161,7 +165,7 @@ export class PublishPolicy {
     }
     if (auditedCodes.has(refusal.code)) {
       this.#deps.audit?.recordThrottled({
-        actor: this.#deps.identities?.get(client)?.id ?? client.id,
+        actor: identity?.id ?? client.id,
         action: 'mqtt.publish',
         target: topic,
         outcome: 'denied',

@@ -1,0 +1,163 @@
+/**
+ * `npm run admin -- ...`: credential management on the box itself, directly on the
+ * embedded database (for the first admin, and for field engineers provisioning a
+ * site from a file). A running gateway closes sessions revoked here within 2 s.
+ * Secrets are printed once and cannot be read back.
+ */
+import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { Command } from 'commander';
+import { ConfigError, loadConfig } from './config.ts';
+import { AuditLog } from './security/audit.ts';
+import { dbFile } from './security/index.ts';
+import { parseBulk, Registry, roles, type Role } from './security/registry.ts';
+import { openStore } from './security/store.ts';
+
+const program = new Command('vigil-admin')
+  .description('Manage device credentials, principals and the audit log of a Vigil gateway (local database)')
+  .option('-c, --config <file>', 'gateway config file (for dataDir; VIGIL_DATA_DIR overrides)')
+  .option('--json', 'machine-readable output');
+
+function open() {
+  const o = program.opts<{ config?: string }>();
+  let cfg;
+  try {
+    cfg = loadConfig({ file: o.config });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, 2);
+    throw err;
+  }
+  const db = openStore(dbFile(cfg));
+  const audit = new AuditLog(db);
+  return { db, audit, registry: new Registry(db, audit) };
+}
+
+const actor = () => ({ id: `cli:${userInfo().username}`, address: 'local' });
+const json = () => program.opts<{ json?: boolean }>().json === true;
+
+function fail(message: string, code = 1): never {
+  console.error(`vigil-admin: ${message}`);
+  process.exit(code);
+}
+
+function out(data: unknown, human: () => void) {
+  if (json()) console.log(JSON.stringify(data, null, 2));
+  else human();
+}
+
+async function run(fn: (r: ReturnType<typeof open>) => Promise<void> | void) {
+  const ctx = open();
+  try {
+    await fn(ctx);
+  } catch (err) {
+    const e = err as Error & { details?: { path: string; message: string }[] };
+    fail(e.details ? `${e.message}\n  ${e.details.map((d) => `${d.path}: ${d.message}`).join('\n  ')}` : e.message);
+  } finally {
+    ctx.db.close();
+  }
+}
+
+const splitList = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+const device = program.command('device').description('devices: add, import, rotate, revoke, list');
+device
+  .command('add <deviceId>')
+  .requiredOption('--kind <kind>', 'camera, door, smoke or bodycam')
+  .requiredOption('--site <site>', 'site id')
+  .option('--zone <zone>', 'zone within the site')
+  .option('--tags <list>', 'comma-separated tags', '')
+  .action((deviceId: string, o: { kind: string; site: string; zone?: string; tags: string }) =>
+    run(async ({ registry }) => {
+      const r = await registry.provision({ deviceId, kind: o.kind as 'camera', site: o.site, zone: o.zone, tags: splitList(o.tags) }, actor());
+      out(r, () => console.log(`provisioned ${deviceId} (${o.kind} at ${o.site})\n  MQTT username ${r.credentials.username}\n  MQTT password ${r.credentials.password}   (shown once)`));
+    }),
+  );
+device
+  .command('import <file>')
+  .description('provision every device of a CSV (deviceId,kind,site,zone,tags) or JSON file; all or nothing')
+  .action((file: string) =>
+    run(async ({ registry }) => {
+      const list = parseBulk(readFileSync(file, 'utf8'), file.toLowerCase().endsWith('.json') ? 'json' : 'csv');
+      const r = await registry.provisionMany(list, actor());
+      out(r.map((x) => x.credentials), () => {
+        console.log(`provisioned ${r.length} devices; passwords are shown once:`);
+        console.log('deviceId,password');
+        for (const x of r) console.log(`${x.credentials.username},${x.credentials.password}`);
+      });
+    }),
+  );
+device.command('rotate <deviceId>').action((id: string) =>
+  run(async ({ registry }) => {
+    const c = await registry.rotateDevice(id, actor());
+    out(c, () => console.log(`new password for ${id}: ${c.password}   (shown once; the old one no longer works)`));
+  }),
+);
+device.command('revoke <deviceId>').action((id: string) =>
+  run(({ registry }) => {
+    const d = registry.revokeDevice(id, actor());
+    out(d, () => console.log(`revoked ${id}; a running gateway closes its session within 2 s`));
+  }),
+);
+device
+  .command('list')
+  .option('--site <site>')
+  .option('--kind <kind>')
+  .action((o: { site?: string; kind?: string }) =>
+    run(({ registry }) => {
+      const ds = registry.listDevices(o);
+      out(ds, () => {
+        console.log(`${'DEVICE'.padEnd(28)} ${'KIND'.padEnd(8)} ${'SITE'.padEnd(14)} ${'STATE'.padEnd(9)} LAST SEEN`);
+        for (const d of ds) console.log(`${d.deviceId.padEnd(28)} ${d.kind.padEnd(8)} ${d.site.padEnd(14)} ${d.state.padEnd(9)} ${d.lastSeen ? new Date(d.lastSeen).toISOString() : '-'}`);
+      });
+    }),
+  );
+
+const principal = program.command('principal').description('people and services: add, rotate, revoke, list');
+principal
+  .command('add <id>')
+  .requiredOption('--role <role>', roles.join(', '))
+  .requiredOption('--sites <list>', 'comma-separated site ids, or * for all')
+  .action((id: string, o: { role: string; sites: string }) =>
+    run(async ({ registry }) => {
+      const r = await registry.addPrincipal({ id, role: o.role as Role, sites: splitList(o.sites) }, actor());
+      out({ principal: r.principal, token: r.token, mqtt: r.credentials }, () =>
+        console.log(`added ${o.role} ${id} (sites ${o.sites})\n  API token      ${r.token}\n  MQTT username  ${id}\n  MQTT password  ${r.credentials.password}   (shown once)`),
+      );
+    }),
+  );
+principal.command('rotate <id>').action((id: string) =>
+  run(async ({ registry }) => {
+    const r = await registry.rotatePrincipal(id, actor());
+    out(r, () => console.log(`new API token for ${id}: ${r.token}\nMQTT password: ${r.credentials.password}   (shown once)`));
+  }),
+);
+principal.command('revoke <id>').action((id: string) =>
+  run(({ registry }) => {
+    out(registry.revokePrincipal(id, actor()), () => console.log(`revoked ${id}`));
+  }),
+);
+principal.command('list').action(() =>
+  run(({ registry }) => {
+    const ps = registry.listPrincipals();
+    out(ps, () => {
+      for (const p of ps) console.log(`${p.id.padEnd(24)} ${p.role.padEnd(9)} ${p.state.padEnd(8)} ${p.sites.join(',')}`);
+    });
+  }),
+);
+
+program
+  .command('audit')
+  .description('the audit log, oldest first')
+  .option('--action <action>', 'e.g. mqtt.connect, mqtt.subscribe, device.provision')
+  .option('--outcome <outcome>', 'ok, denied or failed')
+  .option('--limit <n>', 'records', '50')
+  .action((o: { action?: string; outcome?: 'ok'; limit: string }) =>
+    run(({ audit }) => {
+      const rs = audit.query({ action: o.action, outcome: o.outcome, limit: Number(o.limit) });
+      out(rs, () => {
+        for (const r of rs) console.log(`${new Date(r.ts).toISOString()} ${r.outcome.padEnd(6)} ${r.actor} ${r.action} ${r.target ?? ''} ${r.address ?? ''} ${JSON.stringify(r.detail)}`);
+      });
+    }),
+  );
+
+await program.parseAsync();

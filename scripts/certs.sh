@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Site PKI for Vigil with openssl: a site CA, the gateway's server certificate,
+# and one client certificate per device (CN = device id) for mutual TLS.
+#
+#   scripts/certs.sh ca     DIR SITE                 -> DIR/ca.key, DIR/ca.crt          (keep ca.key offline)
+#   scripts/certs.sh server DIR HOSTNAME [IP ...]     -> DIR/server.key, DIR/server.crt
+#   scripts/certs.sh device DIR DEVICE_ID             -> DIR/DEVICE_ID.key, DIR/DEVICE_ID.crt
+#
+# Then: VIGIL_MQTT_TLS_ENABLED=true VIGIL_MQTT_TLS_CERT_FILE=DIR/server.crt
+#       VIGIL_MQTT_TLS_KEY_FILE=DIR/server.key VIGIL_MQTT_TLS_CA_FILE=DIR/ca.crt npm start
+set -euo pipefail
+cmd=${1:-}; dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,12p' "$0"; exit 2; }
+mkdir -p "$dir"
+days=${VIGIL_CERT_DAYS:-825}
+umask 077
+
+case "$cmd" in
+  ca)
+    site=${3:?site id}
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -sha256 -days 3650 \
+      -keyout "$dir/ca.key" -out "$dir/ca.crt" -subj "/O=Vigil/OU=site $site/CN=Vigil site CA $site" \
+      -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+    echo "$dir/ca.crt"
+    ;;
+  server)
+    host=${3:?hostname}; shift 3
+    san="DNS:$host,DNS:localhost,IP:127.0.0.1"
+    for ip in "$@"; do san="$san,IP:$ip"; done
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" -subj "/O=Vigil/CN=$host" 2>/dev/null
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days "$days" -sha256 -out "$dir/server.crt" \
+      -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n' "$san") 2>/dev/null
+    rm -f "$dir/server.csr"
+    echo "$dir/server.crt"
+    ;;
+  device)
+    id=${3:?device id}
+    [[ "$id" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] || { echo "invalid device id: $id" >&2; exit 2; }
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$dir/$id.key" -out "$dir/$id.csr" -subj "/O=Vigil/CN=$id" 2>/dev/null
+    openssl x509 -req -in "$dir/$id.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days "$days" -sha256 -out "$dir/$id.crt" \
+      -extfile <(printf 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n') 2>/dev/null
+    rm -f "$dir/$id.csr"
+    echo "$dir/$id.crt"
+    ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
+esac
