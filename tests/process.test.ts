@@ -85,10 +85,58 @@ describe('gateway process', () => {
   });
 });
 
+describe('admin CLI', () => {
+  it('provisions from a CSV file, and a revocation closes the live session of a running gateway', async () => {
+    const env = { ...freePortsEnv, VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-cli-')) };
+    const cli = async (...args: string[]) => {
+      const p = runScript('gateway/admin-cli.ts', ['--json', ...args], env);
+      const { code } = await p.exit;
+      return { code, out: p.stdout(), err: p.stderr() };
+    };
+    const admin = await cli('principal', 'add', 'ops', '--role', 'admin', '--sites', '*');
+    expect(admin.code, admin.err).toBe(0);
+    expect(JSON.parse(admin.out).token).toMatch(/^ops\./);
+    const csv = join(dir, 'site.csv');
+    writeFileSync(csv, 'deviceId,kind,site,zone,tags\nhub9-door-01,door,hub9,lobby,entrance;24h\nhub9-smoke-01,smoke,hub9,,\n');
+    const imported = await cli('device', 'import', csv);
+    expect(imported.code, imported.err).toBe(0);
+    const creds = JSON.parse(imported.out) as { username: string; password: string }[];
+    expect(creds.map((c) => c.username)).toEqual(['hub9-door-01', 'hub9-smoke-01']);
+    const bad = join(dir, 'bad.csv');
+    writeFileSync(bad, 'deviceId,kind,site\nhub9-x,toaster,hub9\n');
+    const refused = await cli('device', 'import', bad);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/nothing was provisioned[\s\S]*\[0\]\.kind/);
+
+    const gw = runScript('gateway/main.ts', [], env);
+    const running = JSON.parse(await gw.line(/vigil gateway running/)) as { ports: { mqtt: number } };
+    const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${running.ports.mqtt}`, { clientId: 'hub9-door-01', username: 'hub9-door-01', password: creds[0]!.password, reconnectPeriod: 0 });
+    const closed = new Promise<void>((r) => dev.once('close', () => r()));
+    expect((await cli('device', 'revoke', 'hub9-door-01')).code).toBe(0);
+    await closed; // within the gateway's 2 s database watch
+    const audit = JSON.parse((await cli('audit', '--limit', '100')).out) as { action: string; target: string }[];
+    expect(audit.map((r) => `${r.action} ${r.target}`)).toEqual(expect.arrayContaining(['device.provision hub9-door-01', 'mqtt.connect hub9-door-01', 'device.revoke hub9-door-01', 'mqtt.session_closed hub9-door-01']));
+    gw.child.kill('SIGTERM');
+    expect((await gw.exit).code).toBe(0);
+  });
+});
+
 describe('npm run demo', () => {
   it('runs the gateway with all four kinds online, message rates and refused inputs by reason', async () => {
     const labelsFile = join(dir, 'incidents.jsonl');
-    const p = runScript('simulators/demo.ts', ['--duration', '12', '--interval', '4', '--labels', labelsFile, '--sites', 'hub1', '--cameras', '1', '--doors', '2', '--smoke', '2', '--bodycams', '1'], freePortsEnv);
+    const dataDir = join(dir, 'demo');
+    const p = runScript('simulators/demo.ts', ['--duration', '12', '--interval', '4', '--labels', labelsFile, '--data-dir', dataDir, '--sites', 'hub1', '--cameras', '1', '--doors', '2', '--smoke', '2', '--bodycams', '1'], freePortsEnv);
+    // The newcomer's path: the printed consumer and engineer credentials work straight away.
+    await p.line(/curl -H/);
+    const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as Record<string, { id: string; mqttPassword: string; apiToken: string }> & { mqtt: string; http: string };
+    const consumer = await mqtt.connectAsync(creds.mqtt.replace('localhost', '127.0.0.1'), { clientId: `${creds['consumer']!.id}-test`, username: creds['consumer']!.id, password: creds['consumer']!.mqttPassword, reconnectPeriod: 0 });
+    const event = new Promise<string>((r) => consumer.once('message', (t) => r(t)));
+    await consumer.subscribeAsync('vigil/v1/+/+/+/telemetry', { qos: 1 });
+    expect(await event).toMatch(/^vigil\/v1\/hub1\//);
+    consumer.end(true);
+    const api = await fetch(`${creds.http.replace('localhost', '127.0.0.1')}/api/v1/devices`, { headers: { authorization: `Bearer ${creds['engineer']!.apiToken}` } });
+    expect(api.status).toBe(200);
+    expect(((await api.json()) as { count: number }).count).toBe(7);
     expect((await p.exit).code, p.stderr()).toBe(0);
     const out = p.stdout();
     const final = out.slice(out.lastIndexOf('kind       online/total'));

@@ -35,7 +35,8 @@ async function startSecureGateway(overrides: GatewayConfigInput = {}) {
       mqtt: {
         tcp: { host: '127.0.0.1', port: 0 },
         ws: { enabled: false },
-        tls: { enabled: true, host: '127.0.0.1', port: 0, certFile: join(pki, 'server.crt'), keyFile: join(pki, 'server.key'), caFile: join(pki, 'ca.crt'), clientCerts: 'optional' },
+        wss: { enabled: true, host: '127.0.0.1', port: 0 },
+        tls: { enabled: true, host: '127.0.0.1', port: 0, certFile: join(pki, 'server.crt'), keyFile: join(pki, 'server.key'), caFile: join(pki, 'ca.crt'), clientCerts: 'optional', ...overrides.mqtt?.tls },
       },
       http: { host: '127.0.0.1', port: 0 },
       security: { allowAnonymous: false, messagesPerSecond: 5, messageBurst: 10, ...overrides.security } as GatewayConfigInput['security'],
@@ -53,7 +54,7 @@ async function startSecureGateway(overrides: GatewayConfigInput = {}) {
   };
   const admin = await gw.security.registry.addPrincipal({ id: 'root-admin', role: 'admin', sites: ['*'] }, { id: 'test' });
   issuedSecrets.push(admin.credentials.password);
-  return { gw, api, adminToken: admin.token, mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`, tlsUrl: `mqtts://127.0.0.1:${gw.ports.tls}` };
+  return { gw, api, adminToken: admin.token, mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`, tlsUrl: `mqtts://127.0.0.1:${gw.ports.tls}`, wssUrl: `wss://127.0.0.1:${gw.ports.wss}/mqtt` };
 }
 
 /** SUBACK return code per filter, one SUBSCRIBE each (MQTT.js rejects a SUBACK that holds a 0x80). */
@@ -71,13 +72,20 @@ async function grantedQos(c: mqtt.MqttClient, topics: string[]): Promise<number[
 }
 
 /** Connect and expect a CONNACK refusal; resolves with its return code. */
-async function refusedWith(url: string, opts: IClientOptions): Promise<number> {
+async function refusedWith(url: string, opts: IClientOptions): Promise<number | string> {
+  const c = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
   try {
-    const c = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-    c.end(true);
+    // 'close' without 'error' is how a handshake torn down by the server can end.
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', reject);
+      c.once('close', () => reject(Object.assign(new Error('closed'), { code: 'ECONNRESET' })));
+    });
     return 0;
   } catch (err) {
-    return (err as { code?: number }).code ?? -1;
+    return (err as { code?: number | string }).code ?? -1;
+  } finally {
+    c.end(true);
   }
 }
 
@@ -257,9 +265,27 @@ describe('TLS and mutual TLS', () => {
     expect(code).toBe(5);
   });
 
-  it('a device without a certificate can use its password over TLS', async () => {
+  it('a device without a certificate can use its password over TLS and secure WebSocket', async () => {
     const c = await connect(S.tlsUrl, { clientId: 'hub1-cam-01', username: 'hub1-cam-01', password: pw['hub1-cam-01'], ca: ca(), servername: 'localhost' });
     expect(c.connected).toBe(true);
+    const w = await connect(S.wssUrl, { clientId: 'hub1-smoke-01', username: 'hub1-smoke-01', password: pw['hub1-smoke-01'], ca: ca(), servername: 'localhost' });
+    expect(w.connected).toBe(true);
+    expect(await refusedWith(S.wssUrl, { clientId: 'hub1-smoke-01', username: 'hub1-smoke-01', password: 'nope', ca: ca(), servername: 'localhost' })).toBe(4);
+  });
+
+  it('with clientCerts "required", a client without a valid certificate does not get past the handshake', async () => {
+    const R = await startSecureGateway({ mqtt: { tls: { clientCerts: 'required' } } } as GatewayConfigInput);
+    try {
+      R.gw.security.db.prepare(`INSERT INTO devices (device_id, kind, site, state, created_at, updated_at) VALUES ('hub1-cam-tls', 'camera', 'hub1', 'enabled', 0, 0)`).run();
+      const url = `mqtts://127.0.0.1:${R.gw.ports.tls}`;
+      const tls = { ca: ca(), servername: 'localhost' };
+      // TLS errors, not CONNACKs: the broker never sees these connections.
+      expect(await refusedWith(url, { clientId: 'x', username: 'root-admin', password: 'whatever', ...tls })).toMatch(/CERTIFICATE_REQUIRED|ECONNRESET/);
+      expect(await refusedWith(url, { clientId: 'hub1-cam-tls', ...tls, cert: readFileSync(join(otherPki, 'hub1-cam-tls.crt')), key: readFileSync(join(otherPki, 'hub1-cam-tls.key')) })).toMatch(/UNKNOWN_CA|ECONNRESET|SSL/);
+      expect(await refusedWith(url, { clientId: 'hub1-cam-tls', ...tls, cert: readFileSync(join(pki, 'hub1-cam-tls.crt')), key: readFileSync(join(pki, 'hub1-cam-tls.key')) })).toBe(0);
+    } finally {
+      await R.gw.stop();
+    }
   });
 });
 
