@@ -1,15 +1,23 @@
 # Vigil edge gateway. Build: docker build -t vigil . ; see docker-compose.yml.
-FROM node:20-bookworm-slim
-ENV NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=skip
+FROM node:20-bookworm-slim AS deps
+# better-sqlite3 compiles its addon when no prebuilt binary can be fetched.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/vigil
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /opt/vigil
+COPY --from=deps /opt/vigil/node_modules ./node_modules
+COPY package.json tsconfig.json ./
 COPY devices ./devices
 COPY edge ./edge
 COPY gateway ./gateway
 COPY models ./models
-COPY tsconfig.json ./
+RUN mkdir -p /var/lib/vigil && chown node /var/lib/vigil
 USER node
-EXPOSE 1883 8083 8080
+EXPOSE 1883 8083 8883 8884 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:8080/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "--import", "tsx", "gateway/main.ts"]
