@@ -90,7 +90,11 @@ export class Gateway {
         metrics: this.metrics,
         log: this.log.child({ module: 'broker' }),
         hooks: this.security.brokerHooks(),
-        onClientGone: (id) => this.policy.forget(id),
+        onClientGone: (client) => {
+          this.policy.forget(client.id);
+          this.security.clientGone(client);
+        },
+        addressOf: (client) => this.security.deviceAddress(client),
       });
       this.security.start(this.broker);
       const { tcp, ws, tls, wss } = this.config.mqtt;

@@ -36,9 +36,11 @@ async function startSecureGateway(overrides: GatewayConfigInput = {}) {
         tcp: { host: '127.0.0.1', port: 0 },
         ws: { enabled: false },
         wss: { enabled: true, host: '127.0.0.1', port: 0 },
+        drainTimeoutMs: 500,
         tls: { enabled: true, host: '127.0.0.1', port: 0, certFile: join(pki, 'server.crt'), keyFile: join(pki, 'server.key'), caFile: join(pki, 'ca.crt'), clientCerts: 'optional', ...overrides.mqtt?.tls },
       },
       http: { host: '127.0.0.1', port: 0 },
+      // mqtt.drainTimeoutMs: a subscriber that stops reading is dropped quickly (see "slow consumer").
       security: { allowAnonymous: false, messagesPerSecond: 5, messageBurst: 10, ...overrides.security } as GatewayConfigInput['security'],
     },
   });
@@ -120,6 +122,8 @@ describe('MQTT authentication', () => {
   it('a provisioned device logs in with its password and publishes', async () => {
     const a = { site: 'hub1', kind: 'smoke', deviceId: 'hub1-smoke-01' };
     const c = await device(a.deviceId);
+    // Online from the moment it authenticates (its identity says which device it is; no will needed).
+    await until(() => S.gw.states.get(a.deviceId)?.online, 'online at connect');
     await c.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ temperature_c: 21, humidity_pct: 40, eco2_ppm: 420, obscuration_pct_m: 0 }), { qos: 1 });
     expect(S.gw.states.get(a.deviceId)?.messages).toBe(1);
     expect(audits({ action: 'mqtt.connect', actor: a.deviceId, outcome: 'ok' })).toHaveLength(1);
@@ -224,6 +228,7 @@ describe('abuse limits', () => {
     const errors = await collect(c, deviceTopic(a, 'error'));
     await c.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ pad: 'x'.repeat(50_000) }), { qos: 1 });
     expect((await errors.next()).payload.toString()).toMatch(/"code":"payload_too_large"/);
+    expect(audits({ action: 'mqtt.publish', actor: a.deviceId, outcome: 'denied' }).map((r) => r.detail['code'])).toContain('payload_too_large');
     expect(await (await fetch(`http://127.0.0.1:${S.gw.ports.http}/metrics`)).text()).toMatch(/vigil_ingest_refused_total\{reason="payload_too_large"\} [1-9]/);
   });
 
@@ -240,6 +245,27 @@ describe('abuse limits', () => {
     expect((await errors.next()).payload.toString()).toMatch(/"code":"rate_limited"/);
     expect(audits({ action: 'mqtt.publish', actor: a.deviceId, outcome: 'denied' })[0]?.detail['code']).toBe('rate_limited');
     expect(c.connected).toBe(true);
+  });
+});
+
+describe('slow consumers', () => {
+  it('a subscriber that stops reading is disconnected after drainTimeoutMs; others keep receiving', async () => {
+    const p = await S.gw.security.registry.addPrincipal({ id: 'slow', role: 'consumer', sites: ['*'] }, { id: 'test' });
+    const q = await S.gw.security.registry.addPrincipal({ id: 'fast', role: 'consumer', sites: ['*'] }, { id: 'test' });
+    issuedSecrets.push(p.credentials.password, q.credentials.password);
+    const slow = await connect(S.mqttUrl, { clientId: 'slow', username: 'slow', password: p.credentials.password });
+    const fast = await connect(S.mqttUrl, { clientId: 'fast', username: 'fast', password: q.credentials.password });
+    await slow.subscribeAsync('vigil/v1/hub1/alerts/#', { qos: 0 });
+    const got = await collect(fast, 'vigil/v1/hub1/alerts/#');
+    const gone = new Promise<void>((r) => S.gw.broker!.on('clientDisconnect', (c) => c.id === 'slow' && r()));
+    slow.stream.pause(); // stops reading: the kernel buffers fill, then the broker's writes stall
+    const big = Buffer.alloc(256 * 1024, 120);
+    for (let i = 0; i < 200; i++) {
+      S.gw.broker!.publish({ cmd: 'publish', topic: `vigil/v1/hub1/alerts/info/load/x${i}`, payload: big, qos: 0, retain: false, dup: false }, () => {});
+      if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await gone;
+    await until(() => got.seen.length === 200, 'the fast consumer got everything', 15_000);
   });
 });
 

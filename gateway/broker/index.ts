@@ -2,7 +2,8 @@
  * The embedded aedes broker with Vigil's policy installed in its hooks:
  * ingest in authorizePublish, connection tracking in preConnect / client events.
  */
-import { Aedes, type AedesOptions } from 'aedes';
+import { Aedes, type AedesOptions, type Client } from 'aedes';
+import type { DeviceAddress } from '../../devices/index.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
 import type { Logger } from '../logger.ts';
@@ -18,10 +19,12 @@ export interface BrokerDeps {
   /** Security policy (authenticate, authorizeSubscribe, authorizeForward). */
   hooks?: Pick<AedesOptions, 'authenticate' | 'authorizeSubscribe' | 'authorizeForward'>;
   /** Called when a client's connection ends, to drop per-client state. */
-  onClientGone?: (clientId: string) => void;
+  onClientGone?: (client: Client) => void;
+  /** The device an authenticated connection belongs to (security), before falling back to its will topic. */
+  addressOf?: (client: Client) => DeviceAddress | undefined;
 }
 
-export async function createBroker({ config, policy, states, metrics, log, hooks, onClientGone }: BrokerDeps): Promise<Aedes> {
+export async function createBroker({ config, policy, states, metrics, log, hooks, onClientGone, addressOf }: BrokerDeps): Promise<Aedes> {
   const m = config.mqtt;
   const broker = await Aedes.createBroker({
     id: config.gatewayId,
@@ -45,7 +48,7 @@ export async function createBroker({ config, policy, states, metrics, log, hooks
 
   broker.on('clientReady', (client) => {
     metrics.clients.set(broker.connectedClients);
-    const bound = policy.boundAddress(client);
+    const bound = addressOf?.(client) ?? policy.boundAddress(client);
     if (bound) states.connected(bound);
     log.debug({ clientId: client.id }, 'client connected');
   });
@@ -54,7 +57,7 @@ export async function createBroker({ config, policy, states, metrics, log, hooks
     // A takeover closes the old connection after the new one authenticated: only mark offline if no one holds the id.
     const current = (broker as unknown as { clients: Record<string, unknown> }).clients[client.id];
     if (!current || current === client) states.disconnected(client.id);
-    onClientGone?.(client.id);
+    onClientGone?.(client);
     log.debug({ clientId: client.id }, 'client disconnected');
   });
   broker.on('clientError', (client, err) => {

@@ -36,7 +36,7 @@ export interface PublishPolicyDeps {
 }
 
 /** Refusals that are security events (audited), as opposed to data errors (counted). */
-const auditedCodes = new Set<Refusal['code']>(['device_mismatch', 'reserved_topic', 'rate_limited']);
+const auditedCodes = new Set<Refusal['code']>(['device_mismatch', 'reserved_topic', 'rate_limited', 'payload_too_large']);
 
 /** Where refused publishes go: a $SYS topic, so `#` subscribers never match it [MQTT-4.7.2-1]. */
 export const sinkTopic = (broker: Aedes) => `$SYS/${broker.id}/vigil/refused`;

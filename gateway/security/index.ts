@@ -10,7 +10,8 @@ import type { Logger } from '../logger.ts';
 import { AuditLog } from './audit.ts';
 import { createAuthenticate } from './authenticate.ts';
 import { createAuthorizeForward, createAuthorizeSubscribe } from './authorize.ts';
-import { Identities } from './identity.ts';
+import { Identities, remoteAddress } from './identity.ts';
+import type { DeviceAddress } from '../../devices/index.ts';
 import { Lockout } from './limits.ts';
 import { Registry } from './registry.ts';
 import { openStore, type Db } from './store.ts';
@@ -65,6 +66,17 @@ export class Security {
       }
     }, watchMs);
     this.#timer.unref();
+  }
+
+  deviceAddress(client: Client): DeviceAddress | undefined {
+    const id = this.identities.get(client);
+    return id?.type === 'device' ? { site: id.site, kind: id.kind, deviceId: id.id } : undefined;
+  }
+
+  /** Last seen in the registry is when a device connected or went away. */
+  clientGone(client: Client): void {
+    const id = this.identities.get(client);
+    if (id?.type === 'device') this.registry.touchDevice(id.id, remoteAddress(client));
   }
 
   /** Close live sessions whose device or principal is no longer enabled. */
