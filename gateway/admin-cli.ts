@@ -11,7 +11,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { AuditLog } from './security/audit.ts';
 import { dbFile } from './security/index.ts';
 import { parseBulk, Registry, roles, type Role } from './security/registry.ts';
-import { openStore } from './security/store.ts';
+import { openStore } from './db.ts';
 
 const program = new Command('vigil-admin')
   .description('Manage device credentials, principals and the audit log of a Vigil gateway (local database)')

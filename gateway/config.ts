@@ -96,6 +96,46 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    alerts: z
+      .object({
+        clearAfterS: z.number().min(0).default(60).describe('An alert auto-resolves once its condition has been clear this long (types in manualResolve never do).'),
+        holdDownS: z.number().min(0).default(300).describe('A condition returning this soon after an auto-resolution reopens the same alert instead of raising a new one.'),
+        groupWindowS: z.number().min(0).default(120).describe('Alerts raised in the same site and zone within this window share an incident id.'),
+        repeatPublishS: z.number().min(0).default(30).describe('Repeats of an open condition are stored every time but republished at most this often.'),
+        escalation: z
+          .object({
+            ackS: z.number().min(1).default(60).describe('Escalate (severity +1, escalations topic) when not acknowledged within this (the 1 of 1-3-5).'),
+            reinforceS: z.number().min(1).default(180).describe('Request reinforcement when not resolved within this (the 3 of 1-3-5).'),
+            reescalateS: z.number().min(1).default(300).describe('Escalate again when not resolved within this (the 5 of 1-3-5).'),
+          })
+          .strict()
+          .prefault({}),
+        escalationOverrides: z
+          .array(
+            z.object({
+              site: z.string().optional(),
+              type: z.string().optional(),
+              severity: z.enum(['info', 'minor', 'major', 'critical']).optional(),
+              ackS: z.number().min(1).optional(),
+              reinforceS: z.number().min(1).optional(),
+              reescalateS: z.number().min(1).optional(),
+            }).strict(),
+          )
+          .default([])
+          .describe('Per site/type/severity escalation times; the last matching entry wins (config file only).'),
+        manualResolve: z
+          .array(z.string())
+          .default(['fire', 'forced_entry', 'man_down', 'sos'])
+          .describe('Alert types only an operator resolves (config file only).'),
+        coverageTarget: z.number().min(0).max(1).default(0.9).describe('Share of a site\'s registered devices of one kind that must be online and healthy; below it, coverage_drop.'),
+        heartbeatMisses: z.number().int().min(1).default(3).describe('A connected device silent for this many telemetry periods of its kind is offline.'),
+        startupGraceS: z.number().min(0).default(60).describe('After start, devices not yet seen are not reported offline (nor counted against coverage) for this long.'),
+        manDownStillS: z.number().min(1).default(10).describe('Man down: seconds without movement after an impact.'),
+        bruteForceDenials: z.number().int().min(2).default(5).describe('Access denials at one door within bruteForceWindowS that raise brute_force.'),
+        bruteForceWindowS: z.number().min(1).default(60).describe('Window for bruteForceDenials, seconds.'),
+      })
+      .strict()
+      .prefault({}),
     dataDir: z.string().min(1).default('var').describe('Directory of the embedded database (vigil.db: registry, principals, audit log).'),
     log: z
       .object({
@@ -129,8 +169,9 @@ export class ConfigError extends Error {
 /** One leaf option: where it lives, its environment variable, type, default and meaning. */
 export interface ConfigEntry {
   path: string[];
+  /** '' for options settable only in the config file (lists). */
   env: string;
-  type: 'string' | 'number' | 'boolean';
+  type: 'string' | 'number' | 'boolean' | 'array';
   enum?: string[];
   default: unknown;
   description: string;
@@ -156,7 +197,7 @@ export function configEntries(): ConfigEntry[] {
     const type = node.type === 'integer' ? 'number' : (node.type ?? 'string');
     out.push({
       path,
-      env: toEnv(path),
+      env: type === 'array' ? '' : toEnv(path),
       type: type as ConfigEntry['type'],
       ...(node.enum ? { enum: node.enum } : {}),
       default: node.default,
@@ -221,6 +262,7 @@ export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
     sources.push(file);
   }
   for (const entry of configEntries()) {
+    if (!entry.env) continue;
     const v = env[entry.env];
     if (v !== undefined) {
       setPath(raw, entry.path, coerce(entry, v));
@@ -244,7 +286,7 @@ export function loadConfig(opts: LoadOptions = {}): GatewayConfig {
 export function configMarkdown(): string {
   const rows = configEntries().map((e) => {
     const type = e.enum ? e.enum.map((v) => `\`${v}\``).join(' \\| ') : e.type;
-    return `| \`${e.path.join('.')}\` | \`${e.env}\` | ${type} | \`${JSON.stringify(e.default)}\` | ${e.description} |`;
+    return `| \`${e.path.join('.')}\` | ${e.env ? `\`${e.env}\`` : 'file only'} | ${type} | \`${JSON.stringify(e.default)}\` | ${e.description} |`;
   });
   return ['| option | environment | type | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
 }

@@ -16,6 +16,7 @@ import { buildApp, type VigilApp } from './http/app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Security } from './security/index.ts';
+import { Alerts } from './alerts/index.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   stages?: PipelineStage[];
   /** Collect process metrics (CPU, memory, event loop) too; off in tests that run many gateways. */
   processMetrics?: boolean;
+  /** The clock of alerts, escalation and the audit log (tests drive it). */
+  now?: () => number;
 }
 
 export interface Ports {
@@ -44,6 +47,7 @@ export class Gateway {
   readonly pipeline: Pipeline;
   readonly policy: PublishPolicy;
   readonly security: Security;
+  readonly alerts: Alerts;
   readonly ports: Ports = {};
   readonly startedAt = Date.now();
   broker?: Aedes;
@@ -59,9 +63,11 @@ export class Gateway {
       this.metrics.stageErrors.inc({ stage });
       this.log.error({ stage, err }, 'pipeline stage failed');
     });
+    this.security = new Security(this.config, this.log.child({ module: 'security' }), opts.now);
+    this.alerts = new Alerts({ config: this.config, db: this.security.db, states: this.states, security: this.security, log: this.log.child({ module: 'alerts' }), now: opts.now });
     this.pipeline.use(this.states);
+    this.pipeline.use(this.alerts.rules);
     for (const s of opts.stages ?? []) this.pipeline.use(s);
-    this.security = new Security(this.config, this.log.child({ module: 'security' }));
     this.policy = new PublishPolicy({
       limits: this.config.ingest,
       pipeline: this.pipeline,
@@ -72,6 +78,7 @@ export class Gateway {
       audit: this.security.audit,
       rate: { perSecond: this.config.security.messagesPerSecond, burst: this.config.security.messageBurst },
     });
+    this.policy.addCommand(this.alerts.commandHandler());
   }
 
   get running(): boolean {
@@ -97,6 +104,7 @@ export class Gateway {
         addressOf: (client) => this.security.deviceAddress(client),
       });
       this.security.start(this.broker);
+      this.alerts.start(this.broker);
       const { tcp, ws, tls, wss } = this.config.mqtt;
       const tlsOpts = tls.enabled || wss.enabled ? tlsOptions(tls) : undefined;
       if (tcp.enabled) {
@@ -123,6 +131,7 @@ export class Gateway {
         this.#app = await buildApp({
           states: this.states,
           security: this.security,
+          alerts: this.alerts,
           allowAnonymous: this.config.security.allowAnonymous,
           registry: this.metrics.registry,
           log: this.log.child({ module: 'http' }),
@@ -160,6 +169,7 @@ export class Gateway {
     // net.Server.close() stops listening now but calls back only when every connection is gone.
     const listenersClosed = Promise.all(this.#listeners.map((l) => l.stopAccepting()));
     const grace = new Promise<'timeout'>((r) => setTimeout(r, this.config.shutdownGraceMs, 'timeout').unref());
+    this.alerts.stop();
     if ((await Promise.race([this.policy.drain(), grace])) === 'timeout') {
       this.log.warn({ graceMs: this.config.shutdownGraceMs }, 'shutdown grace elapsed with messages still in validation');
     }

@@ -35,6 +35,12 @@ export interface PublishPolicyDeps {
   rate?: { perSecond: number; burst: number };
 }
 
+/** A non-device topic the gateway answers itself (e.g. alert commands), instead of ingesting it. */
+export interface CommandHandler {
+  match(topic: string): boolean;
+  handle(client: Client, packet: PublishPacket): void;
+}
+
 /** Refusals that are security events (audited), as opposed to data errors (counted). */
 const auditedCodes = new Set<Refusal['code']>(['device_mismatch', 'reserved_topic', 'rate_limited', 'payload_too_large']);
 
@@ -55,12 +61,17 @@ export class PublishPolicy {
   readonly #rate?: TokenBuckets;
   /** A device flooding bad input gets at most 5 error replies a second (plus a burst of 20); the rest are counted only. */
   readonly #errorReplies: TokenBuckets;
+  readonly #commands: CommandHandler[] = [];
 
   constructor(deps: PublishPolicyDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     if (deps.rate) this.#rate = new TokenBuckets(deps.rate.perSecond, deps.rate.burst, this.#now);
     this.#errorReplies = new TokenBuckets(5, 20, this.#now);
+  }
+
+  addCommand(h: CommandHandler): void {
+    this.#commands.push(h);
   }
 
   /** Forget per-client state when a client goes (rate buckets). */
@@ -98,6 +109,14 @@ export class PublishPolicy {
     }
     if (this.#rate && !this.#rate.take(client.id)) {
       this.#refuse(client, packet, { code: 'rate_limited', message: `more than ${this.#deps.rate!.perSecond} messages/s (burst ${this.#deps.rate!.burst}); message dropped` });
+      return done(null);
+    }
+    const command = this.#commands.find((c) => c.match(packet.topic));
+    if (command) {
+      command.handle(client, packet);
+      // Handled here; not routed (replies go to the sender's reply topic).
+      packet.topic = sinkTopic(this.#broker);
+      packet.retain = false;
       return done(null);
     }
     const identity = this.#deps.identities?.get(client);

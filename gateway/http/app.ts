@@ -16,12 +16,15 @@ import type { Logger } from '../logger.ts';
 import type { Security } from '../security/index.ts';
 import { installAuth } from './auth.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { alertRoutes } from './routes/alerts.ts';
+import type { Alerts } from '../alerts/index.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 
 export interface AppDeps extends HealthDeps {
   states: DeviceStates;
   security: Security;
+  alerts: Alerts;
   allowAnonymous: boolean;
   registry: Registry;
   log: Logger;
@@ -72,6 +75,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(healthRoutes, { readiness: deps.readiness, startedAt: deps.startedAt });
   await app.register(deviceRoutes, { states: deps.states, security: deps.security });
   await app.register(adminRoutes, { security: deps.security });
+  await app.register(alertRoutes, { alerts: deps.alerts });
   app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) =>
     reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
   );

@@ -7,7 +7,7 @@
  * record carries how many were folded into it, so the log stays complete in
  * count without letting a client fill the disk.
  */
-import type { Db } from './store.ts';
+import type { Db } from '../db.ts';
 
 export type AuditOutcome = 'ok' | 'denied' | 'failed';
 

@@ -14,7 +14,7 @@ import { Identities, remoteAddress } from './identity.ts';
 import type { DeviceAddress } from '../../devices/index.ts';
 import { Lockout } from './limits.ts';
 import { Registry } from './registry.ts';
-import { openStore, type Db } from './store.ts';
+import { openStore, type Db } from '../db.ts';
 
 export const dbFile = (config: GatewayConfig) => join(config.dataDir, 'vigil.db');
 

@@ -9,7 +9,7 @@ import { idSchema, kindNames } from '../../devices/index.ts';
 import type { AuditLog } from './audit.ts';
 import { BulkInvalidError, ConflictError, NotFoundError } from './errors.ts';
 import { hashSecret, newSecret, verifySecret } from './secrets.ts';
-import type { Db } from './store.ts';
+import type { Db } from '../db.ts';
 
 export const provisionSchema = z.object({
   deviceId: idSchema,

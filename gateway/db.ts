@@ -1,7 +1,7 @@
 /**
  * The embedded database (SQLite through better-sqlite3, WAL): device registry,
- * principals (people and services) and the append-only audit log.
- * Later issues (alerts, config history) add their tables through `migrations`.
+ * principals (people and services), the append-only audit log, alerts and their history.
+ * Each feature adds its tables through `migrations` (never edit an applied one).
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -48,6 +48,30 @@ const migrations: string[] = [
    -- Append-only: the auditor must be able to trust that nothing was edited or removed.
    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;`,
+  `CREATE TABLE alerts (
+     id        TEXT PRIMARY KEY,
+     key       TEXT NOT NULL,
+     site      TEXT NOT NULL,
+     zone      TEXT,
+     type      TEXT NOT NULL,
+     state     TEXT NOT NULL,
+     raised_at INTEGER NOT NULL,
+     data      TEXT NOT NULL
+   );
+   -- At most one open alert per condition, whatever races upstream.
+   CREATE UNIQUE INDEX alerts_one_open ON alerts (key) WHERE state IN ('raised', 'acknowledged');
+   CREATE INDEX alerts_key ON alerts (key, raised_at);
+   CREATE INDEX alerts_site_state ON alerts (site, state, raised_at);
+   CREATE TABLE alert_history (
+     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+     alert_id TEXT NOT NULL REFERENCES alerts (id),
+     ts       INTEGER NOT NULL,
+     event    TEXT NOT NULL,
+     actor    TEXT NOT NULL,
+     version  INTEGER NOT NULL,
+     detail   TEXT NOT NULL DEFAULT '{}'
+   );
+   CREATE INDEX alert_history_alert ON alert_history (alert_id, seq);`,
 ];
 
 export function openStore(file: string): Db {

@@ -1,0 +1,89 @@
+/**
+ * The alert model (schema version 1): what consumers receive on
+ * `vigil/v1/{site}/alerts/...` and what GET /api/v1/alerts returns.
+ */
+import { z } from 'zod';
+
+export const ALERT_SCHEMA_VERSION = 1;
+
+export const severities = ['info', 'minor', 'major', 'critical'] as const;
+export type Severity = (typeof severities)[number];
+export const raise = (s: Severity, by = 1): Severity => severities[Math.min(severities.length - 1, severities.indexOf(s) + by)]!;
+
+export const alertTypes = [
+  'fire',
+  'forced_entry',
+  'door_held_open',
+  'brute_force',
+  'device_tamper',
+  'camera_tamper',
+  'man_down',
+  'sos',
+  'device_offline',
+  'low_battery',
+  'device_fault',
+  'coverage_drop',
+] as const;
+export type AlertType = (typeof alertTypes)[number];
+
+export const alertStates = ['raised', 'acknowledged', 'resolved', 'auto_resolved'] as const;
+export type AlertState = (typeof alertStates)[number];
+export const openStates: readonly AlertState[] = ['raised', 'acknowledged'];
+
+/** What happened to an alert; each publication and history row carries one. */
+export const alertEvents = ['raised', 'updated', 'reopened', 'escalated', 'reinforcement_requested', 'acknowledged', 'resolved', 'auto_resolved'] as const;
+export type AlertEvent = (typeof alertEvents)[number];
+
+export const alertSchema = z.object({
+  schema: z.literal(ALERT_SCHEMA_VERSION),
+  id: z.string().describe('stable id of this alert'),
+  version: z.number().int().describe('increases with every change: consumers keep the highest they saw'),
+  incidentId: z.string().describe('alerts in the same zone within the grouping window share it'),
+  site: z.string(),
+  zone: z.string().nullable(),
+  deviceId: z.string().describe('the device, or coverage-{kind} for a site coverage alert'),
+  kind: z.string(),
+  type: z.enum(alertTypes),
+  severity: z.enum(severities).describe('current severity, raised by escalation'),
+  baseSeverity: z.enum(severities),
+  state: z.enum(alertStates),
+  reason: z.string().describe('for an operator: what was seen'),
+  evidence: z.record(z.string(), z.unknown()),
+  repeatCount: z.number().int().describe('times the condition was seen again while open'),
+  reopenCount: z.number().int().describe('times it came back within the hold-down after resolving'),
+  escalationLevel: z.number().int().describe('0 none; 1 not acknowledged in time; 2 not resolved in time either'),
+  reinforcementRequested: z.boolean(),
+  raisedAt: z.string(),
+  lastSeenAt: z.string(),
+  acknowledgedAt: z.string().nullable(),
+  acknowledgedBy: z.string().nullable(),
+  escalatedAt: z.string().nullable(),
+  reinforcementRequestedAt: z.string().nullable(),
+  resolvedAt: z.string().nullable(),
+  resolvedBy: z.string().nullable(),
+});
+export type Alert = z.infer<typeof alertSchema>;
+
+/** A rule's or detector's verdict on one condition of one device (or one site, for coverage). */
+export interface Condition {
+  site: string;
+  deviceId: string;
+  kind: string;
+  type: AlertType;
+  active: boolean;
+  severity: Severity;
+  reason: string;
+  evidence?: Record<string, unknown>;
+  /** When it was observed (device time). */
+  ts: number;
+}
+
+export const conditionKey = (c: { deviceId: string; type: string; site: string }) => `${c.site}/${c.deviceId}/${c.type}`;
+
+/** Public topics (README "Alerts"). */
+export const alertTopic = (a: Pick<Alert, 'site' | 'severity' | 'type' | 'deviceId'>) => `vigil/v1/${a.site}/alerts/${a.severity}/${a.type}/${a.deviceId}`;
+export const escalationTopic = (a: Pick<Alert, 'site' | 'type' | 'deviceId'>, what: 'escalated' | 'reinforcement') =>
+  `vigil/v1/${a.site}/alerts/escalations/${what}/${a.type}/${a.deviceId}`;
+export const summaryTopic = (site: string) => `vigil/v1/${site}/alerts/summary`;
+export const commandTopic = (site: string) => `vigil/v1/${site}/alerts/command`;
+export const commandReplyTopic = (site: string, clientId: string) => `vigil/v1/${site}/alerts/command/reply/${clientId}`;

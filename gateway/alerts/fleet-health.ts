@@ -1,0 +1,97 @@
+/**
+ * Fleet health: devices that went silent (missed heartbeats) and per-site coverage,
+ * the share of registered devices of each kind online and healthy (target 90 %).
+ */
+import { getKind, kindNames } from '../../devices/index.ts';
+import type { DeviceStates } from '../../edge/device-state.ts';
+import type { Condition } from '../../edge/alerts/model.ts';
+import { defaultSeverity } from '../../edge/alerts/rules.ts';
+import type { Registry } from '../security/registry.ts';
+
+export interface FleetHealthSettings {
+  coverageTarget: number;
+  heartbeatMisses: number;
+  startupGraceMs: number;
+}
+
+export interface Coverage {
+  site: string;
+  kind: string;
+  registered: number;
+  healthy: number;
+  ratio: number;
+}
+
+export class FleetHealth {
+  readonly #states: DeviceStates;
+  readonly #registry: Registry;
+  readonly #s: FleetHealthSettings;
+  readonly #now: () => number;
+  readonly #startedAt: number;
+  readonly #silent = new Set<string>();
+
+  constructor(states: DeviceStates, registry: Registry, s: FleetHealthSettings, now: () => number) {
+    this.#states = states;
+    this.#registry = registry;
+    this.#s = s;
+    this.#now = now;
+    this.#startedAt = now();
+  }
+
+  /** Devices to account for: the registry's enabled ones, plus any seen in anonymous dev mode. */
+  #fleet() {
+    const devices = new Map<string, { site: string; kind: string; deviceId: string }>();
+    for (const d of this.#registry.listDevices()) if (d.state === 'enabled') devices.set(d.deviceId, d);
+    for (const d of this.#states.list()) if (!devices.has(d.deviceId) && !this.#registry.getDevice(d.deviceId)) devices.set(d.deviceId, d);
+    return [...devices.values()];
+  }
+
+  /** Online and reporting: connected, not self-reported offline, and not silent for heartbeatMisses periods. */
+  healthy(deviceId: string, kind: string): boolean {
+    const v = this.#states.get(deviceId);
+    if (!v?.online) return false;
+    const period = (getKind(kind)?.telemetryPeriodS ?? 60) * 1000;
+    return this.#now() - v.lastSeen <= period * this.#s.heartbeatMisses;
+  }
+
+  check(): { conditions: Condition[]; coverage: Coverage[] } {
+    const now = this.#now();
+    const graceOver = now - this.#startedAt >= this.#s.startupGraceMs;
+    const conditions: Condition[] = [];
+    const bySiteKind = new Map<string, Coverage>();
+    for (const d of this.#fleet()) {
+      const v = this.#states.get(d.deviceId);
+      const ok = this.healthy(d.deviceId, d.kind);
+      // Connected but silent: missed heartbeats. (Disconnects arrive as status/Last Will through the rules.)
+      const silent = !!v?.connected && !ok;
+      if (silent && !this.#silent.has(d.deviceId)) {
+        this.#silent.add(d.deviceId);
+        conditions.push({ ...d, type: 'device_offline', active: true, severity: defaultSeverity.device_offline, reason: `no message for ${Math.round((now - v.lastSeen) / 1000)} s (${this.#s.heartbeatMisses} reporting periods)`, ts: now });
+      } else if (!silent && this.#silent.has(d.deviceId)) {
+        this.#silent.delete(d.deviceId);
+        if (ok) conditions.push({ ...d, type: 'device_offline', active: false, severity: defaultSeverity.device_offline, reason: 'reporting again', ts: now });
+      }
+      const k = `${d.site}/${d.kind}`;
+      const c = bySiteKind.get(k) ?? { site: d.site, kind: d.kind, registered: 0, healthy: 0, ratio: 1 };
+      c.registered++;
+      if (ok || (!graceOver && !v)) c.healthy++; // not yet seen during startup grace: not counted against coverage
+      bySiteKind.set(k, c);
+    }
+    const coverage = [...bySiteKind.values()].map((c) => ({ ...c, ratio: c.registered ? c.healthy / c.registered : 1 }));
+    for (const c of coverage) {
+      const below = c.ratio < this.#s.coverageTarget;
+      conditions.push({
+        site: c.site,
+        deviceId: `coverage-${c.kind}`,
+        kind: c.kind,
+        type: 'coverage_drop',
+        active: below,
+        severity: defaultSeverity.coverage_drop,
+        reason: `${c.kind} coverage ${(c.ratio * 100).toFixed(0)} % (${c.healthy} of ${c.registered} online and healthy; target ${(this.#s.coverageTarget * 100).toFixed(0)} %)`,
+        evidence: { healthy: c.healthy, registered: c.registered, ratio: Number(c.ratio.toFixed(3)), target: this.#s.coverageTarget },
+        ts: now,
+      });
+    }
+    return { conditions, coverage: coverage.sort((a, b) => a.site.localeCompare(b.site) || kindNames.indexOf(a.kind as never) - kindNames.indexOf(b.kind as never)) };
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Alerts feature: rules (pipeline stage) and fleet health produce conditions; the engine
+ * turns them into persisted alerts; the publisher puts each change on MQTT and keeps a
+ * retained per-site summary; operators acknowledge and resolve over MQTT or HTTP.
+ */
+import type { Aedes, Client, PublishPacket } from 'aedes';
+import { AlertEngine, AlertError, type AlertPolicy, type EscalationTimes } from '../../edge/alerts/engine.ts';
+import { alertTopic, commandReplyTopic, escalationTopic, summaryTopic, type AlertEvent, type AlertType, type Condition } from '../../edge/alerts/model.ts';
+import { RuleStage } from '../../edge/alerts/rules.ts';
+import { toAlert, type AlertRecord } from '../../edge/alerts/store.ts';
+import type { DeviceStates } from '../../edge/device-state.ts';
+import { z } from 'zod';
+import type { GatewayConfig } from '../config.ts';
+import type { Db } from '../db.ts';
+import type { Logger } from '../logger.ts';
+import type { Security } from '../security/index.ts';
+import { grants, remoteAddress } from '../security/identity.ts';
+import { FleetHealth, type Coverage } from './fleet-health.ts';
+import { SqliteAlertStore } from './sqlite-store.ts';
+
+export const commandSchema = z.object({
+  action: z.enum(['ack', 'resolve']),
+  alertId: z.string().min(1).max(64),
+  note: z.string().max(500).optional(),
+});
+
+export function escalationPolicy(cfg: GatewayConfig['alerts']) {
+  return (a: { site: string; type: AlertType; baseSeverity: string }): EscalationTimes => {
+    let t = { ...cfg.escalation };
+    for (const o of cfg.escalationOverrides) {
+      if ((o.site ?? a.site) === a.site && (o.type ?? a.type) === a.type && (o.severity ?? a.baseSeverity) === a.baseSeverity) {
+        t = { ackS: o.ackS ?? t.ackS, reinforceS: o.reinforceS ?? t.reinforceS, reescalateS: o.reescalateS ?? t.reescalateS };
+      }
+    }
+    return { ackMs: t.ackS * 1000, reinforceMs: t.reinforceS * 1000, reescalateMs: t.reescalateS * 1000 };
+  };
+}
+
+export interface AlertsDeps {
+  config: GatewayConfig;
+  db: Db;
+  states: DeviceStates;
+  security: Security;
+  log: Logger;
+  now?: () => number;
+}
+
+export type AlertChange = { alert: AlertRecord; event: AlertEvent; actor: string };
+
+export class Alerts {
+  readonly store: SqliteAlertStore;
+  readonly engine: AlertEngine;
+  readonly rules: RuleStage;
+  readonly health: FleetHealth;
+  readonly #deps: AlertsDeps;
+  readonly #now: () => number;
+  readonly #listeners: ((c: AlertChange) => void)[] = [];
+  #broker?: Aedes;
+  #timer?: NodeJS.Timeout;
+  coverage: Coverage[] = [];
+
+  constructor(deps: AlertsDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    const c = deps.config.alerts;
+    this.store = new SqliteAlertStore(deps.db, this.#now);
+    const policy: AlertPolicy = {
+      holdDownMs: c.holdDownS * 1000,
+      clearAfterMs: c.clearAfterS * 1000,
+      groupWindowMs: c.groupWindowS * 1000,
+      repeatPublishMs: c.repeatPublishS * 1000,
+      escalation: escalationPolicy(c),
+      manualResolve: new Set(c.manualResolve as AlertType[]),
+    };
+    this.engine = new AlertEngine(this.store, policy, this.#now, (id) => deps.security.registry.getDevice(id)?.zone ?? null);
+    this.rules = new RuleStage((cond) => this.signal(cond), {
+      manDownStillS: c.manDownStillS,
+      bruteForceDenials: c.bruteForceDenials,
+      bruteForceWindowS: c.bruteForceWindowS,
+    });
+    this.health = new FleetHealth(deps.states, deps.security.registry, {
+      coverageTarget: c.coverageTarget,
+      heartbeatMisses: c.heartbeatMisses,
+      startupGraceMs: c.startupGraceS * 1000,
+    }, this.#now);
+    this.engine.onChange((alert, event, actor) => this.#publish(alert, event, actor));
+  }
+
+  onChange(fn: (c: AlertChange) => void): void {
+    this.#listeners.push(fn);
+  }
+
+  signal(c: Condition): void {
+    try {
+      this.engine.signal(c);
+    } catch (err) {
+      this.#deps.log.error({ err, condition: c }, 'alert engine failed on a condition');
+    }
+  }
+
+  start(broker: Aedes, tickMs = 1000): void {
+    this.#broker = broker;
+    // Republish every site's retained summary: after a restart consumers see the persisted state at once.
+    for (const site of new Set(this.store.openAlerts().map((a) => a.site))) this.#publishSummary(site);
+    this.#timer = setInterval(() => this.tick(), tickMs);
+    this.#timer.unref();
+  }
+
+  /** Deadlines, silence-ended conditions and fleet health; the interval calls it, tests call it with a fake clock. */
+  tick(): void {
+    try {
+      this.rules.tick(this.#now());
+      const h = this.health.check();
+      this.coverage = h.coverage;
+      for (const c of h.conditions) this.signal(c);
+      this.engine.tick();
+    } catch (err) {
+      this.#deps.log.error({ err }, 'alert tick failed');
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  #publish(a: AlertRecord, event: AlertEvent, actor: string): void {
+    for (const fn of this.#listeners) fn({ alert: a, event, actor });
+    const broker = this.#broker;
+    if (!broker) return;
+    const body = Buffer.from(JSON.stringify({ event, actor, ...toAlert(a) }));
+    const send = (topic: string, retain = false) => broker.publish({ cmd: 'publish', topic, payload: body, qos: 1, retain, dup: false }, () => {});
+    send(alertTopic(a));
+    if (event === 'escalated') send(escalationTopic(a, 'escalated'));
+    if (event === 'reinforcement_requested') send(escalationTopic(a, 'reinforcement'));
+    this.#publishSummary(a.site);
+  }
+
+  #publishSummary(site: string): void {
+    const open = this.store.query({ site, state: 'open', limit: 500 });
+    const summary = {
+      site,
+      ts: new Date(this.#now()).toISOString(),
+      active: open.length,
+      bySeverity: Object.fromEntries(['critical', 'major', 'minor', 'info'].map((s) => [s, open.filter((a) => a.severity === s).length])),
+      alerts: open.map((a) => {
+        const x = toAlert(a);
+        return { id: x.id, incidentId: x.incidentId, type: x.type, severity: x.severity, state: x.state, deviceId: x.deviceId, zone: x.zone, reason: x.reason, raisedAt: x.raisedAt, escalationLevel: x.escalationLevel };
+      }),
+    };
+    this.#broker?.publish({ cmd: 'publish', topic: summaryTopic(site), payload: Buffer.from(JSON.stringify(summary)), qos: 1, retain: true, dup: false }, () => {});
+  }
+
+  /** Acknowledge or resolve for a person; checks their site grant and audits it. */
+  act(action: 'ack' | 'resolve', alertId: string, who: { id: string; sites: string[]; address?: string; via: 'mqtt' | 'http' }, note?: string): AlertRecord {
+    const a = this.store.get(alertId);
+    if (!a || !grants(who.sites, a.site)) throw new AlertError(`alert ${alertId} does not exist`, 404, 'VIGIL_ERR_ALERT_NOT_FOUND');
+    try {
+      const r = action === 'ack' ? this.engine.acknowledge(alertId, who.id, note) : this.engine.resolve(alertId, who.id, note);
+      this.#deps.security.audit.record({ actor: who.id, action: `alert.${action}`, target: alertId, outcome: 'ok', address: who.address, detail: { via: who.via, type: a.type, site: a.site, ...(note ? { note } : {}) } });
+      return r;
+    } catch (err) {
+      this.#deps.security.audit.record({ actor: who.id, action: `alert.${action}`, target: alertId, outcome: 'failed', address: who.address, detail: { via: who.via, error: (err as Error).message } });
+      throw err;
+    }
+  }
+
+  /** MQTT command topic `vigil/v1/{site}/alerts/command`: `{"action":"ack"|"resolve","alertId":"...","note"?}`; reply on `.../command/reply/{clientId}`. */
+  commandHandler() {
+    const re = /^vigil\/v1\/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\/alerts\/command$/;
+    return {
+      match: (topic: string) => re.test(topic),
+      handle: (client: Client, packet: PublishPacket): void => {
+        const site = re.exec(packet.topic)![1]!;
+        const identity = this.#deps.security.identities.get(client);
+        const reply = (body: Record<string, unknown>) =>
+          this.#broker?.publish({ cmd: 'publish', topic: commandReplyTopic(site, client.id), payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false }, () => {});
+        const who =
+          identity?.type === 'principal' ? { id: identity.id, sites: identity.sites } : identity?.type === 'anonymous' ? { id: `anonymous:${client.id}`, sites: ['*'] } : undefined;
+        if (!who || !grants(who.sites, site)) {
+          this.#deps.security.audit.recordThrottled({ actor: identity?.id ?? client.id, action: 'mqtt.publish', target: packet.topic, outcome: 'denied', address: remoteAddress(client), detail: { reason: 'alert commands are for people granted this site' } });
+          return reply({ ok: false, error: 'not authorized to command alerts of this site' });
+        }
+        let cmd: z.infer<typeof commandSchema>;
+        try {
+          cmd = commandSchema.parse(JSON.parse(String(packet.payload)));
+        } catch (err) {
+          return reply({ ok: false, error: `invalid command: ${err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message}` });
+        }
+        try {
+          const a = this.act(cmd.action, cmd.alertId, { ...who, address: remoteAddress(client), via: 'mqtt' }, cmd.note);
+          reply({ ok: true, action: cmd.action, alertId: a.id, state: a.state, version: a.version });
+        } catch (err) {
+          reply({ ok: false, action: cmd.action, alertId: cmd.alertId, error: (err as Error).message });
+        }
+      },
+    };
+  }
+}
