@@ -16,7 +16,7 @@ const cursor = {
   },
 };
 const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody };
-const note = z.object({ note: z.string().max(500).optional() }).optional();
+const note = z.object({ note: z.string().max(500).optional() }).nullish(); // an empty POST body arrives as null
 
 export const alertRoutes: FastifyPluginAsyncZod<{ alerts: Alerts }> = async (app, { alerts }) => {
   app.get('/api/v1/alerts', {
