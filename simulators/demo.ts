@@ -6,6 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import mqtt from 'mqtt';
 import { kindNames } from '../devices/index.ts';
 import { ConfigError, loadConfig } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
@@ -27,9 +28,21 @@ const shape = fleetShape(o);
 let config;
 try {
   // The live summary is the demo's output: the gateway logs only errors unless VIGIL_LOG_LEVEL says otherwise.
+  // Alert timers follow the demo's time compression: 1-3-5 minutes become 6-18-30 s at ×10.
+  const k = 1 / Number(o['speed'] ?? 10);
   config = loadConfig({
     file: o['config'],
-    overrides: { dataDir: o['dataDir'], ...(process.env['VIGIL_LOG_LEVEL'] ? {} : { log: { level: 'error' } }) },
+    overrides: {
+      dataDir: o['dataDir'],
+      ...(process.env['VIGIL_LOG_LEVEL'] ? {} : { log: { level: 'error' } }),
+      alerts: {
+        escalation: { ackS: 60 * k, reinforceS: 180 * k, reescalateS: 300 * k },
+        clearAfterS: 60 * k,
+        holdDownS: 300 * k,
+        repeatPublishS: 30 * k,
+        startupGraceS: 10,
+      },
+    },
   });
 } catch (err) {
   if (err instanceof ConfigError) {
@@ -89,6 +102,26 @@ console.log(`       curl -H 'Authorization: Bearer ${people.engineer.token}' loc
 
 await fleet.start();
 await faulty.start();
+
+// Alerts as they happen, and a simulated operator at the control room: acknowledges two alerts
+// out of three after a few seconds (over MQTT, as ops-center) and resolves them later; the third
+// is left alone so the 1-3-5 escalation shows.
+const tsOf = () => new Date().toISOString().slice(11, 19);
+gateway.alerts.onChange(({ alert: a, event, actor }) => {
+  const who = event === 'acknowledged' || event === 'resolved' ? ` by ${actor}` : '';
+  console.log(`${tsOf()} ALERT ${event.padEnd(23)} ${a.severity.padEnd(8)} ${a.type.padEnd(14)} ${a.deviceId.padEnd(22)} ${a.reason}${who}`);
+});
+const operator = await mqtt.connectAsync(url, { clientId: 'ops-center-demo', username: 'ops-center', password: people.consumer.credentials.password, reconnectPeriod: 1000 });
+await operator.subscribeAsync('vigil/v1/+/alerts/+/+/+', { qos: 1 });
+let seenAlerts = 0;
+operator.on('message', (_topic, payload) => {
+  const a = JSON.parse(payload.toString()) as { event: string; id: string; site: string };
+  if (a.event !== 'raised' && a.event !== 'reopened') return;
+  if (seenAlerts++ % 3 === 1) return; // left for escalation
+  const command = (action: string) => operator.publish(`vigil/v1/${a.site}/alerts/command`, JSON.stringify({ action, alertId: a.id, note: 'demo operator' }), { qos: 1 });
+  setTimeout(() => command('ack'), 2000 + Math.random() * 3000).unref();
+  setTimeout(() => command('resolve'), 12_000 + Math.random() * 8000).unref();
+});
 const scenario = new Scenario(fleet, shape.seed);
 const recent: string[] = [];
 labels.onLabel((l) => {
@@ -125,6 +158,8 @@ function summary(): string {
   const byReason = new Map<string, number>();
   for (const d of devices) for (const [r, n] of Object.entries(d.refusedByReason)) byReason.set(r, (byReason.get(r) ?? 0) + (n ?? 0));
   lines.push(`refused inputs by reason: ${[...byReason].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`);
+  const open = gateway.alerts.store.query({ state: 'open', limit: 500 });
+  lines.push(`open alerts: ${open.length} (${['critical', 'major', 'minor'].map((sev) => `${sev} ${open.filter((a) => a.severity === sev).length}`).join(', ')}); coverage below target: ${gateway.alerts.coverage.filter((c) => c.ratio < gateway.config.alerts.coverageTarget).map((c) => `${c.site}/${c.kind} ${Math.round(c.ratio * 100)} %`).join(', ') || 'none'}`);
   lines.push(`incidents injected (${labels.labels.length}), latest:`);
   for (const r of recent) lines.push(`  ${r}`);
   return lines.join('\n');
@@ -138,6 +173,7 @@ async function shutdown(code = 0) {
   clearInterval(timer);
   await scenario.stop();
   await faulty.stop().catch(() => {});
+  await operator.endAsync().catch(() => {});
   await fleet.stop();
   console.log('final ' + summary());
   await gateway.stop();

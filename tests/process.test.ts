@@ -125,7 +125,7 @@ describe('npm run demo', () => {
   it('runs the gateway with all four kinds online, message rates and refused inputs by reason', async () => {
     const labelsFile = join(dir, 'incidents.jsonl');
     const dataDir = join(dir, 'demo');
-    const p = runScript('simulators/demo.ts', ['--duration', '12', '--interval', '4', '--labels', labelsFile, '--data-dir', dataDir, '--sites', 'hub1', '--cameras', '1', '--doors', '2', '--smoke', '2', '--bodycams', '1'], freePortsEnv);
+    const p = runScript('simulators/demo.ts', ['--duration', '20', '--speed', '20', '--interval', '4', '--labels', labelsFile, '--data-dir', dataDir, '--sites', 'hub1', '--cameras', '1', '--doors', '2', '--smoke', '2', '--bodycams', '1'], freePortsEnv);
     // The newcomer's path: the printed consumer and engineer credentials work straight away.
     await p.line(/curl -H/);
     const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as Record<string, { id: string; mqttPassword: string; apiToken: string }> & { mqtt: string; http: string };
@@ -149,6 +149,10 @@ describe('npm run demo', () => {
     }
     expect(final).toMatch(/refused inputs by reason: .*invalid_json [1-9]/);
     expect(final).toMatch(/incidents injected \([1-9]/);
+    // Alerts as they are raised, acknowledged by the simulated operator, and escalated when nobody does.
+    expect(out).toMatch(/ALERT raised +critical +fire +hub1-smoke-0\d/);
+    expect(out).toMatch(/ALERT acknowledged .* by ops-center/);
+    expect(out).toMatch(/ALERT escalated /);
     expect(readFileSync(labelsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).type)).toContain('fire');
   });
 });

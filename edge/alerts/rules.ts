@@ -48,6 +48,8 @@ export const defaultSeverity: Record<AlertType, Severity> = {
   device_fault: 'minor',
 };
 
+const plannedOffline = new Set(['shutdown', 'maintenance', 'reboot']);
+
 interface DeviceMemory {
   smokeAlarm?: boolean;
   denials?: { ts: number; credential: string }[];
@@ -82,6 +84,9 @@ export class RuleStage implements PipelineStage {
     const d = m.data;
     if (m.channel === 'status') {
       const online = d['online'] === true;
+      // A device announcing a planned stop is not an incident (coverage still counts the gap);
+      // a Last Will ("connection lost") or any other offline status is.
+      if (!online && plannedOffline.has(String(d['reason']))) return;
       this.#emit(m, 'device_offline', !online, online ? 'back online' : `reported offline${d['reason'] ? ` (${String(d['reason'])})` : ''}`);
       return;
     }
