@@ -136,6 +136,45 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    forward: z
+      .object({
+        url: z.string().default('').describe('InfluxDB 2.x URL, e.g. https://influx.example:8086; empty = standalone (telemetry kept only in the local store).'),
+        org: z.string().default('vigil').describe('InfluxDB organization.'),
+        bucket: z.string().default('vigil').describe('InfluxDB bucket.'),
+        token: z.string().default('').describe('InfluxDB API token (write access to the bucket); never logged.'),
+        timeoutMs: z.number().int().min(100).default(10_000).describe('Timeout of one write request.'),
+        batchLines: z.number().int().min(1).default(5000).describe('Points per write request at most.'),
+        batchBytes: z.number().int().min(1024).default(2_000_000).describe('Line-protocol bytes per write request at most (before gzip).'),
+        gzipThreshold: z.number().int().min(0).default(1024).describe('Gzip request bodies above this many bytes.'),
+        minRetryMs: z.number().int().min(1).default(1000).describe('First retry delay after a failed write; doubles per attempt.'),
+        maxRetryMs: z.number().int().min(1).default(60_000).describe('Longest retry delay (a server Retry-After wins).'),
+        jitterMs: z.number().int().min(0).default(1000).describe('Random delay added to each retry so boxes do not retry in lockstep.'),
+        aggregateS: z
+          .object({
+            camera: z.number().int().min(0).default(0).describe('Forward camera telemetry as per-window min/max/mean over this many seconds (0 = every reading).'),
+            door: z.number().int().min(0).default(0).describe('Same for door telemetry.'),
+            smoke: z.number().int().min(0).default(0).describe('Same for smoke telemetry.'),
+            bodycam: z.number().int().min(0).default(0).describe('Same for body camera telemetry (IMU windows are summarised either way).'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    spool: z
+      .object({
+        maxBytes: z.number().int().min(4096).default(256 * 1024 * 1024).describe('Disk the spool may use; when full the oldest telemetry is dropped first, alerts last.'),
+        maxAgeH: z.number().min(0.001).default(72).describe('Telemetry, events and status older than this are dropped from the spool (alerts are not).'),
+        durability: z.enum(['fsync', 'process']).default('fsync').describe('"fsync": a point is on disk before the device gets its PUBACK (survives power loss); "process": survives a crash of the gateway only, for slow storage.'),
+      })
+      .strict()
+      .prefault({}),
+    localTelemetry: z
+      .object({
+        retentionH: z.number().min(0).default(24).describe('Hours of telemetry kept on the box for GET /api/v1/devices/:id/telemetry (0 = none).'),
+      })
+      .strict()
+      .prefault({}),
     dataDir: z.string().min(1).default('var').describe('Directory of the embedded database (vigil.db: registry, principals, audit log).'),
     log: z
       .object({

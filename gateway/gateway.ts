@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Security } from './security/index.ts';
 import { Alerts } from './alerts/index.ts';
+import { Forwarding } from './forward/index.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -48,6 +49,7 @@ export class Gateway {
   readonly policy: PublishPolicy;
   readonly security: Security;
   readonly alerts: Alerts;
+  readonly forwarding: Forwarding;
   readonly ports: Ports = {};
   readonly startedAt = Date.now();
   broker?: Aedes;
@@ -65,8 +67,12 @@ export class Gateway {
     });
     this.security = new Security(this.config, this.log.child({ module: 'security' }), opts.now);
     this.alerts = new Alerts({ config: this.config, db: this.security.db, states: this.states, security: this.security, log: this.log.child({ module: 'alerts' }), now: opts.now });
+    const zoneOf = (id: string) => this.security.registry.getDevice(id)?.zone ?? null;
+    this.forwarding = new Forwarding({ config: this.config, log: this.log.child({ module: 'forward' }), metrics: this.metrics, zoneOf, now: opts.now });
+    this.alerts.onChange(({ alert, event }) => this.forwarding.alertChanged(alert, event));
     this.pipeline.use(this.states);
     this.pipeline.use(this.alerts.rules);
+    this.pipeline.use(this.forwarding);
     for (const s of opts.stages ?? []) this.pipeline.use(s);
     this.policy = new PublishPolicy({
       limits: this.config.ingest,
@@ -132,6 +138,7 @@ export class Gateway {
           states: this.states,
           security: this.security,
           alerts: this.alerts,
+          forwarding: this.forwarding,
           allowAnonymous: this.config.security.allowAnonymous,
           registry: this.metrics.registry,
           log: this.log.child({ module: 'http' }),
@@ -158,6 +165,8 @@ export class Gateway {
       broker: { ok: !!this.broker && !this.broker.closed, detail: this.broker ? `${this.broker.connectedClients} clients` : 'not started' },
       listeners: { ok: this.#listeners.length > 0, detail: this.#listeners.map((l) => `${l.name}:${l.port}`).join(', ') || 'none' },
       pipeline: { ok: this.pipeline.stages.length > 0, detail: this.pipeline.stages.join(' → ') },
+      // The uplink being down is not a readiness failure: the spool is there for exactly that. It is reported, not failed.
+      spool: { ok: true, detail: `${this.forwarding.spool.depth} points spooled${this.forwarding.forwarding ? '' : ' (standalone: no uplink configured)'}` },
     };
     return { ready: this.#state === 'running' && Object.values(checks).every((c) => c.ok), checks };
   }

@@ -38,7 +38,7 @@ try {
   throw err;
 }
 if (opts.printConfig) {
-  console.log(JSON.stringify(config, null, 2));
+  console.log(JSON.stringify({ ...config, forward: { ...config.forward, token: config.forward.token ? '[redacted]' : '' } }, null, 2));
   process.exit(0);
 }
 

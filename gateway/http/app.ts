@@ -18,6 +18,7 @@ import { installAuth } from './auth.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import type { Alerts } from '../alerts/index.ts';
+import type { Forwarding } from '../forward/index.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 
@@ -25,6 +26,7 @@ export interface AppDeps extends HealthDeps {
   states: DeviceStates;
   security: Security;
   alerts: Alerts;
+  forwarding: Forwarding;
   allowAnonymous: boolean;
   registry: Registry;
   log: Logger;
@@ -73,7 +75,7 @@ export async function buildApp(deps: AppDeps) {
 
   installAuth(app, deps.security, deps.allowAnonymous);
   await app.register(healthRoutes, { readiness: deps.readiness, startedAt: deps.startedAt });
-  await app.register(deviceRoutes, { states: deps.states, security: deps.security });
+  await app.register(deviceRoutes, { states: deps.states, security: deps.security, forwarding: deps.forwarding });
   await app.register(adminRoutes, { security: deps.security });
   await app.register(alertRoutes, { alerts: deps.alerts });
   app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) =>

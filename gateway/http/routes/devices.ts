@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { kindNames } from '../../../devices/index.ts';
 import type { DeviceStates, DeviceView, Reading } from '../../../edge/device-state.ts';
 import type { Security } from '../../security/index.ts';
+import type { Forwarding } from '../../forward/index.ts';
 import { grants } from '../../security/identity.ts';
 import type { DeviceRecord } from '../../security/registry.ts';
 import { anyRole } from '../auth.ts';
@@ -34,7 +35,7 @@ function summary(d: DeviceView | undefined, r: DeviceRecord | undefined): z.infe
   };
 }
 
-export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates; security: Security }> = async (app, { states, security }) => {
+export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates; security: Security; forwarding: Forwarding }> = async (app, { states, security, forwarding }) => {
   const { registry } = security;
   app.get('/api/v1/devices', {
     config: { roles: anyRole },
@@ -82,5 +83,32 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates; securit
       configReported: readingOut(d?.configReported),
       clockSkewed: d?.clockSkewed ?? 0,
     };
+  });
+
+  app.get('/api/v1/devices/:id/telemetry', {
+    config: { roles: anyRole },
+    schema: {
+      tags: ['devices'],
+      summary: 'Telemetry kept on the box (localTelemetry.retentionH), oldest first: useful with no uplink',
+      params: z.object({ id: z.string().min(1).max(64) }),
+      querystring: z.object({
+        from: z.iso.datetime({ offset: true }).optional().describe('default: one hour ago'),
+        to: z.iso.datetime({ offset: true }).optional().describe('default: now'),
+        limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+      }),
+      response: {
+        200: z.object({ deviceId: z.string(), count: z.number(), readings: z.array(z.object({ ts: z.string(), fields: z.record(z.string(), z.unknown()) })) }),
+        404: errorBody,
+      },
+    },
+  }, async (req) => {
+    const id = req.params.id;
+    const d = states.get(id);
+    const r = registry.getDevice(id);
+    if ((!d && !r) || !grants(req.principal!.sites, (r ?? d)!.site)) throw new DeviceNotFoundError(id);
+    const to = req.query.to ? Date.parse(req.query.to) : Date.now();
+    const from = req.query.from ? Date.parse(req.query.from) : to - 3_600_000;
+    const rows = forwarding.spool.localTelemetry(id, from, to, req.query.limit);
+    return { deviceId: id, count: rows.length, readings: rows.map((x) => ({ ts: new Date(x.ts).toISOString(), fields: x.fields })) };
   });
 };

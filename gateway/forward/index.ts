@@ -1,0 +1,151 @@
+/**
+ * Forwarding feature: a critical pipeline stage that makes every accepted reading durable
+ * (spool + local telemetry store) before the device's message is acknowledged, and a
+ * forwarder that drains the spool to InfluxDB. Alerts join the spool as they change.
+ *
+ * Delivery guarantee (README "Forwarding"): a QoS 1 message is on disk before its PUBACK;
+ * a QoS 0 message before it is routed. From the spool each point is written at least once,
+ * in order; it is deleted only after the server accepted it. A retry after a lost response
+ * rewrites the same point (same series, same timestamp), which InfluxDB stores once.
+ */
+import { join } from 'node:path';
+import { Counter, Gauge } from 'prom-client';
+import type { DeviceMessage } from '../../edge/message.ts';
+import type { PipelineStage } from '../../edge/pipeline.ts';
+import type { AlertEvent } from '../../edge/alerts/model.ts';
+import type { AlertRecord } from '../../edge/alerts/store.ts';
+import type { GatewayConfig } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import { Aggregator } from './aggregate.ts';
+import { Forwarder } from './forwarder.ts';
+import { alertLine, flatten, messageLine, type Line } from './points.ts';
+import { Spool, type LocalRow } from './spool.ts';
+
+export interface ForwardingDeps {
+  config: GatewayConfig;
+  log: Logger;
+  metrics: Metrics;
+  zoneOf: (deviceId: string) => string | null;
+  now?: () => number;
+}
+
+export class Forwarding implements PipelineStage {
+  readonly name = 'forward';
+  readonly critical = true;
+  readonly spool: Spool;
+  readonly forwarder?: Forwarder;
+  readonly #deps: ForwardingDeps;
+  readonly #now: () => number;
+  readonly #aggregators = new Map<string, Aggregator>();
+  readonly #written: Counter;
+  #timers: NodeJS.Timeout[] = [];
+
+  constructor(deps: ForwardingDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? Date.now;
+    const { config, metrics, log } = deps;
+    const reg = [metrics.registry];
+    const dropped = new Counter({ name: 'vigil_spool_dropped_total', help: 'Points dropped from the spool by the size or age policy, by class and reason.', labelNames: ['class', 'reason'] as const, registers: reg });
+    this.spool = new Spool({
+      file: join(config.dataDir, 'spool.db'),
+      maxBytes: config.spool.maxBytes,
+      maxAgeMs: config.spool.maxAgeH * 3_600_000,
+      durability: config.spool.durability,
+      deadLetterFile: join(config.dataDir, 'spool-dead-letter.jsonl'),
+      now: this.#now,
+      onDrop: (cls, reason, n) => {
+        dropped.inc({ class: cls, reason }, n);
+        log.warn({ class: cls, reason, points: n, spoolBytes: this.spool.bytes }, 'spool policy dropped points');
+      },
+    });
+    for (const [kind, s] of Object.entries(config.forward.aggregateS)) if (s > 0) this.#aggregators.set(kind, new Aggregator(s));
+    const spool = this.spool;
+    new Gauge({ name: 'vigil_spool_depth_points', help: 'Points waiting in the spool.', registers: reg, collect() { this.set(spool.depth); } });
+    new Gauge({ name: 'vigil_spool_bytes', help: 'Bytes used by spooled points.', registers: reg, collect() { this.set(spool.bytes); } });
+    const now = this.#now;
+    new Gauge({
+      name: 'vigil_spool_oldest_age_seconds',
+      help: 'Age of the oldest spooled point (0 when empty).',
+      registers: reg,
+      collect() {
+        const t = spool.oldestTs();
+        this.set(t === undefined ? 0 : Math.max(0, (now() - t) / 1000));
+      },
+    });
+    this.#written = new Counter({ name: 'vigil_forward_points_written_total', help: 'Points accepted by the time-series server.', registers: reg });
+    const failures = new Counter({ name: 'vigil_forward_failures_total', help: 'Failed write attempts, by reason (network, http_503, http_429, ...).', labelNames: ['reason'] as const, registers: reg });
+    const dead = new Counter({ name: 'vigil_forward_dead_lettered_total', help: 'Points the server refused as malformed, set aside in the dead-letter file.', registers: reg });
+    if (config.forward.url) {
+      const f = config.forward;
+      this.forwarder = new Forwarder(
+        { url: f.url, org: f.org, bucket: f.bucket, token: f.token, timeoutMs: f.timeoutMs, batchLines: f.batchLines, batchBytes: f.batchBytes, gzipThreshold: f.gzipThreshold, minRetryMs: f.minRetryMs, maxRetryMs: f.maxRetryMs, jitterMs: f.jitterMs },
+        this.spool,
+        log,
+        { written: (n) => this.#written.inc(n), failed: (r) => failures.inc({ reason: r }), deadLettered: (n) => dead.inc(n) },
+      );
+      const fw = this.forwarder;
+      new Gauge({ name: 'vigil_forward_last_success_timestamp_seconds', help: 'When the server last accepted a write (0: never since start).', registers: reg, collect() { this.set(fw.lastSuccess / 1000); } });
+    }
+  }
+
+  get forwarding(): boolean {
+    return !!this.forwarder;
+  }
+
+  accept(m: DeviceMessage): Promise<void> | void {
+    const zone = this.#deps.zoneOf(m.deviceId);
+    const lines: Line[] = [];
+    const local: LocalRow[] = [];
+    const retain = this.#deps.config.localTelemetry.retentionH > 0;
+    if (m.channel === 'telemetry') {
+      const fields = flatten(m.data);
+      if (retain) local.push({ device: m.deviceId, ts: m.ts, fields: JSON.stringify(fields) });
+      const agg = this.#aggregators.get(m.kind);
+      if (agg) {
+        const closed = agg.add(m);
+        if (closed) pushLine(lines, messageLine(closed.msg, zone, closed.fields));
+      } else pushLine(lines, messageLine(m, zone, fields));
+    } else {
+      pushLine(lines, messageLine(m, zone));
+    }
+    return this.spool.append(this.forwarding ? lines : [], local);
+  }
+
+  /** Alert changes join the spool (they are already durable in the alert store). */
+  alertChanged(a: AlertRecord, event: AlertEvent): void {
+    if (this.forwarding) void this.spool.append([alertLine(a, event, this.#now())]).catch((err: unknown) => this.#deps.log.error({ err }, 'could not spool an alert change'));
+  }
+
+  start(): void {
+    this.forwarder?.start();
+    this.#timers.push(
+      setInterval(() => this.#flushAggregates(), 5000),
+      setInterval(() => {
+        this.spool.enforceLimits();
+        const h = this.#deps.config.localTelemetry.retentionH;
+        if (h > 0) this.spool.purgeLocal(this.#now() - h * 3_600_000);
+      }, 60_000),
+    );
+    for (const t of this.#timers) t.unref();
+  }
+
+  #flushAggregates(): Promise<void> {
+    const lines: Line[] = [];
+    for (const agg of this.#aggregators.values()) {
+      for (const c of agg.flushIdle(this.#now())) pushLine(lines, messageLine(c.msg, this.#deps.zoneOf(c.msg.deviceId), c.fields));
+    }
+    return this.spool.append(this.forwarding ? lines : []);
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    await this.#flushAggregates().catch(() => {});
+    await this.forwarder?.stop();
+    this.spool.close();
+  }
+}
+
+function pushLine(lines: Line[], l: Line | undefined): void {
+  if (l) lines.push(l);
+}

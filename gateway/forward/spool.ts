@@ -1,0 +1,195 @@
+/**
+ * The store-and-forward spool: line-protocol points on local disk (SQLite, WAL) between
+ * the pipeline and the uplink.
+ *
+ * - Durable before accepted: `append` resolves once its transaction is committed; with
+ *   durability "fsync" (default) the commit is fsynced, so it survives a power cut, not only
+ *   a crash. Appends that arrive together share one commit (group commit).
+ * - In order: rows carry an increasing sequence; the forwarder sends and deletes from the head.
+ * - Bounded by bytes and age. When full, the oldest telemetry goes first, then events and
+ *   status; alerts only when nothing else is left. Every drop is counted by class and reason.
+ * - Crash-safe: SQLite's atomic commit never leaves a half-written row or a file that fails to open.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Line, PointClass } from './points.ts';
+
+export interface SpoolOptions {
+  file: string;
+  maxBytes: number;
+  maxAgeMs: number;
+  durability: 'fsync' | 'process';
+  deadLetterFile: string;
+  now?: () => number;
+  onDrop?: (cls: PointClass, reason: 'full' | 'age', count: number) => void;
+}
+
+/** A reading kept on the box for the local telemetry API. */
+export interface LocalRow {
+  device: string;
+  ts: number;
+  fields: string;
+}
+
+export interface SpoolRow {
+  seq: number;
+  ts: number;
+  cls: PointClass;
+  bytes: number;
+  line: string;
+}
+
+const sacrificeOrder: PointClass[] = ['telemetry', 'event', 'status', 'alert'];
+
+export class Spool {
+  readonly db: Database.Database;
+  readonly #o: SpoolOptions;
+  readonly #now: () => number;
+  #bytes = 0;
+  #count = 0;
+  #pending: { lines: Line[]; local: LocalRow[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  readonly #insertLocal;
+  #scheduled = false;
+  readonly #insert;
+  #listeners: (() => void)[] = [];
+
+  constructor(o: SpoolOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+    mkdirSync(dirname(o.file), { recursive: true });
+    this.db = new Database(o.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${o.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, cls TEXT NOT NULL, bytes INTEGER NOT NULL, line TEXT NOT NULL);
+                  CREATE INDEX IF NOT EXISTS spool_cls ON spool (cls, seq);
+                  CREATE TABLE IF NOT EXISTS local_telemetry (device TEXT NOT NULL, ts INTEGER NOT NULL, fields TEXT NOT NULL);
+                  CREATE INDEX IF NOT EXISTS local_telemetry_device_ts ON local_telemetry (device, ts);`);
+    this.#insertLocal = this.db.prepare('INSERT INTO local_telemetry (device, ts, fields) VALUES (?, ?, ?)');
+    const s = this.db.prepare('SELECT COUNT(*) n, COALESCE(SUM(bytes), 0) b FROM spool').get() as { n: number; b: number };
+    this.#count = s.n;
+    this.#bytes = s.b;
+    this.#insert = this.db.prepare('INSERT INTO spool (ts, cls, bytes, line) VALUES (?, ?, ?, ?)');
+  }
+
+  get depth(): number {
+    return this.#count;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  oldestTs(): number | undefined {
+    return (this.db.prepare('SELECT MIN(ts) t FROM spool').get() as { t: number | null }).t ?? undefined;
+  }
+
+  /** Called when new rows are committed (the forwarder waits on it when idle). */
+  onAppend(fn: () => void): void {
+    this.#listeners.push(fn);
+  }
+
+  /** Points to forward and readings to keep locally, committed together. */
+  append(lines: Line[], local: LocalRow[] = []): Promise<void> {
+    if (!lines.length && !local.length) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ lines, local, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#commit());
+      }
+    });
+  }
+
+  #commit(): void {
+    this.#scheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    try {
+      let added = 0;
+      this.db.transaction(() => {
+        for (const b of batch) {
+          for (const l of b.lines) {
+            const bytes = Buffer.byteLength(l.line) + 24;
+            this.#insert.run(l.ts, l.cls, bytes, l.line);
+            added += bytes;
+            this.#count++;
+          }
+          for (const r of b.local) this.#insertLocal.run(r.device, r.ts, r.fields);
+        }
+      })();
+      this.#bytes += added;
+      this.enforceLimits();
+    } catch (err) {
+      for (const b of batch) b.reject(err);
+      return;
+    }
+    for (const b of batch) b.resolve();
+    for (const fn of this.#listeners) fn();
+  }
+
+  /** Oldest rows first, up to `maxLines` and about `maxBytes`. */
+  head(maxLines: number, maxBytes: number): SpoolRow[] {
+    const rows = this.db.prepare('SELECT seq, ts, cls, bytes, line FROM spool ORDER BY seq LIMIT ?').all(maxLines) as SpoolRow[];
+    let total = 0;
+    const out: SpoolRow[] = [];
+    for (const r of rows) {
+      if (out.length && total + r.bytes > maxBytes) break;
+      out.push(r);
+      total += r.bytes;
+    }
+    return out;
+  }
+
+  /** Delivered: remove these rows (a prefix of the head). */
+  remove(rows: SpoolRow[]): void {
+    if (!rows.length) return;
+    // RETURNING: rows the size policy dropped meanwhile are not counted twice.
+    const r = this.db.prepare('DELETE FROM spool WHERE seq >= ? AND seq <= ? RETURNING bytes').all(rows[0]!.seq, rows.at(-1)!.seq) as { bytes: number }[];
+    this.#count -= r.length;
+    this.#bytes -= r.reduce((a, x) => a + x.bytes, 0);
+  }
+
+  /** Set aside points the server refuses as malformed, with the reason, and take them off the queue. */
+  deadLetter(rows: SpoolRow[], reason: string): void {
+    mkdirSync(dirname(this.#o.deadLetterFile), { recursive: true });
+    appendFileSync(this.#o.deadLetterFile, rows.map((r) => JSON.stringify({ at: new Date(this.#now()).toISOString(), reason, seq: r.seq, cls: r.cls, line: r.line })).join('\n') + '\n');
+    this.remove(rows);
+  }
+
+  enforceLimits(): void {
+    const cutoff = this.#now() - this.#o.maxAgeMs;
+    for (const cls of sacrificeOrder.slice(0, 3)) {
+      const r = this.db.prepare('DELETE FROM spool WHERE cls = ? AND ts < ? RETURNING bytes').all(cls, cutoff) as { bytes: number }[];
+      if (r.length) this.#dropped(cls, 'age', r);
+    }
+    for (const cls of sacrificeOrder) {
+      while (this.#bytes > this.#o.maxBytes) {
+        const r = this.db.prepare('DELETE FROM spool WHERE seq IN (SELECT seq FROM spool WHERE cls = ? ORDER BY seq LIMIT 50) RETURNING bytes').all(cls) as { bytes: number }[];
+        if (!r.length) break;
+        this.#dropped(cls, 'full', r);
+      }
+    }
+  }
+
+  #dropped(cls: PointClass, reason: 'full' | 'age', rows: { bytes: number }[]): void {
+    this.#count -= rows.length;
+    this.#bytes -= rows.reduce((a, x) => a + x.bytes, 0);
+    this.#o.onDrop?.(cls, reason, rows.length);
+  }
+
+  localTelemetry(device: string, from: number, to: number, limit: number): { ts: number; fields: Record<string, unknown> }[] {
+    return (this.db.prepare('SELECT ts, fields FROM local_telemetry WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?').all(device, from, to, limit) as { ts: number; fields: string }[]).map(
+      (r) => ({ ts: r.ts, fields: JSON.parse(r.fields) as Record<string, unknown> }),
+    );
+  }
+
+  purgeLocal(before: number): number {
+    return this.db.prepare('DELETE FROM local_telemetry WHERE ts < ?').run(before).changes;
+  }
+
+  close(): void {
+    if (this.#pending.length) this.#commit();
+    this.db.close();
+  }
+}
