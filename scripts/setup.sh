@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make this checkout runnable: npm dependencies, and with --test the system
-# tools the tests use (Debian's mosquitto clients for the interop tests).
+# tools the tests use (Debian's mosquitto clients for the interop tests,
+# victoria-metrics as the time-series server of the forwarding tests).
 # Idempotent and quick when nothing is missing; run by `npm start|demo|test` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,8 @@ fi
 if [ "${1:-}" = "--test" ]; then
   missing=()
   command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
+  # A real server speaking the InfluxDB v2 write API, for the forwarding tests (started by the tests themselves).
+  command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       echo "setup: installing ${missing[*]} (apt-get)" >&2
