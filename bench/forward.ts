@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { Forwarder } from '../gateway/forward/forwarder.ts';
 import { Spool } from '../gateway/forward/spool.ts';
 import type { Line } from '../gateway/forward/points.ts';
-import { Victoria } from '../tests/helpers/victoria.ts';
+import { Victoria } from '../scripts/victoria.ts';
 
 const N = Number(process.env['BENCH_POINTS'] ?? 100_000);
 const devices = 500;
