@@ -72,6 +72,37 @@ const migrations: string[] = [
      detail   TEXT NOT NULL DEFAULT '{}'
    );
    CREATE INDEX alert_history_alert ON alert_history (alert_id, seq);`,
+  `CREATE TABLE site_keys (
+     site        TEXT PRIMARY KEY,
+     public_key  TEXT NOT NULL,
+     private_key TEXT NOT NULL,
+     created_at  INTEGER NOT NULL
+   );
+   CREATE TABLE device_configs (
+     device_id  TEXT NOT NULL,
+     version    INTEGER NOT NULL,
+     config     TEXT NOT NULL,
+     author     TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     rollout_id TEXT,
+     note       TEXT,
+     PRIMARY KEY (device_id, version)
+   );
+   CREATE TABLE device_config_state (
+     device_id        TEXT PRIMARY KEY,
+     desired_version  INTEGER NOT NULL,
+     reported_version INTEGER,
+     status           TEXT NOT NULL CHECK (status IN ('pending', 'in_sync', 'failed', 'drifted')),
+     reason           TEXT,
+     updated_at       INTEGER NOT NULL
+   );
+   CREATE TABLE rollouts (
+     id         TEXT PRIMARY KEY,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     state      TEXT NOT NULL,
+     data       TEXT NOT NULL
+   );`,
 ];
 
 export function openStore(file: string): Db {

@@ -18,6 +18,8 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { Security } from './security/index.ts';
 import { Alerts } from './alerts/index.ts';
 import { Forwarding } from './forward/index.ts';
+import { Configs } from './configs/index.ts';
+import { Rollouts } from './configs/rollouts.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -50,6 +52,8 @@ export class Gateway {
   readonly security: Security;
   readonly alerts: Alerts;
   readonly forwarding: Forwarding;
+  readonly configs: Configs;
+  readonly rollouts: Rollouts;
   readonly ports: Ports = {};
   readonly startedAt = Date.now();
   broker?: Aedes;
@@ -70,8 +74,11 @@ export class Gateway {
     const zoneOf = (id: string) => this.security.registry.getDevice(id)?.zone ?? null;
     this.forwarding = new Forwarding({ config: this.config, log: this.log.child({ module: 'forward' }), metrics: this.metrics, zoneOf, now: opts.now });
     this.alerts.onChange(({ alert, event }) => this.forwarding.alertChanged(alert, event));
+    this.configs = new Configs(this.security.db, this.security, this.log.child({ module: 'configs' }), opts.now);
+    this.rollouts = new Rollouts(this.security.db, this.configs, this.security.registry, this.log.child({ module: 'rollouts' }));
     this.pipeline.use(this.states);
     this.pipeline.use(this.alerts.rules);
+    this.pipeline.use(this.configs);
     this.pipeline.use(this.forwarding);
     for (const s of opts.stages ?? []) this.pipeline.use(s);
     this.policy = new PublishPolicy({
@@ -111,6 +118,7 @@ export class Gateway {
       });
       this.security.start(this.broker);
       this.alerts.start(this.broker);
+      this.configs.attach(this.broker);
       const { tcp, ws, tls, wss } = this.config.mqtt;
       const tlsOpts = tls.enabled || wss.enabled ? tlsOptions(tls) : undefined;
       if (tcp.enabled) {
@@ -139,6 +147,8 @@ export class Gateway {
           security: this.security,
           alerts: this.alerts,
           forwarding: this.forwarding,
+          configs: this.configs,
+          rollouts: this.rollouts,
           allowAnonymous: this.config.security.allowAnonymous,
           registry: this.metrics.registry,
           log: this.log.child({ module: 'http' }),
@@ -179,6 +189,7 @@ export class Gateway {
     const listenersClosed = Promise.all(this.#listeners.map((l) => l.stopAccepting()));
     const grace = new Promise<'timeout'>((r) => setTimeout(r, this.config.shutdownGraceMs, 'timeout').unref());
     this.alerts.stop();
+    await this.rollouts.stop();
     if ((await Promise.race([this.policy.drain(), grace])) === 'timeout') {
       this.log.warn({ graceMs: this.config.shutdownGraceMs }, 'shutdown grace elapsed with messages still in validation');
     }

@@ -6,6 +6,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { deviceTopic, getKind, type DeviceAddress, type DeviceChannel, type DeviceDefinition } from '../devices/index.ts';
+import { verifyDesired } from '../devices/config-envelope.ts';
 import type { IncidentType, LabelLog } from './labels.ts';
 import { Rng } from './random.ts';
 
@@ -22,6 +23,10 @@ export interface SimOptions {
   password?: string;
   firmware?: string;
   now?: () => number;
+  /** The site's public key (PEM) that desired configs must be signed with. */
+  configKey?: string;
+  /** Make the device refuse to apply configs (for rollout tests): a reason, or a function of the config. */
+  failConfig?: string | ((config: Record<string, unknown>) => string | undefined);
 }
 
 export interface SimStats {
@@ -47,6 +52,11 @@ export abstract class SimDevice {
   #seq = 0;
   #stopped = false;
   #offlineUntil = 0;
+  /** The configuration the device runs and its version (0: factory defaults). */
+  config: Record<string, unknown> = {};
+  configVersion = 0;
+  /** Config answers sent, for tests: version, status and reason. */
+  readonly configReports: { version: number; status: 'applied' | 'rejected'; reason?: string }[] = [];
 
   constructor(opts: SimOptions) {
     this.opts = opts;
@@ -55,6 +65,11 @@ export abstract class SimDevice {
     this.speed = opts.speed ?? 1;
     this.rng = new Rng(`${opts.seed ?? 1}:${opts.deviceId}`);
     this.now = opts.now ?? Date.now;
+  }
+
+  /** Telemetry period in ms (real time): the configured report interval, compressed by `speed`. */
+  get telemetryPeriodMs(): number {
+    return Number(this.config['reportIntervalS'] ?? this.def.telemetryPeriodS) * 1000;
   }
 
   get def(): DeviceDefinition {
@@ -76,8 +91,9 @@ export abstract class SimDevice {
   /** Connect and start reporting; resolves once connected and announced online. */
   async start(): Promise<void> {
     this.#stopped = false;
+    this.config = this.def.schemas.config.parse({}) as Record<string, unknown>;
     await this.#connect();
-    this.#every(this.def.telemetryPeriodS * 1000, () => this.publishTelemetry());
+    this.#every(() => this.telemetryPeriodMs, () => this.publishTelemetry());
     this.schedule();
   }
 
@@ -88,18 +104,20 @@ export abstract class SimDevice {
 
   /** Run `fn` every `realMs / speed`, with ±10 % jitter so a fleet does not publish in lockstep. */
   protected every(realMs: number, fn: () => unknown): void {
-    this.#every(realMs, fn);
+    this.#every(() => realMs, fn);
   }
 
-  #every(realMs: number, fn: () => unknown): void {
-    const period = Math.max(20, realMs / this.speed);
+  /** `realMs` is read for every period, so a new report interval takes effect at the next one. */
+  #every(realMs: () => number, fn: () => unknown): void {
+    const periodOf = () => Math.max(20, realMs() / this.speed);
+    const period = periodOf();
     const loop = () => {
       const t = setTimeout(() => {
         this.#timers = this.#timers.filter((x) => x !== t);
         if (this.#stopped) return;
         if (this.connected) Promise.resolve(fn()).catch(() => this.stats.errors++);
         loop();
-      }, period * this.rng.range(0.9, 1.1));
+      }, periodOf() * this.rng.range(0.9, 1.1));
       this.#timers.push(t);
     };
     // First report soon after start, spread over one period.
@@ -139,6 +157,7 @@ export abstract class SimDevice {
     client.on('connect', () => {
       void client.subscribeAsync([this.topic('error'), this.topic('config/desired')], { qos: 1 }).catch(() => {});
       void this.publish('status', { online: true, firmware: this.opts.firmware ?? '1.4.2', uptime_s: 0 }, { retain: true }).catch(() => {});
+      if (this.configVersion > 0) void this.publish('config/reported', { version: this.configVersion, status: 'applied' }).catch(() => {});
     });
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
@@ -146,7 +165,35 @@ export abstract class SimDevice {
     });
   }
 
+  /** Verify (site signature, addressed to me, not older than what runs), validate, apply, report. */
+  #onDesired(payload: Buffer): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString());
+    } catch {
+      return;
+    }
+    const version = typeof (raw as { version?: unknown })?.version === 'number' ? (raw as { version: number }).version : 0;
+    const report = (status: 'applied' | 'rejected', reason?: string) => {
+      this.configReports.push({ version, status, ...(reason ? { reason } : {}) });
+      void this.publish('config/reported', { version, status, ...(reason ? { reason } : {}) }).catch(() => {});
+    };
+    if (!this.opts.configKey) return report('rejected', 'no site key installed on this device');
+    const v = verifyDesired(raw, this.opts.configKey, { site: this.site, deviceId: this.id });
+    if (!v.ok) return report('rejected', v.reason);
+    if (version < this.configVersion) return report('rejected', `stale version ${version}: running ${this.configVersion}`);
+    if (version === this.configVersion) return report('applied');
+    const parsed = this.def.schemas.config.safeParse(v.desired.config);
+    if (!parsed.success) return report('rejected', `invalid config: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+    const fail = typeof this.opts.failConfig === 'function' ? this.opts.failConfig(parsed.data as Record<string, unknown>) : this.opts.failConfig;
+    if (fail) return report('rejected', fail);
+    this.config = parsed.data as Record<string, unknown>;
+    this.configVersion = version;
+    report('applied');
+  }
+
   protected onMessage(topic: string, payload: Buffer): void {
+    if (topic === this.topic('config/desired')) return this.#onDesired(payload);
     if (topic === this.topic('error')) {
       try {
         const e = JSON.parse(payload.toString()) as { code: string; message: string };

@@ -41,6 +41,8 @@ export interface FleetOptions {
   /** Connections opened at once while starting (a real fleet does not connect in one burst either). */
   connectConcurrency?: number;
   credentials?: (deviceId: string) => { username: string; password: string } | undefined;
+  /** Site public keys (PEM) for verifying desired configs. */
+  configKeys?: (site: string) => string | undefined;
 }
 
 export class Fleet {
@@ -50,7 +52,7 @@ export class Fleet {
   constructor(opts: FleetOptions) {
     this.#opts = opts;
     for (const { site, kind, deviceId } of fleetPlan(opts.sites, opts.perKind)) {
-      this.devices.push(createSim(kind, { url: opts.url, site, deviceId, speed: opts.speed, seed: opts.seed, labels: opts.labels, ...opts.credentials?.(deviceId) }));
+      this.devices.push(createSim(kind, { url: opts.url, site, deviceId, speed: opts.speed, seed: opts.seed, labels: opts.labels, configKey: opts.configKeys?.(site), ...opts.credentials?.(deviceId) }));
     }
   }
 

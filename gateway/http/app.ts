@@ -19,6 +19,9 @@ import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import type { Alerts } from '../alerts/index.ts';
 import type { Forwarding } from '../forward/index.ts';
+import type { Configs } from '../configs/index.ts';
+import type { Rollouts } from '../configs/rollouts.ts';
+import { configRoutes } from './routes/configs.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 
@@ -27,6 +30,8 @@ export interface AppDeps extends HealthDeps {
   security: Security;
   alerts: Alerts;
   forwarding: Forwarding;
+  configs: Configs;
+  rollouts: Rollouts;
   allowAnonymous: boolean;
   registry: Registry;
   log: Logger;
@@ -78,6 +83,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(deviceRoutes, { states: deps.states, security: deps.security, forwarding: deps.forwarding });
   await app.register(adminRoutes, { security: deps.security });
   await app.register(alertRoutes, { alerts: deps.alerts });
+  await app.register(configRoutes, { configs: deps.configs, rollouts: deps.rollouts, registry: deps.security.registry });
   app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) =>
     reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
   );
