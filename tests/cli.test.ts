@@ -1,0 +1,112 @@
+/** The field engineers' `vigil` CLI (bin/vigil) against a real gateway with simulated doors. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../gateway/config.ts';
+import { Gateway } from '../gateway/gateway.ts';
+import { DoorSim } from '../simulators/kinds/door.ts';
+import { ROOT } from './helpers/process.ts';
+
+let gw: Gateway;
+const sims: DoorSim[] = [];
+let eng = '';
+let admin = '';
+
+function vigil(args: string[], token = eng): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(join(ROOT, 'bin/vigil'), args, { env: { ...process.env, VIGIL_URL: `http://127.0.0.1:${gw.ports.http}`, VIGIL_MQTT_URL: `mqtt://127.0.0.1:${gw.ports.mqtt}`, VIGIL_TOKEN: token } });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+beforeAll(async () => {
+  gw = await new Gateway({
+    config: loadConfig({
+      env: {},
+      overrides: {
+        dataDir: mkdtempSync(join(tmpdir(), 'vigil-cli-')),
+        mqtt: { tcp: { host: '127.0.0.1', port: 0 }, ws: { enabled: false } },
+        http: { host: '127.0.0.1', port: 0 },
+        log: { level: 'silent' },
+      },
+    }),
+  }).start();
+  const reg = gw.security.registry;
+  const ps = await reg.provisionMany(Array.from({ length: 4 }, (_, i) => ({ deviceId: `cli-door-0${i + 1}`, kind: 'door', site: 'cli', zone: 'gate' })), { id: 'test' });
+  eng = (await reg.addPrincipal({ id: 'field-eng', role: 'engineer', sites: ['cli'] }, { id: 'test' })).token;
+  admin = (await reg.addPrincipal({ id: 'cli-admin', role: 'admin', sites: ['*'] }, { id: 'test' })).token;
+  const key = gw.configs.keys.get('cli').publicPem;
+  for (const p of ps) {
+    const s = new DoorSim({ url: `mqtt://127.0.0.1:${gw.ports.mqtt}`, site: 'cli', deviceId: p.device.deviceId, ...p.credentials, configKey: key, failConfig: (c) => (c['unlockDurationS'] === 60 ? 'out of range for this lock' : undefined) });
+    await s.start();
+    sims.push(s);
+  }
+});
+afterAll(async () => {
+  await Promise.all(sims.map((s) => s.stop()));
+  await gw.stop();
+});
+
+describe('vigil CLI', () => {
+  it('config push to every door of a site, in waves, with progress; exit 0 when it converges', async () => {
+    const r = await vigil(['config', 'push', '--site', 'cli', '--kind', 'door', '--set', 'heldOpenTimeoutS=40', '--set', 'schedule.from=6', '--canary', '25', '--note', 'night shift']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/rollout ro-\S+: 4 devices in 2 wave\(s\)/);
+    expect(r.out).toMatch(/wave 1 \(canary\): 1\/1 in sync/);
+    expect(r.out).toMatch(/completed/);
+    expect(sims.every((s) => s.config['heldOpenTimeoutS'] === 40 && (s.config['schedule'] as { from: number }).from === 6)).toBe(true);
+  });
+
+  it('config status and history: readable tables, and --json for scripts', async () => {
+    const st = await vigil(['--json', 'config', 'status', '--site', 'cli']);
+    expect(st.code).toBe(0);
+    expect((JSON.parse(st.out) as { devices: { status: string }[] }).devices.map((d) => d.status)).toEqual(['in_sync', 'in_sync', 'in_sync', 'in_sync']);
+    const h = await vigil(['config', 'history', 'cli-door-02']);
+    expect(h.out).toMatch(/cli-door-02: in_sync \(desired 1, reported 1\)/);
+    expect(h.out).toMatch(/VERSION\s+AUTHOR\s+WHEN\s+ROLLOUT\s+NOTE\n1\s+field-eng\s+\S+\s+ro-\S+\s+night shift/);
+  });
+
+  it('a rollout that fails at the canary is rolled back: exit 1 with the reason', async () => {
+    const r = await vigil(['config', 'push', '--site', 'cli', '--kind', 'door', '--patch', '{"unlockDurationS":60}', '--canary', '25', '--threshold', '0', '--wave-timeout', '10']);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/rolled_back — wave 1: 1 of 1 devices failed/);
+  });
+
+  it('invalid input exits 2 with every field error; a role without the right exits 3; an unknown device 4', async () => {
+    const bad = await vigil(['config', 'push', '--device', 'cli-door-01', '--patch', '{"heldOpenTimeoutS":2,"unlockDurationS":0}']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/cli-door-01: heldOpenTimeoutS: Too small[\s\S]*cli-door-01: unlockDurationS: Too small/);
+    const forbidden = await vigil(['devices', 'provision', 'cli-smoke-09', '--kind', 'smoke', '--site', 'cli']);
+    expect(forbidden.code).toBe(3);
+    const missing = await vigil(['config', 'history', 'nope-01']);
+    expect(missing.code).toBe(4);
+  });
+
+  it('devices list and provision (admin), and config rollback of one device', async () => {
+    const p = await vigil(['devices', 'provision', 'cli-smoke-01', '--kind', 'smoke', '--site', 'cli', '--zone', 'hall'], admin);
+    expect(p.code, p.err).toBe(0);
+    expect(p.out).toMatch(/MQTT password \S{40,}/);
+    const l = await vigil(['devices', 'list', '--site', 'cli']);
+    expect(l.out).toMatch(/cli-door-01\s+door\s+cli\s+gate\s+enabled\s+true/);
+    expect(l.out).toMatch(/cli-smoke-01\s+smoke\s+cli\s+hall\s+enabled\s+false/);
+    const rb = await vigil(['config', 'rollback', 'cli-door-04']);
+    expect(rb.code, rb.err).toBe(0);
+    expect(rb.out).toMatch(/cli-door-04: rolled back, now desired version \d+/);
+  });
+
+  it('alerts watch follows alerts over MQTT with the same token', async () => {
+    const subscribed = new Promise<void>((r) => gw.broker!.on('subscribe', (_s, client) => client.id.startsWith('field-eng-cli') && r()));
+    const w = vigil(['alerts', 'watch', '--site', 'cli', '--count', '1']);
+    await subscribed;
+    await sims[0]!.publish('event', { type: 'forced_open' });
+    const r = await w;
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/raised\s+critical\s+forced_entry\s+cli\/cli-door-01/);
+  });
+});
