@@ -86,7 +86,7 @@ writeFileSync(
   JSON.stringify({ mqtt: `mqtt://localhost:${gateway.ports.mqtt}`, http: `http://localhost:${gateway.ports.http}`, ...Object.fromEntries(Object.entries(people).map(([k, p]) => [k, { id: p.principal.id, role: p.principal.role, sites: p.principal.sites, mqttPassword: p.credentials.password, apiToken: p.token }])) }, null, 2),
   { mode: 0o600 },
 );
-const fleet = new Fleet({ url, ...shape, labels, credentials: (id) => secrets.get(id) });
+const fleet = new Fleet({ url, ...shape, labels, credentials: (id) => secrets.get(id), configKeys: (site) => gateway.configs.keys.get(site).publicPem });
 const faulty = new FaultyCamera(url, sites[0]!, faultyId, secrets.get(faultyId));
 
 console.log(`Vigil demo: gateway ${gateway.config.gatewayId}`);
@@ -98,7 +98,8 @@ console.log(`    consumer  ops-center  MQTT password ${people.consumer.credentia
 console.log(`    engineer  field-eng   API token     ${people.engineer.token}`);
 console.log(`    admin     demo-admin  API token     ${people.admin.token}`);
 console.log(`  try: mosquitto_sub -p ${gateway.ports.mqtt} -i ops-center-1 -u ops-center -P '${people.consumer.credentials.password}' -t 'vigil/v1/+/+/+/event' -v`);
-console.log(`       curl -H 'Authorization: Bearer ${people.engineer.token}' localhost:${gateway.ports.http}/api/v1/devices\n`);
+console.log(`       curl -H 'Authorization: Bearer ${people.engineer.token}' localhost:${gateway.ports.http}/api/v1/devices`);
+console.log(`       VIGIL_URL=http://localhost:${gateway.ports.http} VIGIL_TOKEN=${people.engineer.token} npx vigil config push --site ${sites[0]} --kind door --set heldOpenTimeoutS=45\n`);
 
 await fleet.start();
 await faulty.start();
