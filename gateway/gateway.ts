@@ -193,6 +193,7 @@ export class Gateway {
     if ((await Promise.race([this.policy.drain(), grace])) === 'timeout') {
       this.log.warn({ graceMs: this.config.shutdownGraceMs }, 'shutdown grace elapsed with messages still in validation');
     }
+    this.policy.close();
     if (this.broker) await new Promise<void>((r) => this.broker!.close(() => r()));
     await listenersClosed;
     await this.pipeline.stop();

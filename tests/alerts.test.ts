@@ -232,6 +232,23 @@ describe('persistence', () => {
     }
   });
 
+  it('stopping the gateway does not raise device_offline for every connected device (their wills are dropped)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-stop-'));
+    const g1 = await startGateway(dir, { security: { allowAnonymous: true } });
+    const devs = await Promise.all([1, 2, 3].map((i) =>
+      mqtt.connectAsync(`mqtt://127.0.0.1:${g1.ports.mqtt}`, { clientId: `st-smoke-${i}`, reconnectPeriod: 0, will: { topic: `vigil/v1/st/smoke/st-smoke-${i}/status`, payload: Buffer.from('{"online":false,"reason":"connection lost"}'), qos: 1, retain: true } }),
+    ));
+    await until(() => [1, 2, 3].every((i) => g1.states.get(`st-smoke-${i}`)?.online), 'online');
+    await g1.stop();
+    for (const d of devs) d.end(true);
+    const g2 = await startGateway(dir, { security: { allowAnonymous: true } });
+    try {
+      expect(g2.alerts.store.query({ site: 'st' })).toEqual([]);
+    } finally {
+      await g2.stop();
+    }
+  });
+
   it('an alert acknowledged by PUBACK survives kill -9 of the gateway', async () => {
     const env = { ...freePortsEnv, VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-kill-')), VIGIL_SECURITY_ALLOW_ANONYMOUS: 'true' };
     const p1 = runScript('gateway/main.ts', [], env);

@@ -95,12 +95,24 @@ export class PublishPolicy {
     return this.#bound.get(client);
   }
 
+  #closing = false;
+
+  /**
+   * Shutdown: from now on nothing is accepted. A publish gets no PUBACK (the device sends it
+   * again after reconnecting) and the Last Wills aedes fires while closing its clients are
+   * dropped: the gateway going down is not every device going offline.
+   */
+  close(): void {
+    this.#closing = true;
+  }
+
   /** Resolves when every message under validation has been handed over (graceful shutdown). */
   async drain(): Promise<void> {
     while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
   }
 
   authorize(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    if (this.#closing) return done(new Error('gateway is shutting down'));
     // [MQTT-4.7.2-1] $-topics are the server's: no client publishes there.
     if (packet.topic.startsWith('$')) return done(new Error('topics starting with $ are reserved for the broker'));
     if (!client) {
