@@ -70,6 +70,7 @@ export class Gateway {
       this.log.error({ stage, err }, 'pipeline stage failed');
     });
     this.security = new Security(this.config, this.log.child({ module: 'security' }), opts.now);
+    this.security.audit.onEvent((e) => this.metrics.securityEvents.inc({ action: e.action, outcome: e.outcome }));
     this.alerts = new Alerts({ config: this.config, db: this.security.db, states: this.states, security: this.security, log: this.log.child({ module: 'alerts' }), now: opts.now });
     const zoneOf = (id: string) => this.security.registry.getDevice(id)?.zone ?? null;
     this.forwarding = new Forwarding({ config: this.config, log: this.log.child({ module: 'forward' }), metrics: this.metrics, zoneOf, now: opts.now });

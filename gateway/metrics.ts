@@ -35,6 +35,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'MQTT clients connected now.',
       registers: [registry],
     }),
+    securityEvents: new Counter({
+      name: 'vigil_security_events_total',
+      help: 'Audited security events by action and outcome: logins (mqtt.connect), denied subscriptions and publishes, API authentication and access, provisioning, config pushes, alert acknowledgements.',
+      labelNames: ['action', 'outcome'] as const,
+      registers: [registry],
+    }),
     connections: new Counter({
       name: 'vigil_mqtt_connections_total',
       help: 'MQTT connections accepted, by transport.',

@@ -3,8 +3,8 @@
  * optionally the incident tour) against a gateway that is already running,
  * e.g. to commission a new edge box or load it from another machine.
  */
-import { Command } from 'commander';
-import { Fleet } from './fleet.ts';
+import { Command, Option } from 'commander';
+import { Fleet, fleetPlan } from './fleet.ts';
 import { LabelLog } from './labels.ts';
 import { Scenario, tour } from './scenario.ts';
 import { addFleetOptions, fleetShape } from './cli-options.ts';
@@ -12,16 +12,43 @@ import { addFleetOptions, fleetShape } from './cli-options.ts';
 const o = addFleetOptions(new Command('vigil-sim'), { sites: 'hub1', camera: 2, door: 4, smoke: 8, bodycam: 2, speed: 1 })
   .description('Run simulated Vigil devices against a running gateway')
   .option('--url <url>', 'gateway MQTT URL (mqtt:// or ws://)', 'mqtt://127.0.0.1:1883')
+  .addOption(new Option('--api <url>', 'gateway HTTP API, to provision the simulated devices').env('VIGIL_URL').default('http://127.0.0.1:8080'))
+  .addOption(new Option('--token <token>', 'an admin token: provision (or re-key) the devices and fetch the site keys; without it the gateway must allow anonymous access').env('VIGIL_TOKEN'))
   .option('--incidents', 'loop the scripted incident tour')
   .parse()
   .opts<Record<string, string | boolean | undefined>>();
 const shape = fleetShape(o);
+
+/** With an admin token: provision what is missing, re-key what exists (passwords are never readable), fetch site keys. */
+async function provision(): Promise<{ creds: Map<string, { username: string; password: string }>; keys: Map<string, string> }> {
+  const creds = new Map<string, { username: string; password: string }>();
+  const keys = new Map<string, string>();
+  const token = o['token'] as string | undefined;
+  if (!token) return { creds, keys };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${o['api']}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const data = (await res.json()) as Record<string, any>;
+    if (!res.ok) throw new Error(`${method} ${path}: ${data['message']}`);
+    return data;
+  };
+  const plan = fleetPlan(shape.sites, shape.perKind);
+  const known = new Set(((await call('GET', '/api/v1/devices')).devices as { deviceId: string; registration: string }[]).filter((d) => d.registration !== 'unregistered').map((d) => d.deviceId));
+  const fresh = plan.filter((d) => !known.has(d.deviceId)).map((d) => ({ ...d, tags: ['simulated'] }));
+  if (fresh.length) for (const d of (await call('POST', '/api/v1/devices/bulk', fresh)).devices) creds.set(d.credentials.username, d.credentials);
+  for (const d of plan.filter((x) => known.has(x.deviceId))) creds.set(d.deviceId, (await call('POST', `/api/v1/devices/${d.deviceId}/rotate`)).credentials);
+  for (const site of shape.sites) keys.set(site, (await call('GET', `/api/v1/sites/${site}/config-key`)).publicKey);
+  console.log(`provisioned ${fresh.length} and re-keyed ${plan.length - fresh.length} simulated devices through ${o['api']}`);
+  return { creds, keys };
+}
+const { creds, keys } = await provision();
 
 const labels = new LabelLog(o['labels'] as string | undefined);
 const fleet = new Fleet({
   url: o['url'] as string,
   ...shape,
   labels,
+  credentials: (id) => creds.get(id),
+  configKeys: (site) => keys.get(site),
 });
 await fleet.start();
 console.log(`${fleet.devices.length} devices connected to ${o['url']}`);

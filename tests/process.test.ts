@@ -121,6 +121,29 @@ describe('admin CLI', () => {
   });
 });
 
+describe('npm run sim', () => {
+  it('provisions its fleet through the API with an admin token and runs it against a secured gateway', async () => {
+    const env = { ...freePortsEnv, VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-sim-')) };
+    const admin = runScript('gateway/admin-cli.ts', ['--json', 'principal', 'add', 'ops', '--role', 'admin', '--sites', '*'], env);
+    await admin.exit;
+    const token = JSON.parse(admin.stdout()).token as string;
+    const gw = runScript('gateway/main.ts', [], env);
+    const ports = (JSON.parse(await gw.line(/vigil gateway running/)) as { ports: { mqtt: number; http: number } }).ports;
+    const args = ['--url', `mqtt://127.0.0.1:${ports.mqtt}`, '--api', `http://127.0.0.1:${ports.http}`, '--sites', 'simx', '--cameras', '1', '--doors', '1', '--smoke', '2', '--bodycams', '1', '--speed', '20', '--duration', '4'];
+    const sim = runScript('simulators/fleet-cli.ts', args, { VIGIL_TOKEN: token });
+    expect((await sim.exit).code, sim.stderr()).toBe(0);
+    expect(sim.stdout()).toMatch(/provisioned 5 and re-keyed 0 simulated devices/);
+    const again = runScript('simulators/fleet-cli.ts', [...args.slice(0, -2), '--duration', '2'], { VIGIL_TOKEN: token });
+    expect((await again.exit).code, again.stderr()).toBe(0);
+    expect(again.stdout()).toMatch(/provisioned 0 and re-keyed 5/);
+    const list = (await (await fetch(`http://127.0.0.1:${ports.http}/api/v1/devices?site=simx`, { headers: { authorization: `Bearer ${token}` } })).json()) as { devices: { messages: number; refused: number }[] };
+    expect(list.devices).toHaveLength(5);
+    expect(list.devices.every((d) => d.messages > 0 && d.refused === 0)).toBe(true);
+    gw.child.kill('SIGTERM');
+    await gw.exit;
+  });
+});
+
 describe('npm run demo', () => {
   it('runs the gateway with all four kinds online, message rates and refused inputs by reason', async () => {
     const labelsFile = join(dir, 'incidents.jsonl');

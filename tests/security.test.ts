@@ -146,6 +146,8 @@ describe('MQTT authentication', () => {
       ]),
     );
     expect(audits({ action: 'mqtt.connect', outcome: 'denied' }).every((r) => r.address === '127.0.0.1')).toBe(true);
+    const metrics = await (await fetch(`http://127.0.0.1:${S.gw.ports.http}/metrics`)).text();
+    expect(metrics).toMatch(/vigil_security_events_total\{action="mqtt.connect",outcome="denied"\} [4-9]/);
   });
 
   it('a revoked device is refused (5), and revoking a connected device closes its session', async () => {

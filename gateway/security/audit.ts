@@ -42,6 +42,7 @@ export class AuditLog {
   readonly #insert;
   readonly #now: () => number;
   readonly #folded = new Map<string, { last: number; suppressed: number }>();
+  readonly #listeners: ((e: AuditEntry) => void)[] = [];
 
   constructor(db: Db, now: () => number = Date.now) {
     this.#db = db;
@@ -51,7 +52,17 @@ export class AuditLog {
     );
   }
 
+  /** Every event, folded ones included (metrics count them all). */
+  onEvent(fn: (e: AuditEntry) => void): void {
+    this.#listeners.push(fn);
+  }
+
   record(e: AuditEntry): void {
+    for (const fn of this.#listeners) fn(e);
+    this.#write(e);
+  }
+
+  #write(e: AuditEntry): void {
     this.#insert.run({
       ts: this.#now(),
       actor: e.actor,
@@ -67,6 +78,7 @@ export class AuditLog {
   recordThrottled(e: AuditEntry): void {
     const key = `${e.actor}\u0000${e.action}\u0000${e.target ?? ''}`;
     const now = this.#now();
+    for (const fn of this.#listeners) fn(e);
     const f = this.#folded.get(key);
     if (f && now - f.last < 1000) {
       f.suppressed++;
@@ -75,7 +87,7 @@ export class AuditLog {
     const suppressed = f?.suppressed ?? 0;
     this.#folded.set(key, { last: now, suppressed: 0 });
     if (this.#folded.size > 10_000) this.#folded.clear();
-    this.record(suppressed ? { ...e, detail: { ...e.detail, repeatsFolded: suppressed } } : e);
+    this.#write(suppressed ? { ...e, detail: { ...e.detail, repeatsFolded: suppressed } } : e);
   }
 
   query(q: AuditQuery = {}): AuditRecord[] {
