@@ -118,6 +118,17 @@ describe('one device', () => {
     expect(sim.config['unlockDurationS']).toBe(8);
   });
 
+  it('a device that reports another version than the one it was in sync with is drifted, and gets the desired one again', async () => {
+    const sim = sims.get('cfg-door-07')!;
+    expect(status('cfg-door-07')).toBe('in_sync');
+    // A local reset: the controller now says it runs version 0 (factory settings).
+    sim.configVersion = 0;
+    await sim.publish('config/reported', { version: 0, status: 'applied' });
+    expect(gw.configs.state('cfg-door-07')).toMatchObject({ status: 'drifted', reportedVersion: 0, reason: 'device reports version 0, desired is 1' });
+    await until(() => status('cfg-door-07') === 'in_sync', 're-delivered and applied');
+    expect(sim.configVersion).toBe(1);
+  });
+
   it('rollback pushes the previous version as a new one, and the device applies it', async () => {
     await api('POST', '/api/v1/devices/cfg-door-03/config', tokens['eng-cfg']!, { patch: { heldOpenTimeoutS: 60 } });
     await until(() => status('cfg-door-03') === 'in_sync' && gw.configs.state('cfg-door-03')!.desiredVersion === 2, 'v2 in sync');

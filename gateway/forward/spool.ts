@@ -165,7 +165,9 @@ export class Spool {
     }
     for (const cls of sacrificeOrder) {
       while (this.#bytes > this.#o.maxBytes) {
-        const r = this.db.prepare('DELETE FROM spool WHERE seq IN (SELECT seq FROM spool WHERE cls = ? ORDER BY seq LIMIT 50) RETURNING bytes').all(cls) as { bytes: number }[];
+        // About as many rows as the excess, from the oldest of this class: no more than needed.
+        const n = Math.max(1, Math.ceil((this.#bytes - this.#o.maxBytes) / (this.#bytes / Math.max(1, this.#count))));
+        const r = this.db.prepare('DELETE FROM spool WHERE seq IN (SELECT seq FROM spool WHERE cls = ? ORDER BY seq LIMIT ?) RETURNING bytes').all(cls, n) as { bytes: number }[];
         if (!r.length) break;
         this.#dropped(cls, 'full', r);
       }
