@@ -1,12 +1,10 @@
 /** The field engineers' `vigil` CLI (bin/vigil) against a real gateway with simulated doors. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../gateway/config.ts';
-import { Gateway } from '../gateway/gateway.ts';
+import type { Gateway } from '../gateway/gateway.ts';
 import { DoorSim } from '../simulators/kinds/door.ts';
+import { startTestGateway } from './helpers/gateway.ts';
 import { ROOT } from './helpers/process.ts';
 
 let gw: Gateway;
@@ -26,17 +24,7 @@ function vigil(args: string[], token = eng): Promise<{ code: number | null; out:
 }
 
 beforeAll(async () => {
-  gw = await new Gateway({
-    config: loadConfig({
-      env: {},
-      overrides: {
-        dataDir: mkdtempSync(join(tmpdir(), 'vigil-cli-')),
-        mqtt: { tcp: { host: '127.0.0.1', port: 0 }, ws: { enabled: false } },
-        http: { host: '127.0.0.1', port: 0 },
-        log: { level: 'silent' },
-      },
-    }),
-  }).start();
+  gw = (await startTestGateway({ security: { allowAnonymous: false } })).gw;
   const reg = gw.security.registry;
   const ps = await reg.provisionMany(Array.from({ length: 4 }, (_, i) => ({ deviceId: `cli-door-0${i + 1}`, kind: 'door', site: 'cli', zone: 'gate' })), { id: 'test' });
   eng = (await reg.addPrincipal({ id: 'field-eng', role: 'engineer', sites: ['cli'] }, { id: 'test' })).token;

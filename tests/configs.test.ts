@@ -1,15 +1,11 @@
 /** Config flashing end to end: signed desired configs, device answers, sync status, rollouts, rollback, permissions. */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../devices/index.ts';
 import { signDesired } from '../devices/config-envelope.ts';
-import { loadConfig } from '../gateway/config.ts';
-import { Gateway } from '../gateway/gateway.ts';
+import type { Gateway } from '../gateway/gateway.ts';
 import { DoorSim } from '../simulators/kinds/door.ts';
-import { closeAll, until } from './helpers/gateway.ts';
+import { closeAll, startTestGateway, until } from './helpers/gateway.ts';
 
 let gw: Gateway;
 const sims = new Map<string, DoorSim>();
@@ -27,18 +23,7 @@ const api = async (method: string, path: string, token: string, body?: unknown) 
 const status = (id: string) => gw.configs.state(id)?.status;
 
 beforeAll(async () => {
-  gw = await new Gateway({
-    config: loadConfig({
-      env: {},
-      overrides: {
-        dataDir: mkdtempSync(join(tmpdir(), 'vigil-cfg-')),
-        mqtt: { tcp: { host: '127.0.0.1', port: 0 }, ws: { enabled: false } },
-        http: { host: '127.0.0.1', port: 0 },
-        log: { level: 'silent' },
-        security: { messagesPerSecond: 10_000, messageBurst: 10_000 },
-      },
-    }),
-  }).start();
+  gw = (await startTestGateway({ security: { allowAnonymous: false, messagesPerSecond: 10_000, messageBurst: 10_000 } })).gw;
   const reg = gw.security.registry;
   const doors = Array.from({ length: 10 }, (_, i) => ({ deviceId: `cfg-door-${String(i + 1).padStart(2, '0')}`, kind: 'door' as const, site: 'cfg', zone: 'north', tags: ['entrance'] }));
   const provisioned = await reg.provisionMany([...doors, { deviceId: 'oth-door-01', kind: 'door', site: 'other' }], { id: 'test' });

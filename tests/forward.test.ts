@@ -10,12 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../devices/index.ts';
 import type { DeviceMessage } from '../edge/message.ts';
 import type { PipelineStage } from '../edge/pipeline.ts';
-import { loadConfig, type GatewayConfigInput } from '../gateway/config.ts';
+import type { GatewayConfigInput } from '../gateway/config.ts';
 import { Aggregator } from '../gateway/forward/aggregate.ts';
-import { Gateway } from '../gateway/gateway.ts';
 import { Fleet } from '../simulators/fleet.ts';
 import { FaultProxy } from './helpers/fault-proxy.ts';
-import { closeAll, connect, until } from './helpers/gateway.ts';
+import { closeAll, connect, startTestGateway, until } from './helpers/gateway.ts';
 import { freePortsEnv, runScript } from './helpers/process.ts';
 import { Victoria } from './helpers/victoria.ts';
 
@@ -28,19 +27,12 @@ class Recorder implements PipelineStage {
 }
 
 async function gateway(over: GatewayConfigInput, stages: PipelineStage[] = []) {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      dataDir: mkdtempSync(join(tmpdir(), 'vigil-fwd-')),
-      mqtt: { tcp: { host: '127.0.0.1', port: 0 }, ws: { enabled: false } },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-      security: { allowAnonymous: true, messagesPerSecond: 100_000, messageBurst: 100_000 },
-      ...over,
-      forward: { minRetryMs: 50, maxRetryMs: 500, jitterMs: 20, batchLines: 500, ...over.forward },
-    },
-  });
-  return new Gateway({ config, stages }).start();
+  const t = await startTestGateway({
+    ...over,
+    security: { messagesPerSecond: 100_000, messageBurst: 100_000 },
+    forward: { minRetryMs: 50, maxRetryMs: 500, jitterMs: 20, batchLines: 500, ...over.forward },
+  }, stages);
+  return t.gw;
 }
 
 const smoke = (i: number) => ({ temperature_c: 20 + (i % 10) / 10, humidity_pct: 40, eco2_ppm: 420 + i, obscuration_pct_m: 0.01 });

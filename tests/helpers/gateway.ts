@@ -20,7 +20,7 @@ export interface TestGateway {
  * A gateway on free ports with a fresh database. Anonymous (dev mode) by default so the
  * ingest suites need no credentials; the security suite turns it off.
  */
-export async function startTestGateway(overrides: GatewayConfigInput = {}, stages: PipelineStage[] = []): Promise<TestGateway> {
+export async function startTestGateway(overrides: GatewayConfigInput = {}, stages: PipelineStage[] = [], now?: () => number): Promise<TestGateway> {
   const config = loadConfig({
     env: {},
     overrides: {
@@ -32,7 +32,7 @@ export async function startTestGateway(overrides: GatewayConfigInput = {}, stage
       log: { level: (process.env['VIGIL_TEST_LOG'] as 'info') ?? 'silent', ...overrides.log },
     },
   });
-  const gw = await new Gateway({ config, stages }).start();
+  const gw = await new Gateway({ config, stages, now }).start();
   return {
     gw,
     mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`,
