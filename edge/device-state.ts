@@ -29,6 +29,8 @@ export interface DeviceView extends DeviceAddress {
   refused: number;
   refusedByReason: Partial<Record<RefusalCode, number>>;
   clockSkewed: number;
+  /** When its connection last ended (undefined while connected or never). */
+  disconnectedAt?: number;
 }
 
 export class DeviceStates implements PipelineStage {
@@ -79,6 +81,7 @@ export class DeviceStates implements PipelineStage {
     d.connected = true;
     d.online = true;
     d.lastSeen = this.#now();
+    d.disconnectedAt = undefined;
   }
 
   disconnected(deviceId: string): void {
@@ -86,6 +89,7 @@ export class DeviceStates implements PipelineStage {
     if (!d) return;
     d.connected = false;
     d.online = false;
+    d.disconnectedAt = this.#now();
   }
 
   refused(a: DeviceAddress, code: RefusalCode): void {

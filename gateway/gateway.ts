@@ -46,7 +46,7 @@ export class Gateway {
   readonly config: GatewayConfig;
   readonly log: Logger;
   readonly metrics: Metrics;
-  readonly states = new DeviceStates();
+  readonly states: DeviceStates;
   readonly pipeline: Pipeline;
   readonly policy: PublishPolicy;
   readonly security: Security;
@@ -65,6 +65,7 @@ export class Gateway {
     this.config = opts.config;
     this.log = opts.log ?? createLogger(opts.config.log, { gateway: opts.config.gatewayId });
     this.metrics = createMetrics({ defaults: opts.processMetrics ?? false });
+    this.states = new DeviceStates(opts.now);
     this.pipeline = new Pipeline((stage, err) => {
       this.metrics.stageErrors.inc({ stage });
       this.log.error({ stage, err }, 'pipeline stage failed');

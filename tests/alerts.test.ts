@@ -201,6 +201,29 @@ describe('fleet coverage', () => {
   });
 });
 
+describe('device offline without a Last Will', () => {
+  it('a device that disconnects without a will is reported offline once the reconnect grace has passed', async () => {
+    let clock = Date.now();
+    const g = await startGateway(mkdtempSync(join(tmpdir(), 'vigil-nowill-')), { security: { allowAnonymous: true } }, () => clock);
+    try {
+      const d = await mqtt.connectAsync(`mqtt://127.0.0.1:${g.ports.mqtt}`, { clientId: 'nw-door-1', reconnectPeriod: 0 });
+      await d.publishAsync('vigil/v1/nw/door/nw-door-1/telemetry', JSON.stringify({ door: 'closed', locked: true }), { qos: 1 });
+      d.stream.destroy();
+      await until(() => g.states.get('nw-door-1')?.connected === false, 'disconnected');
+      clock += 5_000;
+      g.alerts.tick();
+      expect(g.alerts.store.query({ site: 'nw', type: 'device_offline' })).toHaveLength(0); // a blip, so far
+      clock += 6_000;
+      g.alerts.tick();
+      const [a] = g.alerts.store.query({ site: 'nw', type: 'device_offline' });
+      expect(a).toMatchObject({ deviceId: 'nw-door-1', state: 'raised' });
+      expect(a!.reason).toMatch(/disconnected 1\d s ago/);
+    } finally {
+      await g.stop();
+    }
+  });
+});
+
 describe('persistence', () => {
   it('alerts, their retained summary and escalation deadlines survive a restart', async () => {
     let clock = Date.now();

@@ -48,7 +48,7 @@ export const defaultSeverity: Record<AlertType, Severity> = {
   device_fault: 'minor',
 };
 
-const plannedOffline = new Set(['shutdown', 'maintenance', 'reboot']);
+export const plannedOffline = new Set(['shutdown', 'maintenance', 'reboot']);
 
 interface DeviceMemory {
   smokeAlarm?: boolean;

@@ -5,8 +5,11 @@
 import { getKind, kindNames } from '../../devices/index.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
 import type { Condition } from '../../edge/alerts/model.ts';
-import { defaultSeverity } from '../../edge/alerts/rules.ts';
+import { defaultSeverity, plannedOffline } from '../../edge/alerts/rules.ts';
 import type { Registry } from '../security/registry.ts';
+
+/** A reconnect within this is a blip, not an outage. */
+export const RECONNECT_GRACE_MS = 10_000;
 
 export interface FleetHealthSettings {
   coverageTarget: number;
@@ -62,11 +65,17 @@ export class FleetHealth {
     for (const d of this.#fleet()) {
       const v = this.#states.get(d.deviceId);
       const ok = this.healthy(d.deviceId, d.kind);
-      // Connected but silent: missed heartbeats. (Disconnects arrive as status/Last Will through the rules.)
-      const silent = !!v?.connected && !ok;
+      // Connected but silent (missed heartbeats), or gone without a Last Will and not back within
+      // the grace. A Last Will or offline status arrives through the rules; a planned stop is no outage.
+      const planned = v?.status?.data['online'] === false && plannedOffline.has(String(v.status.data['reason']));
+      const gone = !!v && !v.connected && v.disconnectedAt !== undefined && now - v.disconnectedAt >= RECONNECT_GRACE_MS && !planned;
+      const silent = (!!v?.connected && !ok) || gone;
       if (silent && !this.#silent.has(d.deviceId)) {
         this.#silent.add(d.deviceId);
-        conditions.push({ ...d, type: 'device_offline', active: true, severity: defaultSeverity.device_offline, reason: `no message for ${Math.round((now - v.lastSeen) / 1000)} s (${this.#s.heartbeatMisses} reporting periods)`, ts: now });
+        const reason = gone
+          ? `disconnected ${Math.round((now - v.disconnectedAt!) / 1000)} s ago`
+          : `no message for ${Math.round((now - v!.lastSeen) / 1000)} s (${this.#s.heartbeatMisses} reporting periods)`;
+        conditions.push({ ...d, type: 'device_offline', active: true, severity: defaultSeverity.device_offline, reason, ts: now });
       } else if (!silent && this.#silent.has(d.deviceId)) {
         this.#silent.delete(d.deviceId);
         if (ok) conditions.push({ ...d, type: 'device_offline', active: false, severity: defaultSeverity.device_offline, reason: 'reporting again', ts: now });

@@ -119,7 +119,9 @@ export class PublishPolicy {
       // A will left by a client of an earlier broker run (persistent stores only): nothing to attribute it to.
       return done(null);
     }
-    if (this.#rate && !this.#rate.take(client.id)) {
+    // A Last Will is never rate limited: it is how the site learns the device is gone.
+    const isWill = (client as unknown as { will?: unknown }).will === packet;
+    if (this.#rate && !isWill && !this.#rate.take(client.id)) {
       this.#refuse(client, packet, { code: 'rate_limited', message: `more than ${this.#deps.rate!.perSecond} messages/s (burst ${this.#deps.rate!.burst}); message dropped` });
       return done(null);
     }
