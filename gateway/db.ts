@@ -122,3 +122,16 @@ export function openStore(file: string): Db {
   }
   return db;
 }
+
+/** Prepared statements, compiled once per SQL text (preparing costs more than running a lookup). */
+export function statementCache(db: Db): (sql: string) => Database.Statement {
+  const cache = new Map<string, Database.Statement>();
+  return (sql) => {
+    let s = cache.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  };
+}

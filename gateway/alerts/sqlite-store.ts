@@ -1,16 +1,18 @@
 /** Alerts in the embedded database: one row per alert (JSON body plus indexed columns) and its full history. */
-import type { Db } from '../db.ts';
+import { statementCache, type Db } from '../db.ts';
 import type { AlertEvent } from '../../edge/alerts/model.ts';
 import type { AlertQuery, AlertRecord, AlertStore, HistoryEntry } from '../../edge/alerts/store.ts';
 
 export class SqliteAlertStore implements AlertStore {
   readonly #db: Db;
+  readonly #sql: ReturnType<typeof statementCache>;
   readonly #upsert;
   readonly #history;
   readonly #now: () => number;
 
   constructor(db: Db, now: () => number = Date.now) {
     this.#db = db;
+    this.#sql = statementCache(db);
     this.#now = now;
     this.#upsert = db.prepare(
       `INSERT INTO alerts (id, key, site, zone, type, state, raised_at, data) VALUES (@id, @key, @site, @zone, @type, @state, @raisedAt, @data)
@@ -22,19 +24,19 @@ export class SqliteAlertStore implements AlertStore {
   #row = (r: { data: string } | undefined): AlertRecord | undefined => (r ? (JSON.parse(r.data) as AlertRecord) : undefined);
 
   get(id: string) {
-    return this.#row(this.#db.prepare('SELECT data FROM alerts WHERE id = ?').get(id) as { data: string } | undefined);
+    return this.#row(this.#sql('SELECT data FROM alerts WHERE id = ?').get(id) as { data: string } | undefined);
   }
 
   findOpen(key: string) {
-    return this.#row(this.#db.prepare(`SELECT data FROM alerts WHERE key = ? AND state IN ('raised', 'acknowledged')`).get(key) as { data: string } | undefined);
+    return this.#row(this.#sql(`SELECT data FROM alerts WHERE key = ? AND state IN ('raised', 'acknowledged')`).get(key) as { data: string } | undefined);
   }
 
   findLatest(key: string) {
-    return this.#row(this.#db.prepare('SELECT data FROM alerts WHERE key = ? ORDER BY raised_at DESC LIMIT 1').get(key) as { data: string } | undefined);
+    return this.#row(this.#sql('SELECT data FROM alerts WHERE key = ? ORDER BY raised_at DESC LIMIT 1').get(key) as { data: string } | undefined);
   }
 
   openAlerts() {
-    return (this.#db.prepare(`SELECT data FROM alerts WHERE state IN ('raised', 'acknowledged') ORDER BY raised_at`).all() as { data: string }[]).map((r) => this.#row(r)!);
+    return (this.#sql(`SELECT data FROM alerts WHERE state IN ('raised', 'acknowledged') ORDER BY raised_at`).all() as { data: string }[]).map((r) => this.#row(r)!);
   }
 
   openInZone(site: string, zone: string, since: number) {
@@ -68,7 +70,7 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   history(id: string): HistoryEntry[] {
-    return (this.#db.prepare('SELECT ts, event, actor, version, detail FROM alert_history WHERE alert_id = ? ORDER BY seq').all(id) as (Omit<HistoryEntry, 'detail'> & { detail: string })[]).map(
+    return (this.#sql('SELECT ts, event, actor, version, detail FROM alert_history WHERE alert_id = ? ORDER BY seq').all(id) as (Omit<HistoryEntry, 'detail'> & { detail: string })[]).map(
       (h) => ({ ...h, detail: JSON.parse(h.detail) as Record<string, unknown> }),
     );
   }

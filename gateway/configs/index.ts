@@ -11,7 +11,7 @@ import { deviceTopic, getKind } from '../../devices/index.ts';
 import { mergePatch, signDesired } from '../../devices/config-envelope.ts';
 import type { DeviceMessage } from '../../edge/message.ts';
 import type { PipelineStage } from '../../edge/pipeline.ts';
-import type { Db } from '../db.ts';
+import { statementCache, type Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { BulkInvalidError, NotFoundError } from '../security/errors.ts';
 import type { Security } from '../security/index.ts';
@@ -51,6 +51,7 @@ export class Configs implements PipelineStage {
   readonly name = 'config-tracker';
   readonly keys: SiteKeys;
   readonly #db: Db;
+  readonly #sql: ReturnType<typeof statementCache>;
   readonly #security: Security;
   readonly #log: Logger;
   readonly #now: () => number;
@@ -58,6 +59,7 @@ export class Configs implements PipelineStage {
 
   constructor(db: Db, security: Security, log: Logger, now: () => number = Date.now) {
     this.#db = db;
+    this.#sql = statementCache(db);
     this.#security = security;
     this.#log = log;
     this.#now = now;
@@ -68,7 +70,7 @@ export class Configs implements PipelineStage {
 
   attach(broker: Aedes): void {
     this.#broker = broker;
-    const rows = this.#db.prepare('SELECT device_id FROM device_config_state').all() as { device_id: string }[];
+    const rows = this.#sql('SELECT device_id FROM device_config_state').all() as { device_id: string }[];
     for (const r of rows) this.#deliver(r.device_id);
     broker.on('clientReady', (client: Client) => {
       const s = this.state(client.id);
@@ -77,16 +79,16 @@ export class Configs implements PipelineStage {
   }
 
   current(deviceId: string): ConfigVersion | undefined {
-    const r = this.#db.prepare('SELECT * FROM device_configs WHERE device_id = ? ORDER BY version DESC LIMIT 1').get(deviceId) as Row | undefined;
+    const r = this.#sql('SELECT * FROM device_configs WHERE device_id = ? ORDER BY version DESC LIMIT 1').get(deviceId) as Row | undefined;
     return r && toVersion(r);
   }
 
   history(deviceId: string): ConfigVersion[] {
-    return (this.#db.prepare('SELECT * FROM device_configs WHERE device_id = ? ORDER BY version DESC').all(deviceId) as Row[]).map(toVersion);
+    return (this.#sql('SELECT * FROM device_configs WHERE device_id = ? ORDER BY version DESC').all(deviceId) as Row[]).map(toVersion);
   }
 
   state(deviceId: string): SyncState | undefined {
-    const r = this.#db.prepare('SELECT * FROM device_config_state WHERE device_id = ?').get(deviceId) as StateRow | undefined;
+    const r = this.#sql('SELECT * FROM device_config_state WHERE device_id = ?').get(deviceId) as StateRow | undefined;
     return r && { deviceId: r.device_id, desiredVersion: r.desired_version, reportedVersion: r.reported_version, status: r.status, reason: r.reason, updatedAt: r.updated_at };
   }
 
@@ -107,9 +109,9 @@ export class Configs implements PipelineStage {
     const now = this.#now();
     const version = (this.current(device.deviceId)?.version ?? 0) + 1;
     this.#db.transaction(() => {
-      this.#db.prepare('INSERT INTO device_configs (device_id, version, config, author, created_at, rollout_id, note) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      this.#sql('INSERT INTO device_configs (device_id, version, config, author, created_at, rollout_id, note) VALUES (?, ?, ?, ?, ?, ?, ?)')
         .run(device.deviceId, version, JSON.stringify(config), actor.id, now, opts.rolloutId ?? null, opts.note ?? null);
-      this.#db.prepare(`INSERT INTO device_config_state (device_id, desired_version, reported_version, status, reason, updated_at) VALUES (?, ?, NULL, 'pending', NULL, ?)
+      this.#sql(`INSERT INTO device_config_state (device_id, desired_version, reported_version, status, reason, updated_at) VALUES (?, ?, NULL, 'pending', NULL, ?)
         ON CONFLICT (device_id) DO UPDATE SET desired_version = excluded.desired_version, status = 'pending', reason = NULL, updated_at = excluded.updated_at`).run(device.deviceId, version, now);
       this.#security.audit.record({ actor: actor.id, address: actor.address, action: 'config.push', target: device.deviceId, outcome: 'ok', detail: { version, ...(opts.rolloutId ? { rolloutId: opts.rolloutId } : {}), ...(opts.note ? { note: opts.note } : {}) } });
     })();
@@ -165,7 +167,7 @@ export class Configs implements PipelineStage {
       reason = `device reports version ${version}, desired is ${s.desiredVersion}`;
       this.#deliver(m.deviceId);
     }
-    this.#db.prepare('UPDATE device_config_state SET reported_version = ?, status = ?, reason = ?, updated_at = ? WHERE device_id = ?')
+    this.#sql('UPDATE device_config_state SET reported_version = ?, status = ?, reason = ?, updated_at = ? WHERE device_id = ?')
       .run(version, status, reason, this.#now(), m.deviceId);
   }
 }

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { idSchema, kindNames } from '../../devices/index.ts';
-import type { Db } from '../db.ts';
+import { statementCache, type Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import { NotFoundError } from '../security/errors.ts';
 import type { Actor, DeviceRecord, Registry } from '../security/registry.ts';
@@ -54,6 +54,7 @@ export interface Rollout {
 
 export class Rollouts {
   readonly #db: Db;
+  readonly #sql: ReturnType<typeof statementCache>;
   readonly #configs: Configs;
   readonly #registry: Registry;
   readonly #log: Logger;
@@ -62,6 +63,7 @@ export class Rollouts {
 
   constructor(db: Db, configs: Configs, registry: Registry, log: Logger) {
     this.#db = db;
+    this.#sql = statementCache(db);
     this.#configs = configs;
     this.#registry = registry;
     this.#log = log;
@@ -164,16 +166,16 @@ export class Rollouts {
   }
 
   get(id: string): Rollout | undefined {
-    const row = this.#db.prepare('SELECT data FROM rollouts WHERE id = ?').get(id) as { data: string } | undefined;
+    const row = this.#sql('SELECT data FROM rollouts WHERE id = ?').get(id) as { data: string } | undefined;
     return row && (JSON.parse(row.data) as Rollout);
   }
 
   list(limit = 50): Rollout[] {
-    return (this.#db.prepare('SELECT data FROM rollouts ORDER BY created_at DESC LIMIT ?').all(limit) as { data: string }[]).map((r) => JSON.parse(r.data) as Rollout);
+    return (this.#sql('SELECT data FROM rollouts ORDER BY created_at DESC LIMIT ?').all(limit) as { data: string }[]).map((r) => JSON.parse(r.data) as Rollout);
   }
 
   #save(r: Rollout): void {
-    this.#db.prepare('INSERT INTO rollouts (id, created_by, created_at, state, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data')
+    this.#sql('INSERT INTO rollouts (id, created_by, created_at, state, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data')
       .run(r.id, r.createdBy, r.createdAt, r.state, JSON.stringify(r));
   }
 

@@ -9,7 +9,7 @@ import { idSchema, kindNames } from '../../devices/index.ts';
 import type { AuditLog } from './audit.ts';
 import { BulkInvalidError, ConflictError, NotFoundError } from './errors.ts';
 import { hashSecret, newSecret, verifySecret } from './secrets.ts';
-import type { Db } from '../db.ts';
+import { statementCache, type Db } from '../db.ts';
 
 export const provisionSchema = z.object({
   deviceId: idSchema,
@@ -76,6 +76,7 @@ export type VerifyResult<T> = { ok: true; record: T } | { ok: false; reason: 'un
 
 export class Registry {
   readonly #db: Db;
+  readonly #sql: ReturnType<typeof statementCache>;
   readonly #audit: AuditLog;
   readonly #now: () => number;
   /** sha256(token) → principal, for API calls: scrypt per request would cost ~35 ms each. */
@@ -83,6 +84,7 @@ export class Registry {
 
   constructor(db: Db, audit: AuditLog, now: () => number = Date.now) {
     this.#db = db;
+    this.#sql = statementCache(db);
     this.#audit = audit;
     this.#now = now;
   }
@@ -90,12 +92,12 @@ export class Registry {
   // ── devices ──────────────────────────────────────────────────────────
 
   getDevice(id: string): DeviceRecord | undefined {
-    const r = this.#db.prepare('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
+    const r = this.#sql('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
     return r && toDevice(r);
   }
 
   listDevices(f: { site?: string; kind?: string; sites?: string[] } = {}): DeviceRecord[] {
-    const rows = this.#db.prepare('SELECT * FROM devices ORDER BY site, kind, device_id').all() as DeviceRow[];
+    const rows = this.#sql('SELECT * FROM devices ORDER BY site, kind, device_id').all() as DeviceRow[];
     return rows
       .map(toDevice)
       .filter((d) => (!f.site || d.site === f.site) && (!f.kind || d.kind === f.kind) && (!f.sites || f.sites.includes('*') || f.sites.includes(d.site)));
@@ -132,7 +134,7 @@ export class Registry {
     const secrets = valid.map(() => newSecret());
     const hashes = await Promise.all(secrets.map(hashSecret));
     const now = this.#now();
-    const insert = this.#db.prepare(
+    const insert = this.#sql(
       `INSERT INTO devices (device_id, kind, site, zone, tags, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'enabled', ?, ?)`,
     );
     this.#db.transaction(() => {
@@ -150,7 +152,7 @@ export class Registry {
     if (!d) throw new NotFoundError(`device "${id}" is not provisioned`);
     const secret = newSecret();
     const hash = await hashSecret(secret);
-    this.#db.prepare(`UPDATE devices SET secret_hash = ?, state = 'enabled', updated_at = ? WHERE device_id = ?`).run(hash, this.#now(), id);
+    this.#sql(`UPDATE devices SET secret_hash = ?, state = 'enabled', updated_at = ? WHERE device_id = ?`).run(hash, this.#now(), id);
     this.#audit.record({ actor: actor.id, address: actor.address, action: 'device.rotate', target: id, outcome: 'ok', detail: { previousState: d.state } });
     return { username: id, password: secret };
   }
@@ -158,13 +160,13 @@ export class Registry {
   revokeDevice(id: string, actor: Actor): DeviceRecord {
     const d = this.getDevice(id);
     if (!d) throw new NotFoundError(`device "${id}" is not provisioned`);
-    this.#db.prepare(`UPDATE devices SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE device_id = ?`).run(this.#now(), id);
+    this.#sql(`UPDATE devices SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE device_id = ?`).run(this.#now(), id);
     this.#audit.record({ actor: actor.id, address: actor.address, action: 'device.revoke', target: id, outcome: 'ok' });
     return this.getDevice(id)!;
   }
 
   async verifyDevice(id: string, secret: string | undefined): Promise<VerifyResult<DeviceRecord>> {
-    const r = this.#db.prepare('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
+    const r = this.#sql('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
     if (secret === undefined) return r ? this.#deviceState(r) : { ok: false, reason: 'unknown' };
     const match = await verifySecret(secret, r?.secret_hash);
     if (!r) return { ok: false, reason: 'unknown' };
@@ -178,18 +180,18 @@ export class Registry {
   }
 
   touchDevice(id: string, address: string | undefined): void {
-    this.#db.prepare('UPDATE devices SET last_seen = ?, last_address = ? WHERE device_id = ?').run(this.#now(), address ?? null, id);
+    this.#sql('UPDATE devices SET last_seen = ?, last_address = ? WHERE device_id = ?').run(this.#now(), address ?? null, id);
   }
 
   // ── principals ───────────────────────────────────────────────────────
 
   getPrincipal(id: string): Principal | undefined {
-    const r = this.#db.prepare('SELECT * FROM principals WHERE id = ?').get(id) as PrincipalRow | undefined;
+    const r = this.#sql('SELECT * FROM principals WHERE id = ?').get(id) as PrincipalRow | undefined;
     return r && toPrincipal(r);
   }
 
   listPrincipals(): Principal[] {
-    return (this.#db.prepare('SELECT * FROM principals ORDER BY id').all() as PrincipalRow[]).map(toPrincipal);
+    return (this.#sql('SELECT * FROM principals ORDER BY id').all() as PrincipalRow[]).map(toPrincipal);
   }
 
   /** Returns the bearer token `<id>.<secret>` once; the secret alone is the MQTT password. */
@@ -199,7 +201,7 @@ export class Registry {
     if (this.getDevice(p.id)) throw new ConflictError(`"${p.id}" is the id of a device`);
     const secret = newSecret();
     const now = this.#now();
-    this.#db.prepare(`INSERT INTO principals (id, role, sites, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'enabled', ?, ?)`)
+    this.#sql(`INSERT INTO principals (id, role, sites, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'enabled', ?, ?)`)
       .run(p.id, p.role, JSON.stringify(p.sites), await hashSecret(secret), now, now);
     this.#audit.record({ actor: actor.id, address: actor.address, action: 'principal.add', target: p.id, outcome: 'ok', detail: { role: p.role, sites: p.sites } });
     return { principal: this.getPrincipal(p.id)!, token: `${p.id}.${secret}`, credentials: { username: p.id, password: secret } };
@@ -208,7 +210,7 @@ export class Registry {
   async rotatePrincipal(id: string, actor: Actor): Promise<{ token: string; credentials: Credentials }> {
     if (!this.getPrincipal(id)) throw new NotFoundError(`principal "${id}" does not exist`);
     const secret = newSecret();
-    this.#db.prepare(`UPDATE principals SET secret_hash = ?, state = 'enabled', updated_at = ? WHERE id = ?`).run(await hashSecret(secret), this.#now(), id);
+    this.#sql(`UPDATE principals SET secret_hash = ?, state = 'enabled', updated_at = ? WHERE id = ?`).run(await hashSecret(secret), this.#now(), id);
     this.#tokenCache.clear();
     this.#audit.record({ actor: actor.id, address: actor.address, action: 'principal.rotate', target: id, outcome: 'ok' });
     return { token: `${id}.${secret}`, credentials: { username: id, password: secret } };
@@ -216,14 +218,14 @@ export class Registry {
 
   revokePrincipal(id: string, actor: Actor): Principal {
     if (!this.getPrincipal(id)) throw new NotFoundError(`principal "${id}" does not exist`);
-    this.#db.prepare(`UPDATE principals SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE id = ?`).run(this.#now(), id);
+    this.#sql(`UPDATE principals SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE id = ?`).run(this.#now(), id);
     this.#tokenCache.clear();
     this.#audit.record({ actor: actor.id, address: actor.address, action: 'principal.revoke', target: id, outcome: 'ok' });
     return this.getPrincipal(id)!;
   }
 
   async verifyPrincipal(id: string, secret: string): Promise<VerifyResult<Principal>> {
-    const r = this.#db.prepare('SELECT * FROM principals WHERE id = ?').get(id) as PrincipalRow | undefined;
+    const r = this.#sql('SELECT * FROM principals WHERE id = ?').get(id) as PrincipalRow | undefined;
     const match = await verifySecret(secret, r?.secret_hash);
     if (!r) return { ok: false, reason: 'unknown' };
     if (r.state !== 'enabled') return { ok: false, reason: 'revoked' };
