@@ -175,6 +175,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    inference: z
+      .object({
+        modelsDir: z.string().default('models').describe('Where models live: <modelsDir>/<id>/manifest.json and its .onnx file.'),
+        maxBatch: z.number().int().min(1).max(4096).default(32).describe('Micro-batching: run a model once this many windows are queued ...'),
+        maxWaitMs: z.number().min(0).max(1000).default(5).describe('... or once the oldest queued window has waited this long.'),
+      })
+      .strict()
+      .prefault({}),
     dataDir: z.string().min(1).default('var').describe('Directory of the embedded database (vigil.db: registry, principals, audit log).'),
     log: z
       .object({

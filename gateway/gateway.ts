@@ -20,6 +20,7 @@ import { Alerts } from './alerts/index.ts';
 import { Forwarding } from './forward/index.ts';
 import { Configs } from './configs/index.ts';
 import { Rollouts } from './configs/rollouts.ts';
+import { ModelStore } from '../edge/inference/models.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -54,6 +55,7 @@ export class Gateway {
   readonly forwarding: Forwarding;
   readonly configs: Configs;
   readonly rollouts: Rollouts;
+  readonly models: ModelStore;
   readonly ports: Ports = {};
   readonly startedAt = Date.now();
   broker?: Aedes;
@@ -94,6 +96,29 @@ export class Gateway {
       rate: { perSecond: this.config.security.messagesPerSecond, burst: this.config.security.messageBurst },
     });
     this.policy.addCommand(this.alerts.commandHandler());
+    this.models = new ModelStore(this.config.inference.modelsDir, { maxBatch: this.config.inference.maxBatch, maxWaitMs: this.config.inference.maxWaitMs });
+    this.models.onLoaded = (m) => {
+      const id = m.manifest.id;
+      this.metrics.modelsLoaded.set(this.models.models.length);
+      m.batcher.onBatch = (n, ms, scores) => {
+        this.metrics.modelInferences.inc({ model: id, version: m.manifest.version }, n);
+        this.metrics.modelBatches.observe({ model: id }, n);
+        this.metrics.modelLatency.observe({ model: id }, ms / 1000);
+        for (const s of scores) this.metrics.modelScores.observe({ model: id }, s);
+      };
+      this.log.info({ model: id, version: m.manifest.version, kind: m.manifest.kind }, 'model loaded');
+    };
+  }
+
+  /** Load or hot-reload one model; a failure leaves the running version serving, and is counted. */
+  async reloadModel(id: string) {
+    try {
+      return await this.models.reload(id);
+    } catch (err) {
+      this.metrics.modelLoadFailures.inc({ model: id });
+      this.log.error({ model: id, err: (err as Error).message }, 'model failed to load');
+      throw err;
+    }
   }
 
   get running(): boolean {
@@ -105,6 +130,11 @@ export class Gateway {
     this.#state = 'starting';
     try {
       await this.pipeline.start();
+      await this.models.loadAll();
+      for (const p of this.models.problems) {
+        this.metrics.modelLoadFailures.inc({ model: p.id });
+        this.log.error({ model: p.id, err: p.error }, 'model failed to load; running on rules for it');
+      }
       this.broker = await createBroker({
         config: this.config,
         policy: this.policy,
@@ -151,6 +181,7 @@ export class Gateway {
           forwarding: this.forwarding,
           configs: this.configs,
           rollouts: this.rollouts,
+          gateway: this,
           allowAnonymous: this.config.security.allowAnonymous,
           registry: this.metrics.registry,
           log: this.log.child({ module: 'http' }),
@@ -177,6 +208,13 @@ export class Gateway {
       broker: { ok: !!this.broker && !this.broker.closed, detail: this.broker ? `${this.broker.connectedClients} clients` : 'not started' },
       listeners: { ok: this.#listeners.length > 0, detail: this.#listeners.map((l) => `${l.name}:${l.port}`).join(', ') || 'none' },
       pipeline: { ok: this.pipeline.stages.length > 0, detail: this.pipeline.stages.join(' → ') },
+      // No model is not a readiness failure either: the rules still raise alerts. It is said plainly.
+      inference: {
+        ok: true,
+        detail: this.models.models.length
+          ? this.models.models.map((m) => `${m.manifest.id}@${m.manifest.version}`).join(', ') + (this.models.problems.length ? `; last problem: ${this.models.problems.at(-1)!.error}` : '')
+          : `no models loaded: running on rules alone${this.models.problems.length ? ` (${this.models.problems.at(-1)!.id}: ${this.models.problems.at(-1)!.error})` : ''}`,
+      },
       // The uplink being down is not a readiness failure: the spool is there for exactly that. It is reported, not failed.
       spool: { ok: true, detail: `${this.forwarding.spool.depth} points spooled${this.forwarding.forwarding ? '' : ' (standalone: no uplink configured)'}` },
     };
@@ -200,6 +238,7 @@ export class Gateway {
     await listenersClosed;
     await this.pipeline.stop();
     await this.#app?.close();
+    await this.models.close();
     this.security.close();
     this.#listeners = [];
     this.#state = 'stopped';

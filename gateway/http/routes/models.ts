@@ -1,0 +1,37 @@
+/** Models on the box: what runs, and hot reload with automatic rollback on failure. */
+import { z } from 'zod';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Gateway } from '../../gateway.ts';
+import { actorOf, adminOnly, anyRole } from '../auth.ts';
+import { errorBody } from '../schemas.ts';
+
+const modelOut = z.object({ id: z.string(), version: z.string(), kind: z.string(), alertType: z.string(), features: z.array(z.string()), sha256: z.string(), loadedAt: z.string(), inferences: z.number(), runs: z.number() });
+
+export const modelRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (app, { gateway }) => {
+  const out = (m: Gateway['models']['models'][number]) => ({
+    id: m.manifest.id, version: m.manifest.version, kind: m.manifest.kind, alertType: m.manifest.alertType, features: m.manifest.input.features,
+    sha256: m.manifest.sha256, loadedAt: new Date(m.loadedAt).toISOString(), inferences: m.batcher.stats.inferences, runs: m.batcher.stats.runs,
+  });
+
+  app.get('/api/v1/models', {
+    config: { roles: anyRole },
+    schema: { tags: ['models'], summary: 'Loaded models and recent load problems (none loaded: rules only)', response: { 200: z.object({ models: z.array(modelOut), problems: z.array(z.object({ id: z.string(), at: z.string(), error: z.string() })) }) } },
+  }, async () => ({
+    models: gateway.models.models.map(out),
+    problems: gateway.models.problems.map((p) => ({ ...p, at: new Date(p.at).toISOString() })),
+  }));
+
+  app.post('/api/v1/models/:id/reload', {
+    config: { roles: adminOnly },
+    schema: { tags: ['models'], summary: 'Load the version now in models/<id>/; if it fails, the running version keeps serving (409)', params: z.object({ id: z.string().regex(/^[a-z][a-z0-9-]{1,40}$/) }), response: { 200: modelOut, 401: errorBody, 403: errorBody, 409: errorBody } },
+  }, async (req, reply) => {
+    try {
+      const m = await gateway.reloadModel(req.params.id);
+      gateway.security.audit.record({ actor: actorOf(req).id, address: req.ip, action: 'model.reload', target: req.params.id, outcome: 'ok', detail: { version: m.manifest.version, sha256: m.manifest.sha256 } });
+      return out(m);
+    } catch (err) {
+      gateway.security.audit.record({ actor: actorOf(req).id, address: req.ip, action: 'model.reload', target: req.params.id, outcome: 'failed', detail: { error: (err as Error).message } });
+      return reply.code(409).send({ statusCode: 409, code: 'VIGIL_ERR_MODEL_LOAD', error: 'Conflict', message: (err as Error).message });
+    }
+  });
+};
