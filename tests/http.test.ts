@@ -26,7 +26,7 @@ describe('HTTP API', () => {
     const ready = await getJson<{ ready: boolean; checks: Record<string, { ok: boolean }> }>(`${t.httpUrl}/readyz`);
     expect(ready.status).toBe(200);
     expect(ready.body.ready).toBe(true);
-    expect(Object.keys(ready.body.checks)).toEqual(['broker', 'listeners', 'pipeline', 'spool']);
+    expect(Object.keys(ready.body.checks)).toEqual(['broker', 'listeners', 'pipeline', 'inference', 'spool']);
   });
 
   it('GET /api/v1/devices lists devices with counters and filters', async () => {
