@@ -27,16 +27,6 @@ export function deviceTopic(a: DeviceAddress, channel: Channel): string {
   return `${TOPIC_ROOT}/${a.site}/${a.kind}/${a.deviceId}/${channel}`;
 }
 
-/** Topic filter for everything one device publishes or receives. */
-export function deviceFilter(a: DeviceAddress): string {
-  return `${TOPIC_ROOT}/${a.site}/${a.kind}/${a.deviceId}/#`;
-}
-
-/** Alerts for consumers live under the site, beside the device kinds (filled by the alerts issue). */
-export function alertsFilter(site: string): string {
-  return `${TOPIC_ROOT}/${site}/alerts/#`;
-}
-
 export type ParsedTopic =
   | { ok: true; address: DeviceAddress; channel: Channel; direction: 'device' | 'gateway' }
   | { ok: false; reason: 'outside_namespace' | 'unknown_channel'; message: string };

@@ -13,7 +13,7 @@
  * Every change is persisted before it is emitted (published).
  */
 import { randomBytes } from 'node:crypto';
-import { conditionKey, openStates, raise, severities, type AlertEvent, type AlertType, type Condition, type Severity } from './model.ts';
+import { conditionKey, openStates, raise, type AlertEvent, type AlertType, type Condition, type Severity } from './model.ts';
 import type { AlertRecord, AlertStore } from './store.ts';
 
 export interface EscalationTimes {
@@ -170,5 +170,3 @@ export class AlertEngine {
     }
   }
 }
-
-export const severityRank = (s: Severity) => severities.indexOf(s);
