@@ -37,6 +37,13 @@ function summary(d: DeviceView | undefined, r: DeviceRecord | undefined): z.infe
 
 export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates; security: Security; forwarding: Forwarding }> = async (app, { states, security, forwarding }) => {
   const { registry } = security;
+  /** A device the caller may see: outside its sites looks the same as unknown (no probing for ids). */
+  const visible = (id: string, sites: string[]) => {
+    const d = states.get(id);
+    const r = registry.getDevice(id);
+    if ((!d && !r) || !grants(sites, (r ?? d)!.site)) throw new DeviceNotFoundError(id);
+    return { d, r };
+  };
   app.get('/api/v1/devices', {
     config: { roles: anyRole },
     schema: {
@@ -70,10 +77,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates; securit
       response: { 200: deviceDetail, 404: errorBody },
     },
   }, async (req) => {
-    const d = states.get(req.params.id);
-    const r = registry.getDevice(req.params.id);
-    // Outside the caller's sites looks the same as unknown: no probing for device ids.
-    if ((!d && !r) || !grants(req.principal!.sites, (r ?? d)!.site)) throw new DeviceNotFoundError(req.params.id);
+    const { d, r } = visible(req.params.id, req.principal!.sites);
     return {
       ...summary(d, r),
       status: readingOut(d?.status),
@@ -103,9 +107,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates; securit
     },
   }, async (req) => {
     const id = req.params.id;
-    const d = states.get(id);
-    const r = registry.getDevice(id);
-    if ((!d && !r) || !grants(req.principal!.sites, (r ?? d)!.site)) throw new DeviceNotFoundError(id);
+    visible(id, req.principal!.sites);
     const to = req.query.to ? Date.parse(req.query.to) : Date.now();
     const from = req.query.from ? Date.parse(req.query.from) : to - 3_600_000;
     const rows = forwarding.spool.localTelemetry(id, from, to, req.query.limit);
