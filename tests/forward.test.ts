@@ -219,6 +219,28 @@ describe('standalone: no uplink configured', () => {
 });
 
 describe('edge aggregation', () => {
+  it('forwards per-minute min/max/mean instead of every reading for a kind configured so', async () => {
+    const gw = await gateway({ forward: { url: vm.url, aggregateS: { smoke: 60 } } });
+    try {
+      const a = { site: 'agg', kind: 'smoke', deviceId: 'agg-smoke-1' };
+      const dev = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { clientId: a.deviceId });
+      const minute = Math.floor(Date.now() / 60_000) * 60_000 - 2 * 60_000; // within ingest.maxClockSkewMs of now
+      for (const [dt, t] of [[1000, 20], [20_000, 22], [40_000, 24], [61_000, 30]] as const) {
+        await dev.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ ...smoke(0), temperature_c: t, ts: minute + dt }), { qos: 1 });
+      }
+      const mean = await until(async () => (await vm.export('smoke_temperature_c_mean{device="agg-smoke-1"}'))[0], 'aggregate in the server', 10_000);
+      expect(mean.values).toEqual([22]);
+      expect(mean.timestamps).toEqual([minute]);
+      expect(await vm.samples('smoke_temperature_c_max{device="agg-smoke-1"}')).toBe(1);
+      expect((await vm.export('smoke_samples{device="agg-smoke-1"}'))[0]!.values).toEqual([3]);
+      expect(await vm.samples('smoke_temperature_c{device="agg-smoke-1"}')).toBe(0); // no raw readings uplinked
+      // The raw readings are still kept on the box.
+      expect(gw.forwarding.spool.localTelemetry('agg-smoke-1', minute, minute + 120_000, 10)).toHaveLength(4);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it('summarises chatty telemetry per device and window: min, max, mean and count', () => {
     const agg = new Aggregator(60);
     const m = (ts: number, t: number) => ({ site: 's', kind: 'smoke', deviceId: 'd', channel: 'telemetry', ts, receivedAt: ts, clockSkewed: false, data: { temperature_c: t }, qos: 0, clientId: 'd' }) as DeviceMessage;
