@@ -154,6 +154,30 @@ describe('bad input', () => {
   });
 });
 
+describe('protocol abuse', () => {
+  it('garbage bytes, a CONNECT-less socket and absurd topics close those connections; the broker keeps serving others', async () => {
+    const { connect: tcp } = await import('node:net');
+    const port = t.gw.ports.mqtt!;
+    const closed = (bytes: Buffer) =>
+      new Promise<void>((resolve) => {
+        const s = tcp({ port, host: '127.0.0.1' }, () => s.write(bytes));
+        s.on('error', () => {});
+        s.on('close', () => resolve());
+      });
+    await closed(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await closed(Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x7f])); // CONNECT with an impossible remaining length
+    await closed(Buffer.from([0x30, 0x05, 0x00, 0x01, 0x61, 0x62, 0x63])); // PUBLISH before CONNECT
+    const a = { site: 'hub9', kind: 'smoke', deviceId: 't-deep' };
+    const dev = await connectDevice(t.mqttUrl, a);
+    const gone = new Promise<void>((r) => dev.once('close', () => r()));
+    dev.publish(`vigil/v1/${'x/'.repeat(40)}telemetry`, '{}', { qos: 1 });
+    await gone; // too many topic levels: closed before it reaches the router
+    const ok = await connectDevice(t.mqttUrl, { site: 'hub9', kind: 'smoke', deviceId: 't-after' });
+    await ok.publishAsync('vigil/v1/hub9/smoke/t-after/telemetry', JSON.stringify(valid.smoke.telemetry), { qos: 1 });
+    expect(rec.of('t-after')).toHaveLength(1);
+  });
+});
+
 describe('Last Will status', () => {
   it('an abrupt disconnect publishes the retained offline status, and the API shows the device offline', async () => {
     const a = { site: 'hub1', kind: 'door', deviceId: 't-door-lwt' };
