@@ -54,6 +54,7 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        maxPacketBytes: z.number().int().min(1024).max(268_435_455).default(2_097_152).describe('Largest MQTT packet a client may announce; the connection is closed before a larger one is buffered (must exceed ingest.maxSnapshotBytes).'),
         connectTimeoutMs: z.number().int().min(100).default(10_000).describe('Close connections that send no CONNECT within this time.'),
         keepaliveLimitS: z.number().int().min(0).default(1200).describe('Largest keep-alive a client may ask for, seconds (0 = no limit).'),
         drainTimeoutMs: z.number().int().min(0).default(30_000).describe('Disconnect a subscriber whose socket stays full this long, so one stalled client cannot block delivery to others.'),
@@ -195,6 +196,9 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.mqtt.maxPacketBytes <= c.ingest.maxSnapshotBytes) {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'maxPacketBytes'], message: `must exceed ingest.maxSnapshotBytes (${c.ingest.maxSnapshotBytes}) so a snapshot that may be accepted can arrive` });
+    }
     const tls = c.mqtt.tls;
     if (tls.enabled || c.mqtt.wss.enabled) {
       if (!tls.certFile) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', 'certFile'], message: 'required when mqtt.tls or mqtt.wss is enabled' });

@@ -154,22 +154,22 @@ export class Gateway {
       const { tcp, ws, tls, wss } = this.config.mqtt;
       const tlsOpts = tls.enabled || wss.enabled ? tlsOptions(tls) : undefined;
       if (tcp.enabled) {
-        const l = await startTcp(this.broker, tcp, this.metrics);
+        const l = await startTcp(this.broker, tcp, this.metrics, this.config.mqtt.maxPacketBytes);
         this.#listeners.push(l);
         this.ports.mqtt = l.port;
       }
       if (ws.enabled) {
-        const l = await startWebSocket(this.broker, ws, this.metrics);
+        const l = await startWebSocket(this.broker, ws, this.metrics, this.config.mqtt.maxPacketBytes);
         this.#listeners.push(l);
         this.ports.ws = l.port;
       }
       if (tls.enabled) {
-        const l = await startTls(this.broker, tls, tlsOpts!, this.metrics);
+        const l = await startTls(this.broker, tls, tlsOpts!, this.metrics, this.config.mqtt.maxPacketBytes);
         this.#listeners.push(l);
         this.ports.tls = l.port;
       }
       if (wss.enabled) {
-        const l = await startWebSocket(this.broker, wss, this.metrics, tlsOpts);
+        const l = await startWebSocket(this.broker, wss, this.metrics, this.config.mqtt.maxPacketBytes, tlsOpts);
         this.#listeners.push(l);
         this.ports.wss = l.port;
       }

@@ -47,6 +47,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     modelScores: new Histogram({ name: 'vigil_model_score', help: 'Distribution of model scores, by model.', labelNames: ['model'] as const, buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99], registers: [registry] }),
     modelLoadFailures: new Counter({ name: 'vigil_model_load_failures_total', help: 'Models that failed to load or reload (the previous version, if any, keeps serving).', labelNames: ['model'] as const, registers: [registry] }),
     modelsLoaded: new Gauge({ name: 'vigil_models_loaded', help: 'Models loaded now; 0 means the gateway runs on its rules alone.', registers: [registry] }),
+    oversizedPackets: new Counter({
+      name: 'vigil_mqtt_oversized_packets_total',
+      help: 'Connections closed because a packet announced more than mqtt.maxPacketBytes, by transport.',
+      labelNames: ['transport'] as const,
+      registers: [registry],
+    }),
     connections: new Counter({
       name: 'vigil_mqtt_connections_total',
       help: 'MQTT connections accepted, by transport.',

@@ -161,6 +161,7 @@ describe('protocol abuse', () => {
     const closed = (bytes: Buffer) =>
       new Promise<void>((resolve) => {
         const s = tcp({ port, host: '127.0.0.1' }, () => s.write(bytes));
+        s.resume();
         s.on('error', () => {});
         s.on('close', () => resolve());
       });
@@ -175,6 +176,35 @@ describe('protocol abuse', () => {
     const ok = await connectDevice(t.mqttUrl, { site: 'hub9', kind: 'smoke', deviceId: 't-after' });
     await ok.publishAsync('vigil/v1/hub9/smoke/t-after/telemetry', JSON.stringify(valid.smoke.telemetry), { qos: 1 });
     expect(rec.of('t-after')).toHaveLength(1);
+  });
+});
+
+describe('packet size at the transport', () => {
+  it('a packet announcing more than mqtt.maxPacketBytes closes the connection before it is buffered, over TCP and WebSocket', async () => {
+    const { connect: tcp } = await import('node:net');
+    // A valid CONNECT, then a PUBLISH header announcing 100 MB and nothing after it.
+    const connectPkt = Buffer.from([0x10, 0x12, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x06, 0x62, 0x69, 0x67, 0x2d, 0x30, 0x31]);
+    const hugeHeader = Buffer.from([0x30, 0x80, 0xad, 0xe2, 0x2f]); // Remaining Length 100,000,000
+    const oversized = async () => Number(/vigil_mqtt_oversized_packets_total\{transport="tcp"\} (\d+)/.exec(await (await fetch(`${t.httpUrl}/metrics`)).text())?.[1] ?? 0);
+    const before = await oversized();
+    await new Promise<void>((resolve) => {
+      const s = tcp({ port: t.gw.ports.mqtt!, host: '127.0.0.1' }, () => {
+        s.write(connectPkt);
+        setTimeout(() => s.write(hugeHeader), 50);
+      });
+      s.resume(); // read the CONNACK, or 'close' waits for it to be consumed
+      s.on('error', () => {});
+      s.on('close', () => resolve());
+    });
+    const ws = await connect(t.wsUrl, { clientId: 'big-ws' });
+    const closed = new Promise<void>((r) => ws.once('close', () => r()));
+    ws.publish('vigil/v1/hub1/camera/big-ws/snapshot', Buffer.alloc(3 * 1024 * 1024), { qos: 0 });
+    await closed;
+    expect(await oversized()).toBe(before + 1);
+    // Everyone else is unaffected.
+    const ok = await connectDevice(t.mqttUrl, { site: 'hub9', kind: 'smoke', deviceId: 't-after-big' });
+    await ok.publishAsync('vigil/v1/hub9/smoke/t-after-big/telemetry', JSON.stringify(valid.smoke.telemetry), { qos: 1 });
+    expect(rec.of('t-after-big')).toHaveLength(1);
   });
 });
 

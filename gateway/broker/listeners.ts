@@ -9,6 +9,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Aedes } from 'aedes';
 import type { GatewayConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
+import { FrameGuard } from './frame-guard.ts';
 
 export interface Listener {
   name: 'mqtt-tcp' | 'mqtt-ws' | 'mqtt-tls' | 'mqtt-wss';
@@ -32,11 +33,14 @@ const listen = (server: NetServer | HttpServer, host: string, port: number) =>
 const closeServer = (server: NetServer | HttpServer) =>
   new Promise<void>((resolve) => server.close(() => resolve()));
 
-export async function startTcp(broker: Aedes, cfg: GatewayConfig['mqtt']['tcp'], metrics: Metrics): Promise<Listener> {
+const guarded = (socket: import('node:net').Socket, maxPacketBytes: number, metrics: Metrics, transport: string) =>
+  new FrameGuard(socket, maxPacketBytes, () => metrics.oversizedPackets.inc({ transport }));
+
+export async function startTcp(broker: Aedes, cfg: GatewayConfig['mqtt']['tcp'], metrics: Metrics, maxPacketBytes: number): Promise<Listener> {
   // Nagle off: with it on, a QoS 1 round trip waits ~40 ms for delayed ACKs.
   const server = createNetServer({ noDelay: true }, (socket) => {
     metrics.connections.inc({ transport: 'tcp' });
-    broker.handle(socket);
+    broker.handle(guarded(socket, maxPacketBytes, metrics, 'tcp'));
   });
   const port = await listen(server, cfg.host, cfg.port);
   return { name: 'mqtt-tcp', port, stopAccepting: () => closeServer(server) };
@@ -59,11 +63,11 @@ export function tlsOptions(cfg: GatewayConfig['mqtt']['tls']): TlsOptions {
   };
 }
 
-export async function startTls(broker: Aedes, cfg: GatewayConfig['mqtt']['tls'], tls: TlsOptions, metrics: Metrics): Promise<Listener> {
+export async function startTls(broker: Aedes, cfg: GatewayConfig['mqtt']['tls'], tls: TlsOptions, metrics: Metrics, maxPacketBytes: number): Promise<Listener> {
   const server = createTlsServer(tls, (socket) => {
     socket.setNoDelay(true);
     metrics.connections.inc({ transport: 'tls' });
-    broker.handle(socket);
+    broker.handle(guarded(socket, maxPacketBytes, metrics, 'tls'));
   });
   // A failed handshake (untrusted client certificate, plain TCP on the TLS port) must not reach the broker or crash anything.
   server.on('tlsClientError', () => metrics.connections.inc({ transport: 'tls_rejected' }));
@@ -71,14 +75,14 @@ export async function startTls(broker: Aedes, cfg: GatewayConfig['mqtt']['tls'],
   return { name: 'mqtt-tls', port, stopAccepting: () => closeServer(server) };
 }
 
-export async function startWebSocket(broker: Aedes, cfg: GatewayConfig['mqtt']['ws'], metrics: Metrics, tls?: TlsOptions): Promise<Listener> {
+export async function startWebSocket(broker: Aedes, cfg: GatewayConfig['mqtt']['ws'], metrics: Metrics, maxPacketBytes: number, tls?: TlsOptions): Promise<Listener> {
   const scheme = tls ? 'wss' : 'ws';
   const handler = (_req: unknown, res: import('node:http').ServerResponse) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end(`MQTT over WebSocket: connect to ${scheme}://host:port${cfg.path}\n`);
   };
   const http = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   http.on(tls ? 'secureConnection' : 'connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
-  const wss = new WebSocketServer({ server: http, path: cfg.path, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false) });
+  const wss = new WebSocketServer({ server: http, path: cfg.path, maxPayload: maxPacketBytes, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false) });
   wss.on('connection', (ws, req) => {
     metrics.connections.inc({ transport: scheme });
     const stream = createWebSocketStream(ws);

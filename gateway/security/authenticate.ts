@@ -28,7 +28,8 @@ export interface AuthDeps {
 }
 
 function peerCertificate(client: Client): { socket: TLSSocket; cn?: string } | undefined {
-  const socket = client.conn instanceof TLSSocket ? client.conn : client.req?.socket instanceof TLSSocket ? client.req.socket : undefined;
+  // TCP/TLS connections arrive wrapped in the FrameGuard (its .socket); WSS ones through the HTTP request.
+  const socket = [client.conn, (client.conn as { socket?: unknown }).socket, client.req?.socket].find((s): s is TLSSocket => s instanceof TLSSocket);
   if (!socket) return undefined;
   const cert = socket.getPeerCertificate();
   if (!cert || Object.keys(cert).length === 0) return undefined;
