@@ -3,6 +3,7 @@
  * the inference issue add theirs through the same `Condition` sink). Each rule says
  * what it saw in words an operator can act on.
  */
+import { imuStats, type ImuWindow } from '../imu.ts';
 import type { DeviceMessage } from '../message.ts';
 import type { PipelineStage } from '../pipeline.ts';
 import type { AlertType, Condition, Severity } from './model.ts';
@@ -175,14 +176,8 @@ export class RuleStage implements PipelineStage {
 
   /** Fall impact, then stillness: durations come from the IMU windows themselves, so time compression in simulators does not matter. */
   #manDown(m: DeviceMessage, mem: DeviceMemory): void {
-    const w = m.data['imu'] as { rate_hz: number; accel_g: number[][]; gyro_dps?: number[][] };
-    const mags = w.accel_g.map(([x, y, z]) => Math.hypot(x!, y!, z!));
-    const peak = Math.max(...mags);
-    const mean = mags.reduce((a, b) => a + b, 0) / mags.length;
-    const sd = Math.sqrt(mags.reduce((a, b) => a + (b - mean) ** 2, 0) / mags.length);
-    const gyro = w.gyro_dps ? w.gyro_dps.reduce((a, [x, y, z]) => a + Math.hypot(x!, y!, z!), 0) / w.gyro_dps.length : 0;
-    const still = sd < 0.05 && gyro < 5;
-    const seconds = w.accel_g.length / w.rate_hz;
+    const { peakG: peak, sdG, gyroMeanDps, seconds } = imuStats(m.data['imu'] as ImuWindow);
+    const still = sdG < 0.05 && (gyroMeanDps ?? 0) < 5;
     if (peak >= this.#s.manDownImpactG) {
       Object.assign(mem, { impactAt: m.ts, impactG: peak, stillS: 0, downRaised: false });
       return;

@@ -5,6 +5,7 @@
  * official client's Point, so escaping is the client's.
  */
 import { Point } from '@influxdata/influxdb-client';
+import { imuStats, type ImuWindow } from '../../edge/imu.ts';
 import type { DeviceMessage } from '../../edge/message.ts';
 import type { AlertEvent } from '../../edge/alerts/model.ts';
 import type { AlertRecord } from '../../edge/alerts/store.ts';
@@ -20,22 +21,16 @@ export function flatten(data: Record<string, unknown>, prefix = '', out: Fields 
     const name = prefix ? `${prefix}_${k}` : k;
     if (typeof v === 'number' && Number.isFinite(v)) out[name] = v;
     else if (typeof v === 'boolean' || typeof v === 'string') out[name] = v;
-    else if (k === 'imu' && v && typeof v === 'object') Object.assign(out, imuSummary(v as { rate_hz: number; accel_g: number[][]; gyro_dps?: number[][] }));
+    else if (k === 'imu' && v && typeof v === 'object') Object.assign(out, imuSummary(v as ImuWindow));
     else if (v && typeof v === 'object' && !Array.isArray(v)) flatten(v as Record<string, unknown>, name, out);
   }
   return out;
 }
 
-function imuSummary(w: { rate_hz: number; accel_g: number[][]; gyro_dps?: number[][] }): Fields {
-  const mag = w.accel_g.map(([x, y, z]) => Math.hypot(x ?? 0, y ?? 0, z ?? 0));
-  const mean = mag.reduce((a, b) => a + b, 0) / mag.length;
-  const out: Fields = {
-    imu_samples: mag.length,
-    imu_accel_peak_g: Math.max(...mag),
-    imu_accel_mean_g: mean,
-    imu_accel_sd_g: Math.sqrt(mag.reduce((a, b) => a + (b - mean) ** 2, 0) / mag.length),
-  };
-  if (w.gyro_dps?.length) out['imu_gyro_mean_dps'] = w.gyro_dps.reduce((a, [x, y, z]) => a + Math.hypot(x ?? 0, y ?? 0, z ?? 0), 0) / w.gyro_dps.length;
+function imuSummary(w: ImuWindow): Fields {
+  const s = imuStats(w);
+  const out: Fields = { imu_samples: s.samples, imu_accel_peak_g: s.peakG, imu_accel_mean_g: s.meanG, imu_accel_sd_g: s.sdG };
+  if (s.gyroMeanDps !== undefined) out['imu_gyro_mean_dps'] = s.gyroMeanDps;
   return out;
 }
 
