@@ -20,7 +20,7 @@ export const manifestSchema = z.object({
   /** Standardisation is inside the graph; recorded here so an auditor can see it without opening the model. */
   normalisation: z.object({ mean: z.array(z.number()), std: z.array(z.number()) }),
   output: z.object({ name: z.string(), meaning: z.string() }),
-  thresholds: z.object({ alert: z.number().min(0).max(1), clear: z.number().min(0).max(1), persist: z.number().int().min(1).max(100).optional().describe('consecutive windows needed to raise or clear (default 1)') }).refine((t) => t.clear <= t.alert, 'clear must not exceed alert'),
+  thresholds: z.object({ alert: z.number().min(0).max(1), clear: z.number().min(0).max(1), persist: z.number().int().min(1).max(100).optional().describe('consecutive windows needed to raise or clear (default 1)'), forS: z.number().min(0).max(3600).optional().describe('seconds the detector must stay on before the alarm is raised (default 0)') }).refine((t) => t.clear <= t.alert, 'clear must not exceed alert'),
   alertType: z.enum(alertTypes),
   training: z.record(z.string(), z.unknown()).optional().describe('data, split and figures of the training run'),
 }).refine((m) => m.normalisation.mean.length === m.input.features.length && m.normalisation.std.length === m.input.features.length, {

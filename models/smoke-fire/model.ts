@@ -5,7 +5,7 @@ import { balance, predict, train, type Trained } from '../lib/train.ts';
 import { normalStretches, syntheticFires, syntheticNuisances, type SmokeRow } from './data.ts';
 
 export const ID = 'smoke-fire';
-export const thresholds: Required<Thresholds> = { alert: 0.9, clear: 0.5, persist: 2 };
+export const thresholds: Required<Thresholds> = { alert: 0.9, clear: 0.5, persist: 2, forS: 0 };
 export const FIRES_PER_SESSION = 200;
 
 export function featureRows(rows: SmokeRow[]): number[][] {
@@ -51,7 +51,7 @@ export async function runDetector(rows: SmokeRow[], score: Scorer, t: Thresholds
   for (const r of rows) {
     const s = await score(feats.push(r));
     feats.frozen = s >= t.clear;
-    d.update(s);
+    d.update(s, r.ts);
     out.score.push(s);
     out.active.push(d.active);
   }

@@ -1,0 +1,80 @@
+/** Figures for the man-down detector: UP-Fall per sample and per trial, stairs recordings per alarm. */
+import { confusion, mdTable, quantile } from '../lib/metrics.ts';
+import type { FallTrial, Recording } from './data.ts';
+import { alarmsOn, recordingFeatures, thresholds, trialFeatures, type Scorer } from './model.ts';
+
+export interface TrialFigures {
+  setting: string;
+  view: 'belt' | 'neck';
+  samples: number;
+  accuracy: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  trials: number;
+  detected: number;
+  /** Trials with a score above the alert threshold before the fall began. */
+  early: number;
+  medianDelayS: number;
+}
+
+export async function evaluateTrials(setting: string, trials: FallTrial[], score: Scorer): Promise<TrialFigures[]> {
+  const out: TrialFigures[] = [];
+  for (const view of ['belt', 'neck'] as const) {
+    const truth: number[] = [];
+    const pred: number[] = [];
+    const delays: number[] = [];
+    let detected = 0;
+    let early = 0;
+    for (const t of trials) {
+      const samples = t.views[view];
+      const f = trialFeatures(samples);
+      const s: number[] = [];
+      for (const x of f) s.push(await score(x));
+      t.labels.forEach((l, i) => {
+        if (l === null) return;
+        truth.push(l);
+        pred.push(s[i]! >= thresholds.alert ? 1 : 0);
+      });
+      const onset = t.labels.findIndex((l) => l === 1);
+      if (onset < 0) continue;
+      const hit = s.findIndex((v, i) => i >= onset && v >= thresholds.alert);
+      if (hit >= 0) (detected++, delays.push((samples[hit]!.ts - samples[onset]!.ts) / 1000));
+      if (s.some((v, i) => i < onset && v >= thresholds.alert)) early++;
+    }
+    const c = confusion(truth.map((v) => v === 1), pred.map((v) => v === 1));
+    out.push({ setting, view, samples: c.n, accuracy: c.accuracy, precision: c.precision, recall: c.recall, f1: c.f1, trials: trials.length, detected, early, medianDelayS: quantile(delays, 0.5) });
+  }
+  return out;
+}
+
+export interface RecordingFigures {
+  setting: string;
+  recording: string;
+  minutes: number;
+  /** Man-down alarms the gateway would raise (score ≥ alert held for forS seconds). */
+  alarms: number;
+  /** Seconds with a score at or above the alert threshold (before the hold time). */
+  secondsAbove: number;
+}
+
+export async function evaluateRecordings(setting: string, recs: Recording[], score: Scorer): Promise<RecordingFigures[]> {
+  const out: RecordingFigures[] = [];
+  for (const r of recs) {
+    const series = recordingFeatures(r.samples);
+    const a = await alarmsOn(series, score);
+    out.push({ setting, recording: r.name, minutes: (r.samples.at(-1)!.ts - r.samples[0]!.ts) / 60_000, alarms: a.raised.length, secondsAbove: a.above });
+  }
+  return out;
+}
+
+const f3 = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(3));
+export function trialTable(rows: TrialFigures[]): string {
+  return mdTable(
+    ['setting', 'sensor', 'samples', 'accuracy', 'precision', 'recall', 'F1', 'falls detected', 'median s from onset', 'trials alarmed before the fall'],
+    rows.map((r) => [r.setting, r.view, r.samples, f3(r.accuracy), f3(r.precision), f3(r.recall), f3(r.f1), `${r.detected}/${r.trials}`, Number.isNaN(r.medianDelayS) ? '–' : r.medianDelayS.toFixed(2), r.early]),
+  );
+}
+export function recordingTable(rows: RecordingFigures[]): string {
+  return mdTable(['setting', 'recording', 'minutes', 'man-down alarms', 's at or above alert'], rows.map((r) => [r.setting, r.recording, r.minutes.toFixed(1), r.alarms, r.secondsAbove]));
+}
