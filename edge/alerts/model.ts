@@ -23,6 +23,7 @@ export const alertTypes = [
   'low_battery',
   'device_fault',
   'coverage_drop',
+  'access_anomaly',
 ] as const;
 export type AlertType = (typeof alertTypes)[number];
 

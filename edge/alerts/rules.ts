@@ -44,6 +44,7 @@ export const defaultSeverity: Record<AlertType, Severity> = {
   camera_tamper: 'major',
   device_tamper: 'major',
   coverage_drop: 'major',
+  access_anomaly: 'major',
   device_offline: 'minor',
   low_battery: 'minor',
   device_fault: 'minor',
