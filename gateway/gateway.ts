@@ -21,6 +21,7 @@ import { Forwarding } from './forward/index.ts';
 import { Configs } from './configs/index.ts';
 import { Rollouts } from './configs/rollouts.ts';
 import { ModelStore } from '../edge/inference/models.ts';
+import { DetectorStage } from '../edge/inference/stage.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -56,6 +57,7 @@ export class Gateway {
   readonly configs: Configs;
   readonly rollouts: Rollouts;
   readonly models: ModelStore;
+  readonly detectors: DetectorStage;
   readonly ports: Ports = {};
   readonly startedAt = Date.now();
   broker?: Aedes;
@@ -82,6 +84,18 @@ export class Gateway {
     this.rollouts = new Rollouts(this.security.db, this.configs, this.security.registry, this.log.child({ module: 'rollouts' }));
     this.pipeline.use(this.states);
     this.pipeline.use(this.alerts.rules);
+    this.models = new ModelStore(this.config.inference.modelsDir, { maxBatch: this.config.inference.maxBatch, maxWaitMs: this.config.inference.maxWaitMs });
+    this.detectors = new DetectorStage(this.models, (c) => this.alerts.signal(c), {
+      onDecision: (m, c) => {
+        this.metrics.modelDetections.inc({ model: m.manifest.id, type: c.type, change: c.active ? 'raise' : 'clear' });
+        this.log.info({ model: m.manifest.id, device: c.deviceId, type: c.type, active: c.active, reason: c.reason }, 'detector decision');
+      },
+      onError: (model, err) => {
+        this.metrics.stageErrors.inc({ stage: `detector:${model}` });
+        this.log.error({ model, err }, 'detector failed on a window');
+      },
+    }, { maxQueue: this.config.inference.maxQueuePerDevice });
+    this.pipeline.use(this.detectors);
     this.pipeline.use(this.configs);
     this.pipeline.use(this.forwarding);
     for (const s of opts.stages ?? []) this.pipeline.use(s);
@@ -96,9 +110,14 @@ export class Gateway {
       rate: { perSecond: this.config.security.messagesPerSecond, burst: this.config.security.messageBurst },
     });
     this.policy.addCommand(this.alerts.commandHandler());
-    this.models = new ModelStore(this.config.inference.modelsDir, { maxBatch: this.config.inference.maxBatch, maxWaitMs: this.config.inference.maxWaitMs });
     this.models.onLoaded = (m) => {
       const id = m.manifest.id;
+      const problem = this.detectors.check(m);
+      if (problem) {
+        this.models.problems.push({ id, at: Date.now(), error: problem });
+        this.metrics.modelLoadFailures.inc({ model: id });
+        this.log.error({ model: id, err: problem }, 'model loaded but not used: it does not match its kind\'s detector');
+      }
       this.metrics.modelsLoaded.set(this.models.models.length);
       m.batcher.onBatch = (n, ms, scores) => {
         this.metrics.modelInferences.inc({ model: id, version: m.manifest.version }, n);

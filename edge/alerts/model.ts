@@ -77,6 +77,8 @@ export interface Condition {
   evidence?: Record<string, unknown>;
   /** When it was observed (device time). */
   ts: number;
+  /** Who says so: "rules" when absent, "model:<id>" for a detector. */
+  source?: string;
 }
 
 export const conditionKey = (c: { deviceId: string; type: string; site: string }) => `${c.site}/${c.deviceId}/${c.type}`;

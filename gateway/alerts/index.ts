@@ -7,6 +7,7 @@ import type { Aedes, Client, PublishPacket } from 'aedes';
 import { AlertEngine, AlertError, type AlertPolicy, type EscalationTimes } from '../../edge/alerts/engine.ts';
 import { alertTopic, commandReplyTopic, escalationTopic, summaryTopic, type AlertEvent, type AlertType, type Condition } from '../../edge/alerts/model.ts';
 import { RuleStage } from '../../edge/alerts/rules.ts';
+import { ConditionSources } from '../../edge/alerts/sources.ts';
 import { toAlert, type AlertRecord } from '../../edge/alerts/store.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
 import { z } from 'zod';
@@ -51,6 +52,8 @@ export class Alerts {
   readonly store: SqliteAlertStore;
   readonly engine: AlertEngine;
   readonly rules: RuleStage;
+  /** Rules, fleet health and detectors may speak about one condition: it clears when all have cleared. */
+  readonly sources: ConditionSources;
   readonly health: FleetHealth;
   readonly #deps: AlertsDeps;
   readonly #now: () => number;
@@ -73,6 +76,7 @@ export class Alerts {
       manualResolve: new Set(c.manualResolve as AlertType[]),
     };
     this.engine = new AlertEngine(this.store, policy, this.#now, (id) => deps.security.registry.getDevice(id)?.zone ?? null);
+    this.sources = new ConditionSources((cond) => this.engine.signal(cond));
     this.rules = new RuleStage((cond) => this.signal(cond), {
       manDownStillS: c.manDownStillS,
       bruteForceDenials: c.bruteForceDenials,
@@ -92,7 +96,7 @@ export class Alerts {
 
   signal(c: Condition): void {
     try {
-      this.engine.signal(c);
+      this.sources.signal(c);
     } catch (err) {
       this.#deps.log.error({ err, condition: c }, 'alert engine failed on a condition');
     }

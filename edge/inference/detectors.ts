@@ -1,0 +1,119 @@
+/**
+ * What each model reads, declared per device kind: which messages feed it, how a message becomes
+ * its feature vector (edge/features), what to say when it fires. The feature names must match
+ * the manifest's, in order, or the model is not used for that kind (the detector stage says why).
+ */
+import type { AlertType } from '../alerts/model.ts';
+import type { DeviceMessage } from '../message.ts';
+import { CameraFeatures, cameraFeatureNames, explainCamera, sceneAnomaly, type FrameStats } from '../features/camera.ts';
+import { DoorFeatures, doorFeatureNames, explainDoor, SiteCredentials } from '../features/door.ts';
+import { explainFall, fallFeatureNames, FallFeatures } from '../features/fall.ts';
+import { explainSmoke, SmokeFeatures, smokeFeatureNames } from '../features/smoke.ts';
+
+export interface Explanation {
+  reason: string;
+  /** Overrides the manifest's alert type (a door's burst of refusals is a brute-force attempt). */
+  type?: AlertType;
+  evidence?: Record<string, unknown>;
+}
+
+export interface Extracted {
+  features: number[];
+  /** Called with the score once it is known (e.g. to let a reference frame learn a normal one). */
+  scored?: (score: number, clear: number) => void;
+  /** The time the features describe, when it is not the message's (an IMU window's own timeline). */
+  ts?: number;
+}
+
+export interface Detector<S = unknown> {
+  kind: string;
+  features: readonly string[];
+  init(m: DeviceMessage, shared: Map<string, unknown>): S;
+  /** undefined: this message does not feed the model. */
+  extract(state: S, m: DeviceMessage): Extracted | undefined | Promise<Extracted | undefined>;
+  explain(f: number[], score: number, m: DeviceMessage, state: S): Explanation;
+}
+
+const named = (names: readonly string[], f: number[]) => Object.fromEntries(names.map((n, i) => [n, Math.round(f[i]! * 1000) / 1000]));
+
+const smoke: Detector<SmokeFeatures> = {
+  kind: 'smoke',
+  features: smokeFeatureNames,
+  init: () => new SmokeFeatures(),
+  extract(s, m) {
+    if (m.channel !== 'telemetry') return undefined;
+    const d = m.data as { temperature_c: number; humidity_pct: number; eco2_ppm: number };
+    return { features: s.push({ ts: m.ts, temperature_c: d.temperature_c, humidity_pct: d.humidity_pct, eco2_ppm: d.eco2_ppm }), scored: (score, clear) => (s.frozen = score >= clear) };
+  },
+  explain: (f, _s, m) => ({
+    reason: explainSmoke(f),
+    evidence: { features: named(smokeFeatureNames, f), temperature_c: m.data['temperature_c'], eco2_ppm: m.data['eco2_ppm'], humidity_pct: m.data['humidity_pct'] },
+  }),
+};
+
+interface FallState {
+  f: FallFeatures;
+  /** End of the last window on the IMU's own timeline. */
+  end?: number;
+}
+const manDown: Detector<FallState> = {
+  kind: 'bodycam',
+  features: fallFeatureNames,
+  init: () => ({ f: new FallFeatures() }),
+  extract(s, m) {
+    const imu = m.data['imu'] as { rate_hz: number; accel_g: number[][] } | undefined;
+    if (m.channel !== 'telemetry' || !imu) return undefined;
+    // Windows are laid end to end on the IMU's timeline: a real body camera sends 1 s of samples
+    // every 2 s, so this is its clock; a time-compressed simulator's windows would otherwise overlap.
+    const durMs = (imu.accel_g.length * 1000) / imu.rate_hz;
+    const end = Math.max(m.ts, (s.end ?? -Infinity) + durMs);
+    s.end = end;
+    return { features: s.f.push(FallFeatures.windowSamples(end, imu.rate_hz, imu.accel_g)), ts: end };
+  },
+  explain: (f, _s, m) => ({ reason: explainFall(f), evidence: { features: named(fallFeatureNames, f), gps: m.data['gps'], officer: m.data['officer'] } }),
+};
+
+interface CameraState {
+  f: CameraFeatures;
+  last?: number[];
+}
+const camera: Detector<CameraState> = {
+  kind: 'camera',
+  features: cameraFeatureNames,
+  init: () => ({ f: new CameraFeatures() }),
+  async extract(s, m) {
+    if (m.channel !== 'snapshot' || !m.snapshot) return undefined;
+    const { features, stats } = await s.f.push(m.snapshot.jpeg);
+    return {
+      features,
+      scored: (score: number, clear: number) => {
+        s.f.frozen = score >= clear;
+        s.f.learn(stats as FrameStats);
+      },
+    };
+  },
+  explain: (f) => ({ reason: explainCamera(f), evidence: { features: named(cameraFeatureNames, f), scene_anomaly: Math.round(sceneAnomaly(f) * 1000) / 1000 } }),
+};
+
+const door: Detector<DoorFeatures> = {
+  kind: 'door',
+  features: doorFeatureNames,
+  init: (m, shared) => {
+    const key = `door-credentials:${m.site}`;
+    const site = (shared.get(key) as SiteCredentials | undefined) ?? new SiteCredentials();
+    shared.set(key, site);
+    return new DoorFeatures(m.deviceId, site);
+  },
+  extract(s, m) {
+    const type = m.data['type'];
+    if (m.channel !== 'event' || (type !== 'access_granted' && type !== 'access_denied')) return undefined;
+    const c = m.data['credential'] as { type: string; id: string };
+    return { features: s.push({ ts: m.ts, granted: type === 'access_granted', credential: `${c.type}:${c.id}` }) };
+  },
+  explain: (f, _s, m) => {
+    const e = explainDoor(f, new Date(m.ts).getHours());
+    return { reason: e.reason, type: e.type, evidence: { features: named(doorFeatureNames, f), credential: m.data['credential'] } };
+  },
+};
+
+export const detectors: Record<string, Detector<any>> = { smoke, bodycam: manDown, camera, door };

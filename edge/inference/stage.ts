@@ -1,0 +1,133 @@
+/**
+ * The detector stage: for every accepted message of a kind that has a model, extract its features
+ * (per device, in arrival order), score them through the model's micro-batcher, and turn scores
+ * into conditions with the manifest's thresholds. It never holds up the PUBACK: inference runs
+ * after the message is accepted, off the ingest path, and a failure is counted, not thrown.
+ */
+import type { AlertType, Condition } from '../alerts/model.ts';
+import { defaultSeverity } from '../alerts/rules.ts';
+import type { DeviceMessage } from '../message.ts';
+import type { PipelineStage } from '../pipeline.ts';
+import { Decision } from './decision.ts';
+import { detectors as builtIn, type Detector } from './detectors.ts';
+import type { LoadedModel, ModelStore } from './models.ts';
+
+export interface DetectorEvents {
+  /** A score was computed. */
+  onScore?(model: LoadedModel, m: DeviceMessage, score: number): void;
+  /** A detector raised or cleared. */
+  onDecision?(model: LoadedModel, c: Condition): void;
+  onError?(model: string, err: unknown): void;
+}
+
+interface DeviceRun {
+  state: unknown;
+  decision: Decision;
+  version: string;
+  chain: Promise<void>;
+  /** Messages waiting in the chain: beyond `maxQueue` a device's messages are skipped, not queued without end. */
+  queued: number;
+  /** The alert type raised, so the clear goes to the same condition. */
+  raisedType?: AlertType;
+}
+
+export class DetectorStage implements PipelineStage {
+  readonly name = 'detectors';
+  readonly #models: ModelStore;
+  readonly #sink: (c: Condition) => void;
+  readonly #detectors: Record<string, Detector>;
+  readonly #runs = new Map<string, DeviceRun>();
+  readonly #shared = new Map<string, unknown>();
+  readonly #events: DetectorEvents;
+  readonly #maxQueue: number;
+  /** Models whose manifest does not match the detector of their kind, with why. */
+  readonly mismatched = new Map<string, string>();
+  /** Windows skipped because a device's queue was full. */
+  skipped = 0;
+  readonly #listeners: ((model: string, c: Condition) => void)[] = [];
+
+  /** Every raise and clear, after it went to the sink. */
+  onDecision(fn: (model: string, c: Condition) => void): void {
+    this.#listeners.push(fn);
+  }
+
+  constructor(models: ModelStore, sink: (c: Condition) => void, events: DetectorEvents = {}, opts: { detectors?: Record<string, Detector>; maxQueue?: number } = {}) {
+    this.#models = models;
+    this.#sink = sink;
+    this.#events = events;
+    this.#detectors = opts.detectors ?? builtIn;
+    this.#maxQueue = opts.maxQueue ?? 64;
+  }
+
+  /** Whether a loaded model can run: its features are the ones its kind's detector computes. */
+  check(model: LoadedModel): string | undefined {
+    const d = this.#detectors[model.manifest.kind];
+    const want = d?.features.join(',');
+    const got = model.manifest.input.features.join(',');
+    const problem = !d ? `no detector for kind ${model.manifest.kind}` : want !== got ? `features [${got}] are not the detector's [${want}]` : undefined;
+    if (problem) this.mismatched.set(model.manifest.id, problem);
+    else this.mismatched.delete(model.manifest.id);
+    return problem;
+  }
+
+  accept(m: DeviceMessage): void {
+    const models = this.#models.forKind(m.kind);
+    if (!models.length) return;
+    const detector = this.#detectors[m.kind];
+    if (!detector) return;
+    for (const model of models) {
+      if (this.mismatched.has(model.manifest.id)) continue;
+      const key = `${model.manifest.id}/${m.deviceId}`;
+      let run = this.#runs.get(key);
+      if (!run || run.version !== model.manifest.version) {
+        // A new version starts with fresh thresholds but keeps the device's learned features.
+        run = { state: run?.state ?? detector.init(m, this.#shared), decision: new Decision(model.manifest.thresholds), version: model.manifest.version, chain: run?.chain ?? Promise.resolve(), queued: run?.queued ?? 0 };
+        this.#runs.set(key, run);
+      }
+      if (run.queued >= this.#maxQueue) {
+        this.skipped++;
+        continue;
+      }
+      run.queued++;
+      const r = run;
+      r.chain = r.chain
+        .then(() => this.#process(model, detector, r, m))
+        .catch((err: unknown) => this.#events.onError?.(model.manifest.id, err))
+        .finally(() => r.queued--);
+    }
+  }
+
+  async #process(model: LoadedModel, detector: Detector, run: DeviceRun, m: DeviceMessage): Promise<void> {
+    const x = await detector.extract(run.state, m);
+    if (!x) return;
+    // Always the current version of the model (a hot reload takes effect at the next window).
+    const current = this.#models.models.find((l) => l.manifest.id === model.manifest.id) ?? model;
+    const score = await current.batcher.infer(Float32Array.from(x.features));
+    const t = current.manifest.thresholds;
+    x.scored?.(score, t.clear);
+    this.#events.onScore?.(current, m, score);
+    const change = run.decision.update(score, x.ts ?? m.ts);
+    if (!change) return;
+    const e = detector.explain(x.features, score, m, run.state);
+    const type = change === 'clear' ? (run.raisedType ?? current.manifest.alertType) : (e.type ?? current.manifest.alertType);
+    run.raisedType = change === 'raise' ? type : undefined;
+    const c: Condition = {
+      site: m.site, deviceId: m.deviceId, kind: m.kind, type, active: change === 'raise', severity: defaultSeverity[type],
+      reason: change === 'raise' ? `${e.reason} (model ${current.manifest.id} ${score.toFixed(2)})` : `model ${current.manifest.id}: back to normal (${score.toFixed(2)})`,
+      evidence: { ...e.evidence, model: current.manifest.id, version: current.manifest.version, score: Math.round(score * 1000) / 1000 },
+      ts: m.ts, source: `model:${current.manifest.id}`,
+    };
+    this.#events.onDecision?.(current, c);
+    this.#sink(c);
+    for (const fn of this.#listeners) fn(current.manifest.id, c);
+  }
+
+  /** Resolves once every queued window has been scored (tests and shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#runs.values()].map((r) => r.chain));
+  }
+
+  async stop(): Promise<void> {
+    await this.idle();
+  }
+}
