@@ -1,4 +1,5 @@
 /** The shipped model, loaded the way the gateway loads it (manifest, sha256, onnxruntime), as a scorer. */
+import ort from 'onnxruntime-node';
 import { ModelStore, type LoadedModel } from '../../edge/inference/models.ts';
 import { MODELS_DIR } from './export.ts';
 
@@ -6,4 +7,17 @@ export async function loadShipped(id: string): Promise<{ model: LoadedModel; sco
   const store = new ModelStore(MODELS_DIR, { maxBatch: 1, maxWaitMs: 0 });
   const model = await store.reload(id);
   return { model, score: (f) => model.batcher.infer(Float32Array.from(f)), close: () => store.close() };
+}
+
+/** Scores many independent feature rows through the shipped model in batches of 1024 (one onnxruntime run each). */
+export async function scoreAll(model: LoadedModel, rows: number[][]): Promise<Map<number[], number>> {
+  const out = new Map<number[], number>();
+  const f = model.manifest.input.features.length;
+  for (let i = 0; i < rows.length; i += 1024) {
+    const chunk = rows.slice(i, i + 1024);
+    const res = await model.session.run({ [model.manifest.input.name]: new ort.Tensor('float32', Float32Array.from(chunk.flat()), [chunk.length, f]) });
+    const scores = res[model.manifest.output.name]!.data as Float32Array;
+    chunk.forEach((r, k) => out.set(r, scores[k]!));
+  }
+  return out;
 }
