@@ -53,11 +53,11 @@ async function smoke() {
     for (const [name, r] of sessions) rows.push({ setting: 'shipped (seen)', report: await evaluateSession(name, r, shipped.score, `vigil-smoke-eval:${name}`) });
     const held = rows.filter((r) => r.setting === 'held out');
     const fig = (det: string) => held.map((h) => h.report.detectors.find((d) => d.detector === det)!);
-    const line = (det: string) => {
-      const f = fig(det);
-      return `${f.map((x) => `${x.synthetic!.detected}/${x.synthetic!.fires}`).join(', ')} fires (median ${f.map((x) => x.synthetic!.medianDelayS.toFixed(0)).join(', ')} s); ${f.map((x) => x.falseAlarms).join(', ')} false alarms`;
-    };
-    summary.push(['smoke-fire', 'leave one session out (A, D): synthetic fires on real backgrounds; false alarms on real normal readings', line('smoke-fire model'), `heat ≥ 57 °C: ${line('heat ≥ 57 °C')}; eCO2 ≥ 2000 ppm: ${line('eCO2 ≥ 2000 ppm')}`]);
+    const line = (det: string) =>
+      fig(det)
+        .map((x, i) => `${held[i]!.report.session}: ${x.synthetic!.detected}/${x.synthetic!.fires} fires, median ${x.synthetic!.medianDelayS.toFixed(0)} s, ${x.falseAlarms} false alarms in ${held[i]!.report.normalHours.toFixed(1)} h`)
+        .join('; ');
+    summary.push(['smoke-fire', 'leave one session out (A, D): synthetic fires on real backgrounds; false alarms on real normal readings', line('smoke-fire model'), `heat ≥ 57 °C — ${line('heat ≥ 57 °C')}. eCO2 ≥ 2000 ppm — ${line('eCO2 ≥ 2000 ppm')}`]);
   }
   for (const file of opts.smoke ?? []) for (const [name, r] of loadSmokeCsv(file)) rows.push({ setting: `shipped on ${file.split('/').pop()}`, report: await evaluateSession(name, r, shipped.score) });
   out(smokeTable(rows));
