@@ -119,11 +119,16 @@ async function door() {
   await shipped.close();
 }
 
-if (!custom || opts.smoke) await smoke();
-if (!custom || opts.falls || opts.stairs) await falls();
-if (!custom) {
-  await camera();
-  await door();
+try {
+  if (!custom || opts.smoke) await smoke();
+  if (!custom || opts.falls || opts.stairs) await falls();
+  if (!custom) {
+    await camera();
+    await door();
+  }
+} catch (err) {
+  console.error(`eval: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(2);
 }
 if (summary.length) {
   const table = mdTable(['model', 'evaluation', 'shipped detector', 'baseline'], summary);

@@ -177,3 +177,22 @@ describe('alert engine', () => {
     expect(second.events.map((e) => e.event)).toEqual(['escalated']);
   });
 });
+
+describe('several sources on one condition', () => {
+  it('a condition raised by a rule and a model clears only when both have cleared', async () => {
+    const { ConditionSources } = await import('../edge/alerts/sources.ts');
+    const seen: Condition[] = [];
+    const s = new ConditionSources((c) => seen.push(c));
+    const base = { site: 'x', deviceId: 's1', kind: 'smoke', type: 'fire' as const, severity: 'critical' as const, reason: '', ts: 0 };
+    s.signal({ ...base, active: true, source: 'model:smoke-fire' });
+    s.signal({ ...base, active: true });
+    s.signal({ ...base, active: false }); // the rule: readings back to normal
+    expect(seen.map((c) => c.active)).toEqual([true, true]);
+    expect(s.sourcesOf(base)).toEqual(['model:smoke-fire']);
+    s.signal({ ...base, active: false, source: 'model:smoke-fire' });
+    expect(seen.map((c) => c.active)).toEqual([true, true, false]);
+    // A source that never raised it may still clear (nothing is open; the engine ignores it).
+    s.signal({ ...base, active: false });
+    expect(seen.length).toBe(4);
+  });
+});

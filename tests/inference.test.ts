@@ -99,6 +99,53 @@ describe('inference engine', () => {
   });
 });
 
+describe('models and their detectors', () => {
+  it('a model whose features are not the ones its kind\'s detector computes is refused, and says why', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'vigil-mismatch-'));
+    const bytes = buildMlp({ name: 'odd', inputName: 'features', outputName: 'score', mean: [0, 0, 0], std: [1, 1, 1], layers: [{ weights: [[1], [1], [1]], bias: [0] }] });
+    mkdirSync(join(d, 'odd-smoke'));
+    writeFileSync(join(d, 'odd-smoke', 'model.onnx'), bytes);
+    writeFileSync(join(d, 'odd-smoke', 'manifest.json'), JSON.stringify({
+      id: 'odd-smoke', version: '1.0.0', kind: 'smoke', file: 'model.onnx', sha256: sha256(bytes),
+      input: { name: 'features', features: ['temperature_c', 'humidity_pct', 'eco2_ppm'], window: { seconds: 10 } },
+      normalisation: { mean: [0, 0, 0], std: [1, 1, 1] }, output: { name: 'score', meaning: 'x' },
+      thresholds: { alert: 0.9, clear: 0.5 }, alertType: 'fire',
+    }));
+    const g = await startTestGateway({ inference: { modelsDir: d } });
+    try {
+      expect(g.gw.detectors.mismatched.get('odd-smoke')).toMatch(/features \[temperature_c,humidity_pct,eco2_ppm\] are not the detector's \[temp_rise_60s_c,/);
+      const models = await getJson<{ problems: { id: string; error: string }[] }>(`${g.httpUrl}/api/v1/models`);
+      expect(models.body.problems).toEqual([expect.objectContaining({ id: 'odd-smoke', error: expect.stringMatching(/are not the detector's/) })]);
+      const c = await connect(g.mqttUrl, { clientId: 'mm-smoke-1' });
+      await c.publishAsync('vigil/v1/mm/smoke/mm-smoke-1/telemetry', JSON.stringify({ temperature_c: 80, humidity_pct: 10, eco2_ppm: 30000, obscuration_pct_m: 0 }), { qos: 1 });
+      await g.gw.detectors.idle();
+      expect(g.gw.models.models[0]!.batcher.stats.inferences).toBe(0);
+    } finally {
+      await g.stop();
+    }
+  });
+
+  it('training is deterministic, and the exported graph computes what the trainer computed', async () => {
+    const { train, predict } = await import('../models/lib/train.ts');
+    const { Rng } = await import('../simulators/random.ts');
+    const rng = new Rng('t');
+    const x = Array.from({ length: 400 }, () => [rng.gauss(0, 1), rng.gauss(5, 2), rng.gauss(-1, 0.5)]);
+    const y = x.map((r) => (r[0]! + 0.5 * (r[1]! - 5) > 0.3 ? 1 : 0));
+    const a = train({ x, y }, { hidden: [4], epochs: 20, seed: 's' });
+    const b = train({ x, y }, { hidden: [4], epochs: 20, seed: 's' });
+    const bytes = (m: typeof a) => buildMlp({ name: 't', inputName: 'features', outputName: 'score', mean: m.mean, std: m.std, layers: m.layers });
+    expect(sha256(bytes(a))).toBe(sha256(bytes(b)));
+    // It learned the rule (a held-in sanity check, not a benchmark).
+    expect(x.filter((r, i) => (predict(a, r) >= 0.5 ? 1 : 0) === y[i]).length / x.length).toBeGreaterThan(0.9);
+    const ort = (await import('onnxruntime-node')).default;
+    const session = await ort.InferenceSession.create(bytes(a));
+    const out = await session.run({ features: new ort.Tensor('float32', Float32Array.from(x.slice(0, 50).flat()), [50, 3]) });
+    const got = out['score']!.data as Float32Array;
+    x.slice(0, 50).forEach((r, i) => expect(got[i]).toBeCloseTo(predict(a, r), 4));
+    await session.release();
+  });
+});
+
 describe('without models', () => {
   it('a gateway with no loadable model runs on its rules alone and says so in /readyz', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'vigil-nomodels-'));
