@@ -68,7 +68,12 @@ export class SceneRenderer {
     this.#layout = layoutFor(`${seed}:${cameraId}`);
     this.#rng = new Rng(`${seed}:${cameraId}:frames`);
     const { width, height } = FRAME;
-    this.#noise = sharp({ create: { width, height, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 18 } } }).png().toBuffer();
+    // Sensor noise from the seeded generator (libvips' own noise is not reproducible), so a frame is
+    // a function of (seed, camera, people, tamper): training data and tests are repeatable.
+    const noiseRng = new Rng(`${seed}:${cameraId}:noise`);
+    const px = Buffer.alloc(width * height * 3);
+    for (let i = 0; i < px.length; i++) px[i] = Math.max(0, Math.min(255, Math.round(noiseRng.gauss(128, 18))));
+    this.#noise = sharp(px, { raw: { width, height, channels: 3 } }).png().toBuffer();
   }
 
   /** One JPEG frame with `people` in view and the given tamper applied. */
