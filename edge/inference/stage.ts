@@ -45,6 +45,12 @@ export class DetectorStage implements PipelineStage {
   /** Windows skipped because a device's queue was full. */
   skipped = 0;
   readonly #listeners: ((model: string, c: Condition) => void)[] = [];
+  readonly #scoreListeners: ((model: string, m: DeviceMessage, score: number) => void)[] = [];
+
+  /** Every window scored, with the message it came from. */
+  onScore(fn: (model: string, m: DeviceMessage, score: number) => void): void {
+    this.#scoreListeners.push(fn);
+  }
 
   /** Every raise and clear, after it went to the sink. */
   onDecision(fn: (model: string, c: Condition) => void): void {
@@ -106,6 +112,7 @@ export class DetectorStage implements PipelineStage {
     const t = current.manifest.thresholds;
     x.scored?.(score, t.clear);
     this.#events.onScore?.(current, m, score);
+    for (const fn of this.#scoreListeners) fn(current.manifest.id, m, score);
     const change = run.decision.update(score, x.ts ?? m.ts);
     if (!change) return;
     const e = detector.explain(x.features, score, m, run.state);
