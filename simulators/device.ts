@@ -212,6 +212,11 @@ export abstract class SimDevice {
     this.stats.byChannel[channel] = (this.stats.byChannel[channel] ?? 0) + 1;
   }
 
+  /** One telemetry body as this device would send it now (load generators and benchmarks use it without connecting). */
+  sample(): Record<string, unknown> {
+    return this.telemetry();
+  }
+
   publishTelemetry(): Promise<void> {
     return this.publish('telemetry', this.telemetry(), { qos: 0 });
   }

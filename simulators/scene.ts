@@ -62,18 +62,28 @@ function sceneSvg(l: Layout, people: number, r: Rng, width: number): string {
 export class SceneRenderer {
   readonly #layout: Layout;
   readonly #rng: Rng;
-  readonly #noise: Promise<Buffer>;
+  #noiseBuf?: Promise<Buffer>;
+  readonly #noiseSeed: string;
 
   constructor(cameraId: string, seed: number | string = 1) {
     this.#layout = layoutFor(`${seed}:${cameraId}`);
     this.#rng = new Rng(`${seed}:${cameraId}:frames`);
-    const { width, height } = FRAME;
-    // Sensor noise from the seeded generator (libvips' own noise is not reproducible), so a frame is
-    // a function of (seed, camera, people, tamper): training data and tests are repeatable.
-    const noiseRng = new Rng(`${seed}:${cameraId}:noise`);
-    const px = Buffer.alloc(width * height * 3);
-    for (let i = 0; i < px.length; i++) px[i] = Math.max(0, Math.min(255, Math.round(noiseRng.gauss(128, 18))));
-    this.#noise = sharp(px, { raw: { width, height, channels: 3 } }).png().toBuffer();
+    this.#noiseSeed = `${seed}:${cameraId}:noise`;
+  }
+
+  /**
+   * Sensor noise from the seeded generator (libvips' own noise is not reproducible), so a frame is
+   * a function of (seed, camera, people, tamper): training data and tests are repeatable. Made on first use.
+   */
+  get #noise(): Promise<Buffer> {
+    if (!this.#noiseBuf) {
+      const { width, height } = FRAME;
+      const rng = new Rng(this.#noiseSeed);
+      const px = Buffer.alloc(width * height * 3);
+      for (let i = 0; i < px.length; i++) px[i] = Math.max(0, Math.min(255, Math.round(rng.gauss(128, 18))));
+      this.#noiseBuf = sharp(px, { raw: { width, height, channels: 3 } }).png().toBuffer();
+    }
+    return this.#noiseBuf;
   }
 
   /** One JPEG frame with `people` in view and the given tamper applied. */

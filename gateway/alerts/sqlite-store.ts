@@ -19,7 +19,14 @@ export class SqliteAlertStore implements AlertStore {
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, raised_at = excluded.raised_at, data = excluded.data`,
     );
     this.#history = db.prepare('INSERT INTO alert_history (alert_id, ts, event, actor, version, detail) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const r of db.prepare(`SELECT key FROM alerts WHERE state IN ('raised', 'acknowledged')`).all() as { key: string }[]) this.#openKeys.add(r.key);
   }
+
+  /**
+   * Keys with an open alert, kept in memory (every change goes through save): most conditions a
+   * rule reports are "still clear", and answering those must not cost a query per message.
+   */
+  readonly #openKeys = new Set<string>();
 
   #row = (r: { data: string } | undefined): AlertRecord | undefined => (r ? (JSON.parse(r.data) as AlertRecord) : undefined);
 
@@ -28,6 +35,7 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   findOpen(key: string) {
+    if (!this.#openKeys.has(key)) return undefined;
     return this.#row(this.#sql(`SELECT data FROM alerts WHERE key = ? AND state IN ('raised', 'acknowledged')`).get(key) as { data: string } | undefined);
   }
 
@@ -50,6 +58,8 @@ export class SqliteAlertStore implements AlertStore {
       this.#upsert.run({ id: a.id, key: a.key, site: a.site, zone: a.zone, type: a.type, state: a.state, raisedAt: a.raisedAt, data: JSON.stringify(a) });
       if (event) this.#history.run(a.id, this.#now(), event, actor, a.version, JSON.stringify(detail ?? {}));
     })();
+    if (a.state === 'raised' || a.state === 'acknowledged') this.#openKeys.add(a.key);
+    else this.#openKeys.delete(a.key);
   }
 
   query(q: AlertQuery): AlertRecord[] {

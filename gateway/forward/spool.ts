@@ -157,11 +157,20 @@ export class Spool {
     this.remove(rows);
   }
 
+  #ageCheckedAt = -Infinity;
+  #deleteOlder?: Database.Statement;
+
+  /** Age limit (checked at most once a second: it is a scan, and commits come hundreds of times a second), then size. */
   enforceLimits(): void {
-    const cutoff = this.#now() - this.#o.maxAgeMs;
-    for (const cls of sacrificeOrder.slice(0, 3)) {
-      const r = this.db.prepare('DELETE FROM spool WHERE cls = ? AND ts < ? RETURNING bytes').all(cls, cutoff) as { bytes: number }[];
-      if (r.length) this.#dropped(cls, 'age', r);
+    const now = this.#now();
+    if (now - this.#ageCheckedAt >= 1000 || now < this.#ageCheckedAt) {
+      this.#ageCheckedAt = now;
+      const cutoff = now - this.#o.maxAgeMs;
+      this.#deleteOlder ??= this.db.prepare('DELETE FROM spool WHERE cls = ? AND ts < ? RETURNING bytes');
+      for (const cls of sacrificeOrder.slice(0, 3)) {
+        const r = this.#deleteOlder.all(cls, cutoff) as { bytes: number }[];
+        if (r.length) this.#dropped(cls, 'age', r);
+      }
     }
     for (const cls of sacrificeOrder) {
       while (this.#bytes > this.#o.maxBytes) {

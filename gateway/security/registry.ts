@@ -91,9 +91,23 @@ export class Registry {
 
   // ── devices ──────────────────────────────────────────────────────────
 
+  /**
+   * Device records by id, read once and kept: the pipeline asks for a device's zone and kind on every
+   * message. Every write to the devices table below goes through #changed(), which drops the entry.
+   */
+  readonly #devices = new Map<string, DeviceRecord | undefined>();
+
+  #changed(id: string): void {
+    this.#devices.delete(id);
+  }
+
   getDevice(id: string): DeviceRecord | undefined {
+    if (this.#devices.has(id)) return this.#devices.get(id);
     const r = this.#sql('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
-    return r && toDevice(r);
+    const d = r && toDevice(r);
+    // Unknown ids are not cached (anyone can send one); known devices are bounded by the registry.
+    if (d) this.#devices.set(id, d);
+    return d;
   }
 
   listDevices(f: { site?: string; kind?: string; sites?: string[] } = {}): DeviceRecord[] {
@@ -153,6 +167,7 @@ export class Registry {
     const secret = newSecret();
     const hash = await hashSecret(secret);
     this.#sql(`UPDATE devices SET secret_hash = ?, state = 'enabled', updated_at = ? WHERE device_id = ?`).run(hash, this.#now(), id);
+    this.#changed(id);
     this.#audit.record({ actor: actor.id, address: actor.address, action: 'device.rotate', target: id, outcome: 'ok', detail: { previousState: d.state } });
     return { username: id, password: secret };
   }
@@ -161,6 +176,7 @@ export class Registry {
     const d = this.getDevice(id);
     if (!d) throw new NotFoundError(`device "${id}" is not provisioned`);
     this.#sql(`UPDATE devices SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE device_id = ?`).run(this.#now(), id);
+    this.#changed(id);
     this.#audit.record({ actor: actor.id, address: actor.address, action: 'device.revoke', target: id, outcome: 'ok' });
     return this.getDevice(id)!;
   }
@@ -181,6 +197,7 @@ export class Registry {
 
   touchDevice(id: string, address: string | undefined): void {
     this.#sql('UPDATE devices SET last_seen = ?, last_address = ? WHERE device_id = ?').run(this.#now(), address ?? null, id);
+    this.#changed(id);
   }
 
   // ── principals ───────────────────────────────────────────────────────

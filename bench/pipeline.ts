@@ -1,0 +1,340 @@
+/**
+ * Pipeline benchmark (`npm run bench`): the full Vigil gateway side by side with a bare aedes
+ * broker and Debian's Mosquitto, measured in the same run, with load generated in separate
+ * processes from the simulators' payloads.
+ *   1. saturation: QoS 1 (each device keeps 8 publishes in flight; throughput = PUBACKs/s) and
+ *      QoS 0 (publish as fast as TCP takes; throughput = messages delivered to a subscriber);
+ *   2. open-loop load at 25 / 50 / 90 % of Vigil's QoS 1 saturation: nothing dropped (counted),
+ *      and end-to-end latency device → consumer: for Vigil a door's forced_open → the alert, for
+ *      the bare brokers the same event relayed to a subscriber;
+ *   3. idle device connections with keep-alives: memory per connection and CPU;
+ * and writes bench/results/pipeline.json. BENCH_DEVICES, BENCH_IDLE (connections), BENCH_SECONDS,
+ * BENCH_PROFILE=1 (a CPU profile of Vigil at saturation, summarised).
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+import { quantile } from '../models/lib/metrics.ts';
+import { freePort, Victoria } from '../scripts/victoria.ts';
+import type { DeviceKind } from '../devices/index.ts';
+
+const DEVICES = Number(process.env['BENCH_DEVICES'] ?? 200);
+const IDLE = Number(process.env['BENCH_IDLE'] ?? 10_000);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
+const PROFILE = process.env['BENCH_PROFILE'] === '1';
+/** For profiling and quick looks: BENCH_TARGETS=vigil, BENCH_PHASES=saturation (the table needs all three targets and phases). */
+const TARGETS = (process.env['BENCH_TARGETS'] ?? 'vigil,aedes,mosquitto').split(',');
+const PHASES = (process.env['BENCH_PHASES'] ?? 'saturation,load,idle').split(',');
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+const SITE = 'bench';
+
+type Dev = { deviceId: string; kind: DeviceKind; site: string; username?: string; password?: string };
+const mix: [DeviceKind, number][] = [['smoke', 0.4], ['bodycam', 0.2], ['door', 0.2], ['camera', 0.2]];
+const plan = (n: number, prefix: string): Dev[] => {
+  const out: Dev[] = [];
+  for (const [kind, share] of mix) for (let i = 0; i < Math.round(n * share); i++) out.push({ deviceId: `${SITE}-${prefix}${kind}-${i}`, kind, site: SITE });
+  return out;
+};
+const load = plan(DEVICES, '');
+const probes: Dev[] = Array.from({ length: 300 }, (_, i) => ({ deviceId: `${SITE}-probe-door-${i}`, kind: 'door', site: SITE }));
+
+interface Target {
+  name: string;
+  url: string;
+  proc: ChildProcess;
+  creds: Record<string, { username: string; password: string }>;
+  consumer?: { username: string; password: string };
+  /** Topic filter a consumer uses for the end-to-end probe. */
+  probeFilter: string;
+  accepted?: () => Promise<number>;
+  /** Start (true) or stop and summarise (false) a CPU profile of the target. */
+  profile?: (on: boolean) => Promise<void>;
+  stop(): Promise<void>;
+}
+
+const waitLine = (p: ChildProcess, re: RegExp, ms = 120_000) =>
+  new Promise<RegExpMatchArray>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`no ${re} within ${ms} ms: ${buf.slice(-500)}`)), ms);
+    const on = (d: Buffer) => {
+      buf += d;
+      const m = buf.match(re);
+      if (m) (clearTimeout(timer), p.stdout!.off('data', on), resolve(m));
+    };
+    p.stdout!.on('data', on);
+    p.stderr?.on('data', (d: Buffer) => (buf += d));
+  });
+const stopProc = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGTERM'))));
+
+async function startVigil(vm: Victoria, devices: Dev[], anonymous = false): Promise<Target> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-gw-'));
+  const jobFile = join(dataDir, 'job.json');
+  writeFileSync(jobFile, JSON.stringify({ devices: anonymous ? [] : devices, consumers: ['bench-ops'], forwardUrl: vm.url, dataDir, anonymous }));
+  const args = ['--import', 'tsx', here('./pipeline/vigil-target.ts'), jobFile];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [, mqttPort, httpPort] = await waitLine(proc, /READY (\d+) (\d+)/, 600_000);
+  const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as Target['creds'];
+  return {
+    name: 'vigil', url: `mqtt://127.0.0.1:${mqttPort}`, proc, creds, consumer: creds['bench-ops'],
+    probeFilter: `vigil/v1/${SITE}/alerts/+/forced_entry/#`,
+    accepted: async () => {
+      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      return [...text.matchAll(/^vigil_ingest_accepted_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    },
+    profile: async (on: boolean) => {
+      const done = waitLine(proc, on ? /PROFILING/ : /PROFILED/);
+      proc.kill('SIGUSR2');
+      await done;
+      if (!on) summariseProfile(join(dataDir, 'prof'));
+    },
+    stop: () => stopProc(proc),
+  };
+}
+
+async function startAedes(): Promise<Target> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', here('./pipeline/aedes-target.ts')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [, port] = await waitLine(proc, /READY (\d+)/);
+  return { name: 'aedes', url: `mqtt://127.0.0.1:${port}`, proc, creds: {}, probeFilter: `vigil/v1/${SITE}/door/+/event`, stop: () => stopProc(proc) };
+}
+
+async function startMosquitto(): Promise<Target> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-mosq-'));
+  writeFileSync(join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 100000\nset_tcp_nodelay true\nlog_type error\n`);
+  const proc = spawn('/usr/sbin/mosquitto', ['-c', join(dir, 'm.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  for (let i = 0; i < 100; i++) {
+    try {
+      const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 500 });
+      await c.endAsync();
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { name: 'mosquitto', url: `mqtt://127.0.0.1:${port}`, proc, creds: {}, probeFilter: `vigil/v1/${SITE}/door/+/event`, stop: () => stopProc(proc) };
+}
+
+interface GenResult {
+  connected: number;
+  connectMs: number;
+  sent: number;
+  acked: number;
+  errors: number;
+  inWindow: number;
+  windowMs: number;
+  latencyMs: number[];
+}
+
+/** Runs load generators (separate processes), each with its share of the devices. */
+async function generate(t: Target, devices: Dev[], job: Record<string, unknown>, procs = 2, onConnected?: () => void): Promise<GenResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-gen-'));
+  let connected = 0;
+  const results = await Promise.all(
+    Array.from({ length: procs }, (_, k) => {
+      const mine = devices.filter((_, i) => i % procs === k).map((d) => ({ ...d, ...t.creds[d.deviceId] }));
+      const file = join(dir, `job-${k}.json`);
+      // An open-loop rate is the total: each process offers its share.
+      writeFileSync(file, JSON.stringify({ url: t.url, devices: mine, ...job, ...(typeof job['rate'] === 'number' ? { rate: (job['rate'] as number) / procs } : {}) }));
+      const p = fork(here('./pipeline/loadgen.ts'), [file], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+      p.on('message', () => {
+        if (++connected === procs) onConnected?.();
+      });
+      return waitLine(p, /^(\{.*\})$/m, 900_000).then((m) => JSON.parse(m[1]!) as GenResult);
+    }),
+  );
+  return results.reduce((a, r) => ({
+    connected: a.connected + r.connected, connectMs: Math.max(a.connectMs, r.connectMs), sent: a.sent + r.sent, acked: a.acked + r.acked, errors: a.errors + r.errors,
+    inWindow: a.inWindow + r.inWindow, windowMs: Math.max(a.windowMs, r.windowMs), latencyMs: a.latencyMs.concat(r.latencyMs),
+  }));
+}
+
+function proc(pid: number): { rssMiB: number; cpuS: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return { rssMiB: rss, cpuS: (Number(stat[11]) + Number(stat[12])) / 100 };
+}
+
+/** Consumer counting (and timing) what the target delivers. */
+async function subscriber(t: Target, filter: string, onMessage?: (topic: string, payload: Buffer) => void) {
+  const c = await mqtt.connectAsync(t.url, { clientId: `${t.consumer?.username ?? "bench"}-sub-${Math.random().toString(36).slice(2, 8)}`, ...t.consumer, protocolVersion: 4, reconnectPeriod: 0 });
+  let n = 0;
+  c.on('error', (e) => console.error(`[${t.name}] subscriber: ${e.message}`));
+  c.on('message', (topic, payload) => {
+    n++;
+    onMessage?.(topic, payload);
+  });
+  await c.subscribeAsync(filter, { qos: 0 });
+  return { count: () => n, close: () => c.endAsync() };
+}
+
+const results: Record<string, Record<string, unknown>> = {};
+const rate = (r: GenResult) => (r.inWindow * 1000) / r.windowMs;
+
+async function saturation(t: Target) {
+  let profiled: Promise<void> | undefined;
+  const q1 = await generate(t, load, { qos: 1, mode: 'closed', window: 8, durationMs: SECONDS * 1000, warmupMs: 2000 }, 2, () => {
+    // Profile the QoS 1 saturation run only, once every device is connected.
+    if (PROFILE && t.profile) profiled = t.profile(true);
+  });
+  if (profiled) (await profiled, await t.profile!(false));
+  // QoS 0 has no acknowledgement to pace the sender: an open-loop ramp (×1.5 per 3-s step) until a
+  // subscriber of all telemetry (for Vigil a consumer of the site) receives less than 90 % of it.
+  const sub = await subscriber(t, `vigil/v1/${SITE}/+/+/telemetry`);
+  let best = 0;
+  for (let offered = 2000; offered < 400_000; offered = Math.round(offered * 1.5)) {
+    const before = sub.count();
+    const g = await generate(t, load, { qos: 0, mode: 'open', rate: offered, durationMs: 3000, warmupMs: 0 });
+    const got = sub.count() - before;
+    // Let a backlog drain before the next step.
+    for (let last = -1; last !== sub.count(); ) (last = sub.count()), await new Promise((r) => setTimeout(r, 1000));
+    const delivered = (got * 1000) / 3000;
+    best = Math.max(best, delivered);
+    if (got < 0.9 * g.sent) break;
+  }
+  await sub.close();
+  return { qos1PerS: rate(q1), qos1AckP50: quantile(q1.latencyMs, 0.5), qos1AckP99: quantile(q1.latencyMs, 0.99), qos0DeliveredPerS: best, loginMs: q1.connectMs, errors: q1.errors };
+}
+
+/** Open-loop load at a fixed rate, with probe events timed from the device to a consumer. */
+async function atLoad(t: Target, perS: number) {
+  const sent = new Map<string, number>();
+  const lat: number[] = [];
+  const sub = await subscriber(t, t.probeFilter, (topic, payload) => {
+    const id = t.name === 'vigil' ? (JSON.parse(payload.toString()) as { deviceId: string; event: string }).deviceId : topic.split('/')[4]!;
+    const s = sent.get(id);
+    if (s !== undefined) (lat.push(performance.now() - s), sent.delete(id));
+  });
+  const acceptedBefore = await t.accepted?.();
+  const gen = generate(t, load, { qos: 1, mode: 'open', rate: perS, durationMs: SECONDS * 1000, warmupMs: 1000 });
+  // Probes: 100 distinct doors, each one forced_open (one alert each), spread over the run.
+  const pool = probes.splice(0, 100);
+  const clients = await Promise.all(pool.map((d) => mqtt.connectAsync(t.url, { clientId: d.deviceId, ...t.creds[d.deviceId], protocolVersion: 4, reconnectPeriod: 0 })));
+  let probeErrors = 0;
+  for (const c of clients) c.on('error', () => probeErrors++);
+  await new Promise((r) => setTimeout(r, 1500));
+  for (let i = 0; i < clients.length; i++) {
+    const d = pool[i]!;
+    sent.set(d.deviceId, performance.now());
+    void clients[i]!.publishAsync(`vigil/v1/${SITE}/door/${d.deviceId}/event`, JSON.stringify({ ts: Date.now(), seq: 1, type: 'forced_open' }), { qos: 1 });
+    await new Promise((r) => setTimeout(r, ((SECONDS - 3) * 1000) / clients.length));
+  }
+  const g = await gen;
+  await new Promise((r) => setTimeout(r, 1000));
+  const acceptedAfter = await t.accepted?.();
+  await Promise.all(clients.map((c) => c.endAsync()));
+  await sub.close();
+  return {
+    offeredPerS: perS, achievedPerS: rate(g), sent: g.sent, acked: g.acked, dropped: g.sent - g.acked,
+    ...(acceptedBefore !== undefined ? { acceptedByPipeline: acceptedAfter! - acceptedBefore - clients.length } : {}),
+    probes: clients.length, probesSeen: lat.length, probeErrors, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: Math.max(...lat),
+  };
+}
+
+async function idle(t: Target, devices: Dev[]) {
+  const base = proc(t.proc.pid!);
+  let connectedAt = 0;
+  const done = generate(t, devices, { qos: 0, mode: 'idle', durationMs: 45_000, warmupMs: 0, keepalive: 10 }, 4, () => (connectedAt = Date.now()));
+  while (!connectedAt) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 5000));
+  const a = proc(t.proc.pid!);
+  await new Promise((r) => setTimeout(r, 20_000));
+  const b = proc(t.proc.pid!);
+  const g = await done;
+  return { connections: g.connected, errors: g.errors, connectS: g.connectMs / 1000, rssMiB: b.rssMiB, rssBaseMiB: base.rssMiB, kibPerConnection: ((b.rssMiB - base.rssMiB) * 1024) / Math.max(1, g.connected), cpuPct: (100 * (b.cpuS - a.cpuS)) / 20 };
+}
+
+function summariseProfile(dir: string) {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return;
+  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] };
+  const self = new Map<number, number>();
+  prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
+  const byFn = new Map<string, number>();
+  let total = 0;
+  for (const n of prof.nodes) {
+    const us = self.get(n.id) ?? 0;
+    total += us;
+    const where = n.callFrame.url ? `${n.callFrame.url.replace(/^.*\/(node_modules|work\/main)\//, '$1/')}:${n.callFrame.lineNumber + 1}` : '';
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${where}`;
+    byFn.set(key, (byFn.get(key) ?? 0) + us);
+  }
+  const top = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  console.log('\nCPU profile of Vigil (self time, top 25):');
+  for (const [k, us] of top) console.log(`${((100 * us) / total).toFixed(1).padStart(5)} %  ${k}`);
+  writeFileSync(here('./results/pipeline-profile.txt'), top.map(([k, us]) => `${((100 * us) / total).toFixed(1)} %  ${k}`).join('\n') + '\n');
+}
+
+mkdirSync(here('./results'), { recursive: true });
+const vm = await Victoria.start();
+try {
+  let vigilSat = 0;
+  for (const name of TARGETS as ('vigil' | 'aedes' | 'mosquitto')[]) {
+    const t = name === 'vigil' ? await startVigil(vm, [...load, ...probes]) : name === 'aedes' ? await startAedes() : await startMosquitto();
+    probes.splice(0, probes.length, ...Array.from({ length: 300 }, (_, i) => ({ deviceId: `${SITE}-probe-door-${i}`, kind: 'door' as const, site: SITE })));
+    try {
+      console.error(`[${name}] saturation…`);
+      if (!PHASES.includes('saturation')) continue;
+      const sat = await saturation(t);
+      console.error(`[${name}] ${JSON.stringify(sat)}`);
+      if (name === 'vigil') vigilSat = sat.qos1PerS;
+      const loads: Record<string, unknown> = {};
+      for (const f of PHASES.includes('load') ? [0.25, 0.5, 0.9] : []) {
+        console.error(`[${name}] ${f * 100} % of Vigil's saturation…`);
+        loads[`${f * 100}%`] = await atLoad(t, Math.round(vigilSat * f));
+        console.error(`[${name}] ${JSON.stringify(loads[`${f * 100}%`])}`);
+      }
+      results[name] = { ...sat, loads };
+    } finally {
+      await t.stop();
+    }
+    if (!PHASES.includes('idle')) continue;
+    console.error(`[${name}] ${IDLE} idle connections…`);
+    const ti = name === 'vigil' ? await startVigil(vm, [], true) : name === 'aedes' ? await startAedes() : await startMosquitto();
+    try {
+      results[name]!['idle'] = await idle(ti, plan(IDLE, 'idle-'));
+    } finally {
+      await ti.stop();
+    }
+  }
+} finally {
+  await vm.stop();
+}
+
+if (TARGETS.length < 3 || PHASES.length < 3) {
+  console.log(JSON.stringify(results, null, 2));
+  process.exit(0);
+}
+const r = results as Record<'vigil' | 'aedes' | 'mosquitto', { qos1PerS: number; qos0DeliveredPerS: number; qos1AckP50: number; qos1AckP99: number; loginMs: number; loads: Record<string, { offeredPerS: number; achievedPerS: number; dropped: number; acceptedByPipeline?: number; sent: number; probesSeen: number; probes: number; p50: number; p99: number; max: number }>; idle: { connections: number; rssMiB: number; kibPerConnection: number; cpuPct: number; connectS: number } }>;
+const f0 = (v: number) => Math.round(v).toLocaleString('en');
+const f2 = (v: number) => v.toFixed(2);
+const row = (label: string, get: (x: (typeof r)['vigil']) => number, fmt: (v: number) => string = f0) =>
+  `| ${label} | ${fmt(get(r.vigil))} | ${fmt(get(r.aedes))} | ${fmt(get(r.mosquitto))} | ${(get(r.vigil) / get(r.aedes)).toFixed(2)} | ${(get(r.vigil) / get(r.mosquitto)).toFixed(2)} |`;
+const lines = [
+  `Pipeline benchmark: ${load.length} devices (${mix.map(([k, s]) => `${Math.round(s * 100)} % ${k}`).join(', ')}), ${SECONDS} s per measurement, load from 2 processes, this ${(await import('node:os')).cpus().length}-core machine`,
+  '',
+  '| | Vigil (full pipeline) | bare aedes | Mosquitto | Vigil / aedes | Vigil / Mosquitto |',
+  '|---|---:|---:|---:|---:|---:|',
+  row('QoS 1 saturation, msgs/s (PUBACKs)', (x) => x.qos1PerS),
+  row('QoS 1 ack latency at saturation p50, ms', (x) => x.qos1AckP50, f2),
+  row('QoS 1 ack latency at saturation p99, ms', (x) => x.qos1AckP99, f2),
+  row('QoS 0 saturation, msgs/s delivered to a subscriber', (x) => x.qos0DeliveredPerS),
+  ...['25%', '50%', '90%'].flatMap((l) => [
+    row(`${l} of Vigil's QoS 1 saturation: offered msgs/s`, (x) => x.loads[l]!.offeredPerS),
+    row(`  … dropped (sent − acked)`, (x) => x.loads[l]!.dropped),
+    row(`  … device → consumer p50, ms (Vigil: forced_open → alert)`, (x) => x.loads[l]!.p50, f2),
+    row(`  … p99, ms`, (x) => x.loads[l]!.p99, f2),
+    row(`  … max, ms`, (x) => x.loads[l]!.max, f2),
+  ]),
+  row(`${IDLE.toLocaleString('en')} idle connections (keep-alive 10 s): RSS, MiB`, (x) => x.idle.rssMiB),
+  row('  … KiB per connection', (x) => x.idle.kibPerConnection, f2),
+  row('  … CPU while idle, %', (x) => x.idle.cpuPct, f2),
+  row('  … seconds to connect them all', (x) => x.idle.connectS, f2),
+];
+const pipelineAccepted = ['25%', '50%', '90%'].map((l) => `${l}: sent ${f0(r.vigil.loads[l]!.sent)}, acked ${f0(r.vigil.loads[l]!.sent - r.vigil.loads[l]!.dropped)}, taken by the pipeline ${f0(r.vigil.loads[l]!.acceptedByPipeline ?? NaN)}, probes alerted ${r.vigil.loads[l]!.probesSeen}/${r.vigil.loads[l]!.probes}`);
+lines.push('', `Vigil, nothing lost below saturation — ${pipelineAccepted.join('; ')}.`, `Vigil logins (scrypt) for ${load.length + 300} provisioned devices before the QoS 1 run: ${f2(r.vigil.loginMs / 1000)} s.`);
+console.log(lines.join('\n'));
+writeFileSync(here('./results/pipeline.json'), JSON.stringify({ at: new Date().toISOString(), devices: load.length, seconds: SECONDS, idle: IDLE, results }, null, 2));

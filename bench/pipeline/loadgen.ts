@@ -1,0 +1,109 @@
+/**
+ * Load generator, run as its own process so it does not share the target's event loop.
+ * Job (JSON file, argv[2]): { url, devices: [{deviceId, kind, site, username?, password?}], qos,
+ * mode: 'closed' (each device keeps `window` publishes in flight: saturation) | 'open' (`rate`
+ * messages/s in total, spread over the devices) | 'idle' (connect, then only keep-alives),
+ * durationMs, warmupMs, keepalive }.
+ * Payloads are the simulators' own telemetry (simulators/*), with fresh ts and seq per message.
+ * Prints one JSON line: { connected, connectMs, sent, acked, errors, inWindow, windowMs, latencyMs: sample }.
+ */
+import { readFileSync } from 'node:fs';
+import mqtt, { type MqttClient } from 'mqtt';
+import { deviceTopic, type DeviceKind } from '../../devices/index.ts';
+import { createSim } from '../../simulators/fleet.ts';
+
+interface Job {
+  url: string;
+  devices: { deviceId: string; kind: DeviceKind; site: string; username?: string; password?: string }[];
+  qos: 0 | 1;
+  mode: 'closed' | 'open' | 'idle';
+  window?: number;
+  rate?: number;
+  durationMs: number;
+  warmupMs: number;
+  keepalive?: number;
+}
+const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Job;
+
+// 20 bodies per device from its simulator (an IMU window, a smoke reading, a door state, a camera's health).
+const bodies = new Map<string, string[]>();
+for (const d of job.mode === 'idle' ? [] : job.devices) {
+  const sim = createSim(d.kind, { url: '', site: d.site, deviceId: d.deviceId });
+  bodies.set(d.deviceId, Array.from({ length: 20 }, () => JSON.stringify(sim.sample()).slice(1)));
+}
+
+const clients: { c: MqttClient; d: Job['devices'][number]; topic: string; seq: number }[] = [];
+const t0 = Date.now();
+let errors = 0;
+const queue = [...job.devices];
+await Promise.all(
+  Array.from({ length: 50 }, async () => {
+    for (let d = queue.shift(); d; d = queue.shift()) {
+      try {
+        const c = await mqtt.connectAsync(job.url, { clientId: d.deviceId, username: d.username, password: d.password, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 60_000, keepalive: job.keepalive ?? 30, clean: true });
+        c.on('error', () => errors++);
+        clients.push({ c, d, topic: deviceTopic({ site: d.site, kind: d.kind, deviceId: d.deviceId }, 'telemetry'), seq: 0 });
+      } catch {
+        errors++;
+      }
+    }
+  }),
+);
+const connectMs = Date.now() - t0;
+process.send?.({ connected: clients.length });
+
+let sent = 0;
+let acked = 0;
+let inWindow = 0;
+const latency: number[] = [];
+const start = Date.now();
+const windowStart = start + job.warmupMs;
+const end = start + job.durationMs;
+const payload = (x: (typeof clients)[number]) => {
+  const b = bodies.get(x.d.deviceId)!;
+  return `{"ts":${Date.now()},"seq":${x.seq++},${b[x.seq % b.length]}`;
+};
+const publish = async (x: (typeof clients)[number]) => {
+  const t = performance.now();
+  sent++;
+  try {
+    await x.c.publishAsync(x.topic, payload(x), { qos: job.qos });
+    acked++;
+    const now = Date.now();
+    if (now >= windowStart && now < end) {
+      inWindow++;
+      if (job.qos === 1 && (latency.length < 20_000 || Math.random() < 0.05)) latency.push(performance.now() - t);
+    }
+  } catch {
+    errors++;
+  }
+};
+
+if (job.mode === 'closed') {
+  await Promise.all(clients.flatMap((x) => Array.from({ length: job.window ?? 8 }, async () => {
+    while (Date.now() < end) await publish(x);
+  })));
+} else if (job.mode === 'open') {
+  // Open loop: a fixed offered rate, whatever the target does (the way devices really behave).
+  const perTick = (job.rate ?? 1000) / 100; // 10 ms ticks
+  let owed = 0;
+  let i = 0;
+  const pending = new Set<Promise<void>>();
+  while (Date.now() < end) {
+    owed += perTick;
+    while (owed >= 1) {
+      owed--;
+      const p = publish(clients[i++ % clients.length]!);
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 5000))]);
+} else {
+  await new Promise((r) => setTimeout(r, job.durationMs));
+}
+const windowMs = Math.min(Date.now(), end) - windowStart;
+process.stdout.write(JSON.stringify({ connected: clients.length, connectMs, sent, acked, errors, inWindow, windowMs, latencyMs: latency }) + '\n');
+await Promise.all(clients.map((x) => x.c.endAsync().catch(() => {})));
+process.exit(0);

@@ -1,0 +1,62 @@
+/**
+ * The full Vigil gateway as a benchmark target: authentication (provisioned devices with scrypt
+ * passwords), validation, device state, rules, the four detectors, alerts, and the durable spool
+ * forwarding to a time-series server. Reads a JSON job from argv[2]:
+ * { devices: [{deviceId, kind, site}], consumers: string[] (principal ids), forwardUrl, dataDir, anonymous }.
+ * Provisions them, writes credentials to <dataDir>/credentials.json, prints "READY <mqtt> <http>".
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../gateway/config.ts';
+import { Gateway } from '../../gateway/gateway.ts';
+
+const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as { devices: { deviceId: string; kind: string; site: string }[]; consumers: string[]; forwardUrl: string; dataDir: string; anonymous?: boolean };
+const config = loadConfig({
+  env: {},
+  overrides: {
+    dataDir: job.dataDir,
+    mqtt: { tcp: { host: '127.0.0.1', port: 0 }, ws: { enabled: false } },
+    http: { host: '127.0.0.1', port: 0 },
+    log: { level: 'warn' },
+    security: { allowAnonymous: !!job.anonymous, messagesPerSecond: 1_000_000, messageBurst: 1_000_000 },
+    forward: { url: job.forwardUrl, token: 'bench', minRetryMs: 100, jitterMs: 10 },
+    inference: { modelsDir: fileURLToPath(new URL('../../models', import.meta.url)) },
+    alerts: { startupGraceS: 0 },
+  },
+});
+const gw = new Gateway({ config, processMetrics: true });
+await gw.start();
+const creds: Record<string, { username: string; password: string }> = {};
+for (let i = 0; i < job.devices.length; i += 500) {
+  for (const p of await gw.security.registry.provisionMany(job.devices.slice(i, i + 500).map((d) => ({ ...d, zone: 'bench' })), { id: 'bench' })) creds[p.device.deviceId] = p.credentials;
+}
+for (const id of job.consumers) {
+  const p = await gw.security.registry.addPrincipal({ id, role: 'consumer', sites: ['*'] }, { id: 'bench' });
+  creds[id] = { username: id, password: p.credentials.password };
+}
+writeFileSync(join(job.dataDir, 'credentials.json'), JSON.stringify(creds));
+// SIGUSR2 starts a CPU profile, the next SIGUSR2 writes it to <dataDir>/prof/ (the benchmark profiles one phase only).
+const inspector = await import('node:inspector/promises');
+const session = new inspector.Session();
+session.connect();
+let profiling = false;
+process.on('SIGUSR2', () => {
+  void (async () => {
+    if (!profiling) {
+      profiling = true;
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+      console.log('PROFILING');
+      return;
+    }
+    profiling = false;
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(join(job.dataDir, 'prof'), { recursive: true });
+    writeFileSync(join(job.dataDir, 'prof', 'saturation.cpuprofile'), JSON.stringify(profile));
+    console.log('PROFILED');
+  })();
+});
+console.log(`READY ${gw.ports.mqtt} ${gw.ports.http}`);
+process.on('SIGTERM', () => void gw.stop().then(() => process.exit(0)));
