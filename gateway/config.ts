@@ -166,6 +166,7 @@ export const configSchema = z
       .object({
         maxBytes: z.number().int().min(4096).default(256 * 1024 * 1024).describe('Disk the spool may use; when full the oldest telemetry is dropped first, alerts last.'),
         maxAgeH: z.number().min(0.001).default(72).describe('Telemetry, events and status older than this are dropped from the spool (alerts are not).'),
+        commitIntervalMs: z.number().min(0).max(100).default(2).describe('Group commit: under load, appends collected for this long share one commit (one fsync); an idle spool commits at once.'),
         durability: z.enum(['fsync', 'process']).default('fsync').describe('"fsync": a point is on disk before the device gets its PUBACK (survives power loss); "process": survives a crash of the gateway only, for slow storage.'),
       })
       .strict()

@@ -56,6 +56,7 @@ let sent = 0;
 let acked = 0;
 let inWindow = 0;
 const latency: number[] = [];
+let seen = 0;
 const start = Date.now();
 const windowStart = start + job.warmupMs;
 const end = start + job.durationMs;
@@ -72,7 +73,12 @@ const publish = async (x: (typeof clients)[number]) => {
     const now = Date.now();
     if (now >= windowStart && now < end) {
       inWindow++;
-      if (job.qos === 1 && (latency.length < 20_000 || Math.random() < 0.05)) latency.push(performance.now() - t);
+      // Reservoir sample of at most 10,000 ack latencies.
+      if (job.qos === 1) {
+        seen++;
+        if (latency.length < 10_000) latency.push(performance.now() - t);
+        else if (Math.random() < 10_000 / seen) latency[Math.floor(Math.random() * 10_000)] = performance.now() - t;
+      }
     }
   } catch {
     errors++;
@@ -104,6 +110,6 @@ if (job.mode === 'closed') {
   await new Promise((r) => setTimeout(r, job.durationMs));
 }
 const windowMs = Math.min(Date.now(), end) - windowStart;
-process.stdout.write(JSON.stringify({ connected: clients.length, connectMs, sent, acked, errors, inWindow, windowMs, latencyMs: latency }) + '\n');
 await Promise.all(clients.map((x) => x.c.endAsync().catch(() => {})));
-process.exit(0);
+// stdout to a pipe is asynchronous: exit only once the line is written, or the parent never gets it.
+process.stdout.write(JSON.stringify({ connected: clients.length, connectMs, sent, acked, errors, inWindow, windowMs, latencyMs: latency }) + '\n', () => process.exit(0));

@@ -52,6 +52,7 @@ export class Forwarding implements PipelineStage {
       maxBytes: config.spool.maxBytes,
       maxAgeMs: config.spool.maxAgeH * 3_600_000,
       durability: config.spool.durability,
+      commitIntervalMs: config.spool.commitIntervalMs,
       deadLetterFile: join(config.dataDir, 'spool-dead-letter.jsonl'),
       now: this.#now,
       onDrop: (cls, reason, n) => {

@@ -21,6 +21,12 @@ export interface SpoolOptions {
   maxAgeMs: number;
   durability: 'fsync' | 'process';
   deadLetterFile: string;
+  /**
+   * Group commit window, ms: a commit follows the previous one by at least this much, so under load
+   * many appends share one fsync (which blocks the JS thread, ~0.5 ms here); when idle an append
+   * commits at once. 0 = commit every event-loop turn.
+   */
+  commitIntervalMs?: number;
   now?: () => number;
   onDrop?: (cls: PointClass, reason: 'full' | 'age', count: number) => void;
 }
@@ -96,13 +102,18 @@ export class Spool {
       this.#pending.push({ lines, local, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(() => this.#commit());
+        const wait = this.#lastCommit + (this.#o.commitIntervalMs ?? 0) - performance.now();
+        if (wait > 0.1) setTimeout(() => this.#commit(), wait);
+        else setImmediate(() => this.#commit());
       }
     });
   }
 
+  #lastCommit = -Infinity;
+
   #commit(): void {
     this.#scheduled = false;
+    this.#lastCommit = performance.now();
     const batch = this.#pending;
     this.#pending = [];
     try {
