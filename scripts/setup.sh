@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make this checkout runnable: npm dependencies, and with --test the system
 # tools the tests use (Debian's mosquitto clients for the interop tests,
-# victoria-metrics as the time-series server of the forwarding tests).
+# victoria-metrics as the time-series server of the forwarding tests); --bench
+# adds the Mosquitto broker, a baseline of `npm run bench`.
 # Idempotent and quick when nothing is missing; run by `npm start|demo|test` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +15,10 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
-if [ "${1:-}" = "--test" ]; then
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   missing=()
+  # The benchmark also runs Debian's Mosquitto broker as a baseline.
+  [ "${1:-}" = "--bench" ] && { [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto); }
   command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
   # A real server speaking the InfluxDB v2 write API, for the forwarding tests (started by the tests themselves).
   command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)

@@ -5,7 +5,7 @@
  * { devices: [{deviceId, kind, site}], consumers: string[] (principal ids), forwardUrl, dataDir, anonymous }.
  * Provisions them, writes credentials to <dataDir>/credentials.json, prints "READY <mqtt> <http>".
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../gateway/config.ts';
@@ -58,5 +58,13 @@ process.on('SIGUSR2', () => {
     console.log('PROFILED');
   })();
 });
+// Event-loop delay, every 2 s, to <dataDir>/event-loop.log: where latency tails come from.
+const { monitorEventLoopDelay } = await import('node:perf_hooks');
+const eld = monitorEventLoopDelay({ resolution: 5 });
+eld.enable();
+setInterval(() => {
+  appendFileSync(join(job.dataDir, 'event-loop.log'), `${new Date().toISOString()} p50 ${(eld.percentile(50) / 1e6).toFixed(1)} p99 ${(eld.percentile(99) / 1e6).toFixed(1)} max ${(eld.max / 1e6).toFixed(1)} ms\n`);
+  eld.reset();
+}, 2000).unref();
 console.log(`READY ${gw.ports.mqtt} ${gw.ports.http}`);
 process.on('SIGTERM', () => void gw.stop().then(() => process.exit(0)));

@@ -7,9 +7,31 @@
  * Format at rest: `scrypt$N$r$p$salt$hash` (base64url), so parameters can be raised later.
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 
-const scrypt = (secret: string, salt: Buffer, len: number, opts: ScryptOptions) =>
-  new Promise<Buffer>((resolve, reject) => scryptCb(secret, salt, len, opts, (err, key) => (err ? reject(err) : resolve(key))));
+/**
+ * At most (cores − 1) scrypt runs at a time (at least one): a reconnect storm of thousands of
+ * devices then takes longer to log in, but can never take every core from the event loop that
+ * carries the alerts (measured in bench/README.md: without the bound, alert latency reached seconds).
+ */
+const MAX_CONCURRENT = Math.max(1, availableParallelism() - 1);
+let running = 0;
+const waiting: (() => void)[] = [];
+const slot = (): Promise<void> => (running < MAX_CONCURRENT ? (running++, Promise.resolve()) : new Promise<void>((r) => waiting.push(r)));
+const release = () => {
+  const next = waiting.shift();
+  if (next) next();
+  else running--;
+};
+
+const scrypt = async (secret: string, salt: Buffer, len: number, opts: ScryptOptions) => {
+  await slot();
+  try {
+    return await new Promise<Buffer>((resolve, reject) => scryptCb(secret, salt, len, opts, (err, key) => (err ? reject(err) : resolve(key))));
+  } finally {
+    release();
+  }
+};
 
 const PARAMS = { N: 16384, r: 8, p: 1 } as const;
 
