@@ -114,7 +114,12 @@ export class BodycamSim extends SimDevice {
       this.#posture = 'impact';
       await this.publishTelemetry();
       this.#posture = 'lying';
-      await this.sleep(stillMs);
+      // The still period is sent window by window (not left to the periodic timer), so however
+      // loaded the machine running a compressed simulation is, the body lies still for 60 s of IMU time.
+      for (let t = 0; t < stillMs; t += period) {
+        await this.publishTelemetry();
+        await this.sleep(period);
+      }
       this.#posture = 'walking';
       return;
     }
