@@ -86,15 +86,15 @@ export class Gateway {
     this.pipeline.use(this.alerts.rules);
     this.models = new ModelStore(this.config.inference.modelsDir, { maxBatch: this.config.inference.maxBatch, maxWaitMs: this.config.inference.maxWaitMs });
     this.detectors = new DetectorStage(this.models, (c) => this.alerts.signal(c), {
-      onDecision: (m, c) => {
-        this.metrics.modelDetections.inc({ model: m.manifest.id, type: c.type, change: c.active ? 'raise' : 'clear' });
-        this.log.info({ model: m.manifest.id, device: c.deviceId, type: c.type, active: c.active, reason: c.reason }, 'detector decision');
-      },
       onError: (model, err) => {
         this.metrics.stageErrors.inc({ stage: `detector:${model}` });
         this.log.error({ model, err }, 'detector failed on a window');
       },
     }, { maxQueue: this.config.inference.maxQueuePerDevice });
+    this.detectors.onDecision((model, c) => {
+      this.metrics.modelDetections.inc({ model, type: c.type, change: c.active ? 'raise' : 'clear' });
+      this.log.info({ model, device: c.deviceId, type: c.type, active: c.active, reason: c.reason }, 'detector decision');
+    });
     this.pipeline.use(this.detectors);
     this.pipeline.use(this.configs);
     this.pipeline.use(this.forwarding);

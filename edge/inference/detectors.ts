@@ -5,7 +5,7 @@
  */
 import type { AlertType } from '../alerts/model.ts';
 import type { DeviceMessage } from '../message.ts';
-import { CameraFeatures, cameraFeatureNames, explainCamera, sceneAnomaly, type FrameStats } from '../features/camera.ts';
+import { CameraFeatures, cameraFeatureNames, explainCamera, sceneAnomaly } from '../features/camera.ts';
 import { DoorFeatures, doorFeatureNames, explainDoor, SiteCredentials } from '../features/door.ts';
 import { explainFall, fallFeatureNames, FallFeatures } from '../features/fall.ts';
 import { explainSmoke, SmokeFeatures, smokeFeatureNames } from '../features/smoke.ts';
@@ -88,7 +88,7 @@ const camera: Detector<CameraState> = {
       features,
       scored: (score: number, clear: number) => {
         s.f.frozen = score >= clear;
-        s.f.learn(stats as FrameStats);
+        s.f.learn(stats);
       },
     };
   },

@@ -12,11 +12,8 @@ import { Decision } from './decision.ts';
 import { detectors as builtIn, type Detector } from './detectors.ts';
 import type { LoadedModel, ModelStore } from './models.ts';
 
+/** Failures are reported here; scores and decisions through onScore() / onDecision(). */
 export interface DetectorEvents {
-  /** A score was computed. */
-  onScore?(model: LoadedModel, m: DeviceMessage, score: number): void;
-  /** A detector raised or cleared. */
-  onDecision?(model: LoadedModel, c: Condition): void;
   onError?(model: string, err: unknown): void;
 }
 
@@ -111,7 +108,6 @@ export class DetectorStage implements PipelineStage {
     const score = await current.batcher.infer(Float32Array.from(x.features));
     const t = current.manifest.thresholds;
     x.scored?.(score, t.clear);
-    this.#events.onScore?.(current, m, score);
     for (const fn of this.#scoreListeners) fn(current.manifest.id, m, score);
     const change = run.decision.update(score, x.ts ?? m.ts);
     if (!change) return;
@@ -124,7 +120,6 @@ export class DetectorStage implements PipelineStage {
       evidence: { ...e.evidence, model: current.manifest.id, version: current.manifest.version, score: Math.round(score * 1000) / 1000 },
       ts: m.ts, source: `model:${current.manifest.id}`,
     };
-    this.#events.onDecision?.(current, c);
     this.#sink(c);
     for (const fn of this.#listeners) fn(current.manifest.id, c);
   }
