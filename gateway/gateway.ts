@@ -107,6 +107,7 @@ export class Gateway {
       log: this.log.child({ module: 'ingest' }),
       identities: this.security.identities,
       audit: this.security.audit,
+      now: opts.now,
       rate: { perSecond: this.config.security.messagesPerSecond, burst: this.config.security.messageBurst },
     });
     this.policy.addCommand(this.alerts.commandHandler());

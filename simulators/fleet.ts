@@ -43,6 +43,8 @@ export interface FleetOptions {
   credentials?: (deviceId: string) => { username: string; password: string } | undefined;
   /** Site public keys (PEM) for verifying desired configs. */
   configKeys?: (site: string) => string | undefined;
+  /** The devices' clock (time stamps, daily patterns such as rush hours); the wall clock by default. */
+  now?: () => number;
 }
 
 export class Fleet {
@@ -52,7 +54,7 @@ export class Fleet {
   constructor(opts: FleetOptions) {
     this.#opts = opts;
     for (const { site, kind, deviceId } of fleetPlan(opts.sites, opts.perKind)) {
-      this.devices.push(createSim(kind, { url: opts.url, site, deviceId, speed: opts.speed, seed: opts.seed, labels: opts.labels, configKey: opts.configKeys?.(site), ...opts.credentials?.(deviceId) }));
+      this.devices.push(createSim(kind, { url: opts.url, site, deviceId, speed: opts.speed, seed: opts.seed, labels: opts.labels, configKey: opts.configKeys?.(site), now: opts.now, ...opts.credentials?.(deviceId) }));
     }
   }
 

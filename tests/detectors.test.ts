@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../edge/alerts/model.ts';
 import type { SimDevice } from '../simulators/device.ts';
+import { clockAt } from '../simulators/clock.ts';
 import { createSim, Fleet } from '../simulators/fleet.ts';
 import type { IncidentType } from '../simulators/labels.ts';
 import type { PipelineStage } from '../edge/pipeline.ts';
@@ -16,7 +17,12 @@ import { closeAll, connect, getJson, startTestGateway, until, type TestGateway }
 const modelsDir = fileURLToPath(new URL('../models', import.meta.url));
 let t: TestGateway;
 let fleet: Fleet;
-/** Doors that live at the morning rush whatever the hour of the test (their own clock; the gateway uses receive time). */
+/**
+ * The hours this suite exercises are pinned, not read from the wall clock: the fleet and the gateway
+ * live at 03:00 local time, and two doors at the 08:00 rush, on their own clocks (device time is
+ * taken as sent: the skew bound is a day), so the suite means the same at any hour and in any zone.
+ */
+const night = clockAt(3);
 let rushDoors: SimDevice[] = [];
 const decisions: { model: string; c: Condition }[] = [];
 const raised = (model: string, deviceId: string) => decisions.filter((d) => d.model === model && d.c.deviceId === deviceId && d.c.active);
@@ -37,15 +43,13 @@ const counter: PipelineStage = {
 const smokeTelemetry = () => fed.get('smoke-fire')!.length;
 
 beforeAll(async () => {
-  t = await startTestGateway({ inference: { modelsDir }, security: { messagesPerSecond: 100_000, messageBurst: 100_000 }, alerts: { startupGraceS: 0 } }, [counter]);
+  t = await startTestGateway({ inference: { modelsDir }, ingest: { maxClockSkewMs: 86_400_000 }, security: { messagesPerSecond: 100_000, messageBurst: 100_000 }, alerts: { startupGraceS: 0 } }, [counter], night);
   t.gw.detectors.onDecision((model, c) => decisions.push({ model, c }));
   t.gw.detectors.onScore((model, m) => scored.get(model)?.add(m));
-  fleet = new Fleet({ url: t.mqttUrl, sites: ['det'], perKind: { smoke: 2, bodycam: 2, camera: 2, door: 2 }, speed: 200, seed: 11 });
+  fleet = new Fleet({ url: t.mqttUrl, sites: ['det'], perKind: { smoke: 2, bodycam: 2, camera: 2, door: 2 }, speed: 200, seed: 11, now: night });
   await fleet.start();
-  const rush = new Date();
-  rush.setHours(8, 0, 0, 0);
-  const t0 = Date.now();
-  rushDoors = [1, 2].map((n) => createSim('door', { url: t.mqttUrl, site: 'det', deviceId: `det-door-rush-${n}`, speed: 200, seed: 11, now: () => rush.getTime() + (Date.now() - t0) }));
+  const rush = clockAt(8);
+  rushDoors = [1, 2].map((n) => createSim('door', { url: t.mqttUrl, site: 'det', deviceId: `det-door-rush-${n}`, speed: 200, seed: 11, now: rush }));
   for (const d of rushDoors) await d.start();
   await until(() => [...fleet.devices, ...rushDoors].every((d) => t.gw.states.get(d.id)?.online), 'fleet online', 10_000);
 }, 30_000);
