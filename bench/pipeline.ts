@@ -160,7 +160,7 @@ function proc(pid: number): { rssMiB: number; cpuS: number } {
 
 /** Consumer counting (and timing) what the target delivers. */
 async function subscriber(t: Target, filter: string, onMessage?: (topic: string, payload: Buffer) => void) {
-  const c = await mqtt.connectAsync(t.url, { clientId: `${t.consumer?.username ?? "bench"}-sub-${Math.random().toString(36).slice(2, 8)}`, ...t.consumer, protocolVersion: 4, reconnectPeriod: 0 });
+  const c = await mqtt.connectAsync(t.url, { clientId: `${t.consumer?.username ?? "bench"}:sub-${Math.random().toString(36).slice(2, 8)}`, ...t.consumer, protocolVersion: 4, reconnectPeriod: 0 });
   let n = 0;
   c.on('error', (e) => console.error(`[${t.name}] subscriber: ${e.message}`));
   c.on('message', (topic, payload) => {

@@ -33,6 +33,7 @@ export type RefusalCode =
   | 'unknown_channel'
   | 'unknown_kind'
   | 'device_mismatch'
+  | 'not_permitted'
   | 'reserved_topic'
   | 'payload_too_large'
   | 'invalid_json'
@@ -47,6 +48,7 @@ export const refusalCodes: readonly RefusalCode[] = [
   'unknown_channel',
   'unknown_kind',
   'device_mismatch',
+  'not_permitted',
   'reserved_topic',
   'payload_too_large',
   'invalid_json',

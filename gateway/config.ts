@@ -19,7 +19,7 @@ export const configSchema = z
         tcp: z
           .object({
             enabled: z.boolean().default(true).describe('Serve MQTT 3.1/3.1.1 over plain TCP.'),
-            host: host.default('0.0.0.0').describe('Address the MQTT TCP listener binds to.'),
+            host: host.default('127.0.0.1').describe('Address the plaintext MQTT TCP listener binds to (non-loopback needs security.allowPlaintext).'),
             port: port.default(1883).describe('MQTT TCP port (0 picks a free port).'),
           })
           .strict()
@@ -27,7 +27,7 @@ export const configSchema = z
         ws: z
           .object({
             enabled: z.boolean().default(true).describe('Serve MQTT over WebSocket for browser clients.'),
-            host: host.default('0.0.0.0').describe('Address the MQTT WebSocket listener binds to.'),
+            host: host.default('127.0.0.1').describe('Address the plaintext MQTT WebSocket listener binds to (non-loopback needs security.allowPlaintext).'),
             port: port.default(8083).describe('MQTT WebSocket port (0 picks a free port).'),
             path: z.string().startsWith('/').default('/mqtt').describe('HTTP path of the MQTT WebSocket endpoint.'),
           })
@@ -56,7 +56,9 @@ export const configSchema = z
           .prefault({}),
         maxPacketBytes: z.number().int().min(1024).max(268_435_455).default(2_097_152).describe('Largest MQTT packet a client may announce; the connection is closed before a larger one is buffered (must exceed ingest.maxSnapshotBytes).'),
         connectTimeoutMs: z.number().int().min(100).default(10_000).describe('Close connections that send no CONNECT within this time.'),
-        keepaliveLimitS: z.number().int().min(0).default(1200).describe('Largest keep-alive a client may ask for, seconds (0 = no limit).'),
+        keepaliveLimitS: z.number().int().min(0).default(1200).describe('Largest keep-alive a client may ask for, seconds (0 = no limit); keep-alive 0 (none) is always accepted [MQTT-3.1.2-24], and TCP keep-alive finds its dead peers.'),
+        maxConnections: z.number().int().min(1).default(20_000).describe('Open MQTT connections at most, all listeners together; more are closed at once (counted).'),
+        maxConnectionsPerAddress: z.number().int().min(1).default(1000).describe('Open MQTT connections from one source address at most (a NAT of many devices counts as one).'),
         drainTimeoutMs: z.number().int().min(0).default(30_000).describe('Disconnect a subscriber whose socket stays full this long, so one stalled client cannot block delivery to others.'),
         queueLimit: z.number().int().min(1).default(42).describe('Packets a client may queue before its session is established.'),
         maxInflightInbound: z.number().int().min(1).default(100).describe('Inbound QoS 2 messages a client may hold awaiting PUBREL.'),
@@ -67,8 +69,12 @@ export const configSchema = z
     http: z
       .object({
         enabled: z.boolean().default(true).describe('Serve the HTTP API, /metrics and /docs.'),
-        host: host.default('0.0.0.0').describe('Address the HTTP API binds to.'),
+        host: host.default('127.0.0.1').describe('Address the HTTP API binds to (non-loopback needs http.tls or security.allowPlaintext).'),
         port: port.default(8080).describe('HTTP API port (0 picks a free port).'),
+        tls: z.boolean().default(false).describe('Serve the API over HTTPS with the server certificate of mqtt.tls (certFile, keyFile).'),
+        requestTimeoutMs: z.number().int().min(100).default(30_000).describe('A request must arrive whole (headers and body) within this; slow senders are cut off.'),
+        idleTimeoutMs: z.number().int().min(100).default(5_000).describe('Idle keep-alive connections are closed after this.'),
+        maxConnections: z.number().int().min(1).default(1000).describe('Open HTTP connections at most; more are refused.'),
       })
       .strict()
       .prefault({}),
@@ -83,14 +89,22 @@ export const configSchema = z
     security: z
       .object({
         allowAnonymous: z.boolean().default(false).describe('Development only: accept MQTT clients and API calls without credentials (anonymous API calls act as admin).'),
-        messagesPerSecond: z.number().min(0.1).default(20).describe('Sustained publish rate allowed per client; above it messages are refused with rate_limited.'),
-        messageBurst: z.number().int().min(1).default(100).describe('Publishes a client may send in a burst above messagesPerSecond.'),
-        lockout: z
+        messagesPerSecond: z.number().min(0.1).default(20).describe('Sustained publish rate allowed per identity (device, principal), across reconnects; above it messages are refused with rate_limited.'),
+        messageBurst: z.number().int().min(1).default(100).describe('Publishes an identity may send in a burst above messagesPerSecond.'),
+        allowPlaintext: z.boolean().default(false).describe('Let plaintext listeners (mqtt.tcp, mqtt.ws, HTTP without http.tls) bind non-loopback addresses; a warning is logged at every start. Off: they must bind a loopback address, and a site serves mqtt.tls, mqtt.wss and HTTPS.'),
+        allowInsecureFileModes: z.boolean().default(false).describe('Start even when dataDir or its files (database, key) are readable by group or others; off: refuse to start (exit 2).'),
+        masterKey: z.string().default('').describe('Key that encrypts the site signing keys at rest: 32 bytes, base64; never logged. Empty: read masterKeyFile.'),
+        masterKeyFile: z.string().default('').describe('File holding the master key (base64, mode 0600); created on first start when missing. Empty: <dataDir>/master.key. Keep it out of backups of dataDir where you can.'),
+        loginThrottle: z
           .object({
-            maxFailures: z.number().int().min(1).default(5).describe('Failed logins per client id or source address, within windowS, that lock it out.'),
-            windowS: z.number().int().min(1).default(60).describe('Window in which failed logins are counted, seconds.'),
-            baseLockS: z.number().int().min(1).default(30).describe('First lockout, seconds; doubles with each further lockout within an hour.'),
-            maxLockS: z.number().int().min(1).default(900).describe('Longest lockout, seconds.'),
+            freeFailures: z.number().int().min(0).default(5).describe('Failed logins of one credential from one address, within windowS, answered at once.'),
+            windowS: z.number().int().min(1).default(300).describe('Window in which failed logins are counted, seconds.'),
+            baseDelayMs: z.number().int().min(0).default(1000).describe('Past freeFailures, each refusal is held back this long, doubling per further failure ...'),
+            maxDelayMs: z.number().int().min(0).default(10_000).describe('... up to this. The right secret is never held back or refused.'),
+            floodFailures: z.number().int().min(1).default(100).describe('Failed logins from one address within windowS past which each of its refusals is held back maxDelayMs.'),
+            perAddressInFlight: z.number().int().min(1).default(1).describe('Secret checks (scrypt) of one address running at once.'),
+            perAddressQueued: z.number().int().min(0).default(32).describe('Secret checks of one address waiting; beyond, logins are refused at once with CONNACK 3 / HTTP 503 (retry).'),
+            maxQueued: z.number().int().min(1).default(2000).describe('Secret checks waiting overall; beyond, logins are refused at once with CONNACK 3 / HTTP 503.'),
           })
           .strict()
           .prefault({}),
@@ -202,6 +216,17 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['mqtt', 'maxPacketBytes'], message: `must exceed ingest.maxSnapshotBytes (${c.ingest.maxSnapshotBytes}) so a snapshot that may be accepted can arrive` });
     }
     const tls = c.mqtt.tls;
+    if (c.http.tls) {
+      if (!tls.certFile) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', 'certFile'], message: 'required when http.tls is enabled (the API serves the same certificate)' });
+      if (!tls.keyFile) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', 'keyFile'], message: 'required when http.tls is enabled' });
+    }
+    if (!c.security.allowPlaintext) {
+      for (const [path, on, h] of plaintextListeners(c)) {
+        if (on && !isLoopback(h)) {
+          ctx.addIssue({ code: 'custom', path: [...path, 'host'], message: `plaintext listener on non-loopback address "${h}": serve TLS instead (npm run certs -- site pki <site> <hostname> <ip>, then mqtt.tls / mqtt.wss / http.tls), bind it to 127.0.0.1, or set security.allowPlaintext=true` });
+        }
+      }
+    }
     if (tls.enabled || c.mqtt.wss.enabled) {
       if (!tls.certFile) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', 'certFile'], message: 'required when mqtt.tls or mqtt.wss is enabled' });
       if (!tls.keyFile) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', 'keyFile'], message: 'required when mqtt.tls or mqtt.wss is enabled' });
@@ -210,6 +235,18 @@ export const configSchema = z
   });
 
 export type GatewayConfig = z.output<typeof configSchema>;
+
+/** Loopback addresses: only this box reaches a listener bound there. */
+export const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+
+/** The listeners that speak without TLS: [config path, enabled, host]. */
+export function plaintextListeners(c: Pick<GatewayConfig, 'mqtt' | 'http'>): [string[], boolean, string][] {
+  return [
+    [['mqtt', 'tcp'], c.mqtt.tcp.enabled, c.mqtt.tcp.host],
+    [['mqtt', 'ws'], c.mqtt.ws.enabled, c.mqtt.ws.host],
+    [['http'], c.http.enabled && !c.http.tls, c.http.host],
+  ];
+}
 export type GatewayConfigInput = z.input<typeof configSchema>;
 
 export class ConfigError extends Error {

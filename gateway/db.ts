@@ -3,9 +3,8 @@
  * principals (people and services), the append-only audit log, alerts and their history.
  * Each feature adds its tables through `migrations` (never edit an applied one).
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { privateFile } from './security/at-rest.ts';
 
 export type Db = Database.Database;
 
@@ -106,7 +105,8 @@ const migrations: string[] = [
 ];
 
 export function openStore(file: string): Db {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  // Created 0600 in a 0700 directory: password hashes and sealed keys are nobody else's to read.
+  if (file !== ':memory:') privateFile(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a committed transaction survives a process crash (kill -9); only an OS crash may lose the last ones.

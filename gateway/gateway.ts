@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { Aedes } from 'aedes';
 import { DeviceStates } from '../edge/device-state.ts';
 import { Pipeline, type PipelineStage } from '../edge/pipeline.ts';
-import type { GatewayConfig } from './config.ts';
+import { isLoopback, plaintextListeners, type GatewayConfig } from './config.ts';
+import { ConnectionLimiter } from './security/limits.ts';
 import { createBroker } from './broker/index.ts';
 import { startTcp, startTls, startWebSocket, tlsOptions, type Listener } from './broker/listeners.ts';
 import { PublishPolicy } from './broker/publish-policy.ts';
@@ -76,6 +77,7 @@ export class Gateway {
     });
     this.security = new Security(this.config, this.log.child({ module: 'security' }), opts.now);
     this.security.audit.onEvent((e) => this.metrics.securityEvents.inc({ action: e.action, outcome: e.outcome }));
+    this.security.onThrottle = (transport, what) => this.metrics.loginThrottle.inc({ transport, what });
     this.alerts = new Alerts({ config: this.config, db: this.security.db, states: this.states, security: this.security, log: this.log.child({ module: 'alerts' }), now: opts.now });
     const zoneOf = (id: string) => this.security.registry.getDevice(id)?.zone ?? null;
     this.forwarding = new Forwarding({ config: this.config, log: this.log.child({ module: 'forward' }), metrics: this.metrics, zoneOf, now: opts.now });
@@ -162,34 +164,37 @@ export class Gateway {
         metrics: this.metrics,
         log: this.log.child({ module: 'broker' }),
         hooks: this.security.brokerHooks(),
-        onClientGone: (client) => {
-          this.policy.forget(client.id);
-          this.security.clientGone(client);
-        },
+        onClientGone: (client) => this.security.clientGone(client),
         addressOf: (client) => this.security.deviceAddress(client),
       });
       this.security.start(this.broker);
       this.alerts.start(this.broker);
       this.configs.attach(this.broker);
       const { tcp, ws, tls, wss } = this.config.mqtt;
-      const tlsOpts = tls.enabled || wss.enabled ? tlsOptions(tls) : undefined;
+      const tlsOpts = tls.enabled || wss.enabled || this.config.http.tls ? tlsOptions(tls) : undefined;
+      const ctx = { metrics: this.metrics, maxPacketBytes: this.config.mqtt.maxPacketBytes, limiter: new ConnectionLimiter(this.config.mqtt.maxConnections, this.config.mqtt.maxConnectionsPerAddress) };
+      if (this.config.security.allowPlaintext) {
+        for (const [path, on, host] of plaintextListeners(this.config)) {
+          if (on && !isLoopback(host)) this.log.warn({ listener: path.join('.'), host }, 'plaintext listener on a non-loopback address (security.allowPlaintext=true): credentials and data cross the network unencrypted');
+        }
+      }
       if (tcp.enabled) {
-        const l = await startTcp(this.broker, tcp, this.metrics, this.config.mqtt.maxPacketBytes);
+        const l = await startTcp(this.broker, tcp, ctx);
         this.#listeners.push(l);
         this.ports.mqtt = l.port;
       }
       if (ws.enabled) {
-        const l = await startWebSocket(this.broker, ws, this.metrics, this.config.mqtt.maxPacketBytes);
+        const l = await startWebSocket(this.broker, ws, ctx);
         this.#listeners.push(l);
         this.ports.ws = l.port;
       }
       if (tls.enabled) {
-        const l = await startTls(this.broker, tls, tlsOpts!, this.metrics, this.config.mqtt.maxPacketBytes);
+        const l = await startTls(this.broker, tls, tlsOpts!, ctx);
         this.#listeners.push(l);
         this.ports.tls = l.port;
       }
       if (wss.enabled) {
-        const l = await startWebSocket(this.broker, wss, this.metrics, this.config.mqtt.maxPacketBytes, tlsOpts);
+        const l = await startWebSocket(this.broker, wss, ctx, tlsOpts);
         this.#listeners.push(l);
         this.ports.wss = l.port;
       }
@@ -203,6 +208,8 @@ export class Gateway {
           rollouts: this.rollouts,
           gateway: this,
           allowAnonymous: this.config.security.allowAnonymous,
+          http: this.config.http,
+          tls: this.config.http.tls ? tlsOpts : undefined,
           registry: this.metrics.registry,
           log: this.log.child({ module: 'http' }),
           version: VERSION,

@@ -1,10 +1,11 @@
 /**
  * `npm start`: run the gateway from a config file and the environment.
- * Exit codes: 0 clean shutdown, 2 bad configuration, 1 anything else.
+ * Exit codes: 0 clean shutdown, 2 bad configuration (or a data directory others can read), 1 anything else.
  */
 import { Command } from 'commander';
 import { ConfigError, configEntries, configMarkdown, loadConfig } from './config.ts';
 import { Gateway, VERSION } from './gateway.ts';
+import { InsecureFilesError } from './security/at-rest.ts';
 
 const program = new Command('vigil-gateway')
   .description('Vigil edge gateway: MQTT broker, validated device ingest and HTTP API')
@@ -38,11 +39,19 @@ try {
   throw err;
 }
 if (opts.printConfig) {
-  console.log(JSON.stringify({ ...config, forward: { ...config.forward, token: config.forward.token ? '[redacted]' : '' } }, null, 2));
+  const redact = (v: string) => (v ? '[redacted]' : '');
+  console.log(JSON.stringify({ ...config, forward: { ...config.forward, token: redact(config.forward.token) }, security: { ...config.security, masterKey: redact(config.security.masterKey) } }, null, 2));
   process.exit(0);
 }
 
-const gateway = new Gateway({ config, processMetrics: true });
+let gateway: Gateway;
+try {
+  gateway = new Gateway({ config, processMetrics: true });
+} catch (err) {
+  // An unsafe data directory is refused like a bad configuration: the operator must act.
+  console.error(`vigil-gateway: ${(err as Error).message}`);
+  process.exit(err instanceof InsecureFilesError ? 2 : 1);
+}
 let stopping = false;
 const shutdown = (signal: string) => {
   if (stopping) {

@@ -60,6 +60,18 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['transport'] as const,
       registers: [registry],
     }),
+    loginThrottle: new Counter({
+      name: 'vigil_login_throttled_total',
+      help: 'Logins slowed or shed: "delayed" refusals held back after repeated failures of a credential from an address, "shed" checks refused at once under a login flood (CONNACK 3 / HTTP 503), by transport.',
+      labelNames: ['transport', 'what'] as const,
+      registers: [registry],
+    }),
+    connectionsRefused: new Counter({
+      name: 'vigil_connections_refused_total',
+      help: 'Connections closed at once because a connection limit was reached, by listener and limit.',
+      labelNames: ['listener', 'reason'] as const,
+      registers: [registry],
+    }),
   };
   // Every refusal reason is exported from the start, at 0, so dashboards and alerts see the series.
   for (const code of refusalCodes) m.refused.inc({ reason: code }, 0);

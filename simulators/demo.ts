@@ -97,7 +97,7 @@ console.log(`  credentials (shown once, also in ${credFile}):`);
 console.log(`    consumer  ops-center  MQTT password ${people.consumer.credentials.password}`);
 console.log(`    engineer  field-eng   API token     ${people.engineer.token}`);
 console.log(`    admin     demo-admin  API token     ${people.admin.token}`);
-console.log(`  try: mosquitto_sub -p ${gateway.ports.mqtt} -i ops-center-1 -u ops-center -P '${people.consumer.credentials.password}' -t 'vigil/v1/+/+/+/event' -v`);
+console.log(`  try: mosquitto_sub -p ${gateway.ports.mqtt} -i ops-center:1 -u ops-center -P '${people.consumer.credentials.password}' -t 'vigil/v1/+/+/+/event' -v`);
 console.log(`       curl -H 'Authorization: Bearer ${people.engineer.token}' localhost:${gateway.ports.http}/api/v1/devices`);
 console.log(`       VIGIL_URL=http://localhost:${gateway.ports.http} VIGIL_TOKEN=${people.engineer.token} npx vigil config push --site ${sites[0]} --kind door --set heldOpenTimeoutS=45\n`);
 
@@ -112,7 +112,7 @@ gateway.alerts.onChange(({ alert: a, event, actor }) => {
   const who = event === 'acknowledged' || event === 'resolved' ? ` by ${actor}` : '';
   console.log(`${tsOf()} ALERT ${event.padEnd(23)} ${a.severity.padEnd(8)} ${a.type.padEnd(14)} ${a.deviceId.padEnd(22)} ${a.reason}${who}`);
 });
-const operator = await mqtt.connectAsync(url, { clientId: 'ops-center-demo', username: 'ops-center', password: people.consumer.credentials.password, reconnectPeriod: 1000 });
+const operator = await mqtt.connectAsync(url, { clientId: 'ops-center:demo', username: 'ops-center', password: people.consumer.credentials.password, reconnectPeriod: 1000 });
 await operator.subscribeAsync('vigil/v1/+/alerts/+/+/+', { qos: 1 });
 let seenAlerts = 0;
 operator.on('message', (_topic, payload) => {

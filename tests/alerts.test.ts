@@ -52,7 +52,7 @@ beforeAll(async () => {
   fleet = new Fleet({ url, sites: ['e2e'], perKind: { camera: 1, door: 2, smoke: 2, bodycam: 2 }, speed: 200, seed: 3, labels, credentials: (id) => secrets.get(id) });
   const p = await gw.security.registry.addPrincipal({ id: 'control-room', role: 'consumer', sites: ['e2e'] }, { id: 'test' });
   consumer = { id: 'control-room', password: p.credentials.password, token: p.token };
-  const c = await connect(url, { clientId: 'control-room-wall', username: consumer.id, password: consumer.password });
+  const c = await connect(url, { clientId: `${consumer.id}:wall`, username: consumer.id, password: consumer.password });
   feed = await collect(c, 'vigil/v1/e2e/alerts/#');
   await fleet.start();
   scenario = new Scenario(fleet, 3);
@@ -109,7 +109,7 @@ describe('incidents become alerts for a subscribed consumer', () => {
 describe('acknowledge and resolve', () => {
   it('over MQTT: the command topic acknowledges, records who, and replies', async () => {
     const fire = alertsSeen().find((a) => a.type === 'fire')!;
-    const op = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { clientId: 'control-room-desk', username: consumer.id, password: consumer.password });
+    const op = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { clientId: `${consumer.id}:desk`, username: consumer.id, password: consumer.password });
     const replies = await collect(op, 'vigil/v1/e2e/alerts/command/reply/control-room-desk');
     await op.publishAsync('vigil/v1/e2e/alerts/command', JSON.stringify({ action: 'ack', alertId: fire.id, note: 'crew dispatched' }), { qos: 1 });
     expect(JSON.parse((await replies.next()).payload.toString())).toMatchObject({ ok: true, action: 'ack', alertId: fire.id, state: 'acknowledged' });
@@ -243,7 +243,7 @@ describe('persistence', () => {
       const watcher = await connect(`mqtt://127.0.0.1:${g2.ports.mqtt}`, { clientId: 'anyone' }).catch(() => undefined);
       expect(watcher).toBeUndefined(); // still secured after restart
       const admin = await g2.security.registry.addPrincipal({ id: 'ops2', role: 'admin', sites: ['*'] }, { id: 'test' });
-      const w = await connect(`mqtt://127.0.0.1:${g2.ports.mqtt}`, { clientId: 'ops2', username: 'ops2', password: admin.credentials.password });
+      const w = await connect(`mqtt://127.0.0.1:${g2.ports.mqtt}`, { clientId: 'ops2:watch', username: 'ops2', password: admin.credentials.password });
       const summary = await collect(w, 'vigil/v1/rs/alerts/summary');
       const s = JSON.parse((await summary.next()).payload.toString()) as { active: number; alerts: { id: string }[] };
       expect(s.active).toBe(1);

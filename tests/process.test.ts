@@ -152,7 +152,7 @@ describe('npm run demo', () => {
     // The newcomer's path: the printed consumer and engineer credentials work straight away.
     await p.line(/curl -H/);
     const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as Record<string, { id: string; mqttPassword: string; apiToken: string }> & { mqtt: string; http: string };
-    const consumer = await mqtt.connectAsync(creds.mqtt.replace('localhost', '127.0.0.1'), { clientId: `${creds['consumer']!.id}-test`, username: creds['consumer']!.id, password: creds['consumer']!.mqttPassword, reconnectPeriod: 0 });
+    const consumer = await mqtt.connectAsync(creds.mqtt.replace('localhost', '127.0.0.1'), { clientId: `${creds['consumer']!.id}:test`, username: creds['consumer']!.id, password: creds['consumer']!.mqttPassword, reconnectPeriod: 0 });
     const event = new Promise<string>((r) => consumer.once('message', (t) => r(t)));
     await consumer.subscribeAsync('vigil/v1/+/+/+/telemetry', { qos: 1 });
     expect(await event).toMatch(/^vigil\/v1\/hub1\//);

@@ -2,24 +2,20 @@
  * Device security against a real broker over TCP and TLS: authentication, client-id
  * ownership, ACLs, abuse limits, mutual TLS, the admin API, and the audit record of each denial.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import mqtt, { type IClientOptions } from 'mqtt';
-import { pino } from 'pino';
+import type { IClientOptions } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../devices/index.ts';
-import { loadConfig, type GatewayConfigInput } from '../gateway/config.ts';
-import { Gateway } from '../gateway/gateway.ts';
+import type { GatewayConfigInput } from '../gateway/config.ts';
 import type { AuditRecord } from '../gateway/security/audit.ts';
 import { closeAll, collect, connect, until } from './helpers/gateway.ts';
-import { ROOT } from './helpers/process.ts';
+import { certs, grantedQos, refusedWith, startSecureGateway as startGateway } from './helpers/security.ts';
 
 const pki = mkdtempSync(join(tmpdir(), 'vigil-pki-'));
 const otherPki = mkdtempSync(join(tmpdir(), 'vigil-pki-other-'));
-const certs = (...args: string[]) => execFileSync('bash', [join(ROOT, 'scripts/certs.sh'), ...args], { stdio: 'pipe' });
 
 /** Everything the gateway logs, to prove no secret ever reaches it. */
 const logLines: string[] = [];
@@ -27,68 +23,9 @@ const logSink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chu
 const issuedSecrets: string[] = [];
 
 async function startSecureGateway(overrides: GatewayConfigInput = {}) {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      dataDir: mkdtempSync(join(tmpdir(), 'vigil-sec-')),
-      ...overrides,
-      mqtt: {
-        tcp: { host: '127.0.0.1', port: 0 },
-        ws: { enabled: false },
-        wss: { enabled: true, host: '127.0.0.1', port: 0 },
-        drainTimeoutMs: 500,
-        tls: { enabled: true, host: '127.0.0.1', port: 0, certFile: join(pki, 'server.crt'), keyFile: join(pki, 'server.key'), caFile: join(pki, 'ca.crt'), clientCerts: 'optional', ...overrides.mqtt?.tls },
-      },
-      http: { host: '127.0.0.1', port: 0 },
-      // mqtt.drainTimeoutMs: a subscriber that stops reading is dropped quickly (see "slow consumer").
-      security: { allowAnonymous: false, messagesPerSecond: 5, messageBurst: 10, ...overrides.security } as GatewayConfigInput['security'],
-    },
-  });
-  const gw = await new Gateway({ config, log: pino({ level: 'trace' }, logSink) }).start();
-  const api = async (method: string, path: string, token?: string, body?: unknown, contentType = 'application/json') => {
-    const res = await fetch(`http://127.0.0.1:${gw.ports.http}${path}`, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': contentType } : {}) },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, text, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
-  };
-  const admin = await gw.security.registry.addPrincipal({ id: 'root-admin', role: 'admin', sites: ['*'] }, { id: 'test' });
-  issuedSecrets.push(admin.credentials.password);
-  return { gw, api, adminToken: admin.token, mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`, tlsUrl: `mqtts://127.0.0.1:${gw.ports.tls}`, wssUrl: `wss://127.0.0.1:${gw.ports.wss}/mqtt` };
-}
-
-/** SUBACK return code per filter, one SUBSCRIBE each (MQTT.js rejects a SUBACK that holds a 0x80). */
-async function grantedQos(c: mqtt.MqttClient, topics: string[]): Promise<number[]> {
-  const out: number[] = [];
-  for (const t of topics) {
-    try {
-      const g = await c.subscribeAsync(t, { qos: 1 });
-      out.push(g[0]!.qos);
-    } catch (err) {
-      out.push((err as { packet?: { granted?: number[] } }).packet?.granted?.[0] ?? -1);
-    }
-  }
-  return out;
-}
-
-/** Connect and expect a CONNACK refusal; resolves with its return code. */
-async function refusedWith(url: string, opts: IClientOptions): Promise<number | string> {
-  const c = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
-  try {
-    // 'close' without 'error' is how a handshake torn down by the server can end.
-    await new Promise<void>((resolve, reject) => {
-      c.once('connect', () => resolve());
-      c.once('error', reject);
-      c.once('close', () => reject(Object.assign(new Error('closed'), { code: 'ECONNRESET' })));
-    });
-    return 0;
-  } catch (err) {
-    return (err as { code?: number | string }).code ?? -1;
-  } finally {
-    c.end(true);
-  }
+  const g = await startGateway(pki, overrides, logSink);
+  issuedSecrets.push(g.adminSecret);
+  return g;
 }
 
 let S: Awaited<ReturnType<typeof startSecureGateway>>;
@@ -101,8 +38,8 @@ beforeAll(async () => {
   certs('device', pki, 'hub1-cam-revoked');
   certs('ca', otherPki, 'rogue');
   certs('device', otherPki, 'hub1-cam-tls'); // same CN, untrusted CA
-  // Every test here connects from 127.0.0.1: lockout is tested on its own gateway below.
-  S = await startSecureGateway({ security: { lockout: { maxFailures: 1000 } } });
+  // Every test here connects from 127.0.0.1: the login throttle is tested on its own gateways (security-redteam.test.ts).
+  S = await startSecureGateway({ security: { loginThrottle: { freeFailures: 1000 } } } as GatewayConfigInput);
   const bulk = await S.api('POST', '/api/v1/devices/bulk', S.adminToken, 'deviceId,kind,site,zone,tags\nhub1-smoke-01,smoke,hub1,hall,ceiling\nhub1-cam-01,camera,hub1,,\nhub2-smoke-01,smoke,hub2,,\nhub1-cam-tls,camera,hub1,,\nhub1-cam-revoked,camera,hub1,,\nhub1-door-01,door,hub1,,', 'text/csv');
   expect(bulk.status, bulk.text).toBe(201);
   for (const d of bulk.body.devices) pw[d.credentials.username] = d.credentials.password;
@@ -210,7 +147,7 @@ describe('authorization', () => {
   it('a consumer is scoped to the sites it is granted', async () => {
     const p = await S.gw.security.registry.addPrincipal({ id: 'screen-hub1', role: 'consumer', sites: ['hub1'] }, { id: 'test' });
     issuedSecrets.push(p.credentials.password);
-    const c = await connect(S.mqttUrl, { clientId: 'screen-hub1-wall', username: 'screen-hub1', password: p.credentials.password });
+    const c = await connect(S.mqttUrl, { clientId: 'screen-hub1:wall', username: 'screen-hub1', password: p.credentials.password });
     const granted = await grantedQos(c, ['vigil/v1/hub1/alerts/#', 'vigil/v1/hub1/+/+/status', 'vigil/v1/hub2/alerts/#', 'vigil/v1/+/alerts/#', '#', '$SYS/#']);
     expect(granted).toEqual([1, 1, 128, 128, 128, 128]);
     const got = await collect(c, 'vigil/v1/hub1/alerts/#');
@@ -255,11 +192,11 @@ describe('slow consumers', () => {
     const p = await S.gw.security.registry.addPrincipal({ id: 'slow', role: 'consumer', sites: ['*'] }, { id: 'test' });
     const q = await S.gw.security.registry.addPrincipal({ id: 'fast', role: 'consumer', sites: ['*'] }, { id: 'test' });
     issuedSecrets.push(p.credentials.password, q.credentials.password);
-    const slow = await connect(S.mqttUrl, { clientId: 'slow', username: 'slow', password: p.credentials.password });
-    const fast = await connect(S.mqttUrl, { clientId: 'fast', username: 'fast', password: q.credentials.password });
+    const slow = await connect(S.mqttUrl, { clientId: 'slow:sub', username: 'slow', password: p.credentials.password });
+    const fast = await connect(S.mqttUrl, { clientId: 'fast:sub', username: 'fast', password: q.credentials.password });
     await slow.subscribeAsync('vigil/v1/hub1/alerts/#', { qos: 0 });
     const got = await collect(fast, 'vigil/v1/hub1/alerts/#');
-    const gone = new Promise<void>((r) => S.gw.broker!.on('clientDisconnect', (c) => c.id === 'slow' && r()));
+    const gone = new Promise<void>((r) => S.gw.broker!.on('clientDisconnect', (c) => c.id === 'slow:sub' && r()));
     slow.stream.pause(); // stops reading: the kernel buffers fill, then the broker's writes stall
     const big = Buffer.alloc(256 * 1024, 120);
     for (let i = 0; i < 200; i++) {
@@ -359,27 +296,6 @@ describe('HTTP API roles', () => {
   it('the audit log cannot be edited or deleted', () => {
     expect(() => S.gw.security.db.prepare('UPDATE audit SET actor = ?').run('x')).toThrow(/append-only/);
     expect(() => S.gw.security.db.prepare('DELETE FROM audit').run()).toThrow(/append-only/);
-  });
-});
-
-describe('brute force lockout', () => {
-  it('locks a client id and a source address after repeated failures, and audits it', async () => {
-    const L = await startSecureGateway({ security: { lockout: { maxFailures: 3, windowS: 60, baseLockS: 60, maxLockS: 600 } } });
-    try {
-      const d = await L.gw.security.registry.provision({ deviceId: 'hub1-door-09', kind: 'door', site: 'hub1' }, { id: 'test' });
-      issuedSecrets.push(d.credentials.password);
-      const url = `mqtt://127.0.0.1:${L.gw.ports.mqtt}`;
-      for (let i = 0; i < 3; i++) expect(await refusedWith(url, { clientId: 'hub1-door-09', username: 'hub1-door-09', password: `guess-${i}` })).toBe(4);
-      // Now even the right password is refused: locked out.
-      expect(await refusedWith(url, { clientId: 'hub1-door-09', username: 'hub1-door-09', password: d.credentials.password })).toBe(5);
-      // The address is locked too, so switching client ids does not help the attacker.
-      expect(await refusedWith(url, { clientId: 'other', username: 'other', password: 'x' })).toBe(5);
-      const log = L.gw.security.audit.query({ action: 'mqtt.connect', outcome: 'denied', limit: 100 });
-      expect(log.some((r) => typeof r.detail['lockedForS'] === 'number')).toBe(true);
-      expect(log.some((r) => r.detail['reason'] === 'locked_out')).toBe(true);
-    } finally {
-      await L.gw.stop();
-    }
   });
 });
 

@@ -16,10 +16,11 @@ const config = loadConfig({
   env: {},
   overrides: {
     dataDir: job.dataDir,
-    mqtt: { tcp: { host: '127.0.0.1', port: 0 }, ws: { enabled: false } },
+    // All load comes from 127.0.0.1 here: the per-address limits would be the bottleneck, not the pipeline.
+    mqtt: { tcp: { host: '127.0.0.1', port: 0 }, ws: { enabled: false }, maxConnections: 100_000, maxConnectionsPerAddress: 100_000 },
     http: { host: '127.0.0.1', port: 0 },
     log: { level: 'warn' },
-    security: { allowAnonymous: !!job.anonymous, messagesPerSecond: 1_000_000, messageBurst: 1_000_000 },
+    security: { allowAnonymous: !!job.anonymous, messagesPerSecond: 1_000_000, messageBurst: 1_000_000, loginThrottle: { perAddressQueued: 100_000, maxQueued: 100_000 } },
     forward: { url: job.forwardUrl, token: 'bench', minRetryMs: 100, jitterMs: 10 },
     inference: { modelsDir: fileURLToPath(new URL('../../models', import.meta.url)) },
     alerts: { startupGraceS: 0 },

@@ -18,6 +18,7 @@ import type { Pipeline } from '../../edge/pipeline.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AuditLog } from '../security/audit.ts';
+import { mayPublish } from '../security/authorize.ts';
 import { remoteAddress, type Identities } from '../security/identity.ts';
 import { TokenBuckets } from '../security/limits.ts';
 
@@ -42,7 +43,7 @@ export interface CommandHandler {
 }
 
 /** Refusals that are security events (audited), as opposed to data errors (counted). */
-const auditedCodes = new Set<Refusal['code']>(['device_mismatch', 'reserved_topic', 'rate_limited', 'payload_too_large']);
+const auditedCodes = new Set<Refusal['code']>(['device_mismatch', 'not_permitted', 'reserved_topic', 'rate_limited', 'payload_too_large']);
 
 /** Where refused publishes go: a $SYS topic, so `#` subscribers never match it [MQTT-4.7.2-1]. */
 export const sinkTopic = (broker: Aedes) => `$SYS/${broker.id}/vigil/refused`;
@@ -72,12 +73,6 @@ export class PublishPolicy {
 
   addCommand(h: CommandHandler): void {
     this.#commands.push(h);
-  }
-
-  /** Forget per-client state when a client goes (rate buckets). */
-  forget(clientId: string): void {
-    this.#rate?.forget(clientId);
-    this.#errorReplies.forget(clientId);
   }
 
   attach(broker: Aedes): void {
@@ -119,10 +114,17 @@ export class PublishPolicy {
       // A will left by a client of an earlier broker run (persistent stores only): nothing to attribute it to.
       return done(null);
     }
+    const identity = this.#deps.identities?.get(client);
     // A Last Will is never rate limited: it is how the site learns the device is gone.
+    // The bucket is the identity's, not the connection's: reconnecting does not refill it.
     const isWill = (client as unknown as { will?: unknown }).will === packet;
-    if (this.#rate && !isWill && !this.#rate.take(client.id)) {
+    if (this.#rate && !isWill && !this.#rate.take(identity ? `${identity.type}:${identity.id}` : client.id)) {
       this.#refuse(client, packet, { code: 'rate_limited', message: `more than ${this.#deps.rate!.perSecond} messages/s (burst ${this.#deps.rate!.burst}); message dropped` });
+      return done(null);
+    }
+    // People and services publish alert commands of their sites, never on a device's channels.
+    if (!mayPublish(identity, packet.topic)) {
+      this.#refuse(client, packet, { code: 'not_permitted', message: `a ${identity?.type === 'principal' ? identity.role : 'client'} may publish only alert commands (vigil/v1/{site}/alerts/command) of the sites it is granted; device topics are accepted from the registered device only` });
       return done(null);
     }
     const command = this.#commands.find((c) => c.match(packet.topic));
@@ -133,7 +135,6 @@ export class PublishPolicy {
       packet.retain = false;
       return done(null);
     }
-    const identity = this.#deps.identities?.get(client);
     const registered = identity?.type === 'device' ? { site: identity.site, kind: identity.kind } : undefined;
     const qos = packet.qos;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
@@ -189,7 +190,9 @@ export class PublishPolicy {
     const own =
       identity?.type === 'device'
         ? { site: identity.site, kind: identity.kind, deviceId: identity.id }
-        : (this.#bound.get(client) ?? (parsed.ok && parsed.address.deviceId === client.id ? parsed.address : undefined));
+        : identity?.type === 'principal'
+          ? undefined
+          : (this.#bound.get(client) ?? (parsed.ok && parsed.address.deviceId === client.id ? parsed.address : undefined));
     if (own) states.refused(own, refusal.code);
     const count = own ? (states.get(own.deviceId)?.refusedByReason[refusal.code] ?? 1) : 1;
     // Log the 1st, 2nd, 4th, 8th ... refusal per device and reason: visible without flooding.
@@ -211,7 +214,7 @@ export class PublishPolicy {
       packet.retain = false;
       packet.payload = Buffer.alloc(0);
     }
-    if (!this.#errorReplies.take(client.id)) return;
+    if (!this.#errorReplies.take(identity ? `${identity.type}:${identity.id}` : client.id)) return;
     const body = {
       code: refusal.code,
       message: refusal.message,

@@ -250,7 +250,7 @@ program
     const id = token!.slice(0, dot);
     let client;
     try {
-      client = await mqtt.connectAsync(url, { clientId: `${id}-cli-${process.pid}`, username: id, password: token!.slice(dot + 1), reconnectPeriod: 0, connectTimeout: 5000 });
+      client = await mqtt.connectAsync(url, { clientId: `${id}:cli-${process.pid}`, username: id, password: token!.slice(dot + 1), reconnectPeriod: 0, connectTimeout: 5000 });
     } catch (err) {
       const code = (err as { code?: number }).code;
       fail(code === 4 || code === 5 ? new ApiError(401, `MQTT login refused (${(err as Error).message})`) : Object.assign(new Error(`cannot reach ${url}: ${(err as Error).message}`), { code: 'UNREACHABLE' }));

@@ -63,7 +63,7 @@ export class Configs implements PipelineStage {
     this.#security = security;
     this.#log = log;
     this.#now = now;
-    this.keys = new SiteKeys(db);
+    this.keys = new SiteKeys(db, security.masterKey, now);
   }
 
   start(): void {}

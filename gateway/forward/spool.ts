@@ -10,9 +10,9 @@
  *   status; alerts only when nothing else is left. Every drop is counted by class and reason.
  * - Crash-safe: SQLite's atomic commit never leaves a half-written row or a file that fails to open.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { privateFile } from '../security/at-rest.ts';
 import type { Line, PointClass } from './points.ts';
 
 export interface SpoolOptions {
@@ -63,7 +63,7 @@ export class Spool {
   constructor(o: SpoolOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
-    mkdirSync(dirname(o.file), { recursive: true });
+    privateFile(o.file);
     this.db = new Database(o.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${o.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
@@ -163,7 +163,7 @@ export class Spool {
 
   /** Set aside points the server refuses as malformed, with the reason, and take them off the queue. */
   deadLetter(rows: SpoolRow[], reason: string): void {
-    mkdirSync(dirname(this.#o.deadLetterFile), { recursive: true });
+    privateFile(this.#o.deadLetterFile);
     appendFileSync(this.#o.deadLetterFile, rows.map((r) => JSON.stringify({ at: new Date(this.#now()).toISOString(), reason, seq: r.seq, cls: r.cls, line: r.line })).join('\n') + '\n');
     this.remove(rows);
   }

@@ -1,6 +1,8 @@
 /** buildApp(deps): the HTTP API as a fastify instance, separate from listen() so tests can inject(). */
 import { STATUS_CODES } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
+import type { TlsOptions } from 'node:tls';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import {
@@ -12,6 +14,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Registry } from 'prom-client';
 import type { DeviceStates } from '../../edge/device-state.ts';
+import type { GatewayConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Security } from '../security/index.ts';
 import { installAuth } from './auth.ts';
@@ -36,13 +39,34 @@ export interface AppDeps extends HealthDeps {
   rollouts: Rollouts;
   gateway: Gateway;
   allowAnonymous: boolean;
+  /** Timeouts and connection cap. */
+  http: Pick<GatewayConfig['http'], 'requestTimeoutMs' | 'idleTimeoutMs' | 'maxConnections'>;
+  /** Serve HTTPS with this certificate (http.tls). */
+  tls?: TlsOptions;
   registry: Registry;
   log: Logger;
   version: string;
 }
 
 export async function buildApp(deps: AppDeps) {
-  const app = Fastify({ loggerInstance: deps.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Slow senders (slowloris) are cut off: the whole request must arrive within requestTimeout,
+    // and idle keep-alive connections close after keepAliveTimeout.
+    requestTimeout: deps.http.requestTimeoutMs,
+    connectionTimeout: deps.http.requestTimeoutMs * 2,
+    keepAliveTimeout: deps.http.idleTimeoutMs,
+    ...(deps.tls ? { https: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' as const } } : {}),
+  }).withTypeProvider<ZodTypeProvider>();
+  app.server.maxConnections = deps.http.maxConnections;
+  app.server.headersTimeout = Math.min(deps.http.requestTimeoutMs, 60_000);
+  // Security headers on every response (HSTS only means something over HTTPS, where browsers honour it).
+  await app.register(helmet, { hsts: !!deps.tls, contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:'] } } });
+  // API responses carry device lists, audit records and, once, secrets: no cache may keep them.
+  app.addHook('onSend', async (req, reply) => {
+    if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 

@@ -1,11 +1,15 @@
 /**
  * Bearer-token authentication and role checks for /api routes.
  * `Authorization: Bearer <principalId>.<secret>`; each route names the roles it admits
- * in `config.roles`. Failures are audited and count towards the source address's lockout.
+ * in `config.roles`. Failures are audited and slowed per (principal, address), on a budget of
+ * their own (MQTT failures never cost the API anything); the right token is never refused
+ * because of anyone else's failures. Under a flood of checks from one address, its extra
+ * requests get 503 + Retry-After at once.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Security } from '../security/index.ts';
 import { ForbiddenError, UnauthorizedError } from '../security/errors.ts';
+import { ShedError } from '../security/limits.ts';
 import type { Principal, Role } from '../security/registry.ts';
 
 declare module 'fastify' {
@@ -33,7 +37,6 @@ export function installAuth(app: FastifyInstance, security: Security, allowAnony
     const roles = req.routeOptions.config?.roles;
     if (!roles) return;
     const header = req.headers.authorization;
-    const addrKey = `addr:${req.ip}`;
     if (!header) {
       if (allowAnonymous) {
         req.principal = anonymous;
@@ -41,18 +44,27 @@ export function installAuth(app: FastifyInstance, security: Security, allowAnony
       }
       throw new UnauthorizedError('missing "Authorization: Bearer <token>" header');
     }
-    const locked = security.lockout.lockedFor([addrKey]);
-    if (locked > 0) {
-      reply.header('retry-after', Math.ceil(locked / 1000));
-      return reply.code(429).send({ statusCode: 429, code: 'VIGIL_ERR_LOCKED_OUT', error: 'Too Many Requests', message: `too many failed logins from ${req.ip}; retry in ${Math.ceil(locked / 1000)} s` });
-    }
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    const r = m ? await security.registry.verifyToken(m[1]!) : undefined;
+    let r;
+    try {
+      r = m ? await security.registry.verifyToken(m[1]!, (check) => security.checks.run(req.ip, check)) : undefined;
+    } catch (err) {
+      if (!(err instanceof ShedError)) throw err;
+      security.onThrottle?.('api', 'shed');
+      reply.header('retry-after', 1);
+      return reply.code(503).send({ statusCode: 503, code: 'VIGIL_ERR_BUSY', error: 'Service Unavailable', message: err.message });
+    }
     if (!r?.ok) {
-      security.lockout.fail([addrKey]);
-      security.audit.recordThrottled({ actor: m?.[1]?.split('.')[0] ?? 'unknown', action: 'api.auth', target: `${req.method} ${req.routeOptions.url}`, outcome: 'denied', address: req.ip, detail: { reason: r ? r.reason : 'malformed Authorization header' } });
+      const who = m?.[1]?.split('.')[0] ?? 'unknown';
+      const t = security.apiThrottle.fail(who, req.ip);
+      security.audit.recordThrottled({ actor: who, action: 'api.auth', target: `${req.method} ${req.routeOptions.url}`, outcome: 'denied', address: req.ip, detail: { reason: r ? r.reason : 'malformed Authorization header', ...(t.delayMs ? { delayedMs: t.delayMs } : {}) } });
+      if (t.delayMs) {
+        security.onThrottle?.('api', 'delayed');
+        await new Promise((resolve) => setTimeout(resolve, t.delayMs));
+      }
       throw new UnauthorizedError('invalid or revoked token');
     }
+    security.apiThrottle.succeed(r.record.id, req.ip);
     req.principal = r.record;
     if (!roles.includes(r.record.role)) {
       security.audit.record({ actor: r.record.id, action: 'api.access', target: `${req.method} ${req.routeOptions.url}`, outcome: 'denied', address: req.ip, detail: { role: r.record.role, needs: roles } });

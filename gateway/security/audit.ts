@@ -76,7 +76,8 @@ export class AuditLog {
 
   /** Record, folding repeats of the same (actor, action, target) within a second. */
   recordThrottled(e: AuditEntry): void {
-    const key = `${e.actor}\u0000${e.action}\u0000${e.target ?? ''}`;
+    // The outcome is part of the key: a success must never hide a denial, nor the reverse.
+    const key = `${e.actor}\u0000${e.action}\u0000${e.outcome}\u0000${e.target ?? ''}`;
     const now = this.#now();
     for (const fn of this.#listeners) fn(e);
     const f = this.#folded.get(key);

@@ -17,6 +17,20 @@ import { deviceTopic, TOPIC_ROOT } from '../../devices/index.ts';
 import type { AuditLog } from './audit.ts';
 import { grants, remoteAddress, type Identities, type Identity } from './identity.ts';
 
+/** Alert commands, the one thing people and services publish; device channels are the registered devices' own. */
+const commandTopic = new RegExp(`^${TOPIC_ROOT}/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})/alerts/command$`);
+
+/**
+ * Whether a principal may publish on `topic` (a device's own topics are checked by ingest against
+ * its registration; anonymous clients exist only in development mode).
+ */
+export function mayPublish(identity: Identity | undefined, topic: string): boolean {
+  if (!identity || identity.type === 'anonymous') return true;
+  if (identity.type === 'device') return true;
+  const site = commandTopic.exec(topic)?.[1];
+  return site !== undefined && grants(identity.sites, site);
+}
+
 export function mayReceive(identity: Identity | undefined, topic: string): boolean {
   if (!identity) return false;
   if (identity.type === 'anonymous') return true;

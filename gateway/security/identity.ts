@@ -23,4 +23,10 @@ export function remoteAddress(client: Client): string | undefined {
   return conn.remoteAddress ?? client.req?.socket?.remoteAddress ?? conn.socket?.remoteAddress;
 }
 
+/**
+ * The client ids a principal may use: `<principalId>:<suffix>`. ":" is outside the device id
+ * alphabet (devices/define.ts idSchema), so these never collide with a device's client id.
+ */
+export const principalClientId = (principalId: string) => new RegExp(`^${principalId.replace(/[.]/g, '\\.')}:[A-Za-z0-9_.-]{1,64}$`);
+
 export const grants = (sites: string[], site: string) => sites.includes('*') || sites.includes(site);

@@ -1,6 +1,6 @@
 /**
- * Security feature: the embedded database, registry, audit log, login lockout and the
- * broker hooks built on them. Revocations take effect on live sessions too: at once
+ * Security feature: the embedded database, registry, audit log, login throttles, secrets at rest
+ * and the broker hooks built on them. Revocations take effect on live sessions too: at once
  * through the API, and within `watchMs` when another process (the admin CLI) changes the database.
  */
 import { join } from 'node:path';
@@ -12,7 +12,8 @@ import { createAuthenticate } from './authenticate.ts';
 import { createAuthorizeForward, createAuthorizeSubscribe } from './authorize.ts';
 import { Identities, remoteAddress } from './identity.ts';
 import type { DeviceAddress } from '../../devices/index.ts';
-import { Lockout } from './limits.ts';
+import { FairQueue, LoginThrottle } from './limits.ts';
+import { InsecureFilesError, insecureModes, loadMasterKey, privateDir } from './at-rest.ts';
 import { Registry } from './registry.ts';
 import { openStore, type Db } from '../db.ts';
 
@@ -23,7 +24,13 @@ export class Security {
   readonly audit: AuditLog;
   readonly registry: Registry;
   readonly identities = new Identities();
-  readonly lockout: Lockout;
+  /** Failed logins over MQTT and over the API are counted apart: one cannot exhaust the other's budget. */
+  readonly mqttThrottle: LoginThrottle;
+  readonly apiThrottle: LoginThrottle;
+  /** Secret checks (scrypt) shared fairly between source addresses, MQTT and API alike. */
+  readonly checks: FairQueue;
+  /** Seals the site signing keys at rest (never leaves the process). */
+  readonly masterKey: Buffer;
   readonly #config: GatewayConfig;
   readonly #log: Logger;
   #broker?: Aedes;
@@ -33,19 +40,34 @@ export class Security {
   constructor(config: GatewayConfig, log: Logger, now: () => number = Date.now) {
     this.#config = config;
     this.#log = log;
+    privateDir(config.dataDir);
+    const loose = insecureModes(config.dataDir, ['vigil.db', 'spool.db', 'master.key']);
+    if (loose.length) {
+      if (!config.security.allowInsecureFileModes) throw new InsecureFilesError(loose);
+      log.warn({ problems: loose }, 'data files readable by others (security.allowInsecureFileModes=true)');
+    }
+    this.masterKey = loadMasterKey({ ...config.security, dataDir: config.dataDir });
     this.db = openStore(dbFile(config));
     this.audit = new AuditLog(this.db, now);
     this.registry = new Registry(this.db, this.audit, now);
-    const l = config.security.lockout;
-    this.lockout = new Lockout({ maxFailures: l.maxFailures, windowMs: l.windowS * 1000, baseLockMs: l.baseLockS * 1000, maxLockMs: l.maxLockS * 1000 }, now);
+    const t = config.security.loginThrottle;
+    const policy = { freeFailures: t.freeFailures, windowMs: t.windowS * 1000, baseDelayMs: t.baseDelayMs, maxDelayMs: t.maxDelayMs, floodFailures: t.floodFailures };
+    this.mqttThrottle = new LoginThrottle(policy, now);
+    this.apiThrottle = new LoginThrottle(policy, now);
+    this.checks = new FairQueue({ perSourceInFlight: t.perAddressInFlight, perSourceQueued: t.perAddressQueued, maxQueued: t.maxQueued });
   }
+
+  /** Metrics hook: a refusal held back, or a login shed. */
+  onThrottle?: (transport: 'mqtt' | 'api', what: 'delayed' | 'shed') => void;
 
   brokerHooks() {
     return {
       authenticate: createAuthenticate({
         registry: this.registry,
         audit: this.audit,
-        lockout: this.lockout,
+        throttle: this.mqttThrottle,
+        checks: this.checks,
+        onThrottle: (what: 'delayed' | 'shed') => this.onThrottle?.('mqtt', what),
         identities: this.identities,
         allowAnonymous: this.#config.security.allowAnonymous,
       }),

@@ -79,8 +79,8 @@ export class Registry {
   readonly #sql: ReturnType<typeof statementCache>;
   readonly #audit: AuditLog;
   readonly #now: () => number;
-  /** sha256(token) → principal, for API calls: scrypt per request would cost ~35 ms each. */
-  readonly #tokenCache = new Map<string, { principal: Principal; until: number }>();
+  /** sha256(token) → the principal and the hash the token matched, for API calls: scrypt per request would cost ~35 ms each. */
+  readonly #tokenCache = new Map<string, { id: string; hash: string }>();
 
   constructor(db: Db, audit: AuditLog, now: () => number = Date.now) {
     this.#db = db;
@@ -249,17 +249,28 @@ export class Registry {
     return match ? { ok: true, record: toPrincipal(r) } : { ok: false, reason: 'bad_secret' };
   }
 
-  /** Bearer token `<id>.<secret>`; successful checks are cached for a minute (cleared on rotate/revoke). */
-  async verifyToken(token: string): Promise<VerifyResult<Principal>> {
+  /**
+   * Bearer token `<id>.<secret>`. A successful check is remembered (sha256 of the token → the hash it
+   * matched) so a request costs a primary-key read instead of a scrypt; the read also sees a revocation
+   * or rotation made by any process (the admin CLI included) at the very next request.
+   * `gate` runs the expensive check (the fair queue of secret checks).
+   */
+  async verifyToken(token: string, gate: <T>(check: () => Promise<T>) => Promise<T> = (c) => c()): Promise<VerifyResult<Principal>> {
     const key = createHash('sha256').update(token).digest('base64url');
     const hit = this.#tokenCache.get(key);
-    if (hit && hit.until > this.#now()) return { ok: true, record: hit.principal };
+    if (hit) {
+      const r = this.#sql('SELECT * FROM principals WHERE id = ?').get(hit.id) as PrincipalRow | undefined;
+      if (r && r.state === 'enabled' && r.secret_hash === hit.hash) return { ok: true, record: toPrincipal(r) };
+      this.#tokenCache.delete(key);
+    }
     const dot = token.indexOf('.');
     if (dot <= 0) return { ok: false, reason: 'unknown' };
-    const r = await this.verifyPrincipal(token.slice(0, dot), token.slice(dot + 1));
+    const id = token.slice(0, dot);
+    const r = await gate(() => this.verifyPrincipal(id, token.slice(dot + 1)));
     if (r.ok) {
+      const row = this.#sql('SELECT secret_hash FROM principals WHERE id = ?').get(id) as { secret_hash: string } | undefined;
       if (this.#tokenCache.size > 1000) this.#tokenCache.clear();
-      this.#tokenCache.set(key, { principal: r.record, until: this.#now() + 60_000 });
+      if (row) this.#tokenCache.set(key, { id, hash: row.secret_hash });
     }
     return r;
   }
