@@ -16,8 +16,8 @@ COPY devices ./devices
 COPY edge ./edge
 COPY gateway ./gateway
 COPY models ./models
-RUN mkdir -p /var/lib/vigil && chown node /var/lib/vigil
+RUN mkdir -p /var/lib/vigil && chown node /var/lib/vigil && chmod 700 /var/lib/vigil
 USER node
-EXPOSE 1883 8083 8883 8884 8080
-HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:8080/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+EXPOSE 8883 8884 8080
+HEALTHCHECK --interval=30s --timeout=3s CMD node -e "require('https').get({host:'127.0.0.1',port:8080,path:'/readyz',rejectUnauthorized:false},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
 CMD ["node", "--import", "tsx", "gateway/main.ts"]

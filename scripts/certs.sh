@@ -2,15 +2,16 @@
 # Site PKI for Vigil with openssl: a site CA, the gateway's server certificate,
 # and one client certificate per device (CN = device id) for mutual TLS.
 #
+#   scripts/certs.sh site   DIR SITE HOSTNAME [IP ...] -> both of the next two in one step (a new box)
 #   scripts/certs.sh ca     DIR SITE                 -> DIR/ca.key, DIR/ca.crt          (keep ca.key offline)
 #   scripts/certs.sh server DIR HOSTNAME [IP ...]     -> DIR/server.key, DIR/server.crt
 #   scripts/certs.sh device DIR DEVICE_ID             -> DIR/DEVICE_ID.key, DIR/DEVICE_ID.crt
 #
-# Then: VIGIL_MQTT_TLS_ENABLED=true VIGIL_MQTT_TLS_CERT_FILE=DIR/server.crt
-#       VIGIL_MQTT_TLS_KEY_FILE=DIR/server.key VIGIL_MQTT_TLS_CA_FILE=DIR/ca.crt npm start
+# Then (`site` prints it): VIGIL_MQTT_TLS_ENABLED=true VIGIL_MQTT_WSS_ENABLED=true VIGIL_HTTP_TLS=true
+#   VIGIL_MQTT_TLS_CERT_FILE=DIR/server.crt VIGIL_MQTT_TLS_KEY_FILE=DIR/server.key VIGIL_MQTT_TLS_CA_FILE=DIR/ca.crt npm start
 set -euo pipefail
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,12p' "$0"; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,13p' "$0"; exit 2; }
 mkdir -p "$dir"
 days=${VIGIL_CERT_DAYS:-825}
 umask 077
@@ -42,5 +43,15 @@ case "$cmd" in
     rm -f "$dir/$id.csr"
     echo "$dir/$id.crt"
     ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  site)
+    site=${3:?site id}; host=${4:?hostname}; shift 4
+    "$0" ca "$dir" "$site" >/dev/null
+    "$0" server "$dir" "$host" "$@" >/dev/null
+    d=$(cd "$dir" && pwd)
+    echo "site PKI in $d (keep ca.key offline once the devices have their certificates)"
+    echo "serve TLS on every interface with:"
+    echo "  VIGIL_MQTT_TLS_ENABLED=true VIGIL_MQTT_WSS_ENABLED=true VIGIL_HTTP_TLS=true VIGIL_HTTP_HOST=0.0.0.0 \\"
+    echo "  VIGIL_MQTT_TLS_CERT_FILE=$d/server.crt VIGIL_MQTT_TLS_KEY_FILE=$d/server.key VIGIL_MQTT_TLS_CA_FILE=$d/ca.crt npm start"
+    ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac

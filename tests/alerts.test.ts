@@ -110,7 +110,7 @@ describe('acknowledge and resolve', () => {
   it('over MQTT: the command topic acknowledges, records who, and replies', async () => {
     const fire = alertsSeen().find((a) => a.type === 'fire')!;
     const op = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { clientId: `${consumer.id}:desk`, username: consumer.id, password: consumer.password });
-    const replies = await collect(op, 'vigil/v1/e2e/alerts/command/reply/control-room-desk');
+    const replies = await collect(op, 'vigil/v1/e2e/alerts/command/reply/control-room:desk');
     await op.publishAsync('vigil/v1/e2e/alerts/command', JSON.stringify({ action: 'ack', alertId: fire.id, note: 'crew dispatched' }), { qos: 1 });
     expect(JSON.parse((await replies.next()).payload.toString())).toMatchObject({ ok: true, action: 'ack', alertId: fire.id, state: 'acknowledged' });
     const acked = await until(() => alertsSeen().find((a) => a.id === fire.id && a.event === 'acknowledged'), 'acknowledged published');

@@ -89,7 +89,7 @@ describe('vigil CLI', () => {
   });
 
   it('alerts watch follows alerts over MQTT with the same token', async () => {
-    const subscribed = new Promise<void>((r) => gw.broker!.on('subscribe', (_s, client) => client.id.startsWith('field-eng-cli') && r()));
+    const subscribed = new Promise<void>((r) => gw.broker!.on('subscribe', (_s, client) => client.id.startsWith('field-eng:cli') && r()));
     const w = vigil(['alerts', 'watch', '--site', 'cli', '--count', '1']);
     await subscribed;
     await sims[0]!.publish('event', { type: 'forced_open' });

@@ -1,5 +1,5 @@
 /** The gateway as a process: configuration errors, environment overrides, graceful shutdown. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -57,6 +57,21 @@ describe('gateway process', () => {
     const p = runScript('gateway/main.ts', [], { VIGIL_LOG_LEVEL: 'chatty' });
     expect((await p.exit).code).toBe(2);
     expect(p.stderr()).toMatch(/log\.level \(VIGIL_LOG_LEVEL\): Invalid option/);
+  });
+
+  it('exits 2 when a plaintext listener would face the network without TLS, and says how to fix it', async () => {
+    const p = runScript('gateway/main.ts', [], { ...freePortsEnv, VIGIL_MQTT_TCP_HOST: '0.0.0.0' });
+    expect((await p.exit).code).toBe(2);
+    expect(p.stderr()).toMatch(/mqtt\.tcp\.host \(VIGIL_MQTT_TCP_HOST\): plaintext listener on non-loopback address "0\.0\.0\.0".*npm run certs -- site.*security\.allowPlaintext/);
+  });
+
+  it('exits 2 on a data directory that others can read (secrets at rest), and names the fix', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'vigil-modes-'));
+    chmodSync(data, 0o755);
+    const p = runScript('gateway/main.ts', [], { ...freePortsEnv, VIGIL_DATA_DIR: data });
+    expect((await p.exit).code).toBe(2);
+    expect(p.stderr()).toMatch(/directory .*vigil-modes-\S+ has mode 0755 \(want 0700\)[\s\S]*chmod 700/);
+    expect(p.stderr()).not.toMatch(/\n\s+at /); // a message, not a stack trace
   });
 
   it('shuts down gracefully on SIGTERM: accepted messages handed over, clients closed, exit 0', async () => {

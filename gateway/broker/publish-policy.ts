@@ -19,7 +19,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AuditLog } from '../security/audit.ts';
 import { mayPublish } from '../security/authorize.ts';
-import { remoteAddress, type Identities } from '../security/identity.ts';
+import { clientErrorTopic, remoteAddress, type Identities } from '../security/identity.ts';
 import { TokenBuckets } from '../security/limits.ts';
 
 export interface PublishPolicyDeps {
@@ -47,10 +47,6 @@ const auditedCodes = new Set<Refusal['code']>(['device_mismatch', 'not_permitted
 
 /** Where refused publishes go: a $SYS topic, so `#` subscribers never match it [MQTT-4.7.2-1]. */
 export const sinkTopic = (broker: Aedes) => `$SYS/${broker.id}/vigil/refused`;
-
-/** Error topic for a client that cannot be attributed to a device (no valid topic, no will). */
-export const unboundErrorTopic = (clientId: string) =>
-  `vigil/v1/_clients/${clientId.replace(/[^A-Za-z0-9_.-]/g, '_')}/error`;
 
 export class PublishPolicy {
   readonly #deps: PublishPolicyDeps;
@@ -115,16 +111,16 @@ export class PublishPolicy {
       return done(null);
     }
     const identity = this.#deps.identities?.get(client);
+    // People and services publish alert commands of their sites, never on a device's channels.
+    if (!mayPublish(identity, packet.topic)) {
+      this.#refuse(client, packet, { code: 'not_permitted', message: `a ${identity?.type === 'principal' ? identity.role : 'client'} may publish only alert commands (vigil/v1/{site}/alerts/command) of the sites it is granted; device topics are accepted from the registered device only` });
+      return done(null);
+    }
     // A Last Will is never rate limited: it is how the site learns the device is gone.
     // The bucket is the identity's, not the connection's: reconnecting does not refill it.
     const isWill = (client as unknown as { will?: unknown }).will === packet;
     if (this.#rate && !isWill && !this.#rate.take(identity ? `${identity.type}:${identity.id}` : client.id)) {
       this.#refuse(client, packet, { code: 'rate_limited', message: `more than ${this.#deps.rate!.perSecond} messages/s (burst ${this.#deps.rate!.burst}); message dropped` });
-      return done(null);
-    }
-    // People and services publish alert commands of their sites, never on a device's channels.
-    if (!mayPublish(identity, packet.topic)) {
-      this.#refuse(client, packet, { code: 'not_permitted', message: `a ${identity?.type === 'principal' ? identity.role : 'client'} may publish only alert commands (vigil/v1/{site}/alerts/command) of the sites it is granted; device topics are accepted from the registered device only` });
       return done(null);
     }
     const command = this.#commands.find((c) => c.match(packet.topic));
@@ -226,7 +222,7 @@ export class PublishPolicy {
     this.#broker.publish(
       {
         cmd: 'publish',
-        topic: own ? deviceTopic(own, 'error') : unboundErrorTopic(client.id),
+        topic: own ? deviceTopic(own, 'error') : clientErrorTopic(client.id),
         payload: Buffer.from(JSON.stringify(body)),
         qos: 1,
         retain: false,

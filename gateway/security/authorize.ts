@@ -15,7 +15,7 @@
 import type { AedesPublishPacket, Client, Subscription } from 'aedes';
 import { deviceTopic, TOPIC_ROOT } from '../../devices/index.ts';
 import type { AuditLog } from './audit.ts';
-import { grants, remoteAddress, type Identities, type Identity } from './identity.ts';
+import { clientErrorTopic, grants, remoteAddress, type Identities, type Identity } from './identity.ts';
 
 /** Alert commands, the one thing people and services publish; device channels are the registered devices' own. */
 const commandTopic = new RegExp(`^${TOPIC_ROOT}/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})/alerts/command$`);
@@ -46,10 +46,14 @@ export function mayReceive(identity: Identity | undefined, topic: string): boole
   return site !== '+' && site !== '#' && grants(identity.sites, site);
 }
 
+/** A principal hears why its own publishes were refused (devices have their device error topic). */
+const isOwnErrorTopic = (identity: Identity | undefined, client: Client, topic: string) =>
+  identity?.type === 'principal' && topic === clientErrorTopic(client.id);
+
 export function createAuthorizeSubscribe(identities: Identities, audit: AuditLog) {
   return (client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void => {
     const identity = identities.get(client);
-    if (mayReceive(identity, sub.topic)) return done(null, sub);
+    if (mayReceive(identity, sub.topic) || isOwnErrorTopic(identity, client, sub.topic)) return done(null, sub);
     audit.recordThrottled({
       actor: identity?.id ?? client.id,
       action: 'mqtt.subscribe',
@@ -63,6 +67,8 @@ export function createAuthorizeSubscribe(identities: Identities, audit: AuditLog
 }
 
 export function createAuthorizeForward(identities: Identities) {
-  return (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null =>
-    mayReceive(identities.get(client), packet.topic) ? packet : null;
+  return (client: Client, packet: AedesPublishPacket): AedesPublishPacket | null => {
+    const identity = identities.get(client);
+    return mayReceive(identity, packet.topic) || isOwnErrorTopic(identity, client, packet.topic) ? packet : null;
+  };
 }

@@ -29,4 +29,11 @@ export function remoteAddress(client: Client): string | undefined {
  */
 export const principalClientId = (principalId: string) => new RegExp(`^${principalId.replace(/[.]/g, '\\.')}:[A-Za-z0-9_.-]{1,64}$`);
 
+/**
+ * Where a client that is not a device hears why a publish was refused; it may subscribe to its own.
+ * Principals' client ids (`id:suffix`) are used as they are, so two of them can never share one.
+ */
+export const clientErrorTopic = (clientId: string) =>
+  `vigil/v1/_clients/${/^[A-Za-z0-9_.:-]{1,160}$/.test(clientId) ? clientId : clientId.replace(/[^A-Za-z0-9_.-]/g, '_')}/error`;
+
 export const grants = (sites: string[], site: string) => sites.includes('*') || sites.includes(site);
