@@ -22,6 +22,8 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
   # A real server speaking the InfluxDB v2 write API, for the forwarding tests (started by the tests themselves).
   command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
+  # libfaketime: CI proves the time-dependent suites at several hours of the day.
+  command -v faketime >/dev/null || missing+=(faketime)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       echo "setup: installing ${missing[*]} (apt-get)" >&2
