@@ -63,6 +63,16 @@ export const configSchema = z
         queueLimit: z.number().int().min(1).default(42).describe('Packets a client may queue before its session is established.'),
         maxInflightInbound: z.number().int().min(1).default(100).describe('Inbound QoS 2 messages a client may hold awaiting PUBREL.'),
         concurrency: z.number().int().min(1).default(100).describe('Messages the broker delivers concurrently.'),
+        persistence: z
+          .object({
+            durable: z.boolean().default(true).describe('Keep persistent sessions (clean = false), their subscriptions and queued QoS 1/2 messages, retained messages and wills in dataDir/broker.db across restarts; false: in memory only.'),
+            durability: z.enum(['fsync', 'process']).default('fsync').describe('"fsync": a broker state change is on disk when made (survives power loss); "process": survives a crash of the gateway only.'),
+            maxQueued: z.number().int().min(1).default(10_000).describe('Messages queued for one offline persistent session at most; beyond, the oldest non-alert is dropped first (counted).'),
+            maxQueuedBytes: z.number().int().min(1024).default(64 * 1024 * 1024).describe('Payload bytes queued for one persistent session at most.'),
+            sessionExpiryH: z.number().min(0).default(168).describe('A persistent session not seen for this many hours is removed with its queue (0 = never).'),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -10,6 +10,8 @@ import { DeviceStates } from '../edge/device-state.ts';
 import { Pipeline, type PipelineStage } from '../edge/pipeline.ts';
 import { isLoopback, plaintextListeners, type GatewayConfig } from './config.ts';
 import { ConnectionLimiter } from './security/limits.ts';
+import { SqlitePersistence } from './broker/persistence.ts';
+import { join } from 'node:path';
 import { createBroker } from './broker/index.ts';
 import { startTcp, startTls, startWebSocket, tlsOptions, type Listener } from './broker/listeners.ts';
 import { PublishPolicy } from './broker/publish-policy.ts';
@@ -62,6 +64,9 @@ export class Gateway {
   readonly ports: Ports = {};
   readonly startedAt = Date.now();
   broker?: Aedes;
+  /** Durable broker state (mqtt.persistence.durable). */
+  readonly persistence?: SqlitePersistence;
+  #expiryTimer?: NodeJS.Timeout;
   #listeners: Listener[] = [];
   #app?: VigilApp;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
@@ -113,6 +118,24 @@ export class Gateway {
       rate: { perSecond: this.config.security.messagesPerSecond, burst: this.config.security.messageBurst },
     });
     this.policy.addCommand(this.alerts.commandHandler());
+    const bp = this.config.mqtt.persistence;
+    if (bp.durable) {
+      this.persistence = new SqlitePersistence({
+        file: join(this.config.dataDir, 'broker.db'),
+        durability: bp.durability,
+        maxQueued: bp.maxQueued,
+        maxQueuedBytes: bp.maxQueuedBytes,
+        sessionExpiryMs: bp.sessionExpiryH * 3_600_000,
+        // Alerts are the last thing an operator's queue loses.
+        isPriority: (topic) => /^vigil\/v1\/[^/]+\/alerts\//.test(topic),
+        onDrop: (clientId, topic, reason) => {
+          this.metrics.queueDropped.inc({ reason });
+          this.log.warn({ clientId, topic, reason }, 'queued message dropped');
+        },
+        now: opts.now,
+      });
+      this.metrics.sources.queued = () => this.persistence!.queued().reduce((n, q) => n + q.messages, 0);
+    }
     this.models.onLoaded = (m) => {
       const id = m.manifest.id;
       const problem = this.detectors.check(m);
@@ -166,7 +189,12 @@ export class Gateway {
         hooks: this.security.brokerHooks(),
         onClientGone: (client) => this.security.clientGone(client),
         addressOf: (client) => this.security.deviceAddress(client),
+        persistence: this.persistence,
       });
+      if (this.persistence) {
+        this.#expiryTimer = setInterval(() => this.persistence!.expireSessions(), 60_000);
+        this.#expiryTimer.unref();
+      }
       this.security.start(this.broker);
       this.alerts.start(this.broker);
       this.configs.attach(this.broker);
@@ -262,6 +290,8 @@ export class Gateway {
     }
     this.policy.close();
     if (this.broker) await new Promise<void>((r) => this.broker!.close(() => r()));
+    clearInterval(this.#expiryTimer);
+    await this.persistence?.destroy().catch((err: Error) => this.log.error({ err }, 'closing broker persistence failed'));
     await listenersClosed;
     await this.pipeline.stop();
     await this.#app?.close();

@@ -4,9 +4,12 @@ import { refusalCodes } from '../edge/message.ts';
 
 export function createMetrics(opts: { defaults?: boolean } = {}) {
   const registry = new Registry();
+  /** Values read when /metrics is scraped, wired by the gateway once their owners exist. */
+  const sources: { queued?: () => number } = {};
   if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'vigil_process_' });
   const m = {
     registry,
+    sources,
     accepted: new Counter({
       name: 'vigil_ingest_accepted_total',
       help: 'Device messages validated and handed to the pipeline, by kind and channel.',
@@ -65,6 +68,20 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Logins slowed or shed: "delayed" refusals held back after repeated failures of a credential from an address, "shed" checks refused at once under a login flood (CONNACK 3 / HTTP 503), by transport.',
       labelNames: ['transport', 'what'] as const,
       registers: [registry],
+    }),
+    queueDropped: new Counter({
+      name: 'vigil_mqtt_queue_dropped_total',
+      help: 'Messages dropped from persistent sessions\' queues: "queue_full" (oldest non-alert first), "session_expired".',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    queuedMessages: new Gauge({
+      name: 'vigil_mqtt_queued_messages',
+      help: 'QoS 1/2 messages queued for persistent sessions now (offline or in flight).',
+      registers: [registry],
+      collect() {
+        this.set(sources.queued?.() ?? 0);
+      },
     }),
     connectionsRefused: new Counter({
       name: 'vigil_connections_refused_total',

@@ -9,6 +9,7 @@ import type { DeviceStates } from '../../edge/device-state.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PublishPolicy } from './publish-policy.ts';
+import type { SqlitePersistence } from './persistence.ts';
 
 export interface BrokerDeps {
   config: GatewayConfig;
@@ -22,9 +23,11 @@ export interface BrokerDeps {
   onClientGone?: (client: Client) => void;
   /** The device an authenticated connection belongs to (security), before falling back to its will topic. */
   addressOf?: (client: Client) => DeviceAddress | undefined;
+  /** Durable sessions and retained messages; aedes' in-memory persistence without it. */
+  persistence?: SqlitePersistence;
 }
 
-export async function createBroker({ config, policy, states, metrics, log, hooks, onClientGone, addressOf }: BrokerDeps): Promise<Aedes> {
+export async function createBroker({ config, policy, states, metrics, log, hooks, onClientGone, addressOf, persistence }: BrokerDeps): Promise<Aedes> {
   const m = config.mqtt;
   const broker = await Aedes.createBroker({
     id: config.gatewayId,
@@ -35,6 +38,7 @@ export async function createBroker({ config, policy, states, metrics, log, hooks
     queueLimit: m.queueLimit,
     maxInflightInbound: m.maxInflightInbound,
     concurrency: m.concurrency,
+    ...(persistence ? { persistence } : {}),
     // Device ids are up to 64 characters (devices/define.ts idSchema); MQTT 3.1's default is 23.
     maxClientsIdLength: 64,
     // The namespace is 6 levels deep; nothing legitimate needs more than a few more.

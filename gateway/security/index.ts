@@ -41,7 +41,7 @@ export class Security {
     this.#config = config;
     this.#log = log;
     privateDir(config.dataDir);
-    const loose = insecureModes(config.dataDir, ['vigil.db', 'spool.db', 'master.key']);
+    const loose = insecureModes(config.dataDir, ['vigil.db', 'spool.db', 'broker.db', 'master.key']);
     if (loose.length) {
       if (!config.security.allowInsecureFileModes) throw new InsecureFilesError(loose);
       log.warn({ problems: loose }, 'data files readable by others (security.allowInsecureFileModes=true)');

@@ -7,6 +7,18 @@ import { errorBody } from '../schemas.ts';
 
 const modelOut = z.object({ id: z.string(), version: z.string(), kind: z.string(), alertType: z.string(), features: z.array(z.string()), sha256: z.string(), loadedAt: z.string(), inferences: z.number(), runs: z.number() });
 
+/** Persistent MQTT sessions and what is queued for them (durable broker state). */
+export const sessionRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (app, { gateway }) => {
+  app.get('/api/v1/broker/sessions', {
+    config: { roles: adminOnly },
+    schema: {
+      tags: ['broker'],
+      summary: 'Persistent sessions (clean = false) with messages queued for them, and how many queued messages were dropped since start (full queues drop the oldest non-alert first; abandoned sessions expire)',
+      response: { 200: z.object({ durable: z.boolean(), sessions: z.array(z.object({ clientId: z.string(), messages: z.number(), bytes: z.number() })), dropped: z.number() }), 401: errorBody, 403: errorBody },
+    },
+  }, async () => ({ durable: !!gateway.persistence, sessions: gateway.persistence?.queued() ?? [], dropped: gateway.persistence?.dropped ?? 0 }));
+};
+
 export const modelRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (app, { gateway }) => {
   const out = (m: Gateway['models']['models'][number]) => ({
     id: m.manifest.id, version: m.manifest.version, kind: m.manifest.kind, alertType: m.manifest.alertType, features: m.manifest.input.features,
