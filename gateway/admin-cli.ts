@@ -12,21 +12,25 @@ import { AuditLog } from './security/audit.ts';
 import { dbFile } from './security/index.ts';
 import { parseBulk, Registry, roles, type Role } from './security/registry.ts';
 import { openStore } from './db.ts';
+import { BackupError, createBackup, restoreBackup } from './backup.ts';
 
 const program = new Command('vigil-admin')
   .description('Manage device credentials, principals and the audit log of a Vigil gateway (local database)')
   .option('-c, --config <file>', 'gateway config file (for dataDir; VIGIL_DATA_DIR overrides)')
   .option('--json', 'machine-readable output');
 
-function open() {
+function config() {
   const o = program.opts<{ config?: string }>();
-  let cfg;
   try {
-    cfg = loadConfig({ file: o.config });
+    return loadConfig({ file: o.config });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message, 2);
     throw err;
   }
+}
+
+function open() {
+  const cfg = config();
   const db = openStore(dbFile(cfg));
   const audit = new AuditLog(db);
   return { db, audit, registry: new Registry(db, audit) };
@@ -159,5 +163,40 @@ program
       });
     }),
   );
+
+program
+  .command('backup <file>')
+  .description('consistent online copy of the box (registry, credentials, sealed site keys, configs, alerts, audit, broker sessions, spool) to a .tar.gz (0600)')
+  .option('--with-master-key', 'include the master key that seals the site signing keys (the archive can then sign configs: keep it like a key)')
+  .action(async (file: string, o: { withMasterKey?: boolean }) => {
+    const cfg = config();
+    try {
+      const m = await createBackup(cfg, file, o);
+      const db = openStore(dbFile(cfg));
+      new AuditLog(db).record({ actor: actor().id, address: 'local', action: 'box.backup', target: file, outcome: 'ok', detail: { files: m.files, masterKeyIncluded: m.masterKeyIncluded } });
+      db.close();
+      out(m, () => console.log(`backed up ${cfg.dataDir} to ${file}: ${m.counts.devices} devices, ${m.counts.principals} principals, ${m.counts.alerts} alerts, ${m.counts.siteKeys} site keys, ${m.counts.auditRecords} audit records (${m.files.join(', ')})${m.masterKeyIncluded ? '\n  the archive holds the master key: store it as you would the key itself' : '\n  master key not included: the restored box needs it (VIGIL_SECURITY_MASTER_KEY or its key file)'}`));
+    } catch (err) {
+      if (err instanceof BackupError) fail(err.message, 2);
+      throw err;
+    }
+  });
+program
+  .command('restore <file>')
+  .description('bring this box up from a backup: into an empty dataDir (stop the gateway first); devices reconnect with their old credentials')
+  .option('--force', 'replace the box already in dataDir')
+  .action(async (file: string, o: { force?: boolean }) => {
+    const cfg = config();
+    try {
+      const m = await restoreBackup(cfg, file, o);
+      const db = openStore(dbFile(cfg));
+      new AuditLog(db).record({ actor: actor().id, address: 'local', action: 'box.restore', target: file, outcome: 'ok', detail: { createdAt: m.createdAt, files: m.files } });
+      db.close();
+      out(m, () => console.log(`restored ${file} (made ${m.createdAt} on ${m.gatewayId}) into ${cfg.dataDir}: ${m.counts.devices} devices, ${m.counts.principals} principals, ${m.counts.alerts} alerts; start the gateway`));
+    } catch (err) {
+      if (err instanceof BackupError) fail(err.message, 2);
+      throw err;
+    }
+  });
 
 await program.parseAsync();
