@@ -155,8 +155,15 @@ program
   .option('--action <action>', 'e.g. mqtt.connect, mqtt.subscribe, device.provision')
   .option('--outcome <outcome>', 'ok, denied or failed')
   .option('--limit <n>', 'records', '50')
-  .action((o: { action?: string; outcome?: 'ok'; limit: string }) =>
+  .option('--verify', 'check the hash chain of the whole log instead (exit 1 if a record was edited or removed)')
+  .action((o: { action?: string; outcome?: 'ok'; limit: string; verify?: boolean }) =>
     run(({ audit }) => {
+      if (o.verify) {
+        const v = audit.verify();
+        out(v, () => console.log(v.ok ? `audit log intact: ${v.checked} records chained${v.unchained ? `, ${v.unchained} older records from before the chain` : ''}` : `audit log NOT intact: ${v.problem}`));
+        if (!v.ok) process.exitCode = 1;
+        return;
+      }
       const rs = audit.query({ action: o.action, outcome: o.outcome, limit: Number(o.limit) });
       out(rs, () => {
         for (const r of rs) console.log(`${new Date(r.ts).toISOString()} ${r.outcome.padEnd(6)} ${r.actor} ${r.action} ${r.target ?? ''} ${r.address ?? ''} ${JSON.stringify(r.detail)}`);

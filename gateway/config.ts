@@ -201,6 +201,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    retention: z
+      .object({
+        auditDays: z.number().min(0).default(365).describe('Audit records older than this many days are removed, oldest first, with the hash they were cut at recorded (0 = keep forever).'),
+        auditMaxRecords: z.number().int().min(0).default(5_000_000).describe('Audit records kept at most; beyond, the oldest are removed the same way (0 = no limit).'),
+        alertsDays: z.number().min(0).default(365).describe('Resolved and auto-resolved alerts raised longer ago than this are removed with their history (open ones never; 0 = keep forever).'),
+        configVersionsKept: z.number().int().min(0).default(50).describe('Configuration versions kept per device (the desired one always; 0 = all).'),
+        localTelemetryMaxRows: z.number().int().min(0).default(5_000_000).describe('Readings kept in the local telemetry store at most, beside localTelemetry.retentionH (0 = no limit).'),
+        intervalS: z.number().min(1).default(300).describe('How often retention runs; each run removes at most batchRows rows per table, oldest first, through indexes (no full scans).'),
+        batchRows: z.number().int().min(1).default(5000).describe('Rows removed per table per run at most.'),
+      })
+      .strict()
+      .prefault({}),
     inference: z
       .object({
         modelsDir: z.string().default('models').describe('Where models live: <modelsDir>/<id>/manifest.json and its .onnx file.'),

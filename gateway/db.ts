@@ -102,6 +102,16 @@ const migrations: string[] = [
      state      TEXT NOT NULL,
      data       TEXT NOT NULL
    );`,
+  // Retention with integrity: the audit log becomes a hash chain (each record names the hash of the
+  // one before), and deleting is refused except by the retention job, which holds a permit in the
+  // same transaction and removes only the oldest records, recording the hash it cut at (the anchor).
+  `ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+   ALTER TABLE audit ADD COLUMN hash TEXT;
+   CREATE TABLE audit_retention_permit (id INTEGER PRIMARY KEY);
+   DROP TRIGGER audit_no_delete;
+   CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit WHEN NOT EXISTS (SELECT 1 FROM audit_retention_permit)
+     BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+   CREATE INDEX alerts_state_raised ON alerts (state, raised_at);`,
 ];
 
 export function openStore(file: string): Db {

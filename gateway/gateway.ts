@@ -11,6 +11,7 @@ import { Pipeline, type PipelineStage } from '../edge/pipeline.ts';
 import { isLoopback, plaintextListeners, type GatewayConfig } from './config.ts';
 import { ConnectionLimiter } from './security/limits.ts';
 import { SqlitePersistence } from './broker/persistence.ts';
+import { Retention } from './retention.ts';
 import { join } from 'node:path';
 import { createBroker } from './broker/index.ts';
 import { startTcp, startTls, startWebSocket, tlsOptions, type Listener } from './broker/listeners.ts';
@@ -66,6 +67,7 @@ export class Gateway {
   broker?: Aedes;
   /** Durable broker state (mqtt.persistence.durable). */
   readonly persistence?: SqlitePersistence;
+  readonly retention: Retention;
   #expiryTimer?: NodeJS.Timeout;
   #listeners: Listener[] = [];
   #app?: VigilApp;
@@ -118,6 +120,14 @@ export class Gateway {
       rate: { perSecond: this.config.security.messagesPerSecond, burst: this.config.security.messageBurst },
     });
     this.policy.addCommand(this.alerts.commandHandler());
+    this.retention = new Retention({
+      db: this.security.db,
+      audit: this.security.audit,
+      config: this.config.retention,
+      trimLocalTelemetry: (max, batch) => this.forwarding.spool.trimLocal(max, batch),
+      log: this.log.child({ module: 'retention' }),
+      now: opts.now,
+    });
     const bp = this.config.mqtt.persistence;
     if (bp.durable) {
       this.persistence = new SqlitePersistence({
@@ -196,6 +206,7 @@ export class Gateway {
         this.#expiryTimer.unref();
       }
       this.security.start(this.broker);
+      this.retention.start();
       this.alerts.start(this.broker);
       this.configs.attach(this.broker);
       const { tcp, ws, tls, wss } = this.config.mqtt;
@@ -284,6 +295,7 @@ export class Gateway {
     const listenersClosed = Promise.all(this.#listeners.map((l) => l.stopAccepting()));
     const grace = new Promise<'timeout'>((r) => setTimeout(r, this.config.shutdownGraceMs, 'timeout').unref());
     this.alerts.stop();
+    this.retention.stop();
     await this.rollouts.stop();
     if ((await Promise.race([this.policy.drain(), grace])) === 'timeout') {
       this.log.warn({ graceMs: this.config.shutdownGraceMs }, 'shutdown grace elapsed with messages still in validation');

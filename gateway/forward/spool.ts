@@ -70,7 +70,8 @@ export class Spool {
     this.db.exec(`CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, cls TEXT NOT NULL, bytes INTEGER NOT NULL, line TEXT NOT NULL);
                   CREATE INDEX IF NOT EXISTS spool_cls ON spool (cls, seq);
                   CREATE TABLE IF NOT EXISTS local_telemetry (device TEXT NOT NULL, ts INTEGER NOT NULL, fields TEXT NOT NULL);
-                  CREATE INDEX IF NOT EXISTS local_telemetry_device_ts ON local_telemetry (device, ts);`);
+                  CREATE INDEX IF NOT EXISTS local_telemetry_device_ts ON local_telemetry (device, ts);
+                  CREATE INDEX IF NOT EXISTS local_telemetry_ts ON local_telemetry (ts);`);
     this.#insertLocal = this.db.prepare('INSERT INTO local_telemetry (device, ts, fields) VALUES (?, ?, ?)');
     const s = this.db.prepare('SELECT COUNT(*) n, COALESCE(SUM(bytes), 0) b FROM spool').get() as { n: number; b: number };
     this.#count = s.n;
@@ -161,6 +162,14 @@ export class Spool {
     this.#bytes -= r.reduce((a, x) => a + x.bytes, 0);
   }
 
+  /** Keep at most `maxRows` readings in the local store: removes up to `batch` of the oldest per call. */
+  trimLocal(maxRows: number, batch: number): number {
+    // rowids only grow: keeping the newest maxRows rowids keeps at most maxRows readings, without counting them.
+    const { hi } = this.db.prepare('SELECT max(rowid) AS hi FROM local_telemetry').get() as { hi: number | null };
+    if (hi === null || hi <= maxRows) return 0;
+    return this.db.prepare('DELETE FROM local_telemetry WHERE rowid IN (SELECT rowid FROM local_telemetry WHERE rowid <= ? ORDER BY rowid LIMIT ?)').run(hi - maxRows, batch).changes;
+  }
+
   /** Set aside points the server refuses as malformed, with the reason, and take them off the queue. */
   deadLetter(rows: SpoolRow[], reason: string): void {
     privateFile(this.#o.deadLetterFile);
@@ -207,7 +216,10 @@ export class Spool {
   }
 
   purgeLocal(before: number): number {
-    return this.db.prepare('DELETE FROM local_telemetry WHERE ts < ?').run(before).changes;
+    // In batches of 5000 through the ts index: short transactions, never one long scan.
+    let n = 0;
+    for (let c = -1; c !== 0; n += c) c = this.db.prepare('DELETE FROM local_telemetry WHERE rowid IN (SELECT rowid FROM local_telemetry WHERE ts < ? ORDER BY ts LIMIT 5000)').run(before).changes;
+    return n;
   }
 
   close(): void {
