@@ -219,6 +219,7 @@ export const configSchema = z
         maxBatch: z.number().int().min(1).max(4096).default(32).describe('Micro-batching: run a model once this many windows are queued ...'),
         maxWaitMs: z.number().min(0).max(1000).default(5).describe('... or once the oldest queued window has waited this long.'),
         maxQueuePerDevice: z.number().int().min(1).max(10_000).default(64).describe('Windows of one device waiting for its detector; beyond this they are skipped (counted), never queued without end.'),
+        checkpointS: z.number().min(1).default(60).describe('Detector state (baselines, camera references, door profiles, alarms in progress) is saved this often and at shutdown, and restored at start.'),
       })
       .strict()
       .prefault({}),

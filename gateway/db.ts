@@ -112,6 +112,20 @@ const migrations: string[] = [
    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit WHEN NOT EXISTS (SELECT 1 FROM audit_retention_permit)
      BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
    CREATE INDEX alerts_state_raised ON alerts (state, raised_at);`,
+  // Detector state checkpoints (gateway/detector-state.ts): one row per model and device.
+  `CREATE TABLE detector_state (
+     model       TEXT NOT NULL,
+     device_id   TEXT NOT NULL,
+     site        TEXT NOT NULL,
+     kind        TEXT NOT NULL,
+     version     TEXT NOT NULL,
+     format      INTEGER NOT NULL,
+     state       TEXT NOT NULL,
+     decision    TEXT NOT NULL,
+     raised_type TEXT,
+     saved_at    INTEGER NOT NULL,
+     PRIMARY KEY (model, device_id)
+   );`,
 ];
 
 export function openStore(file: string): Db {

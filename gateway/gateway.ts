@@ -12,6 +12,7 @@ import { isLoopback, plaintextListeners, type GatewayConfig } from './config.ts'
 import { ConnectionLimiter } from './security/limits.ts';
 import { SqlitePersistence } from './broker/persistence.ts';
 import { Retention } from './retention.ts';
+import { DetectorCheckpoints } from './detector-state.ts';
 import { join } from 'node:path';
 import { createBroker } from './broker/index.ts';
 import { startTcp, startTls, startWebSocket, tlsOptions, type Listener } from './broker/listeners.ts';
@@ -68,6 +69,7 @@ export class Gateway {
   /** Durable broker state (mqtt.persistence.durable). */
   readonly persistence?: SqlitePersistence;
   readonly retention: Retention;
+  readonly checkpoints: DetectorCheckpoints;
   #expiryTimer?: NodeJS.Timeout;
   #listeners: Listener[] = [];
   #app?: VigilApp;
@@ -105,6 +107,7 @@ export class Gateway {
       this.log.info({ model, device: c.deviceId, type: c.type, active: c.active, reason: c.reason }, 'detector decision');
     });
     this.pipeline.use(this.detectors);
+    this.checkpoints = new DetectorCheckpoints(this.security.db, this.detectors, this.log.child({ module: 'detector-state' }), opts.now);
     this.pipeline.use(this.configs);
     this.pipeline.use(this.forwarding);
     for (const s of opts.stages ?? []) this.pipeline.use(s);
@@ -190,6 +193,9 @@ export class Gateway {
         this.metrics.modelLoadFailures.inc({ model: p.id });
         this.log.error({ model: p.id, err: p.error }, 'model failed to load; running on rules for it');
       }
+      // Learned state and alarms in progress come back before any device does.
+      this.checkpoints.load();
+      this.checkpoints.start(this.config.inference.checkpointS);
       this.broker = await createBroker({
         config: this.config,
         policy: this.policy,
@@ -306,6 +312,14 @@ export class Gateway {
     await this.persistence?.destroy().catch((err: Error) => this.log.error({ err }, 'closing broker persistence failed'));
     await listenersClosed;
     await this.pipeline.stop();
+    this.checkpoints.stop();
+    if (this.models.models.length) {
+      try {
+        this.checkpoints.save();
+      } catch (err) {
+        this.log.error({ err }, 'detector state not saved at shutdown');
+      }
+    }
     await this.#app?.close();
     await this.models.close();
     this.security.close();

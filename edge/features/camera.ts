@@ -119,6 +119,25 @@ export class CameraFeatures {
     const stats = await frameStats(jpeg);
     return { features: this.features(stats), stats };
   }
+
+  /** The reference view and whether it is frozen: a restart must not take a taped lens as the new normal. */
+  snapshot(): CameraSnapshot {
+    const r = this.#ref;
+    return { rate: this.rate, frozen: this.frozen, ref: r && { mean: r.mean, std: r.std, sharpness: r.sharpness, coarse: [...r.coarse], edges: [...r.edges] } };
+  }
+
+  static restore(s: CameraSnapshot): CameraFeatures {
+    const f = new CameraFeatures(s.rate);
+    f.frozen = s.frozen;
+    if (s.ref) f.#ref = { ...s.ref, coarse: Float32Array.from(s.ref.coarse), edges: Float32Array.from(s.ref.edges) };
+    return f;
+  }
+}
+
+export interface CameraSnapshot {
+  rate: number;
+  frozen: boolean;
+  ref?: { mean: number; std: number; sharpness: number; coarse: number[]; edges: number[] };
 }
 
 export function explainCamera(f: number[]): string {

@@ -83,6 +83,32 @@ export class DoorFeatures {
       if (this.#pairs.size > 5000) this.#pairs.delete(this.#pairs.keys().next().value!); // bounded memory per door
     } else this.#denials.push({ ts: e.ts, credential: e.credential });
   }
+
+  /** The door's learned profile. The site's credential map is rebuilt from every door's pairs. */
+  snapshot(): DoorSnapshot {
+    return { hours: [...this.#hours], total: this.#total, lastTs: this.#lastTs, pairs: [...this.#pairs], denials: this.#denials.map((d) => ({ ...d })) };
+  }
+
+  static restore(s: DoorSnapshot, door: string, site: SiteCredentials, hourOf?: (ts: number) => number): DoorFeatures {
+    const f = new DoorFeatures(door, site, hourOf);
+    f.#hours.set(s.hours);
+    f.#total = s.total;
+    f.#lastTs = s.lastTs;
+    for (const [credential, n] of s.pairs) {
+      f.#pairs.set(credential, n);
+      site.record(credential, door);
+    }
+    f.#denials.push(...s.denials);
+    return f;
+  }
+}
+
+export interface DoorSnapshot {
+  hours: number[];
+  total: number;
+  lastTs: number;
+  pairs: [string, number][];
+  denials: { ts: number; credential: string }[];
 }
 
 /** Words for an operator, and which alert the finding belongs to: a burst of refusals is a brute-force attempt. */

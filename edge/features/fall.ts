@@ -68,6 +68,21 @@ export class FallFeatures {
     while (this.#seconds.length && sec - this.#seconds[0]!.s >= LONG_S) this.#seconds.shift();
   }
 
+  /** The wearer's learned upright and the last two minutes (a restart during a fall keeps the impact in view). */
+  snapshot(): FallSnapshot {
+    return { bin: this.#bin && { ...this.#bin, sum: [...this.#bin.sum] }, recent: this.#recent.map((x) => ({ ...x })), seconds: this.#seconds.map((x) => ({ ...x })), ref: this.#ref, refTs: this.#refTs };
+  }
+
+  static restore(s: FallSnapshot): FallFeatures {
+    const f = new FallFeatures();
+    f.#bin = s.bin;
+    f.#recent.push(...s.recent);
+    f.#seconds.push(...s.seconds);
+    f.#ref = s.ref;
+    f.#refTs = s.refTs;
+    return f;
+  }
+
   reset(): void {
     this.#bin = undefined;
     this.#recent.length = 0;
@@ -113,4 +128,12 @@ export function explainFall(f: number[], stillS?: number): string {
   parts.push(`body ${Math.round(tilt)}° from upright`, sd < 0.05 ? 'not moving' : `moving (${sd.toFixed(2)} g)`);
   if (stillS !== undefined) parts.push(`for ${Math.round(stillS)} s`);
   return parts.join(', ');
+}
+
+export interface FallSnapshot {
+  bin?: { key: number; n: number; sum: [number, number, number] };
+  recent: { ts: number; a: [number, number, number]; mag: number }[];
+  seconds: { s: number; max: number; min: number }[];
+  ref?: [number, number, number];
+  refTs: number;
 }

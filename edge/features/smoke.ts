@@ -54,6 +54,25 @@ export class SmokeFeatures {
 
   /** Set by the detector while its score is above the clear threshold. */
   frozen = false;
+
+  /** What a restart must not forget: the last minute, the slow baseline, and whether it is frozen. */
+  snapshot(): SmokeSnapshot {
+    return { hist: [...this.#hist], base: this.#base && { ...this.#base }, frozen: this.frozen };
+  }
+
+  static restore(s: SmokeSnapshot): SmokeFeatures {
+    const f = new SmokeFeatures();
+    f.#hist.push(...s.hist);
+    f.#base = s.base && { ...s.base };
+    f.frozen = s.frozen;
+    return f;
+  }
+}
+
+export interface SmokeSnapshot {
+  hist: SmokeReading[];
+  base?: { t: number; h: number; c: number; ts: number };
+  frozen: boolean;
 }
 
 /** Words for an operator, from the same numbers the model saw. */

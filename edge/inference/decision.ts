@@ -27,6 +27,19 @@ export class Decision {
     this.#t = { persist: 1, forS: 0, ...t };
   }
 
+  snapshot(): DecisionSnapshot {
+    return { active: this.active, on: this.on, since: this.since, run: this.#run };
+  }
+
+  static restore(t: Thresholds, s: DecisionSnapshot): Decision {
+    const d = new Decision(t);
+    d.active = s.active;
+    d.on = s.on;
+    d.since = s.since;
+    d.#run = s.run;
+    return d;
+  }
+
   /** Returns 'raise' or 'clear' when the alarm changes with this score. */
   update(score: number, ts = 0): 'raise' | 'clear' | undefined {
     const toward = this.on ? score < this.#t.clear : score >= this.#t.alert;
@@ -46,4 +59,11 @@ export class Decision {
     }
     return undefined;
   }
+}
+
+export interface DecisionSnapshot {
+  active: boolean;
+  on: boolean;
+  since: number;
+  run: number;
 }

@@ -5,10 +5,10 @@
  */
 import type { AlertType } from '../alerts/model.ts';
 import type { DeviceMessage } from '../message.ts';
-import { CameraFeatures, cameraFeatureNames, explainCamera, sceneAnomaly } from '../features/camera.ts';
-import { DoorFeatures, doorFeatureNames, explainDoor, SiteCredentials } from '../features/door.ts';
-import { explainFall, fallFeatureNames, FallFeatures } from '../features/fall.ts';
-import { explainSmoke, SmokeFeatures, smokeFeatureNames } from '../features/smoke.ts';
+import { CameraFeatures, cameraFeatureNames, explainCamera, sceneAnomaly, type CameraSnapshot } from '../features/camera.ts';
+import { DoorFeatures, doorFeatureNames, explainDoor, SiteCredentials, type DoorSnapshot } from '../features/door.ts';
+import { explainFall, fallFeatureNames, FallFeatures, type FallSnapshot } from '../features/fall.ts';
+import { explainSmoke, SmokeFeatures, smokeFeatureNames, type SmokeSnapshot } from '../features/smoke.ts';
 
 export interface Explanation {
   reason: string;
@@ -25,10 +25,21 @@ export interface Extracted {
   ts?: number;
 }
 
+/** Where a device's state belongs (a restore has no message to take it from). */
+export interface DeviceRef {
+  site: string;
+  deviceId: string;
+}
+
 export interface Detector<S = unknown> {
   kind: string;
   features: readonly string[];
-  init(m: DeviceMessage, shared: Map<string, unknown>): S;
+  /** Format of `snapshot()`; a saved state of another format is discarded at restore (the device learns anew). */
+  stateFormat: number;
+  init(m: DeviceRef, shared: Map<string, unknown>): S;
+  /** The learned per-device state as JSON-safe data, for checkpoints across restarts. */
+  snapshot(state: S): unknown;
+  restore(saved: unknown, m: DeviceRef, shared: Map<string, unknown>): S;
   /** undefined: this message does not feed the model. */
   extract(state: S, m: DeviceMessage): Extracted | undefined | Promise<Extracted | undefined>;
   explain(f: number[], score: number, m: DeviceMessage, state: S): Explanation;
@@ -39,7 +50,10 @@ const named = (names: readonly string[], f: number[]) => Object.fromEntries(name
 const smoke: Detector<SmokeFeatures> = {
   kind: 'smoke',
   features: smokeFeatureNames,
+  stateFormat: 1,
   init: () => new SmokeFeatures(),
+  snapshot: (s) => s.snapshot(),
+  restore: (saved) => SmokeFeatures.restore(saved as SmokeSnapshot),
   extract(s, m) {
     if (m.channel !== 'telemetry') return undefined;
     const d = m.data as { temperature_c: number; humidity_pct: number; eco2_ppm: number };
@@ -59,7 +73,13 @@ interface FallState {
 const manDown: Detector<FallState> = {
   kind: 'bodycam',
   features: fallFeatureNames,
+  stateFormat: 1,
   init: () => ({ f: new FallFeatures() }),
+  snapshot: (s) => ({ f: s.f.snapshot(), end: s.end }),
+  restore: (saved) => {
+    const x = saved as { f: FallSnapshot; end?: number };
+    return { f: FallFeatures.restore(x.f), end: x.end };
+  },
   extract(s, m) {
     const imu = m.data['imu'] as { rate_hz: number; accel_g: number[][] } | undefined;
     if (m.channel !== 'telemetry' || !imu) return undefined;
@@ -80,7 +100,13 @@ interface CameraState {
 const camera: Detector<CameraState> = {
   kind: 'camera',
   features: cameraFeatureNames,
+  stateFormat: 1,
   init: () => ({ f: new CameraFeatures() }),
+  snapshot: (s) => ({ f: s.f.snapshot(), last: s.last }),
+  restore: (saved) => {
+    const x = saved as { f: CameraSnapshot; last?: number[] };
+    return { f: CameraFeatures.restore(x.f), last: x.last };
+  },
   async extract(s, m) {
     if (m.channel !== 'snapshot' || !m.snapshot) return undefined;
     const { features, stats } = await s.f.push(m.snapshot.jpeg);
@@ -95,15 +121,19 @@ const camera: Detector<CameraState> = {
   explain: (f) => ({ reason: explainCamera(f), evidence: { features: named(cameraFeatureNames, f), scene_anomaly: Math.round(sceneAnomaly(f) * 1000) / 1000 } }),
 };
 
+const siteCredentials = (site: string, shared: Map<string, unknown>) => {
+  const key = `door-credentials:${site}`;
+  const s = (shared.get(key) as SiteCredentials | undefined) ?? new SiteCredentials();
+  shared.set(key, s);
+  return s;
+};
 const door: Detector<DoorFeatures> = {
   kind: 'door',
   features: doorFeatureNames,
-  init: (m, shared) => {
-    const key = `door-credentials:${m.site}`;
-    const site = (shared.get(key) as SiteCredentials | undefined) ?? new SiteCredentials();
-    shared.set(key, site);
-    return new DoorFeatures(m.deviceId, site);
-  },
+  stateFormat: 1,
+  init: (m, shared) => new DoorFeatures(m.deviceId, siteCredentials(m.site, shared)),
+  snapshot: (s) => s.snapshot(),
+  restore: (saved, m, shared) => DoorFeatures.restore(saved as DoorSnapshot, m.deviceId, siteCredentials(m.site, shared)),
   extract(s, m) {
     const type = m.data['type'];
     if (m.channel !== 'event' || (type !== 'access_granted' && type !== 'access_denied')) return undefined;

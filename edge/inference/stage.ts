@@ -8,7 +8,7 @@ import type { AlertType, Condition } from '../alerts/model.ts';
 import { defaultSeverity } from '../alerts/rules.ts';
 import type { DeviceMessage } from '../message.ts';
 import type { PipelineStage } from '../pipeline.ts';
-import { Decision } from './decision.ts';
+import { Decision, type DecisionSnapshot } from './decision.ts';
 import { detectors as builtIn, type Detector } from './detectors.ts';
 import type { LoadedModel, ModelStore } from './models.ts';
 
@@ -18,6 +18,10 @@ export interface DetectorEvents {
 }
 
 interface DeviceRun {
+  model: string;
+  site: string;
+  kind: string;
+  deviceId: string;
   state: unknown;
   decision: Decision;
   version: string;
@@ -25,6 +29,21 @@ interface DeviceRun {
   /** Messages waiting in the chain: beyond `maxQueue` a device's messages are skipped, not queued without end. */
   queued: number;
   /** The alert type raised, so the clear goes to the same condition. */
+  raisedType?: AlertType;
+}
+
+/** One device's learned state and decision for one model, as checkpointed across restarts. */
+export interface SavedRun {
+  model: string;
+  deviceId: string;
+  site: string;
+  kind: string;
+  /** The model version the decision belongs to. */
+  version: string;
+  /** The detector's state format (Detector.stateFormat). */
+  format: number;
+  state: unknown;
+  decision: DecisionSnapshot;
   raisedType?: AlertType;
 }
 
@@ -84,7 +103,10 @@ export class DetectorStage implements PipelineStage {
       let run = this.#runs.get(key);
       if (!run || run.version !== model.manifest.version) {
         // A new version starts with fresh thresholds but keeps the device's learned features.
-        run = { state: run?.state ?? detector.init(m, this.#shared), decision: new Decision(model.manifest.thresholds), version: model.manifest.version, chain: run?.chain ?? Promise.resolve(), queued: run?.queued ?? 0 };
+        run = {
+          model: model.manifest.id, site: m.site, kind: m.kind, deviceId: m.deviceId,
+          state: run?.state ?? detector.init(m, this.#shared), decision: new Decision(model.manifest.thresholds), version: model.manifest.version, chain: run?.chain ?? Promise.resolve(), queued: run?.queued ?? 0,
+        };
         this.#runs.set(key, run);
       }
       if (run.queued >= this.#maxQueue) {
@@ -122,6 +144,49 @@ export class DetectorStage implements PipelineStage {
     };
     this.#sink(c);
     for (const fn of this.#listeners) fn(current.manifest.id, c);
+  }
+
+  /** Every device's learned state and decision, JSON-safe (checkpoints). */
+  snapshot(): SavedRun[] {
+    const out: SavedRun[] = [];
+    for (const r of this.#runs.values()) {
+      const d = this.#detectors[r.kind];
+      if (!d) continue;
+      out.push({ model: r.model, deviceId: r.deviceId, site: r.site, kind: r.kind, version: r.version, format: d.stateFormat, state: d.snapshot(r.state), decision: r.decision.snapshot(), ...(r.raisedType ? { raisedType: r.raisedType } : {}) });
+    }
+    return out;
+  }
+
+  /**
+   * Restore checkpointed runs (before traffic). The learned features come back whatever the model
+   * version (they belong to the detector, as on a hot reload); the decision — an alarm in progress —
+   * only under the same model version (thresholds may differ). A state in another format than the
+   * detector's, or for a model not loaded, is discarded: that device learns anew.
+   */
+  restore(saved: SavedRun[]): { restored: number; decisions: number; discarded: { model: string; deviceId: string; why: string }[] } {
+    const out = { restored: 0, decisions: 0, discarded: [] as { model: string; deviceId: string; why: string }[] };
+    for (const s of saved) {
+      const d = this.#detectors[s.kind];
+      const model = this.#models.models.find((m) => m.manifest.id === s.model);
+      const why = !d ? `no detector for kind ${s.kind}` : d.stateFormat !== s.format ? `state format ${s.format}, detector has ${d.stateFormat}` : !model ? 'model not loaded' : undefined;
+      if (why) {
+        out.discarded.push({ model: s.model, deviceId: s.deviceId, why });
+        continue;
+      }
+      const sameVersion = model!.manifest.version === s.version;
+      this.#runs.set(`${s.model}/${s.deviceId}`, {
+        model: s.model, site: s.site, kind: s.kind, deviceId: s.deviceId,
+        state: d!.restore(s.state, s, this.#shared),
+        decision: sameVersion ? Decision.restore(model!.manifest.thresholds, s.decision) : new Decision(model!.manifest.thresholds),
+        version: model!.manifest.version,
+        chain: Promise.resolve(),
+        queued: 0,
+        ...(sameVersion && s.raisedType ? { raisedType: s.raisedType } : {}),
+      });
+      out.restored++;
+      if (sameVersion) out.decisions++;
+    }
+    return out;
   }
 
   /** Resolves once every queued window has been scored (tests and shutdown). */
