@@ -214,7 +214,7 @@ export class Gateway {
       this.security.start(this.broker);
       this.retention.start();
       this.alerts.start(this.broker);
-      this.configs.attach(this.broker);
+      this.configs.attach(this.broker, !!this.persistence);
       const { tcp, ws, tls, wss } = this.config.mqtt;
       const tlsOpts = tls.enabled || wss.enabled || this.config.http.tls ? tlsOptions(tls) : undefined;
       const ctx = { metrics: this.metrics, maxPacketBytes: this.config.mqtt.maxPacketBytes, limiter: new ConnectionLimiter(this.config.mqtt.maxConnections, this.config.mqtt.maxConnectionsPerAddress) };

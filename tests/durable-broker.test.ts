@@ -26,6 +26,10 @@ describe('durable broker state', () => {
     await ops.subscribeAsync('vigil/v1/ks/alerts/+/+/+', { qos: 1 });
     await ops.endAsync();
 
+    // A desired config (signed, retained), pushed through the API (anonymous here acts as admin).
+    const api1 = (path: string, body: unknown) => fetch(`http://127.0.0.1:${r1.ports.http}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await api1('/api/v1/devices', { deviceId: 'ks-door-1', kind: 'door', site: 'ks' })).status).toBe(201);
+    expect((await api1('/api/v1/devices/ks-door-1/config', { patch: { heldOpenTimeoutS: 45 } })).status).toBeLessThan(300);
     const dev = await mqtt.connectAsync(url1, { clientId: 'ks-cam-1', reconnectPeriod: 0 });
     await dev.publishAsync('vigil/v1/ks/bodycam/ks-cam-1/status', JSON.stringify({ online: true, firmware: '2.1.0' }), { qos: 1, retain: true });
     await dev.publishAsync('vigil/v1/ks/bodycam/ks-cam-1/event', JSON.stringify({ type: 'sos', pressed: true }), { qos: 1 });
@@ -48,6 +52,10 @@ describe('durable broker state', () => {
       const retained = new Promise<string>((resolve) => watcher.on('message', (_t, payload, packet) => packet.retain && resolve(payload.toString())));
       await watcher.subscribeAsync('vigil/v1/ks/bodycam/ks-cam-1/status', { qos: 1 });
       expect(JSON.parse(await retained)).toMatchObject({ online: true, firmware: '2.1.0' });
+      // So is the door's desired config: not published again at start (the broker kept it), still signed.
+      const desired = new Promise<Record<string, unknown>>((resolve) => watcher.on('message', (t, payload, packet) => t.endsWith('/config/desired') && packet.retain && resolve(JSON.parse(payload.toString()) as Record<string, unknown>)));
+      await watcher.subscribeAsync('vigil/v1/ks/door/ks-door-1/config/desired', { qos: 1 });
+      expect(await desired).toMatchObject({ version: 1, config: expect.objectContaining({ heldOpenTimeoutS: 45 }), signature: expect.objectContaining({ alg: 'Ed25519', sig: expect.any(String) }) });
       watcher.end(true);
       // The session is still there, and gets what was queued for it: the same alerts, each once (dedupable by id and version).
       const got: { id: string; event: string }[] = [];

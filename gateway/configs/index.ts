@@ -68,10 +68,16 @@ export class Configs implements PipelineStage {
 
   start(): void {}
 
-  attach(broker: Aedes): void {
+  /**
+   * `retainedSurvives`: the broker's retained messages outlived the last run (durable persistence),
+   * so every desired config is still on its topic; otherwise they are published again now.
+   */
+  attach(broker: Aedes, retainedSurvives = false): void {
     this.#broker = broker;
-    const rows = this.#sql('SELECT device_id FROM device_config_state').all() as { device_id: string }[];
-    for (const r of rows) this.#deliver(r.device_id);
+    if (!retainedSurvives) {
+      const rows = this.#sql('SELECT device_id FROM device_config_state').all() as { device_id: string }[];
+      for (const r of rows) this.#deliver(r.device_id);
+    }
     broker.on('clientReady', (client: Client) => {
       const s = this.state(client.id);
       if (s && s.status !== 'in_sync') this.#deliver(client.id);
