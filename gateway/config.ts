@@ -158,6 +158,9 @@ export const configSchema = z
         manDownStillS: z.number().min(1).default(10).describe('Man down: seconds without movement after an impact.'),
         bruteForceDenials: z.number().int().min(2).default(5).describe('Access denials at one door within bruteForceWindowS that raise brute_force.'),
         bruteForceWindowS: z.number().min(1).default(60).describe('Window for bruteForceDenials, seconds.'),
+        fireConfirmHeatRiseC: z.number().min(0.5).default(6).describe('A model-only fire signal (fire_suspected, major) becomes fire (critical) when the same detector\'s temperature rose this much within fireConfirmWindowS ...'),
+        fireConfirmWindowS: z.number().min(10).default(600).describe('... seconds.'),
+        fireDependencyWindowS: z.number().min(1).default(300).describe('... or when a second detector of the same zone suspects a fire within this many seconds (EN 54-2 type C dependency).'),
       })
       .strict()
       .prefault({}),

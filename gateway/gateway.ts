@@ -95,6 +95,7 @@ export class Gateway {
     this.rollouts = new Rollouts(this.security.db, this.configs, this.security.registry, this.log.child({ module: 'rollouts' }));
     this.pipeline.use(this.states);
     this.pipeline.use(this.alerts.rules);
+    this.pipeline.use(this.alerts.fire);
     this.models = new ModelStore(this.config.inference.modelsDir, { maxBatch: this.config.inference.maxBatch, maxWaitMs: this.config.inference.maxWaitMs });
     this.detectors = new DetectorStage(this.models, (c) => this.alerts.signal(c), {
       onError: (model, err) => {

@@ -11,3 +11,12 @@ export function clockAt(hour: number, minute = 0, base: () => number = Date.now)
   const offset = start.getTime() - base();
   return () => base() + offset;
 }
+
+/**
+ * A clock that runs `speed` times faster than `base` from `start`: what a time-compressed simulator
+ * should stamp its readings with, so that a 20-minute smoulder spans 20 minutes of device time.
+ */
+export function compressedClock(speed: number, start: number, base: () => number = Date.now): () => number {
+  const t0 = base();
+  return () => start + (base() - t0) * speed;
+}

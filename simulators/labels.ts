@@ -6,6 +6,10 @@ import { appendFileSync } from 'node:fs';
 
 export type IncidentType =
   | 'fire'
+  | 'smoulder'
+  | 'vape'
+  | 'cooking'
+  | 'toaster'
   | 'forced_door'
   | 'door_held_open'
   | 'brute_force'

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Condition } from '../edge/alerts/model.ts';
 import type { SimDevice } from '../simulators/device.ts';
-import { clockAt } from '../simulators/clock.ts';
+import { clockAt, compressedClock } from '../simulators/clock.ts';
 import { createSim, Fleet } from '../simulators/fleet.ts';
 import type { IncidentType } from '../simulators/labels.ts';
 import type { PipelineStage } from '../edge/pipeline.ts';
@@ -87,7 +87,7 @@ describe('shipped detectors', () => {
   }, 20_000);
 
   const cases: [IncidentType, string, string, string][] = [
-    ['fire', 'smoke', 'smoke-fire', 'fire'],
+    ['fire', 'smoke', 'smoke-fire', 'fire_suspected'],
     ['man_down', 'bodycam', 'bodycam-man-down', 'man_down'],
     ['camera_covered', 'camera', 'camera-tamper', 'camera_tamper'],
     ['camera_defocused', 'camera', 'camera-tamper', 'camera_tamper'],
@@ -109,6 +109,35 @@ describe('shipped detectors', () => {
     const open = t.gw.alerts.store.query({ site: 'det', type: type as 'fire' }).filter((a) => a.deviceId === device.id);
     expect(open.length).toBe(1);
     if (kind !== 'door') await until(() => decisions.some((x) => x.model === model && x.c.deviceId === device.id && !x.c.active && decisions.indexOf(x) > decisions.indexOf(raised(model, device.id).at(-1)!)), `${model} cleared`, 15_000);
+  }, 30_000);
+
+  it('a fire is confirmed (critical fire) beyond the model\'s pre-alarm; vape, frying and toast give at most a pre-alarm, never a critical fire', async () => {
+    const [a, b] = fleet.ofKind('smoke') as [SimDevice, SimDevice];
+    const fires = (id: string) => t.gw.alerts.store.query({ site: 'det', type: 'fire' }).filter((x) => x.deviceId === id);
+    for (const nuisance of ['vape', 'cooking', 'toaster'] as const) {
+      await b.incident(nuisance);
+      await t.gw.detectors.idle();
+      expect(fires(b.id), `${nuisance} raised a critical fire`).toEqual([]);
+    }
+    // The fire of the case above was confirmed: by heat, or by the obscuration alarm a little later.
+    await until(() => fires(a.id).length > 0, 'a critical fire for the real fire');
+    expect(fires(a.id)[0]!.severity).toBe('critical');
+  }, 30_000);
+
+  it('a slow smoulder (little heat or gas) is caught on the steady rise of smoke before the alarm level', async () => {
+    // Its own device, on a clock as compressed as its schedule: 20 minutes of smoke are 20 minutes of device time.
+    const b = createSim('smoke', { url: t.mqttUrl, site: 'det', deviceId: 'det-smoke-slow', speed: 200, seed: 11, now: compressedClock(200, midday()) });
+    await b.start();
+    await until(() => t.gw.states.get(b.id)?.online, 'smoulder detector online');
+    const raisedFires: { reason: string; obscuration: unknown }[] = [];
+    t.gw.alerts.onChange(({ alert, event }) => {
+      if (alert.deviceId === b.id && alert.type === 'fire' && event === 'raised') raisedFires.push({ reason: alert.reason, obscuration: alert.evidence['obscuration_pct_m'] });
+    });
+    await b.incident('smoulder');
+    expect(raisedFires).toHaveLength(1);
+    expect(raisedFires[0]!.reason).toMatch(/smoke rising steadily: .* \(smouldering fire\)/);
+    expect(raisedFires[0]!.obscuration).toBeLessThan(4); // before the alarm level of the obscuration rule
+    await b.stop();
   }, 30_000);
 
   it('a hot reload under traffic scores every window: none lost between the versions', async () => {

@@ -60,6 +60,10 @@ describe('simulated fleet', () => {
       const alarm = rec.since(since, id, 'event').some((m) => m.data['type'] === 'alarm' && m.data['active'] === true);
       return alarm && Math.max(...tel.map((r) => r.obscuration_pct_m)) > 4 && Math.max(...tel.map((r) => r.temperature_c)) - tel[0]!.temperature_c > 10;
     },
+    smoulder: (since, id) => rec.since(since, id, 'telemetry').some((m) => (m.data['obscuration_pct_m'] as number) > 1.5),
+    vape: (since, id) => rec.since(since, id, 'telemetry').some((m) => (m.data['tvoc_ppb'] as number) > 1500),
+    cooking: (since, id) => rec.since(since, id, 'telemetry').some((m) => (m.data['tvoc_ppb'] as number) > 900),
+    toaster: (since, id) => rec.since(since, id, 'telemetry').some((m) => (m.data['obscuration_pct_m'] as number) > 0.5),
     forced_door: (since, id) => rec.since(since, id, 'event').some((m) => m.data['type'] === 'forced_open'),
     door_held_open: (since, id) => rec.since(since, id, 'event').some((m) => m.data['type'] === 'held_open'),
     brute_force: (since, id) => rec.since(since, id, 'event').filter((m) => m.data['type'] === 'access_denied').length >= 8,

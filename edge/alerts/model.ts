@@ -12,6 +12,7 @@ export const raise = (s: Severity, by = 1): Severity => severities[Math.min(seve
 
 export const alertTypes = [
   'fire',
+  'fire_suspected',
   'forced_entry',
   'door_held_open',
   'brute_force',

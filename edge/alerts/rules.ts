@@ -13,6 +13,13 @@ export interface RuleSettings {
   smokeObscurationPctM: number;
   /** Fixed heat threshold, °C (EN 54-5 class A1 static response 54-65 °C). */
   heatC: number;
+  /**
+   * Slow smoulder: obscuration at or above this, %/m (a pre-alarm level, a quarter to a half of the
+   * alarm level) and rising steadily over `smoulderWindowS` by at least `smoulderRisePctM` ...
+   */
+  smoulderPctM: number;
+  smoulderRisePctM: number;
+  smoulderWindowS: number;
   /** Access denials at one door within `bruteForceWindowS` that make a brute-force attempt. */
   bruteForceDenials: number;
   bruteForceWindowS: number;
@@ -27,6 +34,9 @@ export interface RuleSettings {
 export const defaultRuleSettings: RuleSettings = {
   smokeObscurationPctM: 4,
   heatC: 57,
+  smoulderPctM: 1.5,
+  smoulderRisePctM: 1,
+  smoulderWindowS: 600,
   bruteForceDenials: 5,
   bruteForceWindowS: 60,
   manDownImpactG: 2.5,
@@ -36,6 +46,7 @@ export const defaultRuleSettings: RuleSettings = {
 
 export const defaultSeverity: Record<AlertType, Severity> = {
   fire: 'critical',
+  fire_suspected: 'major',
   forced_entry: 'critical',
   sos: 'critical',
   man_down: 'critical',
@@ -54,6 +65,9 @@ export const plannedOffline = new Set(['shutdown', 'maintenance', 'reboot']);
 
 interface DeviceMemory {
   smokeAlarm?: boolean;
+  /** Obscuration readings of the last smoulderWindowS (device time). */
+  obscuration?: { ts: number; v: number }[];
+  smoulder?: boolean;
   denials?: { ts: number; credential: string }[];
   impactAt?: number;
   impactG?: number;
@@ -170,9 +184,32 @@ export class RuleStage implements PipelineStage {
     if (smoke || heat) {
       const why = [smoke && `smoke ${d.obscuration_pct_m.toFixed(1)} %/m (alarm level ${this.#s.smokeObscurationPctM})`, heat && `temperature ${d.temperature_c.toFixed(1)} °C`, `eCO2 ${Math.round(d.eco2_ppm)} ppm`].filter(Boolean).join(', ');
       this.#emit(m, 'fire', true, why, { obscuration_pct_m: d.obscuration_pct_m, temperature_c: d.temperature_c, eco2_ppm: d.eco2_ppm });
+    } else if (this.#smoulder(m, mem, d.obscuration_pct_m)) {
+      this.#emit(m, 'fire', true, `smoke rising steadily: ${d.obscuration_pct_m.toFixed(1)} %/m after ${Math.round(this.#s.smoulderWindowS / 60)} min of increase (smouldering fire)`, { obscuration_pct_m: d.obscuration_pct_m, temperature_c: d.temperature_c, eco2_ppm: d.eco2_ppm });
     } else if (!mem.smokeAlarm && d.obscuration_pct_m < this.#s.smokeObscurationPctM / 4) {
+      mem.smoulder = false;
       this.#emit(m, 'fire', false, 'readings back to normal');
     }
+  }
+
+  /**
+   * A smouldering fire makes little heat or gas but smoke that keeps building for many minutes;
+   * a vape, a cigarette or toast makes a spike that falls away. Steady: each third of the window
+   * is higher than the one before, and the whole rise is at least smoulderRisePctM.
+   */
+  #smoulder(m: DeviceMessage, mem: DeviceMemory, v: number): boolean {
+    const w = (mem.obscuration ??= []);
+    if (w.length && m.ts <= w.at(-1)!.ts) w.length = 0; // clock went back
+    w.push({ ts: m.ts, v });
+    const span = this.#s.smoulderWindowS * 1000;
+    while (w.length > 1 && m.ts - w[1]!.ts >= span) w.shift();
+    if (mem.smoulder) return v >= this.#s.smoulderPctM / 2;
+    if (v < this.#s.smoulderPctM || m.ts - w[0]!.ts < span * 0.9 || w.length < 6) return false;
+    const third = Math.floor(w.length / 3);
+    const mean = (xs: { v: number }[]) => xs.reduce((a, x) => a + x.v, 0) / xs.length;
+    const [a, b, c] = [mean(w.slice(0, third)), mean(w.slice(third, 2 * third)), mean(w.slice(2 * third))];
+    mem.smoulder = b > a && c > b && v - w[0]!.v >= this.#s.smoulderRisePctM;
+    return mem.smoulder;
   }
 
   /** Fall impact, then stillness: durations come from the IMU windows themselves, so time compression in simulators does not matter. */

@@ -8,6 +8,7 @@ import { AlertEngine, AlertError, type AlertPolicy, type EscalationTimes } from 
 import { alertTopic, commandReplyTopic, escalationTopic, summaryTopic, type AlertEvent, type AlertType, type Condition } from '../../edge/alerts/model.ts';
 import { RuleStage } from '../../edge/alerts/rules.ts';
 import { ConditionSources } from '../../edge/alerts/sources.ts';
+import { FireConfirmation } from '../../edge/alerts/fire.ts';
 import { toAlert, type AlertRecord } from '../../edge/alerts/store.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
 import { z } from 'zod';
@@ -52,6 +53,8 @@ export class Alerts {
   readonly store: SqliteAlertStore;
   readonly engine: AlertEngine;
   readonly rules: RuleStage;
+  /** Pre-alarm → fire: a pipeline stage (temperatures) and a listener of fire_suspected conditions. */
+  readonly fire: FireConfirmation;
   /** Rules, fleet health and detectors may speak about one condition: it clears when all have cleared. */
   readonly sources: ConditionSources;
   readonly health: FleetHealth;
@@ -82,6 +85,11 @@ export class Alerts {
       bruteForceDenials: c.bruteForceDenials,
       bruteForceWindowS: c.bruteForceWindowS,
     });
+    this.fire = new FireConfirmation((cond) => this.signal(cond), (id) => deps.security.registry.getDevice(id)?.zone ?? null, {
+      heatRiseC: c.fireConfirmHeatRiseC,
+      heatWindowS: c.fireConfirmWindowS,
+      dependencyWindowS: c.fireDependencyWindowS,
+    });
     this.health = new FleetHealth(deps.states, deps.security.registry, {
       coverageTarget: c.coverageTarget,
       heartbeatMisses: c.heartbeatMisses,
@@ -97,6 +105,7 @@ export class Alerts {
   signal(c: Condition): void {
     try {
       this.sources.signal(c);
+      if (c.type === 'fire_suspected') this.fire.suspicion(c);
     } catch (err) {
       this.#deps.log.error({ err, condition: c }, 'alert engine failed on a condition');
     }

@@ -33,7 +33,7 @@ async function main() {
   const manifest = await exportModel(model, {
     id: ID, version: VERSION, kind: 'smoke', features: smokeFeatureNames, windowS: 60,
     meaning: 'probability that the readings are a developing fire (not a nuisance: heating, steam, people)',
-    thresholds, alertType: 'fire',
+    thresholds, alertType: 'fire_suspected',
     training: {
       data: 'models/data/smoke/smoke_sessions_dev.csv (sessions A, D; Smoke Detection IoT, Kaggle 2022)',
       positives: 'synthetic t²-growth fires (flaming, smouldering) laid over real normal readings',
