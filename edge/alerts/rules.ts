@@ -35,7 +35,7 @@ export const defaultRuleSettings: RuleSettings = {
   smokeObscurationPctM: 4,
   heatC: 57,
   smoulderPctM: 1.5,
-  smoulderRisePctM: 1,
+  smoulderRisePctM: 0.5,
   smoulderWindowS: 600,
   bruteForceDenials: 5,
   bruteForceWindowS: 60,

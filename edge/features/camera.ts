@@ -1,7 +1,10 @@
 /**
  * Camera tamper features: each JPEG snapshot (decoded and scaled by sharp to 160×120 grey) is
- * compared with the camera's own reference frame, which follows the scene slowly (people,
- * daylight) and stops following while the detector says "tampered":
+ * compared with the camera's own reference, the per-cell median of its last accepted snapshots
+ * (a median, so people passing through — a rush-hour crowd included — are not the reference, the
+ * background is). The reference is formed from several snapshots before the first score (warm-up),
+ * follows the scene (daylight, a lasting change of crowd) and stops following while the detector
+ * says "tampered":
  * - brightness and contrast against the reference (log ratios): darkness, glare, a cover;
  * - sharpness (mean |Laplacian|) against the reference: defocus, a cover, fog or spray;
  * - structure: correlation of the coarse image and of its edge map with the reference's:
@@ -87,32 +90,45 @@ function corr(a: Float32Array, b: Float32Array): number {
 
 const ln = (a: number, b: number) => Math.log((a + 1) / (b + 1));
 
+type RefFrame = { mean: number; std: number; sharpness: number; coarse: Float32Array; edges: Float32Array };
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
 /** Per-camera reference and features. */
 export class CameraFeatures {
-  #ref?: { mean: number; std: number; sharpness: number; coarse: Float32Array; edges: Float32Array };
+  /** Snapshots the reference is the median of. */
+  static readonly KEEP = 5;
+  /** Snapshots accepted before the first score: the reference is never one frame. */
+  static readonly WARMUP = 3;
+  readonly #recent: RefFrame[] = [];
+  #ref?: RefFrame;
   /** Set by the detector while the frame looks tampered: the reference must not learn a cover. */
   frozen = false;
-  /** How fast the reference follows the scene, per accepted frame. */
-  readonly rate: number;
 
-  constructor(rate = 0.1) {
-    this.rate = rate;
+  /** Still forming the reference: features are computed but must not be scored. */
+  get warming(): boolean {
+    return this.#recent.length < CameraFeatures.WARMUP;
   }
 
   features(s: FrameStats): number[] {
-    const r = (this.#ref ??= { mean: s.mean, std: s.std, sharpness: s.sharpness, coarse: s.coarse.slice(), edges: s.edges.slice() });
+    const r = this.#ref ?? s;
     return [ln(s.mean, r.mean), ln(s.std, r.std), ln(s.sharpness, r.sharpness), corr(s.coarse, r.coarse), corr(s.edges, r.edges), s.saturated, s.dark];
   }
 
-  /** Lets the reference follow the scene by one frame (skipped while frozen). */
+  /** Takes an accepted frame into the reference (skipped while frozen). */
   learn(s: FrameStats): void {
-    if (this.frozen || !this.#ref) return;
-    const r = this.#ref;
-    const a = this.rate;
-    r.mean += a * (s.mean - r.mean);
-    r.std += a * (s.std - r.std);
-    r.sharpness += a * (s.sharpness - r.sharpness);
-    for (let i = 0; i < r.coarse.length; i++) (r.coarse[i]! += a * (s.coarse[i]! - r.coarse[i]!)), (r.edges[i]! += a * (s.edges[i]! - r.edges[i]!));
+    if (this.frozen) return;
+    this.#remember(s);
+  }
+
+  #remember(s: FrameStats): void {
+    this.#recent.push({ mean: s.mean, std: s.std, sharpness: s.sharpness, coarse: s.coarse.slice(), edges: s.edges.slice() });
+    while (this.#recent.length > CameraFeatures.KEEP) this.#recent.shift();
+    this.#ref = medianFrame(this.#recent);
   }
 
   async push(jpeg: Buffer): Promise<{ features: number[]; stats: FrameStats }> {
@@ -120,24 +136,41 @@ export class CameraFeatures {
     return { features: this.features(stats), stats };
   }
 
-  /** The reference view and whether it is frozen: a restart must not take a taped lens as the new normal. */
+  /** Forget the reference: the next snapshots form a new one (an engineer accepted a new view). */
+  rebaseline(): void {
+    this.#recent.length = 0;
+    this.#ref = undefined;
+    this.frozen = false;
+  }
+
+  /** The reference frames and whether it is frozen: a restart must not take a taped lens as the new normal. */
   snapshot(): CameraSnapshot {
-    const r = this.#ref;
-    return { rate: this.rate, frozen: this.frozen, ref: r && { mean: r.mean, std: r.std, sharpness: r.sharpness, coarse: [...r.coarse], edges: [...r.edges] } };
+    return { frozen: this.frozen, recent: this.#recent.map((r) => ({ mean: r.mean, std: r.std, sharpness: r.sharpness, coarse: [...r.coarse], edges: [...r.edges] })) };
   }
 
   static restore(s: CameraSnapshot): CameraFeatures {
-    const f = new CameraFeatures(s.rate);
+    const f = new CameraFeatures();
     f.frozen = s.frozen;
-    if (s.ref) f.#ref = { ...s.ref, coarse: Float32Array.from(s.ref.coarse), edges: Float32Array.from(s.ref.edges) };
+    for (const r of s.recent) f.#recent.push({ ...r, coarse: Float32Array.from(r.coarse), edges: Float32Array.from(r.edges) });
+    if (f.#recent.length) f.#ref = medianFrame(f.#recent);
     return f;
   }
 }
 
+function medianFrame(frames: RefFrame[]): RefFrame {
+  const n = frames[0]!.coarse.length;
+  const coarse = new Float32Array(n);
+  const edges = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    coarse[i] = median(frames.map((f) => f.coarse[i]!));
+    edges[i] = median(frames.map((f) => f.edges[i]!));
+  }
+  return { mean: median(frames.map((f) => f.mean)), std: median(frames.map((f) => f.std)), sharpness: median(frames.map((f) => f.sharpness)), coarse, edges };
+}
+
 export interface CameraSnapshot {
-  rate: number;
   frozen: boolean;
-  ref?: { mean: number; std: number; sharpness: number; coarse: number[]; edges: number[] };
+  recent: { mean: number; std: number; sharpness: number; coarse: number[]; edges: number[] }[];
 }
 
 export function explainCamera(f: number[]): string {

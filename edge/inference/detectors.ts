@@ -100,7 +100,7 @@ interface CameraState {
 const camera: Detector<CameraState> = {
   kind: 'camera',
   features: cameraFeatureNames,
-  stateFormat: 1,
+  stateFormat: 2,
   init: () => ({ f: new CameraFeatures() }),
   snapshot: (s) => ({ f: s.f.snapshot(), last: s.last }),
   restore: (saved) => {
@@ -109,7 +109,14 @@ const camera: Detector<CameraState> = {
   },
   async extract(s, m) {
     if (m.channel !== 'snapshot' || !m.snapshot) return undefined;
+    const warming = s.f.warming;
     const { features, stats } = await s.f.push(m.snapshot.jpeg);
+    // Warm-up: the first snapshots form the reference and are not scored (the first alert can come
+    // with the WARMUP-th snapshot after a start or an accepted new view).
+    if (warming) {
+      s.f.learn(stats);
+      return undefined;
+    }
     return {
       features,
       scored: (score: number, clear: number) => {

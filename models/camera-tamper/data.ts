@@ -35,17 +35,24 @@ export interface LabelledFrame {
   features: number[];
 }
 
+/** How busy a camera's view is when it starts: a camera may well be installed, or restarted, at rush hour. */
+const regimes = { quiet: [0, 10], busy: [5, 25], rush: [20, 45] } as const;
+
 /** One camera's stream: warm-up frames, then a mix of normal, nuisance and tampered frames. */
 export async function cameraStream(camera: string, frames: number, seed: string): Promise<LabelledFrame[]> {
   const rng = new Rng(`${seed}:${camera}`);
   const scene = new SceneRenderer(camera, seed);
   const feats = new CameraFeatures();
   const out: LabelledFrame[] = [];
-  for (let i = 0; i < 6 + frames; i++) {
-    const warm = i < 6;
+  const [lo, hi] = regimes[rng.pick(['quiet', 'busy', 'rush'] as const)];
+  // Warm-up as at runtime (edge/inference/detectors.ts): the reference's first frames are not scored.
+  const warmup = CameraFeatures.WARMUP + 3;
+  for (let i = 0; i < warmup + frames; i++) {
+    const warm = i < warmup;
     const roll = rng.next();
     const kind: FrameKind = warm || roll < 0.35 ? 'none' : roll < 0.45 ? 'lighting' : roll < 0.55 ? 'crowd' : roll < 0.8 ? rng.pick(tampers) : rng.pick(subtle);
-    const people = kind === 'crowd' ? rng.int(35, 60) : rng.int(0, 25);
+    // Mostly the camera's own regime, sometimes the crowd comes or goes.
+    const people = kind === 'crowd' ? rng.int(35, 60) : rng.chance(0.75) ? rng.int(lo, hi) : rng.int(0, 45);
     const base: Tamper = (tampers as string[]).includes(kind) ? (kind as Tamper) : 'none';
     let jpeg = await scene.frame(people, base, rng.int(55, 90));
     if ((subtle as readonly string[]).includes(kind)) jpeg = await subtleTamper(jpeg, kind as (typeof subtle)[number], rng);
@@ -62,5 +69,33 @@ export async function cameraStream(camera: string, frames: number, seed: string)
 export async function cameraSet(prefix: string, cameras: number, frames: number, seed: string): Promise<LabelledFrame[]> {
   const out: LabelledFrame[] = [];
   for (let c = 0; c < cameras; c++) out.push(...(await cameraStream(`${prefix}-${String(c).padStart(2, '0')}`, frames, seed)));
+  return out;
+}
+
+/**
+ * Untouched cameras through a morning rush, as the detector runs them: each camera starts (is
+ * installed, or restarted) at a random time between 06:30 and 09:30, so many form their
+ * reference in a crowd, then takes a snapshot every `intervalS` for three hours while the crowd
+ * follows the hub's occupancy curve. Every frame is normal: whatever is flagged is a false alarm.
+ */
+export async function rushHourStreams(cameras: number, seed: string, intervalS = 60): Promise<{ camera: string; features: number[] | undefined; stats: Awaited<ReturnType<typeof frameStats>> }[][]> {
+  const { occupancy } = await import('../../simulators/random.ts');
+  const out = [];
+  for (let c = 0; c < cameras; c++) {
+    const camera = `rush-cam-${String(c).padStart(2, '0')}`;
+    const rng = new Rng(`${seed}:${camera}`);
+    const scene = new SceneRenderer(camera, seed);
+    const day = Date.UTC(2026, 0, 5); // occupancy reads local hours: built from local midnight below
+    const start = new Date(day);
+    start.setHours(6, 30, 0, 0);
+    const t0 = start.getTime() + rng.int(0, 180) * 60_000;
+    const stream = [];
+    for (let i = 0; i < (3 * 3600) / intervalS; i++) {
+      const people = Math.round(occupancy(t0 + i * intervalS * 1000) * 40 * rng.range(0.7, 1.3));
+      const stats = await frameStats(await scene.frame(people, 'none', rng.int(55, 90)));
+      stream.push({ camera, features: undefined, stats });
+    }
+    out.push(stream);
+  }
   return out;
 }
