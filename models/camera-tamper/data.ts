@@ -10,14 +10,19 @@ import { Rng } from '../../simulators/random.ts';
 import { SceneRenderer, type Tamper } from '../../simulators/scene.ts';
 
 export const tampers: Exclude<Tamper, 'none'>[] = ['covered', 'defocused', 'moved', 'glare', 'dark'];
-/** Milder tampering, applied to a normal frame: half the lens taped, a small turn, a slight defocus. */
-export const subtle = ['partial_cover', 'slight_turn', 'mild_blur'] as const;
+/**
+ * Milder or different tampering, applied to a normal frame: half the lens taped, a small turn, a slight
+ * defocus, and blinding without blur (a torch or a laser pointer: the scene overexposed ×2–3, still sharp —
+ * the rendered glare is always blurred, and a model that only sees that learns "bright and blurred").
+ */
+export const subtle = ['partial_cover', 'slight_turn', 'mild_blur', 'glare_sharp'] as const;
 export type FrameKind = Tamper | 'lighting' | 'crowd' | (typeof subtle)[number];
 
 async function subtleTamper(jpeg: Buffer, kind: (typeof subtle)[number], rng: Rng): Promise<Buffer> {
   const img = sharp(jpeg);
   const { width = 320, height = 240 } = await img.metadata();
   if (kind === 'mild_blur') return img.blur(rng.range(1.5, 3)).jpeg({ quality: 80 }).toBuffer();
+  if (kind === 'glare_sharp') return img.linear(rng.range(2, 3), 0).jpeg({ quality: 80 }).toBuffer();
   if (kind === 'slight_turn') {
     const turned = await img.rotate(rng.pick([-1, 1]) * rng.range(4, 8), { background: '#555' }).toBuffer();
     return sharp(turned).resize(width, height, { fit: 'cover' }).jpeg({ quality: 80 }).toBuffer();
