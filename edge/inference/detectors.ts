@@ -40,6 +40,8 @@ export interface Detector<S = unknown> {
   /** The learned per-device state as JSON-safe data, for checkpoints across restarts. */
   snapshot(state: S): unknown;
   restore(saved: unknown, m: DeviceRef, shared: Map<string, unknown>): S;
+  /** Forget what was learned about the device's normal (an engineer accepted a new normal); absent: nothing to forget. */
+  rebaseline?(state: S): void;
   /** undefined: this message does not feed the model. */
   extract(state: S, m: DeviceMessage): Extracted | undefined | Promise<Extracted | undefined>;
   explain(f: number[], score: number, m: DeviceMessage, state: S): Explanation;
@@ -103,6 +105,7 @@ const camera: Detector<CameraState> = {
   stateFormat: 2,
   init: () => ({ f: new CameraFeatures() }),
   snapshot: (s) => ({ f: s.f.snapshot(), last: s.last }),
+  rebaseline: (s) => s.f.rebaseline(),
   restore: (saved) => {
     const x = saved as { f: CameraSnapshot; last?: number[] };
     return { f: CameraFeatures.restore(x.f), last: x.last };

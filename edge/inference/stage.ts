@@ -146,6 +146,36 @@ export class DetectorStage implements PipelineStage {
     for (const fn of this.#listeners) fn(current.manifest.id, c);
   }
 
+  /**
+   * An engineer accepted the device's present view as its new normal (a camera re-aimed on purpose):
+   * the detector forgets its reference and learns a new one (after its warm-up), and an alarm in
+   * progress clears. Returns the models it applied to and whether an alarm was cleared.
+   */
+  async rebaseline(deviceId: string, why: string, ts: number): Promise<{ models: string[]; cleared: boolean }> {
+    const out = { models: [] as string[], cleared: false };
+    for (const r of this.#runs.values()) {
+      if (r.deviceId !== deviceId) continue;
+      const d = this.#detectors[r.kind];
+      const model = this.#models.models.find((m) => m.manifest.id === r.model);
+      if (!d?.rebaseline || !model) continue;
+      // In the device's order: after the windows already queued, before the next one.
+      await (r.chain = r.chain.then(() => {
+        d.rebaseline!(r.state);
+        if (r.decision.active) {
+          const type = r.raisedType ?? model.manifest.alertType;
+          const c: Condition = { site: r.site, deviceId, kind: r.kind, type, active: false, severity: defaultSeverity[type], reason: `model ${r.model}: ${why}`, evidence: { model: r.model, version: r.version }, ts, source: `model:${r.model}` };
+          this.#sink(c);
+          for (const fn of this.#listeners) fn(r.model, c);
+          out.cleared = true;
+        }
+        r.decision = new Decision(model.manifest.thresholds);
+        r.raisedType = undefined;
+      }));
+      out.models.push(r.model);
+    }
+    return out;
+  }
+
   /** Every device's learned state and decision, JSON-safe (checkpoints). */
   snapshot(): SavedRun[] {
     const out: SavedRun[] = [];

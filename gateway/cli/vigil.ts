@@ -237,6 +237,21 @@ devices
   });
 
 program
+  .command('camera')
+  .description('cameras')
+  .command('accept-view <deviceId>')
+  .description("accept a camera's present view as its new normal (re-aimed on purpose): the tamper detector re-learns its reference")
+  .option('--note <text>', 'why (kept in the audit log)')
+  .action(async (id: string, o: { note?: string }) => {
+    try {
+      const r = await api('POST', `/api/v1/devices/${id}/accept-view`, o.note ? { note: o.note } : {});
+      out(r, () => console.log(`${id}: new view accepted; ${r['models'].join(', ') || 'no model'} re-learning its reference${r['alarmCleared'] ? '; the tamper alarm cleared' : ''}`));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
   .command('alerts')
   .description('alerts')
   .command('watch')

@@ -26,6 +26,7 @@ import type { Configs } from '../configs/index.ts';
 import type { Rollouts } from '../configs/rollouts.ts';
 import { configRoutes } from './routes/configs.ts';
 import { modelRoutes, sessionRoutes } from './routes/models.ts';
+import { cameraRoutes } from './routes/cameras.ts';
 import type { Gateway } from '../gateway.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
@@ -112,6 +113,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(alertRoutes, { alerts: deps.alerts });
   await app.register(modelRoutes, { gateway: deps.gateway });
   await app.register(sessionRoutes, { gateway: deps.gateway });
+  await app.register(cameraRoutes, { gateway: deps.gateway });
   await app.register(configRoutes, { configs: deps.configs, rollouts: deps.rollouts, registry: deps.security.registry });
   app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) =>
     reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
