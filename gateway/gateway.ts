@@ -64,6 +64,8 @@ export class Gateway {
   readonly models: ModelStore;
   readonly detectors: DetectorStage;
   readonly ports: Ports = {};
+  /** The gateway's clock (injected in tests): alerts, audit, ingest, rollouts, retention, checkpoints. */
+  readonly now: () => number;
   readonly startedAt = Date.now();
   broker?: Aedes;
   /** Durable broker state (mqtt.persistence.durable). */
@@ -77,6 +79,7 @@ export class Gateway {
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
+    this.now = opts.now ?? Date.now;
     this.log = opts.log ?? createLogger(opts.config.log, { gateway: opts.config.gatewayId });
     this.metrics = createMetrics({ defaults: opts.processMetrics ?? false });
     this.states = new DeviceStates(opts.now);
@@ -92,7 +95,7 @@ export class Gateway {
     this.forwarding = new Forwarding({ config: this.config, log: this.log.child({ module: 'forward' }), metrics: this.metrics, zoneOf, now: opts.now });
     this.alerts.onChange(({ alert, event }) => this.forwarding.alertChanged(alert, event));
     this.configs = new Configs(this.security.db, this.security, this.log.child({ module: 'configs' }), opts.now);
-    this.rollouts = new Rollouts(this.security.db, this.configs, this.security.registry, this.log.child({ module: 'rollouts' }));
+    this.rollouts = new Rollouts(this.security.db, this.configs, this.security.registry, this.log.child({ module: 'rollouts' }), opts.now);
     this.pipeline.use(this.states);
     this.pipeline.use(this.alerts.rules);
     this.pipeline.use(this.alerts.fire);

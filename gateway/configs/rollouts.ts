@@ -61,7 +61,11 @@ export class Rollouts {
   readonly #running = new Set<Promise<void>>();
   #stopped = false;
 
-  constructor(db: Db, configs: Configs, registry: Registry, log: Logger) {
+  readonly #now: () => number;
+
+  /** `now`: the clock of rollout ids, creation times and wave deadlines (tests pin it). */
+  constructor(db: Db, configs: Configs, registry: Registry, log: Logger, now: () => number = Date.now) {
+    this.#now = now;
     this.#db = db;
     this.#sql = statementCache(db);
     this.#configs = configs;
@@ -84,9 +88,9 @@ export class Rollouts {
     const canary = Math.max(1, Math.ceil((targets.length * input.canaryPercent) / 100));
     const waves = [targets.slice(0, canary), targets.slice(canary)].filter((w) => w.length);
     const r: Rollout = {
-      id: `ro-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+      id: `ro-${this.#now().toString(36)}-${randomBytes(3).toString('hex')}`,
       createdBy: actor.id,
-      createdAt: Date.now(),
+      createdAt: this.#now(),
       state: 'running',
       selector: input.selector,
       total: targets.length,
@@ -114,14 +118,14 @@ export class Rollouts {
         w.status[d.deviceId] = 'pending';
       }
       this.#save(r);
-      const deadline = Date.now() + input.waveTimeoutS * 1000;
+      const deadline = this.#now() + input.waveTimeoutS * 1000;
       while (!this.#stopped) {
         for (const d of wave) {
           const s = this.#configs.state(d.deviceId);
           w.status[d.deviceId] = s && s.desiredVersion === w.versions[d.deviceId] ? s.status : 'pending';
         }
         const open = Object.values(w.status).filter((s) => s === 'pending').length;
-        if (!open || Date.now() > deadline) break;
+        if (!open || this.#now() > deadline) break;
         this.#save(r);
         await new Promise((res) => setTimeout(res, 200));
       }

@@ -26,7 +26,7 @@ export const cameraRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (
     if (!d || !grants(req.principal!.sites, d.site)) throw new DeviceNotFoundError(req.params.id);
     if (d.kind !== 'camera') return reply.code(400).send({ statusCode: 400, code: 'VIGIL_ERR_NOT_A_CAMERA', error: 'Bad Request', message: `device "${d.deviceId}" is a ${d.kind}, not a camera` });
     const who = actorOf(req);
-    const r = await gateway.detectors.rebaseline(d.deviceId, `new view accepted by ${who.id}${req.body?.note ? ` (${req.body.note})` : ''}; reference re-learned`, Date.now());
+    const r = await gateway.detectors.rebaseline(d.deviceId, `new view accepted by ${who.id}${req.body?.note ? ` (${req.body.note})` : ''}; reference re-learned`, gateway.now());
     gateway.security.audit.record({ actor: who.id, address: who.address, action: 'camera.accept_view', target: d.deviceId, outcome: 'ok', detail: { models: r.models, alarmCleared: r.cleared, ...(req.body?.note ? { note: req.body.note } : {}) } });
     return { deviceId: d.deviceId, models: r.models, alarmCleared: r.cleared };
   });
