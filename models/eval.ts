@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { mdTable } from './lib/metrics.ts';
 import { loadShipped, scoreAll } from './lib/shipped.ts';
+import { evaluateTwoStage, twoStageTable, type TwoStageRow } from './smoke-fire/two-stage.ts';
 import { MODELS_DIR } from './lib/export.ts';
 import { loadSmokeCsv } from './smoke-fire/data.ts';
 import { evaluateSession, type SessionReport } from './smoke-fire/evaluate.ts';
@@ -62,6 +63,20 @@ async function smoke() {
   for (const file of opts.smoke ?? []) for (const [name, r] of loadSmokeCsv(file)) rows.push({ setting: `shipped on ${file.split('/').pop()}`, report: await evaluateSession(name, r, shipped.score) });
   out(smokeTable(rows));
   figures['smoke-fire'] = rows;
+  if (!custom) {
+    // As the gateway decides: pre-alarm from the model, fire on confirmation (models/smoke-fire/two-stage.ts).
+    const twoStage: Record<string, TwoStageRow[]> = {};
+    for (const [name, r] of loadSmokeCsv(DEV_DATA)) {
+      twoStage[name] = await evaluateTwoStage([r], shipped.score, 20, `vigil-smoke-two-stage:${name}`);
+      out(`\n### Two stages on session ${name}'s backgrounds: nuisance classes and fires from another generator\n\n${twoStageTable(twoStage[name]!)}`);
+    }
+    figures['smoke-fire-two-stage'] = twoStage;
+    const a = twoStage['A']!;
+    const nuis = a.filter((x) => x.kind.startsWith('nuisance'));
+    const flaming = a.find((x) => x.kind.endsWith('flaming'))!;
+    const smould = a.find((x) => x.kind.endsWith('smouldering'))!;
+    summary.push(['smoke-fire, two stages', 'session A backgrounds: 7 nuisance classes × 20 (vape, cigarette, cooking, toaster, aerosol, steam, heater) and fires grown exponentially (not the training generator)', `critical fires on nuisances ${nuis.reduce((n, x) => n + x.fires, 0)}/${nuis.reduce((n, x) => n + x.cases, 0)} (pre-alarms ${nuis.reduce((n, x) => n + x.preAlarms, 0)}); flaming fires confirmed ${flaming.fires}/${flaming.cases}, median ${Math.round(flaming.medianFireS ?? 0)} s (pre-alarm ${Math.round(flaming.medianPreAlarmS ?? 0)} s); smouldering: pre-alarm ${smould.preAlarms}/${smould.cases}, confirmation needs the obscuration channel the data lacks`, 'model alone as critical (before): every nuisance pre-alarm would have been a critical fire']);
+  }
   await shipped.close();
 }
 

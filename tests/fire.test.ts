@@ -74,3 +74,22 @@ describe('slow smoulder rule', () => {
     expect(run((m) => 0.02 + 3 * Math.exp(-((m - 5) ** 2)), 20)).toEqual([]);
   });
 });
+
+describe('two stages on real backgrounds (models/smoke-fire/two-stage.ts, the shipped model)', () => {
+  it('gas-only nuisances on session A give at most a pre-alarm; flaming fires from another generator are confirmed', async () => {
+    const { loadSmokeCsv } = await import('../models/smoke-fire/data.ts');
+    const { DEV_DATA } = await import('../models/smoke-fire/train.ts');
+    const { evaluateTwoStage } = await import('../models/smoke-fire/two-stage.ts');
+    const { loadShipped } = await import('../models/lib/shipped.ts');
+    const m = await loadShipped('smoke-fire');
+    try {
+      const rows = await evaluateTwoStage([loadSmokeCsv(DEV_DATA).get('A')!], m.score, 5, 'vigil-smoke-two-stage:test');
+      const by = Object.fromEntries(rows.map((r) => [r.kind, r]));
+      for (const k of ['vape', 'cigarette', 'aerosol', 'cooking', 'steam', 'heater']) expect(by[`nuisance: ${k}`]!.fires, k).toBe(0);
+      expect(by['nuisance: vape']!.preAlarms).toBeGreaterThan(0); // the model does see them: as a pre-alarm
+      expect(by['fire (exponential growth): flaming']!.fires).toBeGreaterThanOrEqual(4);
+    } finally {
+      await m.close();
+    }
+  }, 60_000);
+});
