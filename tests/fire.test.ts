@@ -93,3 +93,16 @@ describe('two stages on real backgrounds (models/smoke-fire/two-stage.ts, the sh
     }
   }, 60_000);
 });
+
+describe('slow smoulder rule and clocks', () => {
+  it('readings stamped alike (a burst) do not restart the window', () => {
+    const out: Condition[] = [];
+    const rules = new RuleStage((c) => out.push(c));
+    for (let s = 0; s <= 16 * 60; s += 10) {
+      const m = telemetry('s1', s * 1000, { obscuration_pct_m: 0.02 + (0.2 * s) / 60 });
+      rules.accept(m);
+      rules.accept(m); // the same time stamp twice
+    }
+    expect(out.filter((c) => c.type === 'fire' && c.active)[0]?.reason).toMatch(/smouldering fire/);
+  });
+});

@@ -199,8 +199,10 @@ export class RuleStage implements PipelineStage {
    */
   #smoulder(m: DeviceMessage, mem: DeviceMemory, v: number): boolean {
     const w = (mem.obscuration ??= []);
-    if (w.length && m.ts <= w.at(-1)!.ts) w.length = 0; // clock went back
-    w.push({ ts: m.ts, v });
+    const last = w.at(-1);
+    if (last && m.ts < last.ts) w.length = 0; // clock went back
+    if (last && m.ts === last.ts) last.v = v; // two readings stamped alike (a burst): keep the latest
+    else w.push({ ts: m.ts, v });
     const span = this.#s.smoulderWindowS * 1000;
     while (w.length > 1 && m.ts - w[1]!.ts >= span) w.shift();
     if (mem.smoulder) return v >= this.#s.smoulderPctM / 2;

@@ -26,7 +26,7 @@ export class SmokeFeatures {
   /** Adds a reading and returns the feature vector for the window ending at it. */
   push(r: SmokeReading): number[] {
     const h = this.#hist;
-    if (h.length && r.ts <= h.at(-1)!.ts) h.length = 0; // clock went back: start the window again
+    if (h.length && r.ts < h.at(-1)!.ts) h.length = 0; // clock went back: start the window again (equal stamps, a burst, are kept)
     h.push(r);
     while (h.length > 2 && r.ts - h[1]!.ts >= LOOKBACK_S * 1000) h.shift();
     const past = h[0]!;
