@@ -16,6 +16,10 @@ export interface TrialFigures {
   /** Trials with a score above the alert threshold before the fall began. */
   early: number;
   medianDelayS: number;
+  /** Falls the gateway would raise as man_down: the score held at or above `alert` for forS (10 s) after the fall, on 1-s windows. */
+  raised: number;
+  /** Trials that go on at least forS after the fall began (the others end before the rule could raise). */
+  longEnough: number;
 }
 
 export async function evaluateTrials(setting: string, trials: FallTrial[], score: Scorer): Promise<TrialFigures[]> {
@@ -26,6 +30,8 @@ export async function evaluateTrials(setting: string, trials: FallTrial[], score
     const delays: number[] = [];
     let detected = 0;
     let early = 0;
+    let raised = 0;
+    let longEnough = 0;
     for (const t of trials) {
       const samples = t.views[view];
       const f = trialFeatures(samples);
@@ -41,9 +47,15 @@ export async function evaluateTrials(setting: string, trials: FallTrial[], score
       const hit = s.findIndex((v, i) => i >= onset && v >= thresholds.alert);
       if (hit >= 0) (detected++, delays.push((samples[hit]!.ts - samples[onset]!.ts) / 1000));
       if (s.some((v, i) => i < onset && v >= thresholds.alert)) early++;
+      // The runtime rule, as the gateway runs it: 1-s windows, the alarm once the score held forS.
+      const t0 = samples[onset]!.ts;
+      if (samples.at(-1)!.ts - t0 >= thresholds.forS * 1000) longEnough++;
+      const series = recordingFeatures(samples);
+      const a = await alarmsOn(series, score);
+      if (a.raised.some((i) => series[i]!.ts >= t0)) raised++;
     }
     const c = confusion(truth.map((v) => v === 1), pred.map((v) => v === 1));
-    out.push({ setting, view, samples: c.n, accuracy: c.accuracy, precision: c.precision, recall: c.recall, f1: c.f1, trials: trials.length, detected, early, medianDelayS: quantile(delays, 0.5) });
+    out.push({ setting, view, samples: c.n, accuracy: c.accuracy, precision: c.precision, recall: c.recall, f1: c.f1, trials: trials.length, detected, early, medianDelayS: quantile(delays, 0.5), raised, longEnough });
   }
   return out;
 }
@@ -71,8 +83,8 @@ export async function evaluateRecordings(setting: string, recs: Recording[], sco
 const f3 = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(3));
 export function trialTable(rows: TrialFigures[]): string {
   return mdTable(
-    ['setting', 'sensor', 'samples', 'accuracy', 'precision', 'recall', 'F1', 'falls detected', 'median s from onset', 'trials alarmed before the fall'],
-    rows.map((r) => [r.setting, r.view, r.samples, f3(r.accuracy), f3(r.precision), f3(r.recall), f3(r.f1), `${r.detected}/${r.trials}`, Number.isNaN(r.medianDelayS) ? '–' : r.medianDelayS.toFixed(2), r.early]),
+    ['setting', 'sensor', 'samples', 'accuracy', 'precision', 'recall', 'F1', 'falls detected', 'median s from onset', 'trials alarmed before the fall', `raised by the ${thresholds.forS}-s rule (trials lasting ${thresholds.forS} s after the fall)`],
+    rows.map((r) => [r.setting, r.view, r.samples, f3(r.accuracy), f3(r.precision), f3(r.recall), f3(r.f1), `${r.detected}/${r.trials}`, Number.isNaN(r.medianDelayS) ? '–' : r.medianDelayS.toFixed(2), r.early, `${r.raised}/${r.trials} (${r.longEnough})`]),
   );
 }
 export function recordingTable(rows: RecordingFigures[]): string {
