@@ -78,14 +78,15 @@ export class Alerts {
       escalation: escalationPolicy(c),
       manualResolve: new Set(c.manualResolve as AlertType[]),
     };
-    this.engine = new AlertEngine(this.store, policy, this.#now, (id) => deps.security.registry.getDevice(id)?.zone ?? null);
+    const zoneOf = (id: string) => deps.security.registry.getDevice(id)?.zone ?? null;
+    this.engine = new AlertEngine(this.store, policy, this.#now, zoneOf);
     this.sources = new ConditionSources((cond) => this.engine.signal(cond));
     this.rules = new RuleStage((cond) => this.signal(cond), {
       manDownStillS: c.manDownStillS,
       bruteForceDenials: c.bruteForceDenials,
       bruteForceWindowS: c.bruteForceWindowS,
     });
-    this.fire = new FireConfirmation((cond) => this.signal(cond), (id) => deps.security.registry.getDevice(id)?.zone ?? null, {
+    this.fire = new FireConfirmation((cond) => this.signal(cond), zoneOf, {
       heatRiseC: c.fireConfirmHeatRiseC,
       heatWindowS: c.fireConfirmWindowS,
       dependencyWindowS: c.fireDependencyWindowS,

@@ -99,7 +99,6 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
   readonly #queues = new Map<string, { items: Queued[]; bytes: number }>();
   #broker?: BrokerRef;
   #sql: Record<string, Database.Statement>;
-  #loading = false;
   /** Messages dropped from full queues and expired sessions since start. */
   dropped = 0;
 
@@ -144,31 +143,27 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
   override async setup(broker: unknown): Promise<void> {
     await super.setup(broker);
     this.#broker = broker as BrokerRef;
-    this.#loading = true;
-    try {
-      for (const r of this.db.prepare('SELECT packet FROM retained').all() as { packet: string }[]) await super.storeRetained(fromJson(r.packet));
-      const subs = new Map<string, Sub[]>();
-      for (const r of this.db.prepare('SELECT client_id, sub FROM subscriptions').all() as { client_id: string; sub: string }[]) {
-        subs.set(r.client_id, [...(subs.get(r.client_id) ?? []), JSON.parse(r.sub) as Sub]);
-      }
-      for (const [id, s] of subs) await super.addSubscriptions({ id }, s);
-      for (const r of this.db.prepare('SELECT seq, client_id, packet FROM outgoing ORDER BY seq').all() as { seq: number; client_id: string; packet: string }[]) {
-        const q = this.#queue(r.client_id);
-        const packet = fromJson(r.packet);
-        q.items.push({ seq: r.seq, packet });
-        q.bytes += sizeOf(packet);
-      }
-      for (const r of this.db.prepare('SELECT client_id, packet FROM incoming').all() as { client_id: string; packet: string }[]) await super.incomingStorePacket({ id: r.client_id }, fromJson(r.packet));
-      // Wills left by the previous run of this broker: under an id that never heartbeats again, so aedes
-      // publishes them unless their client reconnects first (a reconnect deletes its will).
-      const previous = `${this.#broker!.id}:before-restart`;
-      for (const r of this.db.prepare('SELECT client_id, packet FROM wills').all() as { client_id: string; packet: string }[]) {
-        const will = fromJson(r.packet);
-        await super.putWill({ id: r.client_id }, will);
-        will.brokerId = previous;
-      }
-    } finally {
-      this.#loading = false;
+    // Through super.*, not the overrides: rebuilding the memory writes nothing back.
+    for (const r of this.db.prepare('SELECT packet FROM retained').all() as { packet: string }[]) await super.storeRetained(fromJson(r.packet));
+    const subs = new Map<string, Sub[]>();
+    for (const r of this.db.prepare('SELECT client_id, sub FROM subscriptions').all() as { client_id: string; sub: string }[]) {
+      subs.set(r.client_id, [...(subs.get(r.client_id) ?? []), JSON.parse(r.sub) as Sub]);
+    }
+    for (const [id, s] of subs) await super.addSubscriptions({ id }, s);
+    for (const r of this.db.prepare('SELECT seq, client_id, packet FROM outgoing ORDER BY seq').all() as { seq: number; client_id: string; packet: string }[]) {
+      const q = this.#queue(r.client_id);
+      const packet = fromJson(r.packet);
+      q.items.push({ seq: r.seq, packet });
+      q.bytes += sizeOf(packet);
+    }
+    for (const r of this.db.prepare('SELECT client_id, packet FROM incoming').all() as { client_id: string; packet: string }[]) await super.incomingStorePacket({ id: r.client_id }, fromJson(r.packet));
+    // Wills left by the previous run of this broker: under an id that never heartbeats again, so aedes
+    // publishes them unless their client reconnects first (a reconnect deletes its will).
+    const previous = `${this.#broker!.id}:before-restart`;
+    for (const r of this.db.prepare('SELECT client_id, packet FROM wills').all() as { client_id: string; packet: string }[]) {
+      const will = fromJson(r.packet);
+      await super.putWill({ id: r.client_id }, will);
+      will.brokerId = previous;
     }
     this.expireSessions();
   }
@@ -200,7 +195,7 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
 
   /** Called when a persistent session reconnects: it is alive. */
   override async subscriptionsByClient(c: ClientRef): Promise<Sub[]> {
-    if (!this.#loading) this.#sql['seen']!.run(c.id, this.#now());
+    this.#sql['seen']!.run(c.id, this.#now());
     return super.subscriptionsByClient(c);
   }
 
@@ -293,7 +288,7 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
 
   override async incomingStorePacket(c: ClientRef, p: StoredPacket): Promise<void> {
     await super.incomingStorePacket(c, p);
-    if (!this.#loading) this.#sql['putIn']!.run(c.id, p.messageId, toJson({ ...p, messageId: p.messageId }));
+    this.#sql['putIn']!.run(c.id, p.messageId, toJson({ ...p, messageId: p.messageId }));
   }
 
   override async incomingDelPacket(c: ClientRef, p: StoredPacket): Promise<void> {
@@ -308,7 +303,7 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
 
   override async putWill(c: ClientRef, p: StoredPacket): Promise<void> {
     await super.putWill(c, p);
-    if (!this.#loading) this.#sql['putWill']!.run(c.id, toJson(p));
+    this.#sql['putWill']!.run(c.id, toJson(p));
   }
 
   override async delWill(c: ClientRef): Promise<StoredPacket | undefined> {

@@ -19,7 +19,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AuditLog } from '../security/audit.ts';
 import { mayPublish } from '../security/authorize.ts';
-import { clientErrorTopic, remoteAddress, type Identities } from '../security/identity.ts';
+import { clientErrorTopic, remoteAddress, type Identities, type Identity } from '../security/identity.ts';
 import { TokenBuckets } from '../security/limits.ts';
 
 export interface PublishPolicyDeps {
@@ -47,6 +47,9 @@ const auditedCodes = new Set<Refusal['code']>(['device_mismatch', 'not_permitted
 
 /** Where refused publishes go: a $SYS topic, so `#` subscribers never match it [MQTT-4.7.2-1]. */
 export const sinkTopic = (broker: Aedes) => `$SYS/${broker.id}/vigil/refused`;
+
+/** Limits belong to the identity, not the connection: reconnecting does not refill them. */
+const bucketKey = (identity: Identity | undefined, client: Client) => (identity ? `${identity.type}:${identity.id}` : client.id);
 
 export class PublishPolicy {
   readonly #deps: PublishPolicyDeps;
@@ -119,7 +122,7 @@ export class PublishPolicy {
     // A Last Will is never rate limited: it is how the site learns the device is gone.
     // The bucket is the identity's, not the connection's: reconnecting does not refill it.
     const isWill = (client as unknown as { will?: unknown }).will === packet;
-    if (this.#rate && !isWill && !this.#rate.take(identity ? `${identity.type}:${identity.id}` : client.id)) {
+    if (this.#rate && !isWill && !this.#rate.take(bucketKey(identity, client))) {
       this.#refuse(client, packet, { code: 'rate_limited', message: `more than ${this.#deps.rate!.perSecond} messages/s (burst ${this.#deps.rate!.burst}); message dropped` });
       return done(null);
     }
@@ -210,7 +213,7 @@ export class PublishPolicy {
       packet.retain = false;
       packet.payload = Buffer.alloc(0);
     }
-    if (!this.#errorReplies.take(identity ? `${identity.type}:${identity.id}` : client.id)) return;
+    if (!this.#errorReplies.take(bucketKey(identity, client))) return;
     const body = {
       code: refusal.code,
       message: refusal.message,
