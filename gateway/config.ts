@@ -159,7 +159,7 @@ export const configSchema = z
         bruteForceDenials: z.number().int().min(2).default(5).describe('Access denials at one door within bruteForceWindowS that raise brute_force.'),
         bruteForceWindowS: z.number().min(1).default(60).describe('Window for bruteForceDenials, seconds.'),
         fireConfirmHeatRiseC: z.number().min(0.5).default(6).describe('A model-only fire signal (fire_suspected, major) becomes fire (critical) when the same detector\'s temperature rose this much within fireConfirmWindowS ...'),
-        fireConfirmWindowS: z.number().min(10).default(600).describe('... seconds.'),
+        fireConfirmWindowS: z.number().min(10).default(300).describe('... seconds: a rate of rise (6 °C in 5 min, 1.2 °C/min), above a room or a sensor warming up (session A of the smoke data: 0.6 °C/min), below any flaming fire.'),
         fireDependencyWindowS: z.number().min(1).default(300).describe('... or when a second detector of the same zone suspects a fire within this many seconds (EN 54-2 type C dependency).'),
       })
       .strict()

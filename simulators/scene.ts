@@ -35,17 +35,18 @@ function layoutFor(seed: string): Layout {
 }
 
 /** A wide scene (twice the frame width) so a "moved" camera sees another part of it. */
-function sceneSvg(l: Layout, people: number, r: Rng, width: number): string {
+function sceneSvg(l: Layout, people: number, r: Rng, width: number, backdrop: boolean): string {
   const { height } = FRAME;
   const horizon = 95;
-  const parts: string[] = [
-    `<rect width="${width}" height="${horizon}" fill="${l.wall}"/>`,
-    `<rect y="${horizon}" width="${width}" height="${height - horizon}" fill="${l.floor}"/>`,
-  ];
-  for (const x of l.lights) parts.push(`<rect x="${x}" y="6" width="26" height="5" fill="#fffbe6"/>`, `<rect x="${x + width / 2}" y="8" width="26" height="5" fill="#fff3c4"/>`);
-  for (const p of l.pillars) parts.push(`<rect x="${p.x}" y="0" width="${p.w}" height="${height}" fill="#6d6a66"/>`, `<rect x="${p.x + width / 2}" y="0" width="${p.w}" height="${height}" fill="#75716b"/>`);
-  for (const g of l.gates) parts.push(`<rect x="${g}" y="${horizon + 25}" width="8" height="30" fill="#3a4a5a"/>`);
-  parts.push(`<rect x="${width / 2 + 40}" y="30" width="90" height="40" fill="#1d5e9e"/>`, `<rect x="${width - 70}" y="${horizon - 45}" width="40" height="45" fill="#5b4636"/>`);
+  const parts: string[] = [];
+  // Over a photograph only the people are drawn; otherwise the concourse itself.
+  if (!backdrop) {
+    parts.push(`<rect width="${width}" height="${horizon}" fill="${l.wall}"/>`, `<rect y="${horizon}" width="${width}" height="${height - horizon}" fill="${l.floor}"/>`);
+    for (const x of l.lights) parts.push(`<rect x="${x}" y="6" width="26" height="5" fill="#fffbe6"/>`, `<rect x="${x + width / 2}" y="8" width="26" height="5" fill="#fff3c4"/>`);
+    for (const p of l.pillars) parts.push(`<rect x="${p.x}" y="0" width="${p.w}" height="${height}" fill="#6d6a66"/>`, `<rect x="${p.x + width / 2}" y="0" width="${p.w}" height="${height}" fill="#75716b"/>`);
+    for (const g of l.gates) parts.push(`<rect x="${g}" y="${horizon + 25}" width="8" height="30" fill="#3a4a5a"/>`);
+    parts.push(`<rect x="${width / 2 + 40}" y="30" width="90" height="40" fill="#1d5e9e"/>`, `<rect x="${width - 70}" y="${horizon - 45}" width="40" height="45" fill="#5b4636"/>`);
+  }
   for (let i = 0; i < people; i++) {
     const y = r.range(horizon + 10, height - 10);
     const s = 0.4 + ((y - horizon) / (height - horizon)) * 1.1; // nearer is bigger
@@ -64,8 +65,14 @@ export class SceneRenderer {
   readonly #rng: Rng;
   #noiseBuf?: Promise<Buffer>;
   readonly #noiseSeed: string;
+  readonly #backdrop?: Buffer;
 
-  constructor(cameraId: string, seed: number | string = 1) {
+  /**
+   * `backdrop`: an image of the camera's wide view (twice the frame width, the frame's height) to draw
+   * the people over instead of the rendered concourse, e.g. a real photograph.
+   */
+  constructor(cameraId: string, seed: number | string = 1, backdrop?: Buffer) {
+    this.#backdrop = backdrop;
     this.#layout = layoutFor(`${seed}:${cameraId}`);
     this.#rng = new Rng(`${seed}:${cameraId}:frames`);
     this.#noiseSeed = `${seed}:${cameraId}:noise`;
@@ -94,9 +101,10 @@ export class SceneRenderer {
       const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><defs><linearGradient id="g"><stop offset="0" stop-color="#2a2622"/><stop offset="1" stop-color="#0c0b0a"/></linearGradient></defs><rect width="${width}" height="${height}" fill="url(#g)"/></svg>`;
       return sharp(Buffer.from(svg)).composite([{ input: await this.#noise, blend: 'soft-light' }]).blur(3).jpeg({ quality }).toBuffer();
     }
-    const wide = sceneSvg(this.#layout, people, this.#rng, width * 2);
+    const wide = Buffer.from(sceneSvg(this.#layout, people, this.#rng, width * 2, !!this.#backdrop));
+    const scene = this.#backdrop ? sharp(this.#backdrop).resize(width * 2, height, { fit: 'cover' }).composite([{ input: wide }]) : sharp(wide);
     const left = tamper === 'moved' ? Math.round(width * (0.55 + this.#rng.next() * 0.4)) : 0;
-    let img = sharp(await sharp(Buffer.from(wide)).extract({ left, top: 0, width, height }).toBuffer())
+    let img = sharp(await sharp(await scene.png().toBuffer()).extract({ left, top: 0, width, height }).toBuffer())
       .composite([{ input: await this.#noise, blend: 'soft-light' }]);
     if (tamper === 'moved') img = sharp(await img.png().toBuffer()).rotate(this.#rng.range(8, 20), { background: '#444' }).resize(width, height, { fit: 'cover' });
     if (tamper === 'defocused') img = sharp(await img.png().toBuffer()).blur(6);

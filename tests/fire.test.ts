@@ -37,6 +37,18 @@ describe('fire confirmation', () => {
     expect(fires().at(-1)).toMatchObject({ active: false });
   });
 
+  it('heat is a rate of rise: a room warming 7 °C over 10 minutes does not confirm a vape; the same rise in 3 minutes does', () => {
+    const slow = setup();
+    for (let i = 0; i <= 60; i++) slow.f.accept(telemetry('s1', i * 10_000, { temperature_c: 20 + (7 * i) / 60 }));
+    slow.f.suspicion(suspect('s1', 600_000));
+    for (let i = 61; i < 70; i++) slow.f.accept(telemetry('s1', i * 10_000, { temperature_c: 27 + (i - 60) * 0.05 }));
+    expect(slow.fires()).toEqual([]);
+    const fast = setup();
+    for (let i = 0; i <= 18; i++) fast.f.accept(telemetry('s1', i * 10_000, { temperature_c: 20 + (7 * i) / 18 }));
+    fast.f.suspicion(suspect('s1', 180_000));
+    expect(fast.fires()).toHaveLength(1);
+  });
+
   it('a second detector of the same zone suspecting within the window confirms both (EN 54-2 type C); other zones do not', () => {
     const { f, fires } = setup({ s1: 'kitchen', s2: 'kitchen', s3: 'hall' });
     f.suspicion(suspect('s1', 0));

@@ -22,7 +22,7 @@ export interface FireConfirmSettings {
   dependencyWindowS: number;
 }
 
-export const defaultFireConfirm: FireConfirmSettings = { heatRiseC: 6, heatWindowS: 600, dependencyWindowS: 300 };
+export const defaultFireConfirm: FireConfirmSettings = { heatRiseC: 6, heatWindowS: 300, dependencyWindowS: 300 };
 
 interface Suspect {
   site: string;

@@ -92,3 +92,22 @@ export function syntheticLieDown(standing: ImuSample[], rng: Rng): ImuSample[] {
   }
   return out;
 }
+
+/**
+ * The trial continued with the wearer staying down for `seconds`: UP-Fall trials end a few seconds
+ * after the fall, too soon for the gateway's 10-s rule. The continuation replays the trial's last
+ * second (the body already on the floor) with a little sensor noise and no movement — an unconscious
+ * officer. Semi-synthetic, and stated so wherever it is scored.
+ */
+export function staysDown(samples: ImuSample[], seconds: number, rng: Rng): ImuSample[] {
+  const last = samples.at(-1)!.ts;
+  const tail = samples.filter((s) => s.ts > last - 1000);
+  const dt = tail.length > 1 ? (last - tail[0]!.ts) / (tail.length - 1) : 50;
+  const out = [...samples];
+  const n = Math.round((seconds * 1000) / dt);
+  for (let i = 1; i <= n; i++) {
+    const [x, y, z] = tail[i % tail.length]!.a as [number, number, number];
+    out.push({ ts: last + i * dt, a: [x + rng.gauss(0, 0.01), y + rng.gauss(0, 0.01), z + rng.gauss(0, 0.01)] });
+  }
+  return out;
+}

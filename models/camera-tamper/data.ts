@@ -4,6 +4,9 @@
  * detector must ignore: crowds coming and going, lights dimmed or brightened, JPEG quality changes.
  * Cameras are split by id: the evaluation only ever sees cameras the model was not trained on.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { CameraFeatures, frameStats } from '../../edge/features/camera.ts';
 import { Rng } from '../../simulators/random.ts';
@@ -18,7 +21,7 @@ export const tampers: Exclude<Tamper, 'none'>[] = ['covered', 'defocused', 'move
 export const subtle = ['partial_cover', 'slight_turn', 'mild_blur', 'glare_sharp'] as const;
 export type FrameKind = Tamper | 'lighting' | 'crowd' | (typeof subtle)[number];
 
-async function subtleTamper(jpeg: Buffer, kind: (typeof subtle)[number], rng: Rng): Promise<Buffer> {
+export async function subtleTamper(jpeg: Buffer, kind: (typeof subtle)[number], rng: Rng): Promise<Buffer> {
   const img = sharp(jpeg);
   const { width = 320, height = 240 } = await img.metadata();
   if (kind === 'mild_blur') return img.blur(rng.range(1.5, 3)).jpeg({ quality: 80 }).toBuffer();
@@ -44,9 +47,9 @@ export interface LabelledFrame {
 const regimes = { quiet: [0, 10], busy: [5, 25], rush: [20, 45] } as const;
 
 /** One camera's stream: warm-up frames, then a mix of normal, nuisance and tampered frames. */
-export async function cameraStream(camera: string, frames: number, seed: string): Promise<LabelledFrame[]> {
+export async function cameraStream(camera: string, frames: number, seed: string, backdrop?: Buffer): Promise<LabelledFrame[]> {
   const rng = new Rng(`${seed}:${camera}`);
-  const scene = new SceneRenderer(camera, seed);
+  const scene = new SceneRenderer(camera, seed, backdrop);
   const feats = new CameraFeatures();
   const out: LabelledFrame[] = [];
   const [lo, hi] = regimes[rng.pick(['quiet', 'busy', 'rush'] as const)];
@@ -77,19 +80,37 @@ export async function cameraSet(prefix: string, cameras: number, frames: number,
   return out;
 }
 
+const PHOTOS = fileURLToPath(new URL('../data/photos/', import.meta.url));
+
+/**
+ * Real photographs as camera views (models/data/photos/README.md): `train` are wallpaper photographs
+ * from Debian's plasma-workspace-wallpapers; `heldout` are scikit-image's sample photographs, kept
+ * aside for independent evaluation — no training script reads them.
+ */
+export function photos(set: 'train' | 'heldout'): { name: string; backdrop: Buffer }[] {
+  return readdirSync(join(PHOTOS, set)).filter((f) => f.endsWith('.jpg')).sort().map((f) => ({ name: f.replace(/\.jpg$/, ''), backdrop: readFileSync(join(PHOTOS, set, f)) }));
+}
+
+/** `perPhoto` cameras on each photograph of a set (each its own people, noise and starting regime). */
+export async function photoSet(set: 'train' | 'heldout', perPhoto: number, frames: number, seed: string): Promise<LabelledFrame[]> {
+  const out: LabelledFrame[] = [];
+  for (const { name, backdrop } of photos(set)) for (let c = 0; c < perPhoto; c++) out.push(...(await cameraStream(`photo-${name}-${c}`, frames, seed, backdrop)));
+  return out;
+}
+
 /**
  * Untouched cameras through a morning rush, as the detector runs them: each camera starts (is
  * installed, or restarted) at a random time between 06:30 and 09:30, so many form their
  * reference in a crowd, then takes a snapshot every `intervalS` for three hours while the crowd
  * follows the hub's occupancy curve. Every frame is normal: whatever is flagged is a false alarm.
  */
-export async function rushHourStreams(cameras: number, seed: string, intervalS = 60): Promise<{ camera: string; features: number[] | undefined; stats: Awaited<ReturnType<typeof frameStats>> }[][]> {
+export async function rushHourStreams(cameras: number | { name: string; backdrop: Buffer }[], seed: string, intervalS = 60): Promise<{ camera: string; features: number[] | undefined; stats: Awaited<ReturnType<typeof frameStats>> }[][]> {
   const { occupancy } = await import('../../simulators/random.ts');
   const out = [];
-  for (let c = 0; c < cameras; c++) {
-    const camera = `rush-cam-${String(c).padStart(2, '0')}`;
+  const views = typeof cameras === 'number' ? Array.from({ length: cameras }, (_, c) => ({ name: `rush-cam-${String(c).padStart(2, '0')}`, backdrop: undefined })) : cameras.map((p) => ({ name: `rush-photo-${p.name}`, backdrop: p.backdrop }));
+  for (const { name: camera, backdrop } of views) {
     const rng = new Rng(`${seed}:${camera}`);
-    const scene = new SceneRenderer(camera, seed);
+    const scene = new SceneRenderer(camera, seed, backdrop);
     const day = Date.UTC(2026, 0, 5); // occupancy reads local hours: built from local midnight below
     const start = new Date(day);
     start.setHours(6, 30, 0, 0);

@@ -85,9 +85,9 @@ export async function evaluateRush(streams: Awaited<ReturnType<typeof rushHourSt
   return { cameras: streams.length, frames, flagged, alerts, camerasAlerting, perCameraDay: alerts / cameraDays, intervalS };
 }
 
-export function rushTable(r: Awaited<ReturnType<typeof evaluateRush>>): string {
+export function rushTable(r: Awaited<ReturnType<typeof evaluateRush>>, views = 'rendered scenes'): string {
   return mdTable(
     ['untouched cameras through a morning rush', 'snapshots scored', 'flagged', 'false tamper alerts', 'cameras with one', `per camera-day (1 snapshot / ${r.intervalS} s)`],
-    [[`${r.cameras} cameras, started 06:30–09:30`, r.frames, r.flagged, r.alerts, r.camerasAlerting, r.perCameraDay.toFixed(2)]],
+    [[`${r.cameras} cameras on ${views}, started 06:30–09:30`, r.frames, r.flagged, r.alerts, r.camerasAlerting, r.perCameraDay.toFixed(2)]],
   );
 }

@@ -86,12 +86,12 @@ function evaluationFire(background: SmokeRow[], rng: Rng): { rows: SmokeRow[]; o
 }
 
 /** Pre-alarms and confirmed fires over one stretch, as the gateway would raise them. */
-export async function twoStage(rows: SmokeRow[], score: Scorer): Promise<{ preAlarmAt?: number; fireAt?: number }> {
+export async function twoStage(rows: SmokeRow[], score: Scorer): Promise<{ preAlarmAt?: number; fireAt?: number; preAlarms: number; fires: number }> {
   const feats = new SmokeFeatures();
   const d = new Decision(thresholds);
   const fires: Condition[] = [];
   const confirm = new FireConfirmation((c) => c.active && fires.push(c), () => null);
-  const out: { preAlarmAt?: number; fireAt?: number } = {};
+  const out: { preAlarmAt?: number; fireAt?: number; preAlarms: number; fires: number } = { preAlarms: 0, fires: 0 };
   for (const r of rows) {
     const msg = { site: 'eval', kind: 'smoke', deviceId: 'd', channel: 'telemetry', ts: r.ts, data: { temperature_c: r.temperature_c } } as unknown as DeviceMessage;
     confirm.accept(msg);
@@ -99,10 +99,53 @@ export async function twoStage(rows: SmokeRow[], score: Scorer): Promise<{ preAl
     feats.frozen = s >= thresholds.clear;
     const change = d.update(s, r.ts);
     if (change) confirm.suspicion({ site: 'eval', deviceId: 'd', kind: 'smoke', type: 'fire_suspected', active: change === 'raise', severity: 'major', reason: 'model', ts: r.ts });
-    if (change === 'raise') out.preAlarmAt ??= r.ts;
+    if (change === 'raise') (out.preAlarmAt ??= r.ts, out.preAlarms++);
     if (fires.length) out.fireAt ??= r.ts;
   }
+  out.fires = fires.length;
   return out;
+}
+
+export interface RecordedRow {
+  session: string;
+  part: string;
+  hours: number;
+  preAlarms: number;
+  fires: number;
+}
+
+/**
+ * The sessions exactly as recorded, through both stages: each session's normal stretch and its
+ * labelled-fire stretch (session A's is the one real fire episode in the data) as a device would
+ * have sent them. Every pre-alarm on a normal stretch is a nuisance pre-alarm; a fire there is a false fire.
+ */
+export async function evaluateRecorded(sessions: Map<string, SmokeRow[]>, score: Scorer): Promise<RecordedRow[]> {
+  const out: RecordedRow[] = [];
+  for (const [session, rows] of sessions) {
+    for (const [part, keep] of [['normal readings', 0], ['labelled fire_alarm = 1', 1]] as const) {
+      const stretches = keep ? [rows.filter((r) => r.fire === 1)] : normalStretches(rows);
+      let pre = 0;
+      let fire = 0;
+      let ms = 0;
+      for (const st of stretches) {
+        if (st.length < 2) continue;
+        const r = await twoStage(st, score);
+        pre += r.preAlarms;
+        fire += r.fires;
+        ms += st.at(-1)!.ts - st[0]!.ts;
+      }
+      if (ms > 0) out.push({ session, part, hours: ms / 3_600_000, preAlarms: pre, fires: fire });
+    }
+  }
+  return out;
+}
+
+export function recordedTable(rows: RecordedRow[]): string {
+  return [
+    '| session | part | hours | pre-alarms (fire_suspected) | critical fires (confirmed) |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.session} | ${r.part} | ${r.hours.toFixed(2)} | ${r.preAlarms} | ${r.fires} |`),
+  ].join('\n');
 }
 
 export interface TwoStageRow {
