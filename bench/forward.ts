@@ -50,7 +50,7 @@ try {
   result['spool_durable_append_points_per_s'] = N / ((performance.now() - t) / 1000);
 
   // Catch-up: the backlog drains to the server after the outage.
-  const fw = new Forwarder({ url: vm.url, org: 'o', bucket: 'b', token: 'x', timeoutMs: 30_000, batchLines: 5000, batchBytes: 2_000_000, gzipThreshold: 1024, minRetryMs: 100, maxRetryMs: 1000, jitterMs: 10 }, spool, log, { written: () => {}, failed: () => {}, deadLettered: () => {} });
+  const fw = new Forwarder({ url: vm.url, org: 'o', bucket: 'b', token: 'x', timeoutMs: 30_000, batchLines: 5000, batchBytes: 2_000_000, gzipThreshold: 1024, minRetryMs: 100, maxRetryMs: 1000 }, spool, log, { written: () => {}, failed: () => {}, deadLettered: () => {} });
   t = performance.now();
   fw.start();
   while (spool.depth > 0) await new Promise((r) => setTimeout(r, 20));

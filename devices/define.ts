@@ -44,6 +44,11 @@ export interface DeviceSpec<K extends string> {
   telemetryPeriodS: number;
   telemetry: z.ZodRawShape;
   events: z.ZodObject[];
+  /**
+   * How a flattened field is written to the time-series store, when not as is: e.g. a door's
+   * `door: "open" | "closed"` becomes the boolean `door_open`, which a dashboard can graph.
+   */
+  forward?: FieldConverters;
   config: z.ZodRawShape;
   units: Record<string, UnitSpec>;
   capabilities: Capability[];
@@ -64,7 +69,12 @@ export const configReportedSchema = z.object({
   reason: z.string().max(500).optional(),
 });
 
+export type FieldValue = number | boolean | string;
+export type FieldConverters = Record<string, (v: FieldValue) => Record<string, FieldValue>>;
+
 export interface DeviceDefinition<K extends string = string> {
+  /** Field converters for the time-series store (DeviceSpec.forward). */
+  forward: FieldConverters;
   kind: K;
   title: string;
   description: string;
@@ -133,6 +143,7 @@ export function defineDevice<K extends string>(spec: DeviceSpec<K>): DeviceDefin
     title: spec.title,
     description: spec.description,
     telemetryPeriodS: spec.telemetryPeriodS,
+    forward: spec.forward ?? {},
     capabilities: spec.capabilities.map((c) => c.name),
     eventTypes,
     units,

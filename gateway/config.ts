@@ -174,9 +174,18 @@ export const configSchema = z
         batchLines: z.number().int().min(1).default(5000).describe('Points per write request at most.'),
         batchBytes: z.number().int().min(1024).default(2_000_000).describe('Line-protocol bytes per write request at most (before gzip).'),
         gzipThreshold: z.number().int().min(0).default(1024).describe('Gzip request bodies above this many bytes.'),
-        minRetryMs: z.number().int().min(1).default(1000).describe('First retry delay after a failed write; doubles per attempt.'),
-        maxRetryMs: z.number().int().min(1).default(60_000).describe('Longest retry delay (a server Retry-After wins).'),
-        jitterMs: z.number().int().min(0).default(1000).describe('Random delay added to each retry so boxes do not retry in lockstep.'),
+        minRetryMs: z.number().int().min(1).default(1000).describe('Shortest retry delay after a failed write, and the base of the backoff: the n-th retry waits a random time up to minRetryMs × 2^n (full jitter), never less than minRetryMs.'),
+        maxRetryMs: z.number().int().min(1).default(60_000).describe('Cap of the backoff (a server Retry-After wins, up to 15 min).'),
+        privacy: z
+          .object({
+            officerId: z.enum(['forward', 'hash', 'drop']).default('hash').describe('Officer ids of body cameras in forwarded points: as sent, a pseudonym (HMAC-SHA256, 16 hex digits: the same officer gives the same pseudonym, the name cannot be read back), or left out.'),
+            credentialId: z.enum(['forward', 'hash', 'drop']).default('hash').describe('Credential ids (card numbers, face-template ids) of door events: same choices.'),
+            gps: z.enum(['forward', 'coarse', 'drop']).default('coarse').describe('GPS positions in forwarded points: exact, rounded to gpsDecimals, or left out. The box itself keeps exact positions (alerts, dispatch).'),
+            gpsDecimals: z.number().int().min(0).max(6).default(2).describe('Decimals kept by gps=coarse: 2 ≈ 1.1 km, 3 ≈ 110 m.'),
+            pseudonymKey: z.string().default('').describe('Key of the pseudonyms (base64, ≥ 16 bytes); give every box of a district the same one to follow a pseudonym across boxes. Empty: derived from this box\'s master key (pseudonyms differ per box). Never logged.'),
+          })
+          .strict()
+          .prefault({}),
         aggregateS: z
           .object({
             camera: z.number().int().min(0).default(0).describe('Forward camera telemetry as per-window min/max/mean over this many seconds (0 = every reading).'),

@@ -280,7 +280,7 @@ export class Gateway {
   }
 
   readiness() {
-    const checks: Record<string, { ok: boolean; detail?: string }> = {
+    const checks: Record<string, { ok: boolean; detail?: string; critical?: boolean }> = {
       broker: { ok: !!this.broker && !this.broker.closed, detail: this.broker ? `${this.broker.connectedClients} clients` : 'not started' },
       listeners: { ok: this.#listeners.length > 0, detail: this.#listeners.map((l) => `${l.name}:${l.port}`).join(', ') || 'none' },
       pipeline: { ok: this.pipeline.stages.length > 0, detail: this.pipeline.stages.join(' → ') },
@@ -294,7 +294,10 @@ export class Gateway {
       // The uplink being down is not a readiness failure: the spool is there for exactly that. It is reported, not failed.
       spool: { ok: true, detail: `${this.forwarding.spool.depth} points spooled${this.forwarding.forwarding ? '' : ' (standalone: no uplink configured)'}` },
     };
-    return { ready: this.#state === 'running' && Object.values(checks).every((c) => c.ok), checks };
+    // The uplink is reported (ok: false while its circuit is not closed) but not critical: the spool holds the points.
+    const fw = this.forwarding.forwarder;
+    if (fw) checks[`uplink:${fw.target}`] = { ok: fw.circuit === 'closed', critical: false, detail: fw.describe() };
+    return { ready: this.#state === 'running' && Object.values(checks).every((c) => c.ok || c.critical === false), checks };
   }
 
   async stop(): Promise<void> {

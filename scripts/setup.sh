@@ -22,6 +22,8 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
   # A real server speaking the InfluxDB v2 write API, for the forwarding tests (started by the tests themselves).
   command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
+  # Debian's InfluxDB 1.6: its /write refuses field type conflicts, a stricter check of the line protocol.
+  command -v influxd >/dev/null || missing+=(influxdb)
   # libfaketime: CI proves the time-dependent suites at several hours of the day.
   command -v faketime >/dev/null || missing+=(faketime)
   if [ ${#missing[@]} -gt 0 ]; then

@@ -12,6 +12,7 @@ import type { DeviceMessage } from '../edge/message.ts';
 import type { PipelineStage } from '../edge/pipeline.ts';
 import type { GatewayConfigInput } from '../gateway/config.ts';
 import { Aggregator } from '../gateway/forward/aggregate.ts';
+import { retryAfterMs } from '../gateway/forward/forwarder.ts';
 import { Fleet } from '../simulators/fleet.ts';
 import { FaultProxy } from './helpers/fault-proxy.ts';
 import { closeAll, connect, startTestGateway, until } from './helpers/gateway.ts';
@@ -30,7 +31,7 @@ async function gateway(over: GatewayConfigInput, stages: PipelineStage[] = []) {
   const t = await startTestGateway({
     ...over,
     security: { messagesPerSecond: 100_000, messageBurst: 100_000 },
-    forward: { minRetryMs: 50, maxRetryMs: 500, jitterMs: 20, batchLines: 500, ...over.forward },
+    forward: { minRetryMs: 50, maxRetryMs: 500, batchLines: 500, ...over.forward },
   }, stages);
   return t.gw;
 }
@@ -62,13 +63,13 @@ describe('forwarding to the InfluxDB v2 write API', () => {
         const s = await vm.export('smoke_temperature_c{device="f-smoke-1"}');
         return s.length ? s : undefined;
       }, 'telemetry in the server', 10_000);
-      expect(t!.metric).toEqual({ __name__: 'smoke_temperature_c', site: 'hub1', zone: 'hall-b', kind: 'smoke', device: 'f-smoke-1' });
+      expect(t!.metric).toEqual({ __name__: 'smoke_temperature_c', gateway: 'vigil-edge', site: 'hub1', zone: 'hall-b', kind: 'smoke', device: 'f-smoke-1' });
       expect(t!.values).toEqual([21.25]);
       expect(t!.timestamps).toEqual([ts]);
       expect(await vm.samples('smoke_battery_pct{device="f-smoke-1"}')).toBe(1);
       const alert = await until(async () => (await vm.export('alerts_version{device="f-door-1"}'))[0], 'alert in the server', 10_000);
       expect(alert.metric).toMatchObject({ type: 'forced_entry', severity: 'critical', event: 'raised', state: 'raised', site: 'hub1', kind: 'door' });
-      expect(await vm.samples('events_count{device="f-door-1",type="forced_open"}')).toBe(1);
+      expect(await vm.samples('events_event_count{device="f-door-1",type="forced_open"}')).toBe(1);
       const metrics = await (await fetch(`http://127.0.0.1:${gw.ports.http}/metrics`)).text();
       expect(metrics).toMatch(/vigil_forward_points_written_total [1-9]/);
       expect(metrics).toMatch(/vigil_forward_last_success_timestamp_seconds \d{10}/);
@@ -144,6 +145,41 @@ describe('forwarding to the InfluxDB v2 write API', () => {
     }
   });
 
+  it.each([
+    ['503 on every write', { status: 503 }, 14],
+    ['429 with Retry-After: 2 (seconds)', { status: 429, retryAfterS: 2 }, 3],
+  ])('a server answering %s is not hammered while devices keep sending: backoff with jitter, never woken early by new points', async (_name, fault, most) => {
+    const proxy = await FaultProxy.start(() => vm.url);
+    proxy.always = fault;
+    const gw = await gateway({ forward: { url: proxy.url, minRetryMs: 300, maxRetryMs: 2000 } });
+    try {
+      const c = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { clientId: 'storm-dev' });
+      const dev = { site: 'storm', kind: 'smoke', deviceId: 'storm-dev' };
+      // Readings keep arriving for 3 s: each append used to wake the retry sleep.
+      const start = Date.now();
+      for (let i = 0; Date.now() - start < 3000; i++) {
+        await c.publishAsync(deviceTopic(dev, 'telemetry'), JSON.stringify({ ...smoke(i), ts: start + i }), { qos: 1 });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // The bound holds however slow the machine: retries never come sooner than minRetryMs (or Retry-After), so 3 s allow at most this many.
+      expect(proxy.seen.length).toBeGreaterThan(0);
+      expect(proxy.seen.length).toBeLessThanOrEqual(most);
+      expect(gw.forwarding.spool.depth).toBeGreaterThan(100);
+      const ready = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
+      expect(ready.checks['uplink:influx']).toMatchObject({ ok: false, detail: expect.stringMatching(/circuit (open|half_open)/) });
+      const metrics = await (await fetch(`http://127.0.0.1:${gw.ports.http}/metrics`)).text();
+      expect(metrics).toMatch(/vigil_uplink_circuit_state\{target="influx"\} (1|2)/);
+      // The server recovers: the spool drains and the circuit closes.
+      proxy.always = undefined;
+      await until(() => gw.forwarding.spool.depth === 0, 'spool drained after recovery', 20_000);
+      expect(await (await fetch(`http://127.0.0.1:${gw.ports.http}/metrics`)).text()).toMatch(/vigil_uplink_circuit_state\{target="influx"\} 0/);
+      await c.endAsync();
+    } finally {
+      await gw.stop();
+      await proxy.close();
+    }
+  });
+
   it('kill -9 of the gateway during an outage loses nothing it had acknowledged', async () => {
     const port = (await import('./helpers/victoria.ts')).freePort;
     const down = `http://127.0.0.1:${await port()}`; // nothing listens here yet
@@ -195,6 +231,18 @@ describe('forwarding to the InfluxDB v2 write API', () => {
   });
 });
 
+describe('Retry-After', () => {
+  it('is read as seconds or as an HTTP date, never as milliseconds', () => {
+    const now = Date.parse('2026-11-29T10:00:00Z');
+    expect(retryAfterMs('30', now)).toBe(30_000);
+    expect(retryAfterMs(['5'], now)).toBe(5_000);
+    expect(retryAfterMs('Sun, 29 Nov 2026 10:02:00 GMT', now)).toBe(120_000);
+    expect(retryAfterMs('Sun, 29 Nov 2026 09:00:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+    expect(retryAfterMs(undefined, now)).toBeUndefined();
+  });
+});
+
 describe('standalone: no uplink configured', () => {
   it('keeps telemetry on the box and serves it by device and time range; nothing is spooled', async () => {
     const gw = await gateway({});
@@ -219,7 +267,7 @@ describe('standalone: no uplink configured', () => {
 });
 
 describe('edge aggregation', () => {
-  it('forwards per-minute min/max/mean instead of every reading for a kind configured so', async () => {
+  it('forwards per-minute min/max/mean, in their own measurement <kind>_agg, instead of every reading for a kind configured so', async () => {
     const gw = await gateway({ forward: { url: vm.url, aggregateS: { smoke: 60 } } });
     try {
       const a = { site: 'agg', kind: 'smoke', deviceId: 'agg-smoke-1' };
@@ -228,11 +276,11 @@ describe('edge aggregation', () => {
       for (const [dt, t] of [[1000, 20], [20_000, 22], [40_000, 24], [61_000, 30]] as const) {
         await dev.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ ...smoke(0), temperature_c: t, ts: minute + dt }), { qos: 1 });
       }
-      const mean = await until(async () => (await vm.export('smoke_temperature_c_mean{device="agg-smoke-1"}'))[0], 'aggregate in the server', 10_000);
+      const mean = await until(async () => (await vm.export('smoke_agg_temperature_c_mean{device="agg-smoke-1"}'))[0], 'aggregate in the server', 10_000);
       expect(mean.values).toEqual([22]);
       expect(mean.timestamps).toEqual([minute]);
-      expect(await vm.samples('smoke_temperature_c_max{device="agg-smoke-1"}')).toBe(1);
-      expect((await vm.export('smoke_samples{device="agg-smoke-1"}'))[0]!.values).toEqual([3]);
+      expect(await vm.samples('smoke_agg_temperature_c_max{device="agg-smoke-1"}')).toBe(1);
+      expect((await vm.export('smoke_agg_samples{device="agg-smoke-1"}'))[0]!.values).toEqual([3]);
       expect(await vm.samples('smoke_temperature_c{device="agg-smoke-1"}')).toBe(0); // no raw readings uplinked
       // The raw readings are still kept on the box.
       expect(gw.forwarding.spool.localTelemetry('agg-smoke-1', minute, minute + 120_000, 10)).toHaveLength(4);

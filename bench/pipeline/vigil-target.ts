@@ -21,7 +21,7 @@ const config = loadConfig({
     http: { host: '127.0.0.1', port: 0 },
     log: { level: 'warn' },
     security: { allowAnonymous: !!job.anonymous, messagesPerSecond: 1_000_000, messageBurst: 1_000_000, loginThrottle: { perAddressQueued: 100_000, maxQueued: 100_000 } },
-    forward: { url: job.forwardUrl, token: 'bench', minRetryMs: 100, jitterMs: 10 },
+    forward: { url: job.forwardUrl, token: 'bench', minRetryMs: 100 },
     inference: { modelsDir: fileURLToPath(new URL('../../models', import.meta.url)) },
     alerts: { startupGraceS: 0 },
   },

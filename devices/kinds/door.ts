@@ -20,6 +20,7 @@ export const door = defineDevice({
     mains_ok: z.boolean().optional(),
   },
   units: {},
+  forward: { door: (v) => ({ door_open: v === 'open' }) },
   events: [
     z.object({ type: z.literal('access_granted'), credential, direction: z.enum(['in', 'out']).optional() }),
     z.object({

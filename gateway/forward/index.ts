@@ -18,8 +18,10 @@ import type { GatewayConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { Aggregator } from './aggregate.ts';
-import { Forwarder } from './forwarder.ts';
-import { alertLine, flatten, messageLine, type Line } from './points.ts';
+import { circuitValue, Forwarder } from './forwarder.ts';
+import { hkdfSync } from 'node:crypto';
+import { loadMasterKey } from '../security/at-rest.ts';
+import { flatten, LineEncoder, type Line } from './points.ts';
 import { Spool, type LocalRow } from './spool.ts';
 
 export interface ForwardingDeps {
@@ -39,6 +41,7 @@ export class Forwarding implements PipelineStage {
   readonly #now: () => number;
   readonly #aggregators = new Map<string, Aggregator>();
   readonly #written: Counter;
+  readonly encoder: LineEncoder;
   #timers: NodeJS.Timeout[] = [];
 
   constructor(deps: ForwardingDeps) {
@@ -46,6 +49,9 @@ export class Forwarding implements PipelineStage {
     this.#now = deps.now ?? Date.now;
     const { config, metrics, log } = deps;
     const reg = [metrics.registry];
+    const privacy = config.forward.privacy;
+    const hashing = privacy.officerId === 'hash' || privacy.credentialId === 'hash';
+    this.encoder = new LineEncoder({ gatewayId: config.gatewayId, privacy, pseudonymKey: hashing ? pseudonymKey(config) : undefined });
     const dropped = new Counter({ name: 'vigil_spool_dropped_total', help: 'Points dropped from the spool by the size or age policy, by class and reason.', labelNames: ['class', 'reason'] as const, registers: reg });
     this.spool = new Spool({
       file: join(config.dataDir, 'spool.db'),
@@ -80,12 +86,13 @@ export class Forwarding implements PipelineStage {
     if (config.forward.url) {
       const f = config.forward;
       this.forwarder = new Forwarder(
-        { url: f.url, org: f.org, bucket: f.bucket, token: f.token, timeoutMs: f.timeoutMs, batchLines: f.batchLines, batchBytes: f.batchBytes, gzipThreshold: f.gzipThreshold, minRetryMs: f.minRetryMs, maxRetryMs: f.maxRetryMs, jitterMs: f.jitterMs },
+        { url: f.url, org: f.org, bucket: f.bucket, token: f.token, timeoutMs: f.timeoutMs, batchLines: f.batchLines, batchBytes: f.batchBytes, gzipThreshold: f.gzipThreshold, minRetryMs: f.minRetryMs, maxRetryMs: f.maxRetryMs, now: this.#now },
         this.spool,
         log,
         { written: (n) => this.#written.inc(n), failed: (r) => failures.inc({ reason: r }), deadLettered: (n) => dead.inc(n) },
       );
       const fw = this.forwarder;
+      new Gauge({ name: 'vigil_uplink_circuit_state', help: 'Circuit of each forward target: 0 closed (writing), 1 half-open (trial write after a wait), 2 open (waiting out a backoff or Retry-After).', labelNames: ['target'] as const, registers: reg, collect() { this.set({ target: fw.target }, circuitValue[fw.circuit]); } });
       new Gauge({ name: 'vigil_forward_last_success_timestamp_seconds', help: 'When the server last accepted a write (0: never since start).', registers: reg, collect() { this.set(fw.lastSuccess / 1000); } });
     }
   }
@@ -105,17 +112,17 @@ export class Forwarding implements PipelineStage {
       const agg = this.#aggregators.get(m.kind);
       if (agg) {
         const closed = agg.add(m);
-        if (closed) pushLine(lines, messageLine(closed.msg, zone, closed.fields));
-      } else pushLine(lines, messageLine(m, zone, fields));
+        if (closed) pushLine(lines, this.encoder.aggregate(closed.msg, zone, closed.fields));
+      } else pushLine(lines, this.encoder.message(m, zone, fields));
     } else {
-      pushLine(lines, messageLine(m, zone));
+      pushLine(lines, this.encoder.message(m, zone));
     }
     return this.spool.append(this.forwarding ? lines : [], local);
   }
 
   /** Alert changes join the spool (they are already durable in the alert store). */
   alertChanged(a: AlertRecord, event: AlertEvent): void {
-    if (this.forwarding) void this.spool.append([alertLine(a, event, this.#now())]).catch((err: unknown) => this.#deps.log.error({ err }, 'could not spool an alert change'));
+    if (this.forwarding) void this.spool.append([this.encoder.alert(a, event, this.#now())]).catch((err: unknown) => this.#deps.log.error({ err }, 'could not spool an alert change'));
   }
 
   start(): void {
@@ -134,7 +141,7 @@ export class Forwarding implements PipelineStage {
   #flushAggregates(): Promise<void> {
     const lines: Line[] = [];
     for (const agg of this.#aggregators.values()) {
-      for (const c of agg.flushIdle(this.#now())) pushLine(lines, messageLine(c.msg, this.#deps.zoneOf(c.msg.deviceId), c.fields));
+      for (const c of agg.flushIdle(this.#now())) pushLine(lines, this.encoder.aggregate(c.msg, this.#deps.zoneOf(c.msg.deviceId), c.fields));
     }
     return this.spool.append(this.forwarding ? lines : []);
   }
@@ -145,6 +152,18 @@ export class Forwarding implements PipelineStage {
     await this.forwarder?.stop();
     this.spool.close();
   }
+}
+
+/** The pseudonym key: configured (shared by a district's boxes), or derived from the master key (HKDF). */
+function pseudonymKey(config: GatewayConfig): Buffer {
+  const given = config.forward.privacy.pseudonymKey;
+  if (given) {
+    const k = Buffer.from(given, 'base64');
+    if (k.length < 16) throw new Error('forward.privacy.pseudonymKey must be at least 16 bytes in base64');
+    return k;
+  }
+  const master = loadMasterKey({ masterKey: config.security.masterKey, masterKeyFile: config.security.masterKeyFile, dataDir: config.dataDir });
+  return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), 'vigil forward pseudonyms v1', 32));
 }
 
 function pushLine(lines: Line[], l: Line | undefined): void {

@@ -1,10 +1,22 @@
 /**
- * The InfluxDB schema (README "Forwarding"): one measurement per device kind for telemetry,
- * `events`, `status`, `config`, `snapshots` and `alerts`; tags site, zone, kind, device;
- * millisecond timestamps (the device's measurement time). Line protocol is produced by the
- * official client's Point, so escaping is the client's.
+ * The InfluxDB schema (README "Forwarding"), one line-protocol encoder for every point:
+ * - measurements: one per device kind for telemetry (`smoke`, `door`, ...), `<kind>_agg` for edge
+ *   aggregates (min/max/mean of a window: never mixed with raw readings), `events`, `status`,
+ *   `config`, `snapshots` and `alerts`;
+ * - tags: `gateway` (which box), `site`, `zone`, `kind`, `device` (+ `type` on events; alert state tags);
+ * - field types come from the kind's zod schema: `.int()` → integer (`12i`), other numbers → float,
+ *   booleans, strings; so a field never changes type between points (InfluxDB refuses that);
+ * - a field named like a tag (a camera event's `zone`) is written as `data_<name>`: InfluxDB 3
+ *   refuses one name as both tag and field, and Flux mixes them up;
+ * - the kind's own converters (`forward` in devices/kinds/*) reshape fields, e.g. door state → `door_open` boolean;
+ * - personal data per the privacy setting: officer ids and credential ids hashed (HMAC, a stable
+ *   pseudonym per key), GPS coarsened — or forwarded, or dropped.
+ * Millisecond timestamps (the device's measurement time); escaping is the official client's Point.
  */
+import { createHmac } from 'node:crypto';
 import { Point } from '@influxdata/influxdb-client';
+import { z } from 'zod';
+import { getKind } from '../../devices/index.ts';
 import { imuStats, type ImuWindow } from '../../edge/imu.ts';
 import type { DeviceMessage } from '../../edge/message.ts';
 import type { AlertEvent } from '../../edge/alerts/model.ts';
@@ -14,6 +26,7 @@ import type { AlertRecord } from '../../edge/alerts/store.ts';
 export type PointClass = 'telemetry' | 'event' | 'status' | 'alert';
 
 export type Fields = Record<string, number | boolean | string>;
+export type FieldType = 'integer' | 'float' | 'boolean' | 'string';
 
 /** Flatten a reading into scalar fields: `gps.lat` → `gps_lat`; an IMU window → its summary. */
 export function flatten(data: Record<string, unknown>, prefix = '', out: Fields = {}): Fields {
@@ -34,15 +47,73 @@ function imuSummary(w: ImuWindow): Fields {
   return out;
 }
 
-function point(measurement: string, tags: Record<string, string | null | undefined>, fields: Fields, ts: number): Point {
-  const p = new Point(measurement).timestamp(ts);
-  for (const [k, v] of Object.entries(tags)) if (v) p.tag(k, v);
-  for (const [k, v] of Object.entries(fields)) {
-    if (typeof v === 'number') p.floatField(k, v);
-    else if (typeof v === 'boolean') p.booleanField(k, v);
-    else p.stringField(k, v);
+/** Fields computed at the edge (not in any device schema), with their types. */
+const computed: Record<string, FieldType> = {
+  imu_samples: 'integer', imu_accel_peak_g: 'float', imu_accel_mean_g: 'float', imu_accel_sd_g: 'float', imu_gyro_mean_dps: 'float',
+  samples: 'integer', event_count: 'integer', bytes: 'integer', width: 'integer', height: 'integer',
+  alert_id: 'string', incident_id: 'string', reason: 'string', version: 'integer', repeat_count: 'integer', escalation_level: 'integer',
+};
+
+type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema>; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; allOf?: JsonSchema[]; enum?: unknown[]; const?: unknown };
+
+function walk(s: JsonSchema, prefix: string, out: Record<string, FieldType>): void {
+  for (const alt of [...(s.anyOf ?? []), ...(s.oneOf ?? []), ...(s.allOf ?? [])]) walk(alt, prefix, out);
+  const t = Array.isArray(s.type) ? s.type.find((x) => x !== 'null') : s.type;
+  if (t === 'object' || s.properties) {
+    for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, prefix ? `${prefix}_${k}` : k, out);
+    return;
   }
-  return p;
+  if (!prefix) return;
+  const ft: FieldType | undefined = t === 'integer' ? 'integer' : t === 'number' ? 'float' : t === 'boolean' ? 'boolean' : t === 'string' || s.enum || typeof s.const === 'string' ? 'string' : undefined;
+  if (!ft) return;
+  // Two event types of a kind declaring one field differently: the wider type wins (float over integer).
+  const prev = out[prefix];
+  out[prefix] = prev === 'float' && ft === 'integer' ? 'float' : prev === 'integer' && ft === 'float' ? 'float' : ft;
+}
+
+const typeCache = new Map<string, Record<string, FieldType>>();
+/** Field name → type for a kind's telemetry or events, from its zod schema. */
+export function fieldTypes(kind: string, channel: 'telemetry' | 'event' | 'status' | 'config/reported'): Record<string, FieldType> {
+  const key = `${kind}:${channel}`;
+  let t = typeCache.get(key);
+  if (!t) {
+    t = {};
+    const def = getKind(kind);
+    if (def) {
+      const schema = channel === 'telemetry' ? def.schemas.telemetry : channel === 'event' ? def.schemas.event : channel === 'status' ? def.schemas.status : def.schemas.configReported;
+      walk(z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' }) as JsonSchema, '', t);
+    }
+    typeCache.set(key, t);
+  }
+  return t;
+}
+
+export const TAG_KEYS = ['gateway', 'site', 'zone', 'kind', 'device', 'type', 'severity', 'state', 'event'] as const;
+
+export type PersonalPolicy = 'forward' | 'hash' | 'drop';
+export interface Privacy {
+  /** Officer ids (body cameras' `officer`). */
+  officerId: PersonalPolicy;
+  /** Credential ids (card numbers, face-template ids) of door events. */
+  credentialId: PersonalPolicy;
+  /** GPS position: exact, coarsened to `gpsDecimals`, or dropped. */
+  gps: 'forward' | 'coarse' | 'drop';
+  gpsDecimals: number;
+}
+export const defaultPrivacy: Privacy = { officerId: 'hash', credentialId: 'hash', gps: 'coarse', gpsDecimals: 2 };
+
+/** Which privacy class a flattened field belongs to. */
+function personalClass(field: string): 'officerId' | 'credentialId' | 'gps' | undefined {
+  if (field === 'officer' || field === 'officer_id') return 'officerId';
+  if (field === 'credential_id') return 'credentialId';
+  if (field === 'gps_lat' || field === 'gps_lon') return 'gps';
+  return undefined;
+}
+
+export interface Line {
+  cls: PointClass;
+  ts: number;
+  line: string;
 }
 
 const measurementOf: Record<DeviceMessage['channel'], string | undefined> = {
@@ -53,36 +124,102 @@ const measurementOf: Record<DeviceMessage['channel'], string | undefined> = {
   snapshot: 'snapshots',
 };
 
-export interface Line {
-  cls: PointClass;
-  ts: number;
-  line: string;
+export interface EncoderOptions {
+  gatewayId: string;
+  privacy?: Privacy;
+  /** Key of the pseudonyms (HMAC-SHA256): the same id gives the same pseudonym under one key. */
+  pseudonymKey?: Buffer;
 }
 
-export function messageLine(m: DeviceMessage, zone: string | null, fields?: Fields): Line | undefined {
-  const tags = { site: m.site, zone, kind: m.kind, device: m.deviceId };
-  let f: Fields;
-  let cls: PointClass = 'telemetry';
-  if (m.channel === 'snapshot') f = { bytes: m.snapshot?.jpeg.length ?? 0, width: m.snapshot?.width ?? 0, height: m.snapshot?.height ?? 0 };
-  else f = fields ?? flatten(m.data);
-  if (m.channel === 'event') {
-    cls = 'event';
-    const { type, ...rest } = f;
-    Object.assign(tags, { type: String(type) });
-    f = Object.keys(rest).length ? rest : { count: 1 };
+export class LineEncoder {
+  readonly #gateway: string;
+  readonly #privacy: Privacy;
+  readonly #key: Buffer;
+
+  constructor(o: EncoderOptions) {
+    this.#gateway = o.gatewayId;
+    this.#privacy = o.privacy ?? defaultPrivacy;
+    this.#key = o.pseudonymKey ?? Buffer.alloc(0);
+    if ((this.#privacy.officerId === 'hash' || this.#privacy.credentialId === 'hash') && !this.#key.length) throw new Error('hashing personal ids needs a pseudonym key');
   }
-  if (m.channel === 'status' || m.channel === 'config/reported') cls = 'status';
-  if (!Object.keys(f).length) return undefined;
-  const line = point(measurementOf[m.channel] ?? m.kind, tags, f, m.ts).toLineProtocol();
-  return line ? { cls, ts: m.ts, line } : undefined;
-}
 
-export function alertLine(a: AlertRecord, event: AlertEvent, ts: number): Line {
-  const p = point(
-    'alerts',
-    { site: a.site, zone: a.zone, kind: a.kind, device: a.deviceId, type: a.type, severity: a.severity, state: a.state, event },
-    { alert_id: a.id, incident_id: a.incidentId, reason: a.reason, version: a.version, repeat_count: a.repeatCount, escalation_level: a.escalationLevel },
-    ts,
-  );
-  return { cls: 'alert', ts, line: p.toLineProtocol()! };
+  pseudonym(id: string): string {
+    return createHmac('sha256', this.#key).update(id).digest('hex').slice(0, 16);
+  }
+
+  /** Privacy, converters and tag collisions applied to a point's fields. */
+  #shape(kind: string, fields: Fields): Fields {
+    const out: Fields = {};
+    const convert = getKind(kind)?.forward ?? {};
+    for (const [k0, v0] of Object.entries(fields)) {
+      for (const [k, v] of Object.entries(convert[k0] ? convert[k0](v0) : { [k0]: v0 })) {
+        const cls = personalClass(k.replace(/_(min|max|mean)$/, ''));
+        let value: number | boolean | string = v;
+        if (cls === 'gps') {
+          if (this.#privacy.gps === 'drop') continue;
+          if (this.#privacy.gps === 'coarse' && typeof v === 'number') value = Number(v.toFixed(this.#privacy.gpsDecimals));
+        } else if (cls) {
+          const policy = this.#privacy[cls];
+          if (policy === 'drop') continue;
+          if (policy === 'hash') value = this.pseudonym(String(v));
+        }
+        out[(TAG_KEYS as readonly string[]).includes(k) ? `data_${k}` : k] = value;
+      }
+    }
+    return out;
+  }
+
+  #point(measurement: string, tags: Record<string, string | null | undefined>, fields: Fields, ts: number, types: Record<string, FieldType>): Point {
+    const p = new Point(measurement).timestamp(ts);
+    for (const [k, v] of Object.entries({ gateway: this.#gateway, ...tags })) if (v) p.tag(k, v);
+    for (const [k, v] of Object.entries(fields)) {
+      const declared = types[k] ?? types[k.replace(/^data_/, '')] ?? computed[k];
+      if (typeof v === 'number') {
+        if (declared === 'integer' && Number.isInteger(v)) p.intField(k, v);
+        else p.floatField(k, v);
+      } else if (typeof v === 'boolean') p.booleanField(k, v);
+      else p.stringField(k, v);
+    }
+    return p;
+  }
+
+  /** A device message as one point (telemetry: one per reading, or pass the fields of an aggregate to `aggregate`). */
+  message(m: DeviceMessage, zone: string | null, fields?: Fields): Line | undefined {
+    const tags: Record<string, string | null> = { site: m.site, zone, kind: m.kind, device: m.deviceId };
+    let f: Fields;
+    let cls: PointClass = 'telemetry';
+    if (m.channel === 'snapshot') f = { bytes: m.snapshot?.jpeg.length ?? 0, width: m.snapshot?.width ?? 0, height: m.snapshot?.height ?? 0 };
+    else f = fields ?? flatten(m.data);
+    if (m.channel === 'event') {
+      cls = 'event';
+      const { type, ...rest } = f;
+      tags['type'] = String(type);
+      // One field every event carries, whatever its type: dashboards count events on it.
+      f = { event_count: 1, ...rest };
+    }
+    if (m.channel === 'status' || m.channel === 'config/reported') cls = 'status';
+    f = this.#shape(m.kind, f);
+    if (!Object.keys(f).length) return undefined;
+    const types = m.channel === 'snapshot' ? computed : fieldTypes(m.kind, m.channel);
+    const line = this.#point(measurementOf[m.channel] ?? m.kind, tags, f, m.ts, types).toLineProtocol();
+    return line ? { cls, ts: m.ts, line } : undefined;
+  }
+
+  /** An edge aggregate (Aggregator): its own measurement `<kind>_agg`, `samples` and `<field>_min/_max/_mean`. */
+  aggregate(m: DeviceMessage, zone: string | null, fields: Fields): Line | undefined {
+    const f = this.#shape(m.kind, fields);
+    const line = this.#point(`${m.kind}_agg`, { site: m.site, zone, kind: m.kind, device: m.deviceId }, f, m.ts, computed).toLineProtocol();
+    return line ? { cls: 'telemetry', ts: m.ts, line } : undefined;
+  }
+
+  alert(a: AlertRecord, event: AlertEvent, ts: number): Line {
+    const p = this.#point(
+      'alerts',
+      { site: a.site, zone: a.zone, kind: a.kind, device: a.deviceId, type: a.type, severity: a.severity, state: a.state, event },
+      { alert_id: a.id, incident_id: a.incidentId, reason: a.reason, version: a.version, repeat_count: a.repeatCount, escalation_level: a.escalationLevel },
+      ts,
+      computed,
+    );
+    return { cls: 'alert', ts, line: p.toLineProtocol()! };
+  }
 }

@@ -46,5 +46,9 @@ export const deviceDetail = deviceSummary.extend({
 
 export const readiness = z.object({
   ready: z.boolean(),
-  checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })),
+  checks: z.record(z.string(), z.object({
+    ok: z.boolean(),
+    detail: z.string().optional(),
+    critical: z.boolean().optional().describe('false: reported, but the gateway stays ready without it (an uplink down is what the spool is for)'),
+  })),
 });

@@ -12,6 +12,8 @@ export class FaultProxy {
   port = 0;
   /** Answers for the next requests, in order; then requests pass through. */
   plan: Fault[] = [];
+  /** Once the plan is spent, answer every request with this (a server that stays down). */
+  always?: Fault;
   /** A request whose body contains this is refused with 400, like a malformed point. */
   poison?: string;
   readonly seen: number[] = [];
@@ -25,7 +27,7 @@ export class FaultProxy {
       for await (const c of req) chunks.push(c as Buffer);
       const raw = Buffer.concat(chunks);
       const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
-      const fault = p.plan.shift();
+      const fault = p.plan.shift() ?? p.always;
       if (fault) {
         p.seen.push(fault.status);
         res.writeHead(fault.status, { 'content-type': 'application/json', ...(fault.retryAfterS ? { 'retry-after': String(fault.retryAfterS) } : {}) });

@@ -32,7 +32,7 @@ async function main() {
   const { readdirSync } = await import('node:fs');
   for (const name of TRAIN_PHOTOS) {
     const dir = join(plasma, 'usr/share/wallpapers', name, 'contents/images');
-    const biggest = readdirSync(dir).sort((a, b) => parseInt(b) - parseInt(a))[0];
+    const biggest = readdirSync(dir).sort((a, b) => parseInt(b) - parseInt(a))[0]!;
     await backdrop(join(dir, biggest), join(here, 'train', `${name}.jpg`));
   }
   for (const file of HELDOUT_PHOTOS) await backdrop(join(skimage, 'usr/lib/python3/dist-packages/skimage/data', file), join(here, 'heldout', file.replace(/\.\w+$/, '.jpg')));
