@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { kindNames } from '../devices/index.ts';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -192,6 +193,22 @@ export const configSchema = z
             door: z.number().int().min(0).default(0).describe('Same for door telemetry.'),
             smoke: z.number().int().min(0).default(0).describe('Same for smoke telemetry.'),
             bodycam: z.number().int().min(0).default(0).describe('Same for body camera telemetry (IMU windows are summarised either way).'),
+          })
+          .strict()
+          .prefault({}),
+        mqtt: z
+          .object({
+            url: z.string().default('').refine((u) => u === '' || /^(mqtts?|wss?|tcp|ssl):\/\/[^/\s]+/.test(u), 'an MQTT URL such as mqtts://central.example:8883').describe('Central MQTT broker of the district (mqtts://host:8883); empty = no central uplink. Alerts, escalations, summaries and box health go there; acknowledgements come back.'),
+            prefix: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/).default('vigil-central/v1').describe('Topic root on the central broker; this box publishes under <prefix>/<gatewayId>/ only (the broker\'s ACL should say so: deploy/central/).'),
+            username: z.string().default('').describe('User name on the central broker (by convention the gatewayId, which the sample ACL uses).'),
+            password: z.string().default('').describe('Password on the central broker; never logged.'),
+            caFile: z.string().default('').describe('PEM file of the CA that signed the central broker\'s certificate (mqtts).'),
+            certFile: z.string().default('').describe('PEM client certificate of this box, for brokers that authenticate by certificate.'),
+            keyFile: z.string().default('').describe('PEM key of certFile.'),
+            telemetry: z.array(z.enum(kindNames as [string, ...string[]])).default([]).describe('Device kinds whose telemetry also goes to the central broker (e.g. ["bodycam"] for officer positions); alerts always go.'),
+            healthIntervalS: z.number().int().min(1).default(30).describe('Seconds between retained box-health messages (spool, uplinks, devices online, coverage, models).'),
+            reconnectMs: z.number().int().min(100).default(5000).describe('Wait between attempts to reach the central broker.'),
+            keepaliveS: z.number().int().min(5).default(30).describe('MQTT keep-alive with the central broker.'),
           })
           .strict()
           .prefault({}),

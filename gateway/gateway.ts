@@ -93,7 +93,16 @@ export class Gateway {
     this.alerts = new Alerts({ config: this.config, db: this.security.db, states: this.states, security: this.security, log: this.log.child({ module: 'alerts' }), now: opts.now });
     const zoneOf = (id: string) => this.security.registry.getDevice(id)?.zone ?? null;
     this.forwarding = new Forwarding({ config: this.config, log: this.log.child({ module: 'forward' }), metrics: this.metrics, zoneOf, now: opts.now });
-    this.alerts.onChange(({ alert, event }) => this.forwarding.alertChanged(alert, event));
+    this.alerts.onChange(({ alert, event, actor }) => this.forwarding.alertChanged(alert, event, actor));
+    this.forwarding.bind = {
+      // The central broker authenticated the publisher (its ACL lets only the centre's operators write commands); the operator's name is as the centre states it.
+      command: (c) => {
+        const a = this.alerts.act(c.action, c.alertId, { id: `central:${c.operator}`, sites: ['*'], via: 'central' }, c.note);
+        return { ok: true, state: a.state, version: a.version };
+      },
+      summary: (site) => this.alerts.summary(site),
+      health: () => this.boxHealth(),
+    };
     this.configs = new Configs(this.security.db, this.security, this.log.child({ module: 'configs' }), opts.now);
     this.rollouts = new Rollouts(this.security.db, this.configs, this.security.registry, this.log.child({ module: 'rollouts' }), opts.now);
     this.pipeline.use(this.states);
@@ -279,6 +288,25 @@ export class Gateway {
     return this;
   }
 
+  /** What the centre sees of this box (retained on the central broker): spool and uplinks, devices and coverage, models. */
+  boxHealth() {
+    const spool = this.forwarding.spool;
+    const now = this.now();
+    return {
+      box: this.config.gatewayId,
+      version: VERSION,
+      ts: new Date(now).toISOString(),
+      uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+      uplinks: Object.fromEntries(this.forwarding.targets.map((t) => {
+        const oldest = spool.oldestTs(t.target);
+        return [t.target, { circuit: t.circuit, spooled: spool.depthOf(t.target), oldestAgeS: oldest === undefined ? 0 : Math.max(0, Math.round((now - oldest) / 1000)) }];
+      })),
+      coverage: this.alerts.coverage.map((c) => ({ site: c.site, kind: c.kind, healthy: c.healthy, registered: c.registered, ratio: Number(c.ratio.toFixed(3)) })),
+      openAlerts: this.alerts.store.query({ state: 'open', limit: 1000 }).length,
+      models: this.models.models.map((m) => `${m.manifest.id}@${m.manifest.version}`),
+    };
+  }
+
   readiness() {
     const checks: Record<string, { ok: boolean; detail?: string; critical?: boolean }> = {
       broker: { ok: !!this.broker && !this.broker.closed, detail: this.broker ? `${this.broker.connectedClients} clients` : 'not started' },
@@ -295,8 +323,7 @@ export class Gateway {
       spool: { ok: true, detail: `${this.forwarding.spool.depth} points spooled${this.forwarding.forwarding ? '' : ' (standalone: no uplink configured)'}` },
     };
     // The uplink is reported (ok: false while its circuit is not closed) but not critical: the spool holds the points.
-    const fw = this.forwarding.forwarder;
-    if (fw) checks[`uplink:${fw.target}`] = { ok: fw.circuit === 'closed', critical: false, detail: fw.describe() };
+    for (const t of this.forwarding.targets) checks[`uplink:${t.target}`] = { ok: t.circuit === 'closed', critical: false, detail: t.describe() };
     return { ready: this.#state === 'running' && Object.values(checks).every((c) => c.ok || c.critical === false), checks };
   }
 

@@ -17,8 +17,8 @@ fi
 
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   missing=()
-  # The benchmark also runs Debian's Mosquitto broker as a baseline.
-  [ "${1:-}" = "--bench" ] && { [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto); }
+  # Debian's Mosquitto: the central broker of the uplink tests, and the benchmark's baseline.
+  [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
   command -v mosquitto_pub >/dev/null && command -v mosquitto_sub >/dev/null || missing+=(mosquitto-clients)
   # A real server speaking the InfluxDB v2 write API, for the forwarding tests (started by the tests themselves).
   command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)

@@ -15,6 +15,32 @@ const open = (dir: string, over: Partial<ConstructorParameters<typeof Spool>[0]>
 const line = (cls: PointClass, i: number, ts = clock): Line => ({ cls, ts, line: `m,device=d${i} v=${i} ${ts}` });
 
 describe('spool', () => {
+  it('keeps one queue per forward target: delivering to one never removes or blocks the other', async () => {
+    const { spool } = open(mkdtempSync(join(tmpdir(), 'spool-')));
+    for (let i = 0; i < 10; i++) await spool.append([line('alert', i), { ...line('alert', 100 + i), target: 'central' }]);
+    expect([spool.depthOf('influx'), spool.depthOf('central'), spool.depth]).toEqual([10, 10, 20]);
+    // InfluxDB is down; the central broker takes everything, in order.
+    const central = spool.head(100, 1e9, 'central');
+    expect(central.map((r) => r.line)).toEqual(Array.from({ length: 10 }, (_, i) => line('alert', 100 + i).line));
+    spool.remove(central);
+    expect([spool.depthOf('influx'), spool.depthOf('central')]).toEqual([10, 0]);
+    expect(spool.head(3, 1e9).map((r) => r.line)).toEqual([0, 1, 2].map((i) => line('alert', i).line));
+    spool.close();
+  });
+
+  it('opens a spool written before targets were plural: its rows are InfluxDB rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spool-'));
+    const Database = (await import('better-sqlite3')).default;
+    const old = new Database(join(dir, 'spool.db'));
+    old.exec('CREATE TABLE spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, cls TEXT NOT NULL, bytes INTEGER NOT NULL, line TEXT NOT NULL)');
+    old.prepare('INSERT INTO spool (ts, cls, bytes, line) VALUES (?, ?, ?, ?)').run(1, 'alert', 40, 'alerts,device=d1 version=1i 1');
+    old.close();
+    const { spool } = open(dir);
+    expect(spool.head(10, 1e9)).toMatchObject([{ target: 'influx', line: 'alerts,device=d1 version=1i 1' }]);
+    expect(spool.depthOf('central')).toBe(0);
+    spool.close();
+  });
+
   it('keeps points in order and hands out the head in bounded batches', async () => {
     const { spool } = open(mkdtempSync(join(tmpdir(), 'spool-')));
     await Promise.all(Array.from({ length: 100 }, (_, i) => spool.append([line('telemetry', i)])));

@@ -150,8 +150,13 @@ export class Alerts {
   }
 
   #publishSummary(site: string): void {
+    this.#broker?.publish({ cmd: 'publish', topic: summaryTopic(site), payload: Buffer.from(JSON.stringify(this.summary(site))), qos: 1, retain: true, dup: false }, () => {});
+  }
+
+  /** The open alerts of a site, as the retained summary topic carries them (here and on the central uplink). */
+  summary(site: string) {
     const open = this.store.query({ site, state: 'open', limit: 500 });
-    const summary = {
+    return {
       site,
       ts: new Date(this.#now()).toISOString(),
       active: open.length,
@@ -161,11 +166,10 @@ export class Alerts {
         return { id: x.id, incidentId: x.incidentId, type: x.type, severity: x.severity, state: x.state, deviceId: x.deviceId, zone: x.zone, reason: x.reason, raisedAt: x.raisedAt, escalationLevel: x.escalationLevel };
       }),
     };
-    this.#broker?.publish({ cmd: 'publish', topic: summaryTopic(site), payload: Buffer.from(JSON.stringify(summary)), qos: 1, retain: true, dup: false }, () => {});
   }
 
   /** Acknowledge or resolve for a person; checks their site grant and audits it. */
-  act(action: 'ack' | 'resolve', alertId: string, who: { id: string; sites: string[]; address?: string; via: 'mqtt' | 'http' }, note?: string): AlertRecord {
+  act(action: 'ack' | 'resolve', alertId: string, who: { id: string; sites: string[]; address?: string; via: 'mqtt' | 'http' | 'central' }, note?: string): AlertRecord {
     const a = this.store.get(alertId);
     if (!a || !grants(who.sites, a.site)) throw new AlertError(`alert ${alertId} does not exist`, 404, 'VIGIL_ERR_ALERT_NOT_FOUND');
     try {

@@ -19,6 +19,8 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { Aggregator } from './aggregate.ts';
 import { circuitValue, Forwarder } from './forwarder.ts';
+import { centralRow, MqttUplink, type CentralCommand, type CommandResult } from './mqtt-uplink.ts';
+import { toAlert } from '../../edge/alerts/store.ts';
 import { hkdfSync } from 'node:crypto';
 import { loadMasterKey } from '../security/at-rest.ts';
 import { flatten, LineEncoder, type Line } from './points.ts';
@@ -37,6 +39,14 @@ export class Forwarding implements PipelineStage {
   readonly critical = true;
   readonly spool: Spool;
   readonly forwarder?: Forwarder;
+  /** The uplink to the district's central MQTT broker (forward.mqtt.url). */
+  readonly central?: MqttUplink;
+  /** Set by the gateway: how central commands are applied, the site summary, the box health. */
+  bind: { command: (c: CentralCommand) => CommandResult; summary: (site: string) => unknown; health: () => unknown } = {
+    command: () => ({ ok: false, error: 'not ready' }),
+    summary: () => ({}),
+    health: () => ({}),
+  };
   readonly #deps: ForwardingDeps;
   readonly #now: () => number;
   readonly #aggregators = new Map<string, Aggregator>();
@@ -92,13 +102,34 @@ export class Forwarding implements PipelineStage {
         { written: (n) => this.#written.inc(n), failed: (r) => failures.inc({ reason: r }), deadLettered: (n) => dead.inc(n) },
       );
       const fw = this.forwarder;
-      new Gauge({ name: 'vigil_uplink_circuit_state', help: 'Circuit of each forward target: 0 closed (writing), 1 half-open (trial write after a wait), 2 open (waiting out a backoff or Retry-After).', labelNames: ['target'] as const, registers: reg, collect() { this.set({ target: fw.target }, circuitValue[fw.circuit]); } });
       new Gauge({ name: 'vigil_forward_last_success_timestamp_seconds', help: 'When the server last accepted a write (0: never since start).', registers: reg, collect() { this.set(fw.lastSuccess / 1000); } });
     }
+    const m = config.forward.mqtt;
+    if (m.url) {
+      this.central = new MqttUplink(
+        { url: m.url, gatewayId: config.gatewayId, prefix: m.prefix, username: m.username, password: m.password, caFile: m.caFile, certFile: m.certFile, keyFile: m.keyFile, reconnectMs: m.reconnectMs, keepaliveS: m.keepaliveS, batch: 500 },
+        this.spool,
+        log.child({ target: 'central' }),
+        (c) => this.bind.command(c),
+      );
+    }
+    const targets = () => this.targets;
+    new Gauge({ name: 'vigil_uplink_circuit_state', help: 'Circuit of each forward target: 0 closed (writing/connected), 1 half-open (trying again), 2 open (waiting out a backoff, Retry-After or a broker that is away).', labelNames: ['target'] as const, registers: reg, collect() { for (const t of targets()) this.set({ target: t.target }, circuitValue[t.circuit]); } });
+    new Gauge({ name: 'vigil_uplink_spooled', help: 'Points or messages waiting in the spool, per forward target.', labelNames: ['target'] as const, registers: reg, collect() { for (const t of targets()) this.set({ target: t.target }, spool.depthOf(t.target)); } });
   }
 
   get forwarding(): boolean {
     return !!this.forwarder;
+  }
+
+  /** Forward targets and their circuit, for /readyz and metrics. */
+  get targets(): { target: string; circuit: 'closed' | 'open' | 'half_open'; describe(): string }[] {
+    return [this.forwarder, this.central].filter((t) => !!t);
+  }
+
+  #centralRows(m: DeviceMessage): Line[] {
+    if (!this.central || m.channel !== 'telemetry' || !this.#deps.config.forward.mqtt.telemetry.includes(m.kind)) return [];
+    return [{ cls: 'telemetry', ts: m.ts, target: 'central', line: centralRow(`telemetry/${m.site}/${m.kind}/${m.deviceId}`, { ts: m.ts, ...m.data }) }];
   }
 
   accept(m: DeviceMessage): Promise<void> | void {
@@ -117,16 +148,29 @@ export class Forwarding implements PipelineStage {
     } else {
       pushLine(lines, this.encoder.message(m, zone));
     }
-    return this.spool.append(this.forwarding ? lines : [], local);
+    return this.spool.append([...(this.forwarding ? lines : []), ...this.#centralRows(m)], local);
   }
 
-  /** Alert changes join the spool (they are already durable in the alert store). */
-  alertChanged(a: AlertRecord, event: AlertEvent): void {
-    if (this.forwarding) void this.spool.append([this.encoder.alert(a, event, this.#now())]).catch((err: unknown) => this.#deps.log.error({ err }, 'could not spool an alert change'));
+  /** Alert changes join the spool (they are already durable in the alert store): a point for InfluxDB, the event and the site summary for the central broker. */
+  alertChanged(a: AlertRecord, event: AlertEvent, actor = ''): void {
+    const now = this.#now();
+    const lines: Line[] = this.forwarding ? [this.encoder.alert(a, event, now)] : [];
+    if (this.central) {
+      lines.push(
+        { cls: 'alert', ts: now, target: 'central', line: centralRow(`alerts/${a.site}/${a.type}`, { event, actor, box: this.#deps.config.gatewayId, ...toAlert(a) }) },
+        { cls: 'alert', ts: now, target: 'central', line: centralRow(`summary/${a.site}`, this.bind.summary(a.site), true) },
+      );
+    }
+    if (lines.length) void this.spool.append(lines).catch((err: unknown) => this.#deps.log.error({ err }, 'could not spool an alert change'));
   }
 
   start(): void {
     this.forwarder?.start();
+    if (this.central) {
+      this.central.start();
+      const health = () => this.central?.publishState('health', this.bind.health());
+      this.#timers.push(setInterval(health, this.#deps.config.forward.mqtt.healthIntervalS * 1000));
+    }
     this.#timers.push(
       setInterval(() => this.#flushAggregates(), 5000),
       setInterval(() => {
@@ -150,6 +194,7 @@ export class Forwarding implements PipelineStage {
     for (const t of this.#timers) clearInterval(t);
     await this.#flushAggregates().catch(() => {});
     await this.forwarder?.stop();
+    await this.central?.stop();
     this.spool.close();
   }
 }

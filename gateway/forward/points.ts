@@ -113,7 +113,10 @@ function personalClass(field: string): 'officerId' | 'credentialId' | 'gps' | un
 export interface Line {
   cls: PointClass;
   ts: number;
+  /** Line protocol for InfluxDB; for the MQTT uplink, a JSON {topic, payload, retain}. */
   line: string;
+  /** The forward target the row is for (default `influx`). */
+  target?: string;
 }
 
 const measurementOf: Record<DeviceMessage['channel'], string | undefined> = {

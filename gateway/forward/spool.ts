@@ -5,7 +5,9 @@
  * - Durable before accepted: `append` resolves once its transaction is committed; with
  *   durability "fsync" (default) the commit is fsynced, so it survives a power cut, not only
  *   a crash. Appends that arrive together share one commit (group commit).
- * - In order: rows carry an increasing sequence; the forwarder sends and deletes from the head.
+ * - In order: rows carry an increasing sequence; each forward target (InfluxDB, the central MQTT
+ *   broker) has its own rows, read and deleted from its own head, so one target's outage never
+ *   blocks another.
  * - Bounded by bytes and age. When full, the oldest telemetry goes first, then events and
  *   status; alerts only when nothing else is left. Every drop is counted by class and reason.
  * - Crash-safe: SQLite's atomic commit never leaves a half-written row or a file that fails to open.
@@ -40,6 +42,7 @@ export interface LocalRow {
 
 export interface SpoolRow {
   seq: number;
+  target: string;
   ts: number;
   cls: PointClass;
   bytes: number;
@@ -72,11 +75,16 @@ export class Spool {
                   CREATE TABLE IF NOT EXISTS local_telemetry (device TEXT NOT NULL, ts INTEGER NOT NULL, fields TEXT NOT NULL);
                   CREATE INDEX IF NOT EXISTS local_telemetry_device_ts ON local_telemetry (device, ts);
                   CREATE INDEX IF NOT EXISTS local_telemetry_ts ON local_telemetry (ts);`);
+    // Spools written before forward targets were plural hold InfluxDB rows only.
+    if (!(this.db.prepare("SELECT name FROM pragma_table_info('spool')").all() as { name: string }[]).some((c) => c.name === 'target')) {
+      this.db.exec("ALTER TABLE spool ADD COLUMN target TEXT NOT NULL DEFAULT 'influx'");
+    }
+    this.db.exec('CREATE INDEX IF NOT EXISTS spool_target ON spool (target, seq)');
     this.#insertLocal = this.db.prepare('INSERT INTO local_telemetry (device, ts, fields) VALUES (?, ?, ?)');
     const s = this.db.prepare('SELECT COUNT(*) n, COALESCE(SUM(bytes), 0) b FROM spool').get() as { n: number; b: number };
     this.#count = s.n;
     this.#bytes = s.b;
-    this.#insert = this.db.prepare('INSERT INTO spool (ts, cls, bytes, line) VALUES (?, ?, ?, ?)');
+    this.#insert = this.db.prepare('INSERT INTO spool (ts, cls, bytes, line, target) VALUES (?, ?, ?, ?, ?)');
   }
 
   get depth(): number {
@@ -87,8 +95,14 @@ export class Spool {
     return this.#bytes;
   }
 
-  oldestTs(): number | undefined {
-    return (this.db.prepare('SELECT MIN(ts) t FROM spool').get() as { t: number | null }).t ?? undefined;
+  oldestTs(target?: string): number | undefined {
+    const r = target === undefined ? this.db.prepare('SELECT MIN(ts) t FROM spool').get() : this.db.prepare('SELECT MIN(ts) t FROM spool WHERE target = ?').get(target);
+    return (r as { t: number | null }).t ?? undefined;
+  }
+
+  /** Rows waiting for one target. */
+  depthOf(target: string): number {
+    return (this.db.prepare('SELECT COUNT(*) n FROM spool WHERE target = ?').get(target) as { n: number }).n;
   }
 
   /** Called when new rows are committed (the forwarder waits on it when idle). */
@@ -123,7 +137,7 @@ export class Spool {
         for (const b of batch) {
           for (const l of b.lines) {
             const bytes = Buffer.byteLength(l.line) + 24;
-            this.#insert.run(l.ts, l.cls, bytes, l.line);
+            this.#insert.run(l.ts, l.cls, bytes, l.line, l.target ?? 'influx');
             added += bytes;
             this.#count++;
           }
@@ -140,9 +154,9 @@ export class Spool {
     for (const fn of this.#listeners) fn();
   }
 
-  /** Oldest rows first, up to `maxLines` and about `maxBytes`. */
-  head(maxLines: number, maxBytes: number): SpoolRow[] {
-    const rows = this.db.prepare('SELECT seq, ts, cls, bytes, line FROM spool ORDER BY seq LIMIT ?').all(maxLines) as SpoolRow[];
+  /** A target's oldest rows first, up to `maxLines` and about `maxBytes`. */
+  head(maxLines: number, maxBytes: number, target = 'influx'): SpoolRow[] {
+    const rows = this.db.prepare('SELECT seq, target, ts, cls, bytes, line FROM spool WHERE target = ? ORDER BY seq LIMIT ?').all(target, maxLines) as SpoolRow[];
     let total = 0;
     const out: SpoolRow[] = [];
     for (const r of rows) {
@@ -153,11 +167,11 @@ export class Spool {
     return out;
   }
 
-  /** Delivered: remove these rows (a prefix of the head). */
+  /** Delivered: remove these rows (a prefix of one target's head). */
   remove(rows: SpoolRow[]): void {
     if (!rows.length) return;
     // RETURNING: rows the size policy dropped meanwhile are not counted twice.
-    const r = this.db.prepare('DELETE FROM spool WHERE seq >= ? AND seq <= ? RETURNING bytes').all(rows[0]!.seq, rows.at(-1)!.seq) as { bytes: number }[];
+    const r = this.db.prepare('DELETE FROM spool WHERE target = ? AND seq >= ? AND seq <= ? RETURNING bytes').all(rows[0]!.target, rows[0]!.seq, rows.at(-1)!.seq) as { bytes: number }[];
     this.#count -= r.length;
     this.#bytes -= r.reduce((a, x) => a + x.bytes, 0);
   }

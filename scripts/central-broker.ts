@@ -1,0 +1,80 @@
+/**
+ * A real central broker for the uplink tests and benchmark: Debian's Mosquitto with persistence
+ * on, a password file (mosquitto_passwd) and the ACL shipped in deploy/central/acl, on a free port.
+ * It can be stopped and started again on the same persistence (an uplink cut).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './victoria.ts';
+
+export const CENTRAL_ACL = fileURLToPath(new URL('../deploy/central/acl', import.meta.url));
+
+export class CentralBroker {
+  readonly dir = mkdtempSync(join(tmpdir(), 'vigil-central-'));
+  port = 0;
+  #proc?: ChildProcess;
+  #log = '';
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  get log(): string {
+    return this.#log;
+  }
+
+  /** `users`: user name → password (boxes by gatewayId, and `centre-ops`). */
+  static async start(users: Record<string, string>): Promise<CentralBroker> {
+    const b = new CentralBroker();
+    b.port = await freePort();
+    const passwd = join(b.dir, 'passwd');
+    writeFileSync(passwd, '', { mode: 0o600 });
+    for (const [u, p] of Object.entries(users)) execFileSync('mosquitto_passwd', ['-b', passwd, u, p]);
+    writeFileSync(join(b.dir, 'mosquitto.conf'), [
+      // Started as root, Mosquitto drops to its own user, which cannot read this private temporary directory.
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
+      'persistence true',
+      `persistence_location ${b.dir}/`,
+      'autosave_interval 1',
+      'max_queued_messages 100000',
+      `listener ${b.port} 127.0.0.1`,
+      'allow_anonymous false',
+      `password_file ${passwd}`,
+      `acl_file ${CENTRAL_ACL}`,
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      '',
+    ].join('\n'));
+    await b.restart();
+    return b;
+  }
+
+  async restart(): Promise<void> {
+    this.#proc = spawn('/usr/sbin/mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.#proc.stderr!.on('data', (d: Buffer) => (this.#log += d));
+    const end = Date.now() + 10_000;
+    for (;;) {
+      const up = await new Promise<boolean>((r) => {
+        const s = connect(this.port, '127.0.0.1', () => (s.end(), r(true)));
+        s.on('error', () => r(false));
+      });
+      if (up) return;
+      if (Date.now() > end || this.#proc.exitCode !== null) throw new Error(`mosquitto did not start: ${this.#log}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** SIGTERM: Mosquitto saves its persistence file on the way out. */
+  async stop(): Promise<void> {
+    const p = this.#proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await exited;
+  }
+}

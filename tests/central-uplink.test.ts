@@ -1,0 +1,195 @@
+/**
+ * The central tier on an existing broker: Debian's Mosquitto (persistence on, passwords, the ACL of
+ * deploy/central/acl) as the district's broker, three gateway processes as three boxes, and the
+ * centre's console as an MQTT.js client. Alerts arrive once per (id, version), a cut uplink loses
+ * nothing and replays in order, an acknowledgement from the centre reaches its box only, and a box
+ * cannot speak for another.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deviceTopic } from '../devices/index.ts';
+import { CentralBroker } from '../scripts/central-broker.ts';
+import { until } from './helpers/gateway.ts';
+import { runScript, type Proc } from './helpers/process.ts';
+
+const BOXES = ['box-a', 'box-b', 'box-c'] as const;
+const PASS: Record<string, string> = { 'box-a': 'pw-a', 'box-b': 'pw-b', 'box-c': 'pw-c', 'centre-ops': 'pw-ops' };
+const ROOT = 'vigil-central/v1';
+
+interface Received {
+  topic: string;
+  box: string;
+  body: Record<string, unknown>;
+}
+
+let broker: CentralBroker;
+const gateways = new Map<string, { proc: Proc; mqttPort: number; httpPort: number; dataDir: string }>();
+let centre: MqttClient;
+const received: Received[] = [];
+const devices: MqttClient[] = [];
+
+async function device(box: string, deviceId: string): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${gateways.get(box)!.mqttPort}`, { clientId: deviceId, protocolVersion: 4, reconnectPeriod: 0 });
+  devices.push(c);
+  return c;
+}
+
+async function doorEvent(box: string, deviceId: string, type: 'forced_open' | 'door_closed'): Promise<void> {
+  const c = await device(box, deviceId);
+  await c.publishAsync(deviceTopic({ site: `site-${box}`, kind: 'door', deviceId }, 'event'), JSON.stringify({ type, ts: Date.now() }), { qos: 1 });
+  await c.endAsync();
+}
+
+const alertsOf = (box: string) => received.filter((r) => r.box === box && r.topic.includes('/alerts/'));
+
+async function startBox(box: string, dataDir: string): Promise<void> {
+  const proc = runScript('gateway/main.ts', [], {
+    VIGIL_DATA_DIR: dataDir,
+    VIGIL_MQTT_TCP_PORT: '0', VIGIL_MQTT_TCP_HOST: '127.0.0.1', VIGIL_MQTT_WS_PORT: '0', VIGIL_MQTT_WS_HOST: '127.0.0.1', VIGIL_HTTP_PORT: '0', VIGIL_HTTP_HOST: '127.0.0.1',
+    VIGIL_GATEWAY_ID: box,
+    VIGIL_SECURITY_ALLOW_ANONYMOUS: 'true',
+    VIGIL_FORWARD_MQTT_URL: broker.url,
+    VIGIL_FORWARD_MQTT_USERNAME: box,
+    VIGIL_FORWARD_MQTT_PASSWORD: PASS[box],
+    VIGIL_FORWARD_MQTT_RECONNECT_MS: '300',
+    VIGIL_FORWARD_MQTT_HEALTH_INTERVAL_S: '1',
+    VIGIL_INFERENCE_MODELS_DIR: '/nonexistent', // rules alone: the door rule raises forced_entry
+  });
+  const running = JSON.parse(await proc.line(/vigil gateway running/)) as { ports: { mqtt: number; http: number } };
+  gateways.set(box, { proc, mqttPort: running.ports.mqtt, httpPort: running.ports.http, dataDir });
+}
+
+async function metric(box: string, re: RegExp): Promise<number | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${gateways.get(box)!.httpPort}/metrics`)).text();
+  const m = re.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+beforeAll(async () => {
+  broker = await CentralBroker.start(PASS);
+  await Promise.all(BOXES.map((box) => startBox(box, mkdtempSync(join(tmpdir(), `vigil-${box}-`)))));
+  centre = await mqtt.connectAsync(broker.url, { clientId: 'centre-console', username: 'centre-ops', password: PASS['centre-ops'], clean: false, protocolVersion: 4, reconnectPeriod: 200 });
+  centre.on('message', (topic, payload) => {
+    const box = topic.split('/')[2]!;
+    received.push({ topic, box, body: JSON.parse(String(payload)) as Record<string, unknown> });
+  });
+  await centre.subscribeAsync([`${ROOT}/+/alerts/#`, `${ROOT}/+/cmd/reply/#`, `${ROOT}/+/health`, `${ROOT}/+/online`], { qos: 1 });
+}, 60_000);
+
+afterAll(async () => {
+  for (const d of devices) d.end(true);
+  await centre?.endAsync();
+  await Promise.all([...gateways.values()].map(async ({ proc }) => {
+    proc.child.kill('SIGTERM');
+    await proc.exit;
+  }));
+  await broker?.stop();
+}, 30_000);
+
+describe('the central uplink on Debian Mosquitto, three boxes', () => {
+  it('every alert of every box arrives centrally under the box prefix, once per (id, version); health and presence are retained', async () => {
+    for (const box of BOXES) await doorEvent(box, `${box}-door-1`, 'forced_open');
+    await until(() => BOXES.every((b) => alertsOf(b).some((r) => r.body['event'] === 'raised')), 'a raised alert from every box', 15_000);
+    for (const box of BOXES) {
+      const [r] = alertsOf(box);
+      expect(r!.topic).toBe(`${ROOT}/${box}/alerts/site-${box}/forced_entry`);
+      expect(r!.body).toMatchObject({ event: 'raised', box, site: `site-${box}`, deviceId: `${box}-door-1`, type: 'forced_entry', severity: 'critical', version: 1 });
+    }
+    const keys = received.filter((r) => r.topic.includes('/alerts/')).map((r) => `${r.box}/${String(r.body['id'])}/${String(r.body['version'])}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    await until(() => BOXES.every((b) => received.some((r) => r.topic === `${ROOT}/${b}/health` && (r.body['uplinks'] as { central?: unknown })?.central)), 'box health', 10_000);
+    const health = received.filter((r) => r.topic === `${ROOT}/box-a/health`).at(-1)!.body;
+    expect(health).toMatchObject({ box: 'box-a', uplinks: { central: { circuit: 'closed' } } });
+    expect(received.some((r) => r.topic === `${ROOT}/box-c/online` && r.body['online'] === true)).toBe(true);
+  });
+
+  it('a cut uplink (the central broker stopped) loses nothing: the boxes spool, and replay in order once it is back', async () => {
+    const cut = () => received.filter((r) => r.topic.includes('/alerts/') && String(r.body['deviceId']).includes('-cut-'));
+    await broker.stop();
+    // While the centre is away every box keeps raising alerts, 12 doors each, under telemetry load.
+    const load = setInterval(() => {
+      for (const box of BOXES) void device(box, `${box}-smoke-load`).then((c) => c.publishAsync(deviceTopic({ site: `site-${box}`, kind: 'smoke', deviceId: `${box}-smoke-load` }, 'telemetry'), JSON.stringify({ temperature_c: 21, humidity_pct: 40, eco2_ppm: 450, obscuration_pct_m: 0.01 }), { qos: 1 })).then(() => undefined, () => undefined);
+    }, 50);
+    try {
+      for (let i = 0; i < 12; i++) for (const box of BOXES) await doorEvent(box, `${box}-cut-${i}`, 'forced_open');
+    } finally {
+      clearInterval(load);
+    }
+    expect(cut()).toEqual([]);
+    // Every box knows the centre is away and holds the alerts in its spool (alert + site summary per change).
+    for (const box of BOXES) {
+      await until(async () => (await metric(box, /vigil_uplink_circuit_state\{target="central"\} (\d)/)) === 2, `${box}: circuit open`, 10_000);
+      expect(await metric(box, /vigil_uplink_spooled\{target="central"\} (\d+)/), box).toBeGreaterThanOrEqual(24);
+    }
+    // One box is killed outright during the cut and started again: its spool is on disk.
+    const c = gateways.get('box-c')!;
+    c.proc.child.kill('SIGKILL');
+    await c.proc.exit;
+    await startBox('box-c', c.dataDir);
+    await broker.restart();
+    const expected = BOXES.length * 12;
+    await until(() => cut().length >= expected, `all ${expected} alerts raised during the cut`, 30_000);
+    for (const box of BOXES) {
+      const got = cut().filter((r) => r.box === box);
+      expect(got, box).toHaveLength(12);
+      const keys = got.map((r) => `${String(r.body['id'])}/${String(r.body['version'])}`);
+      expect(new Set(keys).size, `${box}: each (id, version) once`).toBe(keys.length);
+      // In order: the doors in the order they were forced.
+      expect(got.map((r) => String(r.body['deviceId']))).toEqual(Array.from({ length: 12 }, (_, i) => `${box}-cut-${i}`));
+    }
+  });
+
+  it('an acknowledgement published by the centre reaches the right box only, once per command id, and is audited as the centre operator', async () => {
+    await doorEvent('box-b', 'box-b-door-ack', 'forced_open');
+    const alert = await until(() => alertsOf('box-b').find((r) => r.body['deviceId'] === 'box-b-door-ack'), 'the alert to acknowledge', 15_000);
+    const alertId = String(alert.body['id']);
+    const cmd = { id: 'cmd-ack-1', action: 'ack', alertId, operator: 'desk-7', note: 'unit 12 on the way' };
+    // To the wrong box first: it does not know the alert.
+    await centre.publishAsync(`${ROOT}/box-a/cmd/alerts`, JSON.stringify({ ...cmd, id: 'cmd-wrong-box' }), { qos: 1 });
+    const wrong = await until(() => received.find((r) => r.topic === `${ROOT}/box-a/cmd/reply/cmd-wrong-box`), 'reply of box-a', 10_000);
+    expect(wrong.body).toMatchObject({ ok: false, error: expect.stringMatching(/does not exist/) });
+    await centre.publishAsync(`${ROOT}/box-b/cmd/alerts`, JSON.stringify(cmd), { qos: 1 });
+    const reply = await until(() => received.find((r) => r.topic === `${ROOT}/box-b/cmd/reply/cmd-ack-1`), 'reply of box-b', 10_000);
+    expect(reply.body).toMatchObject({ ok: true, state: 'acknowledged', alertId, box: 'box-b' });
+    const acked = await until(() => alertsOf('box-b').find((r) => r.body['id'] === alertId && r.body['event'] === 'acknowledged'), 'the acknowledged event', 10_000);
+    expect(acked.body).toMatchObject({ actor: 'central:desk-7', acknowledgedBy: 'central:desk-7' });
+    // In box-b's audit log, as the admin CLI reads it.
+    const audit = runScript('gateway/admin-cli.ts', ['audit', '--action', 'alert.ack'], { VIGIL_DATA_DIR: gateways.get('box-b')!.dataDir });
+    expect((await audit.exit).code).toBe(0);
+    expect(audit.stdout()).toMatch(new RegExp(`ok +central:desk-7 alert\\.ack ${alertId} .*"via":"central".*"note":"unit 12 on the way"`));
+    // The same command again (a QoS 1 redelivery, a retry): the first reply again, no second acknowledgement.
+    await centre.publishAsync(`${ROOT}/box-b/cmd/alerts`, JSON.stringify(cmd), { qos: 1 });
+    await until(() => received.filter((r) => r.topic === `${ROOT}/box-b/cmd/reply/cmd-ack-1`).length === 2, 'the second reply', 10_000);
+    expect(received.filter((r) => r.body['id'] === alertId && r.body['event'] === 'acknowledged')).toHaveLength(1);
+    expect(received.filter((r) => r.box !== 'box-b' && r.body['event'] === 'acknowledged')).toEqual([]);
+    // A malformed command gets a specific refusal.
+    await centre.publishAsync(`${ROOT}/box-b/cmd/alerts`, JSON.stringify({ id: 'cmd-bad', action: 'delete', alertId }), { qos: 1 });
+    const bad = await until(() => received.find((r) => r.topic === `${ROOT}/box-b/cmd/reply/cmd-bad`), 'refusal', 10_000);
+    expect(bad.body).toMatchObject({ ok: false, error: expect.stringMatching(/^invalid command: .*action/) });
+  });
+
+  it("a box's credential cannot publish under another box's prefix, nor read or send another box's commands", async () => {
+    const thief = await mqtt.connectAsync(broker.url, { clientId: 'stolen-box-a', username: 'box-a', password: PASS['box-a'], protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      // Mosquitto 2.0 grants the subscription and enforces read access on delivery: nothing arrives.
+      const stolen: string[] = [];
+      thief.on('message', (t) => stolen.push(t));
+      await thief.subscribeAsync(`${ROOT}/box-b/cmd/#`, { qos: 1 });
+      await thief.publishAsync(`${ROOT}/box-b/alerts/site-box-b/fire`, JSON.stringify({ id: 'forged', version: 1, event: 'raised', marker: 'forged-by-a' }), { qos: 1 });
+      await thief.publishAsync(`${ROOT}/box-b/cmd/alerts`, JSON.stringify({ id: 'cmd-forged', action: 'resolve', alertId: 'x', operator: 'thief' }), { qos: 1 });
+      // Its own prefix works: the control that the thief's messages would have been seen.
+      await thief.publishAsync(`${ROOT}/box-a/alerts/site-box-a/probe`, JSON.stringify({ marker: 'own-prefix' }), { qos: 1 });
+      await until(() => received.find((r) => r.body['marker'] === 'own-prefix'), 'the control message', 10_000);
+      expect(received.find((r) => r.body['marker'] === 'forged-by-a')).toBeUndefined();
+      expect(received.find((r) => r.topic.endsWith('/cmd/reply/cmd-forged'))).toBeUndefined();
+      await centre.publishAsync(`${ROOT}/box-b/cmd/alerts`, JSON.stringify({ id: 'cmd-probe', action: 'ack', alertId: 'none', operator: 'desk-7' }), { qos: 1 });
+      await until(() => received.find((r) => r.topic === `${ROOT}/box-b/cmd/reply/cmd-probe`), "box-b's reply to the probe", 10_000);
+      expect(stolen).toEqual([]);
+    } finally {
+      await thief.endAsync();
+    }
+  });
+});
