@@ -196,6 +196,7 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        healthIntervalS: z.number().int().min(1).default(30).describe('Seconds between box-health reports: a retained message on the central broker, and `box` / `coverage` points in InfluxDB (spool and uplinks, devices online, coverage, open alerts).'),
         mqtt: z
           .object({
             url: z.string().default('').refine((u) => u === '' || /^(mqtts?|wss?|tcp|ssl):\/\/[^/\s]+/.test(u), 'an MQTT URL such as mqtts://central.example:8883').describe('Central MQTT broker of the district (mqtts://host:8883); empty = no central uplink. Alerts, escalations, summaries and box health go there; acknowledgements come back.'),
@@ -206,7 +207,6 @@ export const configSchema = z
             certFile: z.string().default('').describe('PEM client certificate of this box, for brokers that authenticate by certificate.'),
             keyFile: z.string().default('').describe('PEM key of certFile.'),
             telemetry: z.array(z.enum(kindNames as [string, ...string[]])).default([]).describe('Device kinds whose telemetry also goes to the central broker (e.g. ["bodycam"] for officer positions); alerts always go.'),
-            healthIntervalS: z.number().int().min(1).default(30).describe('Seconds between retained box-health messages (spool, uplinks, devices online, coverage, models).'),
             reconnectMs: z.number().int().min(100).default(5000).describe('Wait between attempts to reach the central broker.'),
             keepaliveS: z.number().int().min(5).default(30).describe('MQTT keep-alive with the central broker.'),
           })

@@ -55,7 +55,7 @@ async function startBox(box: string, dataDir: string): Promise<void> {
     VIGIL_FORWARD_MQTT_USERNAME: box,
     VIGIL_FORWARD_MQTT_PASSWORD: PASS[box],
     VIGIL_FORWARD_MQTT_RECONNECT_MS: '300',
-    VIGIL_FORWARD_MQTT_HEALTH_INTERVAL_S: '1',
+    VIGIL_FORWARD_HEALTH_INTERVAL_S: '1',
     VIGIL_INFERENCE_MODELS_DIR: '/nonexistent', // rules alone: the door rule raises forced_entry
   });
   const running = JSON.parse(await proc.line(/vigil gateway running/)) as { ports: { mqtt: number; http: number } };

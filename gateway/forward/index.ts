@@ -23,7 +23,7 @@ import { centralRow, MqttUplink, type CentralCommand, type CommandResult } from 
 import { toAlert } from '../../edge/alerts/store.ts';
 import { hkdfSync } from 'node:crypto';
 import { loadMasterKey } from '../security/at-rest.ts';
-import { flatten, LineEncoder, type Line } from './points.ts';
+import { flatten, LineEncoder, type BoxHealth, type Line } from './points.ts';
 import { Spool, type LocalRow } from './spool.ts';
 
 export interface ForwardingDeps {
@@ -166,11 +166,8 @@ export class Forwarding implements PipelineStage {
 
   start(): void {
     this.forwarder?.start();
-    if (this.central) {
-      this.central.start();
-      const health = () => this.central?.publishState('health', this.bind.health());
-      this.#timers.push(setInterval(health, this.#deps.config.forward.mqtt.healthIntervalS * 1000));
-    }
+    this.central?.start();
+    if (this.central || this.forwarder) this.#timers.push(setInterval(() => this.#health(), this.#deps.config.forward.healthIntervalS * 1000));
     this.#timers.push(
       setInterval(() => this.#flushAggregates(), 5000),
       setInterval(() => {
@@ -180,6 +177,13 @@ export class Forwarding implements PipelineStage {
       }, 60_000),
     );
     for (const t of this.#timers) t.unref();
+  }
+
+  /** Box health: retained on the central broker, and as `box` and `coverage` points for InfluxDB. */
+  #health(): void {
+    const h = this.bind.health() as BoxHealth;
+    this.central?.publishState('health', h);
+    if (this.forwarder && h.box) void this.spool.append(this.encoder.health(h, this.#now())).catch((err: unknown) => this.#deps.log.error({ err }, 'could not spool box health'));
   }
 
   #flushAggregates(): Promise<void> {

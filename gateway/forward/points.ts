@@ -51,7 +51,7 @@ function imuSummary(w: ImuWindow): Fields {
 const computed: Record<string, FieldType> = {
   imu_samples: 'integer', imu_accel_peak_g: 'float', imu_accel_mean_g: 'float', imu_accel_sd_g: 'float', imu_gyro_mean_dps: 'float',
   samples: 'integer', event_count: 'integer', bytes: 'integer', width: 'integer', height: 'integer',
-  alert_id: 'string', incident_id: 'string', reason: 'string', version: 'integer', repeat_count: 'integer', escalation_level: 'integer',
+  alert_id: 'string', incident_id: 'string', reason: 'string', version: 'integer', repeat_count: 'integer', escalation_level: 'integer', age_s: 'float',
 };
 
 type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema>; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; allOf?: JsonSchema[]; enum?: unknown[]; const?: unknown };
@@ -215,14 +215,38 @@ export class LineEncoder {
     return line ? { cls: 'telemetry', ts: m.ts, line } : undefined;
   }
 
+  /** `age_s`: seconds since the alert was raised — on `acknowledged`, the response time; on `resolved`, the handling time (the 1-3-5 clocks). */
   alert(a: AlertRecord, event: AlertEvent, ts: number): Line {
     const p = this.#point(
       'alerts',
       { site: a.site, zone: a.zone, kind: a.kind, device: a.deviceId, type: a.type, severity: a.severity, state: a.state, event },
-      { alert_id: a.id, incident_id: a.incidentId, reason: a.reason, version: a.version, repeat_count: a.repeatCount, escalation_level: a.escalationLevel },
+      { alert_id: a.id, incident_id: a.incidentId, reason: a.reason, version: a.version, repeat_count: a.repeatCount, escalation_level: a.escalationLevel, age_s: Math.max(0, (ts - a.raisedAt) / 1000) },
       ts,
       computed,
     );
     return { cls: 'alert', ts, line: p.toLineProtocol()! };
   }
+
+  /** Box health as `box` (spool and circuit per forward target, open alerts) and `coverage` (per site and kind) points. */
+  health(h: BoxHealth, ts: number): Line[] {
+    const box: Fields = { uptime_s: h.uptimeS, open_alerts: h.openAlerts };
+    for (const [t, u] of Object.entries(h.uplinks)) Object.assign(box, { [`spooled_${t}`]: u.spooled, [`oldest_age_s_${t}`]: u.oldestAgeS, [`circuit_${t}`]: circuitCode[u.circuit] ?? 2 });
+    const ints = Object.fromEntries(Object.keys(box).map((k) => [k, 'integer' as const]));
+    const out: Line[] = [{ cls: 'status', ts, line: this.#point('box', {}, box, ts, ints).toLineProtocol()! }];
+    for (const c of h.coverage) {
+      out.push({ cls: 'status', ts, line: this.#point('coverage', { site: c.site, kind: c.kind }, { healthy: c.healthy, registered: c.registered, ratio: c.ratio }, ts, { healthy: 'integer', registered: 'integer', ratio: 'float' }).toLineProtocol()! });
+    }
+    return out;
+  }
+}
+
+const circuitCode: Record<string, number> = { closed: 0, half_open: 1, open: 2 };
+
+/** What Gateway.boxHealth() reports. */
+export interface BoxHealth {
+  box: string;
+  uptimeS: number;
+  openAlerts: number;
+  uplinks: Record<string, { circuit: string; spooled: number; oldestAgeS: number }>;
+  coverage: { site: string; kind: string; healthy: number; registered: number; ratio: number }[];
 }
