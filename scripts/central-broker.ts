@@ -19,21 +19,30 @@ export class CentralBroker {
   #proc?: ChildProcess;
   #log = '';
 
+  #tls = false;
+
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return `${this.#tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.port}`;
   }
 
   get log(): string {
     return this.#log;
   }
 
-  /** `users`: user name → password (boxes by gatewayId, and `centre-ops`). */
-  static async start(users: Record<string, string>): Promise<CentralBroker> {
+  /**
+   * `users`: user name → password (boxes by gatewayId, and `centre-ops`). With `tls` (a PKI from
+   * scripts/certs.sh: ca.crt, server.crt, server.key) the listener is TLS only and every client needs a
+   * certificate of that CA, whose CN becomes its user name for the ACL (use_identity_as_username).
+   */
+  static async start(users: Record<string, string>, tls?: { dir: string }): Promise<CentralBroker> {
     const b = new CentralBroker();
     b.port = await freePort();
     const passwd = join(b.dir, 'passwd');
     writeFileSync(passwd, '', { mode: 0o600 });
     for (const [u, p] of Object.entries(users)) execFileSync('mosquitto_passwd', ['-b', passwd, u, p]);
+    const auth = tls
+      ? [`cafile ${tls.dir}/ca.crt`, `certfile ${tls.dir}/server.crt`, `keyfile ${tls.dir}/server.key`, 'require_certificate true', 'use_identity_as_username true']
+      : [`password_file ${passwd}`];
     writeFileSync(join(b.dir, 'mosquitto.conf'), [
       // Started as root, Mosquitto drops to its own user, which cannot read this private temporary directory.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
@@ -43,13 +52,14 @@ export class CentralBroker {
       'max_queued_messages 100000',
       `listener ${b.port} 127.0.0.1`,
       'allow_anonymous false',
-      `password_file ${passwd}`,
+      ...auth,
       `acl_file ${CENTRAL_ACL}`,
       'log_dest stderr',
       'log_type error',
       'log_type warning',
       '',
     ].join('\n'));
+    b.#tls = !!tls;
     await b.restart();
     return b;
   }

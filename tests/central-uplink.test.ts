@@ -6,14 +6,15 @@
  * cannot speak for another.
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../devices/index.ts';
 import { CentralBroker } from '../scripts/central-broker.ts';
-import { until } from './helpers/gateway.ts';
-import { runScript, type Proc } from './helpers/process.ts';
+import { startTestGateway, until } from './helpers/gateway.ts';
+import { ROOT as ROOT_DIR, runScript, type Proc } from './helpers/process.ts';
 
 const BOXES = ['box-a', 'box-b', 'box-c'] as const;
 const PASS: Record<string, string> = { 'box-a': 'pw-a', 'box-b': 'pw-b', 'box-c': 'pw-c', 'centre-ops': 'pw-ops' };
@@ -190,6 +191,35 @@ describe('the central uplink on Debian Mosquitto, three boxes', () => {
       expect(stolen).toEqual([]);
     } finally {
       await thief.endAsync();
+    }
+  });
+});
+
+describe('the central uplink over TLS with a client certificate', () => {
+  it('the box proves who it is with its certificate (CN = gatewayId, the user the ACL sees); a client without one is refused', async () => {
+    const pki = mkdtempSync(join(tmpdir(), 'vigil-central-pki-'));
+    execFileSync('bash', ['scripts/certs.sh', 'site', pki, 'district', 'localhost', '127.0.0.1'], { cwd: ROOT_DIR });
+    for (const id of ['box-t', 'centre-ops']) execFileSync('bash', ['scripts/certs.sh', 'device', pki, id], { cwd: ROOT_DIR });
+    const tlsBroker = await CentralBroker.start({}, { dir: pki });
+    const t = await startTestGateway({ gatewayId: 'box-t', forward: { mqtt: { url: tlsBroker.url, caFile: join(pki, 'ca.crt'), certFile: join(pki, 'box-t.crt'), keyFile: join(pki, 'box-t.key'), reconnectMs: 300 } } });
+    const ca = readFileSync(join(pki, 'ca.crt'));
+    const ops = await mqtt.connectAsync(tlsBroker.url, { clientId: 'tls-centre', ca, cert: readFileSync(join(pki, 'centre-ops.crt')), key: readFileSync(join(pki, 'centre-ops.key')), protocolVersion: 4, reconnectPeriod: 0 });
+    try {
+      const got: Received[] = [];
+      ops.on('message', (topic, payload) => got.push({ topic, box: topic.split('/')[2]!, body: JSON.parse(String(payload)) as Record<string, unknown> }));
+      await ops.subscribeAsync(`${ROOT}/+/alerts/#`, { qos: 1 });
+      await until(() => t.gw.forwarding.central?.connected, 'box-t connected over TLS', 10_000);
+      const d = await mqtt.connectAsync(t.mqttUrl, { clientId: 'tls-door-1', protocolVersion: 4, reconnectPeriod: 0 });
+      await d.publishAsync(deviceTopic({ site: 'tls-site', kind: 'door', deviceId: 'tls-door-1' }, 'event'), JSON.stringify({ type: 'forced_open' }), { qos: 1 });
+      await d.endAsync();
+      const a = await until(() => got.find((r) => r.body['deviceId'] === 'tls-door-1'), 'the alert over TLS', 10_000);
+      expect(a.topic).toBe(`${ROOT}/box-t/alerts/tls-site/forced_entry`);
+      // No certificate, no connection.
+      await expect(mqtt.connectAsync(tlsBroker.url, { clientId: 'no-cert', ca, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 3000 })).rejects.toThrow();
+    } finally {
+      await ops.endAsync();
+      await t.stop();
+      await tlsBroker.stop();
     }
   });
 });

@@ -1,0 +1,29 @@
+/**
+ * The deployment files, read as an auditor would (this machine has no Docker engine to run them):
+ * the edge profile publishes only device-facing ports and never mounts the CA key; the central
+ * tier does not run on a box; the central broker's ACL is the one the uplink tests prove.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+interface Service { profiles?: string[]; ports?: string[]; volumes?: string[]; environment?: Record<string, string> }
+const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8')) as { services: Record<string, Service> };
+const inProfile = (p: string) => Object.entries(compose.services).filter(([, s]) => s.profiles?.includes(p));
+
+describe('docker-compose.yml', () => {
+  it('edge: only the gateway, with device-facing ports; the CA private key is never mounted; a scoped token, not the admin token', () => {
+    expect(inProfile('edge').map(([n]) => n)).toEqual(['gateway']);
+    const gw = compose.services['gateway']!;
+    expect(gw.ports!.map((p) => p.split(':')[0])).toEqual(['8883', '8884', '8080']);
+    for (const v of gw.volumes!) expect(v, v).not.toMatch(/ca\.key|\.\/deploy\/pki:/);
+    expect(gw.environment!['VIGIL_FORWARD_TOKEN']).toMatch(/INFLUX_WRITE_TOKEN/);
+    expect(gw.environment!['VIGIL_FORWARD_MQTT_URL']).toMatch(/^mqtts:\/\//);
+  });
+
+  it('central: InfluxDB, Grafana and the central broker, none of them in the edge profile', () => {
+    expect(inProfile('central').map(([n]) => n).sort()).toEqual(['central-broker', 'grafana', 'influxdb']);
+    for (const [, s] of inProfile('central')) expect(s.profiles).not.toContain('edge');
+    expect(compose.services['central-broker']!.volumes).toEqual(expect.arrayContaining(['./deploy/central/acl:/etc/mosquitto/acl:ro']));
+  });
+});
