@@ -201,19 +201,29 @@ describe('the central uplink over TLS with a client certificate', () => {
     execFileSync('bash', ['scripts/certs.sh', 'site', pki, 'district', 'localhost', '127.0.0.1'], { cwd: ROOT_DIR });
     for (const id of ['box-t', 'centre-ops']) execFileSync('bash', ['scripts/certs.sh', 'device', pki, id], { cwd: ROOT_DIR });
     const tlsBroker = await CentralBroker.start({}, { dir: pki });
-    const t = await startTestGateway({ gatewayId: 'box-t', forward: { mqtt: { url: tlsBroker.url, caFile: join(pki, 'ca.crt'), certFile: join(pki, 'box-t.crt'), keyFile: join(pki, 'box-t.key'), reconnectMs: 300 } } });
+    const t = await startTestGateway({ gatewayId: 'box-t', forward: { mqtt: { url: tlsBroker.url, caFile: join(pki, 'ca.crt'), certFile: join(pki, 'box-t.crt'), keyFile: join(pki, 'box-t.key'), reconnectMs: 300, telemetry: ['bodycam'] } } });
     const ca = readFileSync(join(pki, 'ca.crt'));
     const ops = await mqtt.connectAsync(tlsBroker.url, { clientId: 'tls-centre', ca, cert: readFileSync(join(pki, 'centre-ops.crt')), key: readFileSync(join(pki, 'centre-ops.key')), protocolVersion: 4, reconnectPeriod: 0 });
     try {
       const got: Received[] = [];
       ops.on('message', (topic, payload) => got.push({ topic, box: topic.split('/')[2]!, body: JSON.parse(String(payload)) as Record<string, unknown> }));
-      await ops.subscribeAsync(`${ROOT}/+/alerts/#`, { qos: 1 });
+      await ops.subscribeAsync([`${ROOT}/+/alerts/#`, `${ROOT}/+/telemetry/#`], { qos: 1 });
       await until(() => t.gw.forwarding.central?.connected, 'box-t connected over TLS', 10_000);
       const d = await mqtt.connectAsync(t.mqttUrl, { clientId: 'tls-door-1', protocolVersion: 4, reconnectPeriod: 0 });
       await d.publishAsync(deviceTopic({ site: 'tls-site', kind: 'door', deviceId: 'tls-door-1' }, 'event'), JSON.stringify({ type: 'forced_open' }), { qos: 1 });
       await d.endAsync();
       const a = await until(() => got.find((r) => r.body['deviceId'] === 'tls-door-1'), 'the alert over TLS', 10_000);
       expect(a.topic).toBe(`${ROOT}/box-t/alerts/tls-site/forced_entry`);
+      // Telemetry goes up only for the kinds listed (forward.mqtt.telemetry = ["bodycam"]).
+      const cam = await mqtt.connectAsync(t.mqttUrl, { clientId: 'tls-cam-1', protocolVersion: 4, reconnectPeriod: 0 });
+      const smoke = await mqtt.connectAsync(t.mqttUrl, { clientId: 'tls-smoke-1', protocolVersion: 4, reconnectPeriod: 0 });
+      await smoke.publishAsync(deviceTopic({ site: 'tls-site', kind: 'smoke', deviceId: 'tls-smoke-1' }, 'telemetry'), JSON.stringify({ temperature_c: 21, humidity_pct: 40, eco2_ppm: 450, obscuration_pct_m: 0.01 }), { qos: 1 });
+      await cam.publishAsync(deviceTopic({ site: 'tls-site', kind: 'bodycam', deviceId: 'tls-cam-1' }, 'telemetry'), JSON.stringify({ recording: true, gps: { lat: 51.5012, lon: -0.1412, accuracy_m: 4 } }), { qos: 1 });
+      const pos = await until(() => got.find((r) => r.topic === `${ROOT}/box-t/telemetry/tls-site/bodycam/tls-cam-1`), 'the body camera position', 10_000);
+      expect(pos.body).toMatchObject({ recording: true, gps: { lat: 51.5012, lon: -0.1412 } });
+      expect(got.filter((r) => r.topic.includes('/telemetry/') && r.topic.includes('smoke'))).toEqual([]);
+      await cam.endAsync();
+      await smoke.endAsync();
       // No certificate, no connection.
       await expect(mqtt.connectAsync(tlsBroker.url, { clientId: 'no-cert', ca, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 3000 })).rejects.toThrow();
     } finally {
