@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopChild, waitUp } from './local-server.ts';
 import { freePort } from './victoria.ts';
 
 export const CENTRAL_ACL = fileURLToPath(new URL('../deploy/central/acl', import.meta.url));
@@ -67,24 +68,18 @@ export class CentralBroker {
   async restart(): Promise<void> {
     this.#proc = spawn('/usr/sbin/mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#proc.stderr!.on('data', (d: Buffer) => (this.#log += d));
-    const end = Date.now() + 10_000;
-    for (;;) {
-      const up = await new Promise<boolean>((r) => {
-        const s = connect(this.port, '127.0.0.1', () => (s.end(), r(true)));
-        s.on('error', () => r(false));
-      });
-      if (up) return;
-      if (Date.now() > end || this.#proc.exitCode !== null) throw new Error(`mosquitto did not start: ${this.#log}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const proc = this.#proc;
+    const listening = () => new Promise<boolean>((r) => {
+      const s = connect(this.port, '127.0.0.1', () => (s.end(), r(true)));
+      s.on('error', () => r(false));
+    });
+    await waitUp(listening, 'mosquitto', proc, 10_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${this.#log}`);
+    });
   }
 
   /** SIGTERM: Mosquitto saves its persistence file on the way out. */
   async stop(): Promise<void> {
-    const p = this.#proc;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await exited;
+    await stopChild(this.#proc);
   }
 }

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopChild, waitUp } from './local-server.ts';
 import { freePort } from './victoria.ts';
 
 export class InfluxDB1 {
@@ -39,16 +40,7 @@ bind-address = "127.0.0.1:${bind}"
   store-enabled = false
 `);
     db.#proc = spawn('influxd', ['-config', conf], { stdio: 'ignore' });
-    const end = Date.now() + 20_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${db.url}/ping`)).status === 204) break;
-      } catch {
-        /* not up yet */
-      }
-      if (Date.now() > end) throw new Error('influxd did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUp(async () => (await fetch(`${db.url}/ping`)).status === 204, 'influxd', db.#proc, 20_000);
     await db.query('CREATE DATABASE vigil');
     return db;
   }
@@ -80,10 +72,6 @@ bind-address = "127.0.0.1:${bind}"
   }
 
   async stop(): Promise<void> {
-    const p = this.#proc;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await exited;
+    await stopChild(this.#proc);
   }
 }

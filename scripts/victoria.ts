@@ -8,6 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopChild, waitUp } from './local-server.ts';
 
 export const freePort = () =>
   new Promise<number>((resolve, reject) => {
@@ -49,24 +50,11 @@ export class Victoria {
       '-search.latencyOffset=0s',
       '-loggerLevel=ERROR',
     ], { stdio: 'ignore' });
-    const end = Date.now() + 15_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${this.url}/health`)).ok) return;
-      } catch {
-        /* not up yet */
-      }
-      if (Date.now() > end) throw new Error('victoria-metrics did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitUp(async () => (await fetch(`${this.url}/health`)).ok, 'victoria-metrics', this.#proc);
   }
 
   async stop(): Promise<void> {
-    const p = this.#proc;
-    if (!p || p.exitCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await exited;
+    await stopChild(this.#proc);
   }
 
   /** Every series matching the selector, after making recent writes searchable. */
