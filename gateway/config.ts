@@ -207,7 +207,7 @@ export const configSchema = z
             certFile: z.string().default('').describe('PEM client certificate of this box, for brokers that authenticate by certificate.'),
             keyFile: z.string().default('').describe('PEM key of certFile.'),
             telemetry: z.array(z.enum(kindNames as [string, ...string[]])).default([]).describe('Device kinds whose telemetry also goes to the central broker (e.g. ["bodycam"] for officer positions); alerts always go.'),
-            reconnectMs: z.number().int().min(100).default(5000).describe('Wait between attempts to reach the central broker.'),
+            reconnectMs: z.number().int().min(100).default(2000).describe('Base of the reconnect backoff: the n-th attempt to reach the central broker comes after a random wait up to reconnectMs × 2^n (full jitter), capped at forward.maxRetryMs.'),
             keepaliveS: z.number().int().min(5).default(30).describe('MQTT keep-alive with the central broker.'),
           })
           .strict()

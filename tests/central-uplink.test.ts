@@ -8,6 +8,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +57,7 @@ async function startBox(box: string, dataDir: string): Promise<void> {
     VIGIL_FORWARD_MQTT_USERNAME: box,
     VIGIL_FORWARD_MQTT_PASSWORD: PASS[box],
     VIGIL_FORWARD_MQTT_RECONNECT_MS: '300',
+    VIGIL_FORWARD_MAX_RETRY_MS: '2000',
     VIGIL_FORWARD_HEALTH_INTERVAL_S: '1',
     VIGIL_INFERENCE_MODELS_DIR: '/nonexistent', // rules alone: the door rule raises forced_entry
   });
@@ -230,6 +232,29 @@ describe('the central uplink over TLS with a client certificate', () => {
       await ops.endAsync();
       await t.stop();
       await tlsBroker.stop();
+    }
+  });
+});
+
+describe('a central broker that refuses connections', () => {
+  it('is not hammered: reconnects follow a jittered exponential backoff, and the box says where it stands', async () => {
+    // A port that accepts TCP and hangs up at once: each MQTT connect attempt is one connection here.
+    let attempts = 0;
+    const server = createServer((s) => (attempts++, s.destroy()));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const t = await startTestGateway({ gatewayId: 'box-lonely', forward: { maxRetryMs: 2000, mqtt: { url: `mqtt://127.0.0.1:${port}`, reconnectMs: 200 } } });
+    try {
+      await new Promise((r) => setTimeout(r, 4000));
+      // At a fixed 200 ms there would be ~20; the backoff (full jitter, doubling to 2 s) allows about half.
+      expect(attempts).toBeGreaterThan(1);
+      expect(attempts).toBeLessThanOrEqual(14);
+      const ready = (await (await fetch(`${t.httpUrl}/readyz`)).json()) as { ready: boolean; checks: Record<string, { ok: boolean; critical?: boolean; detail?: string }> };
+      expect(ready.ready).toBe(true);
+      expect(ready.checks['uplink:central']).toMatchObject({ ok: false, critical: false });
+    } finally {
+      await t.stop();
+      server.close();
     }
   });
 });

@@ -107,7 +107,7 @@ export class Forwarding implements PipelineStage {
     const m = config.forward.mqtt;
     if (m.url) {
       this.central = new MqttUplink(
-        { url: m.url, gatewayId: config.gatewayId, prefix: m.prefix, username: m.username, password: m.password, caFile: m.caFile, certFile: m.certFile, keyFile: m.keyFile, reconnectMs: m.reconnectMs, keepaliveS: m.keepaliveS, batch: 500 },
+        { url: m.url, gatewayId: config.gatewayId, prefix: m.prefix, username: m.username, password: m.password, caFile: m.caFile, certFile: m.certFile, keyFile: m.keyFile, reconnectMs: m.reconnectMs, maxReconnectMs: config.forward.maxRetryMs, keepaliveS: m.keepaliveS, batch: 500 },
         this.spool,
         log.child({ target: 'central' }),
         (c) => this.bind.command(c),

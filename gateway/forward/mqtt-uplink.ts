@@ -14,11 +14,14 @@
  *
  * Delivery is at least once: a row leaves the spool after the broker's PUBACK; a PUBACK lost to a
  * cut link means the same alert event (same alert id and version) may arrive twice, so consumers
- * deduplicate on (id, version), which every payload carries. A broker that is down is retried by
- * MQTT.js every `reconnectMs`; the rows wait in the spool, however long.
+ * deduplicate on (id, version), which every payload carries. A broker that is away is tried again
+ * after an exponential backoff with full jitter (from `reconnectMs` up to `maxReconnectMs`, reset by
+ * a connection), so a district's boxes do not all knock at once when it comes back; the rows wait
+ * in the spool, however long.
  */
 import { readFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
+import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
 import mqtt, { type MqttClient } from 'mqtt';
 import { z } from 'zod';
 import type { Logger } from '../logger.ts';
@@ -36,6 +39,8 @@ export interface MqttUplinkOptions {
   certFile?: string;
   keyFile?: string;
   reconnectMs: number;
+  /** Cap of the reconnect backoff. */
+  maxReconnectMs?: number;
   keepaliveS: number;
   batch: number;
 }
@@ -67,6 +72,8 @@ export class MqttUplink {
   #stopped = false;
   #wake?: () => void;
   #loop?: Promise<void>;
+  #backoff?: IBackoff<unknown>;
+  #retry?: NodeJS.Timeout;
   circuit: Circuit = 'open';
   lastSuccess = 0;
   lastError?: string;
@@ -100,7 +107,7 @@ export class MqttUplink {
       clean: false,
       protocolVersion: 4,
       keepalive: o.keepaliveS,
-      reconnectPeriod: o.reconnectMs,
+      reconnectPeriod: 0, // reconnects are scheduled below, with a jittered backoff
       connectTimeout: 10_000,
       username: o.username || undefined,
       password: o.password || undefined,
@@ -110,8 +117,10 @@ export class MqttUplink {
       will: { topic: this.topic('online'), payload: Buffer.from(JSON.stringify({ online: false, box: o.gatewayId })), qos: 1, retain: true },
     });
     const c = this.#client;
+    const factory = new ExponentialBackoff({ generator: fullJitterGenerator, initialDelay: o.reconnectMs, maxDelay: o.maxReconnectMs ?? 60_000 });
     c.on('connect', (ack) => {
       this.circuit = 'closed';
+      this.#backoff = undefined;
       this.#log.info({ url: o.url, sessionPresent: ack.sessionPresent }, 'central uplink connected');
       c.publish(this.topic('online'), JSON.stringify({ online: true, box: o.gatewayId }), { qos: 1, retain: true });
       // Subscribed each time: a broker that lost its session state (no persistence) still delivers.
@@ -123,9 +132,14 @@ export class MqttUplink {
     c.on('close', () => {
       if (this.circuit === 'closed') this.#log.warn({ url: o.url, spooled: this.#spool.depthOf(this.target) }, 'central uplink lost; alerts stay spooled');
       this.circuit = 'open';
-    });
-    c.on('reconnect', () => {
-      this.circuit = 'half_open';
+      if (this.#stopped || this.#retry) return;
+      this.#backoff = (this.#backoff ?? factory).next(undefined);
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined;
+        if (this.#stopped || c.connected) return;
+        this.circuit = 'half_open';
+        c.reconnect();
+      }, Math.max(100, this.#backoff.duration));
     });
     c.on('error', (err) => {
       this.lastError = err.message;
@@ -237,6 +251,7 @@ export class MqttUplink {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#retry);
     this.#wake?.();
     // A batch waiting for PUBACKs from a broker that is away does not hold the shutdown: its rows stay spooled.
     const grace = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
