@@ -58,6 +58,11 @@ async function startBox(box: string, dataDir: string): Promise<void> {
     VIGIL_FORWARD_MQTT_PASSWORD: PASS[box],
     VIGIL_FORWARD_MQTT_RECONNECT_MS: '300',
     VIGIL_FORWARD_MAX_RETRY_MS: '2000',
+    // The 1-3-5 clocks at 1-2-3 s: a cut of a few seconds sees every alert escalate, request
+    // reinforcement and escalate again, as a 10-minute cut would at the real 60-180-300 s.
+    VIGIL_ALERTS_ESCALATION_ACK_S: '1',
+    VIGIL_ALERTS_ESCALATION_REINFORCE_S: '2',
+    VIGIL_ALERTS_ESCALATION_REESCALATE_S: '3',
     VIGIL_FORWARD_HEALTH_INTERVAL_S: '1',
     VIGIL_INFERENCE_MODELS_DIR: '/nonexistent', // rules alone: the door rule raises forced_entry
   });
@@ -109,7 +114,7 @@ describe('the central uplink on Debian Mosquitto, three boxes', () => {
     expect(received.some((r) => r.topic === `${ROOT}/box-c/online` && r.body['online'] === true)).toBe(true);
   });
 
-  it('a cut uplink (the central broker stopped) loses nothing: the boxes spool, and replay in order once it is back', async () => {
+  it('a cut uplink (the central broker stopped) under load, through the 1-3-5 escalations, loses nothing: the boxes spool, and replay in order once it is back', async () => {
     const cut = () => received.filter((r) => r.topic.includes('/alerts/') && String(r.body['deviceId']).includes('-cut-'));
     await broker.stop();
     // While the centre is away every box keeps raising alerts, 12 doors each, under telemetry load.
@@ -125,23 +130,29 @@ describe('the central uplink on Debian Mosquitto, three boxes', () => {
     // Every box knows the centre is away and holds the alerts in its spool (alert + site summary per change).
     for (const box of BOXES) {
       await until(async () => (await metric(box, /vigil_uplink_circuit_state\{target="central"\} (\d)/)) === 2, `${box}: circuit open`, 10_000);
-      expect(await metric(box, /vigil_uplink_spooled\{target="central"\} (\d+)/), box).toBeGreaterThanOrEqual(24);
     }
+    // The cut lasts until every alert raised during it has gone through the whole ladder (4 versions, each an event and a summary).
+    for (const box of BOXES) await until(async () => ((await metric(box, /vigil_uplink_spooled\{target="central"\} (\d+)/)) ?? 0) >= 12 * 4 * 2, `${box}: the escalations spooled`, 20_000);
     // One box is killed outright during the cut and started again: its spool is on disk.
     const c = gateways.get('box-c')!;
     c.proc.child.kill('SIGKILL');
     await c.proc.exit;
     await startBox('box-c', c.dataDir);
     await broker.restart();
-    const expected = BOXES.length * 12;
-    await until(() => cut().length >= expected, `all ${expected} alerts raised during the cut`, 30_000);
+    const ladder = (box: string) => {
+      const byId = new Map<string, number[]>();
+      for (const r of cut().filter((x) => x.box === box)) byId.set(String(r.body['id']), [...(byId.get(String(r.body['id'])) ?? []), Number(r.body['version'])]);
+      return byId;
+    };
+    await until(() => BOXES.every((b) => ladder(b).size === 12 && [...ladder(b).values()].every((v) => Math.max(...v) >= 4)), 'every alert of the cut, through its escalations', 30_000);
     for (const box of BOXES) {
       const got = cut().filter((r) => r.box === box);
-      expect(got, box).toHaveLength(12);
       const keys = got.map((r) => `${String(r.body['id'])}/${String(r.body['version'])}`);
       expect(new Set(keys).size, `${box}: each (id, version) once`).toBe(keys.length);
-      // In order: the doors in the order they were forced.
-      expect(got.map((r) => String(r.body['deviceId']))).toEqual(Array.from({ length: 12 }, (_, i) => `${box}-cut-${i}`));
+      // In order: the doors in the order they were forced, and each alert's versions 1, 2, 3, … with none missing.
+      expect(got.filter((r) => r.body['event'] === 'raised').map((r) => String(r.body['deviceId']))).toEqual(Array.from({ length: 12 }, (_, i) => `${box}-cut-${i}`));
+      for (const [id, versions] of ladder(box)) expect(versions, `${box} ${id}`).toEqual(Array.from({ length: versions.length }, (_, i) => i + 1));
+      expect(got.filter((r) => r.body['event'] === 'reinforcement_requested')).toHaveLength(12);
     }
   });
 
