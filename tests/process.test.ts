@@ -1,4 +1,5 @@
 /** The gateway as a process: configuration errors, environment overrides, graceful shutdown. */
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +93,20 @@ describe('gateway process', () => {
     expect(p.stdout()).toMatch(/vigil gateway stopped/);
     dev.end(true);
   });
+
+  it('npm start under SIGTERM: npm hands the signal to the gateway, which stops and frees its ports; exit 0, no orphan', async () => {
+    const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, ...freePortsEnv, VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-npm-start-')) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d));
+    const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const end = Date.now() + 60_000;
+    while (!/vigil gateway running/.test(out) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    const running = JSON.parse(out.split('\n').find((l) => /vigil gateway running/.test(l))!) as { ports: { http: number } };
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(out).toMatch(/vigil gateway stopped/);
+    await expect(fetch(`http://127.0.0.1:${running.ports.http}/healthz`)).rejects.toThrow();
+  }, 90_000);
 
   it('--print-config shows the effective configuration', async () => {
     const p = runScript('gateway/main.ts', ['--print-config'], { VIGIL_GATEWAY_ID: 'station-12' });
