@@ -5,7 +5,7 @@
  * Sources, later wins: built-in defaults ← JSON file (`--config` or VIGIL_CONFIG)
  * ← environment (VIGIL_<SECTION>_<KEY>, e.g. VIGIL_MQTT_TCP_PORT=1884).
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { kindNames } from '../devices/index.ts';
 
@@ -167,7 +167,7 @@ export const configSchema = z
       .prefault({}),
     forward: z
       .object({
-        url: z.string().default('').describe('InfluxDB 2.x URL, e.g. https://influx.example:8086; empty = standalone (telemetry kept only in the local store).'),
+        url: z.string().default('').refine((u) => u === '' || /^https?:\/\/[^/\s:]+(:\d{1,5})?(\/\S*)?$/.test(u), 'an http(s) URL such as https://influx.example:8086, or empty').describe('InfluxDB 2.x URL, e.g. https://influx.example:8086; empty = standalone (telemetry kept only in the local store).'),
         org: z.string().default('vigil').describe('InfluxDB organization.'),
         bucket: z.string().default('vigil').describe('InfluxDB bucket.'),
         token: z.string().default('').describe('InfluxDB API token (write access to the bucket); never logged.'),
@@ -279,6 +279,24 @@ export const configSchema = z
         }
       }
     }
+    // Files the configuration names must be there and readable now, not when a listener or the uplink first needs them.
+    const files: [string[], string, boolean][] = [
+      [['mqtt', 'tls', 'certFile'], tls.certFile, tls.enabled || c.mqtt.wss.enabled || c.http.tls],
+      [['mqtt', 'tls', 'keyFile'], tls.keyFile, tls.enabled || c.mqtt.wss.enabled || c.http.tls],
+      [['mqtt', 'tls', 'caFile'], tls.caFile, (tls.enabled || c.mqtt.wss.enabled) && tls.clientCerts !== 'off'],
+      [['forward', 'mqtt', 'caFile'], c.forward.mqtt.caFile, true],
+      [['forward', 'mqtt', 'certFile'], c.forward.mqtt.certFile, true],
+      [['forward', 'mqtt', 'keyFile'], c.forward.mqtt.keyFile, true],
+    ];
+    for (const [path, f, used] of files) {
+      if (!used || !f) continue;
+      try {
+        accessSync(f, constants.R_OK);
+      } catch {
+        ctx.addIssue({ code: 'custom', path, message: `cannot read ${f}${existsSync(f) ? ' (permissions)' : ' (no such file)'}` });
+      }
+    }
+    if (!!c.forward.mqtt.certFile !== !!c.forward.mqtt.keyFile) ctx.addIssue({ code: 'custom', path: ['forward', 'mqtt', c.forward.mqtt.certFile ? 'keyFile' : 'certFile'], message: 'a client certificate needs both certFile and keyFile' });
     if (tls.enabled || c.mqtt.wss.enabled) {
       if (!tls.certFile) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', 'certFile'], message: 'required when mqtt.tls or mqtt.wss is enabled' });
       if (!tls.keyFile) ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls', 'keyFile'], message: 'required when mqtt.tls or mqtt.wss is enabled' });

@@ -38,6 +38,25 @@ describe('configuration', () => {
     );
   });
 
+  it('checks URLs, ports and the files it names before anything starts', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig({ env });
+      } catch (e) {
+        return (e as ConfigError).problems;
+      }
+      return [];
+    };
+    expect(problems({ VIGIL_FORWARD_URL: 'not a url' })).toEqual([expect.stringMatching(/^forward\.url \(VIGIL_FORWARD_URL\): an http\(s\) URL/)]);
+    expect(problems({ VIGIL_FORWARD_MQTT_URL: 'central:1883' })).toEqual([expect.stringMatching(/^forward\.mqtt\.url .*an MQTT URL/)]);
+    expect(problems({ VIGIL_HTTP_PORT: '70000' })).toEqual([expect.stringMatching(/^http\.port .*Too big/)]);
+    expect(problems({ VIGIL_MQTT_TLS_ENABLED: 'true', VIGIL_MQTT_TLS_CERT_FILE: join(dir, 'missing.crt'), VIGIL_MQTT_TLS_KEY_FILE: join(dir, 'missing.key'), VIGIL_MQTT_TLS_CLIENT_CERTS: 'off' })).toEqual([
+      expect.stringMatching(/^mqtt\.tls\.certFile .*cannot read .*missing\.crt \(no such file\)/),
+      expect.stringMatching(/^mqtt\.tls\.keyFile .*cannot read .*missing\.key \(no such file\)/),
+    ]);
+    expect(problems({ VIGIL_FORWARD_MQTT_URL: 'mqtts://c:8883', VIGIL_FORWARD_MQTT_CERT_FILE: join(ROOT, 'package.json') })).toEqual([expect.stringMatching(/^forward\.mqtt\.keyFile .*needs both/)]);
+  });
+
   it('the README configuration reference is the one generated from the schema', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.split('<!-- config:start -->')[1]?.split('<!-- config:end -->')[0]?.trim();
