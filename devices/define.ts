@@ -152,7 +152,8 @@ export function defineDevice<K extends string>(spec: DeviceSpec<K>): DeviceDefin
       telemetry: z.object(telemetryShape),
       event,
       status: statusSchema,
-      config: z.object(configShape),
+      // Strict: a typo in a setting is refused, not silently dropped (and a new version pushed for nothing).
+      config: z.strictObject(configShape),
       configReported: configReportedSchema,
     },
   };

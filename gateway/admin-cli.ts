@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { Command } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { CliError, cliProgram, EXIT, failWith, intArg, runProgram } from './cli/common.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { AuditLog } from './security/audit.ts';
 import { dbFile } from './security/index.ts';
@@ -14,7 +15,7 @@ import { parseBulk, Registry, roles, type Role } from './security/registry.ts';
 import { openStore } from './db.ts';
 import { BackupError, createBackup, restoreBackup } from './backup.ts';
 
-const program = new Command('vigil-admin')
+const program = cliProgram('vigil-admin')
   .description('Manage device credentials, principals and the audit log of a Vigil gateway (local database)')
   .option('-c, --config <file>', 'gateway config file (for dataDir; VIGIL_DATA_DIR overrides)')
   .option('--json', 'machine-readable output');
@@ -39,9 +40,8 @@ function open() {
 const actor = () => ({ id: `cli:${userInfo().username}`, address: 'local' });
 const json = () => program.opts<{ json?: boolean }>().json === true;
 
-function fail(message: string, code = 1): never {
-  console.error(`vigil-admin: ${message}`);
-  process.exit(code);
+function fail(message: string, code: number = EXIT.failed): never {
+  return failWith(program, new CliError(message, code));
 }
 
 function out(data: unknown, human: () => void) {
@@ -54,11 +54,22 @@ async function run(fn: (r: ReturnType<typeof open>) => Promise<void> | void) {
   try {
     await fn(ctx);
   } catch (err) {
-    const e = err as Error & { details?: { path: string; message: string }[] };
-    fail(e.details ? `${e.message}\n  ${e.details.map((d) => `${d.path}: ${d.message}`).join('\n  ')}` : e.message);
+    const e = err as Error & { details?: { path: string; message: string }[]; statusCode?: number };
+    // Refusals of the registry (validation, conflicts) are invalid input; anything else failed.
+    const code = e.details || (e.statusCode !== undefined && e.statusCode < 500) ? EXIT.invalid : EXIT.failed;
+    failWith(program, new CliError(e.message, code, e.details ?? []));
   } finally {
     ctx.db.close();
   }
+}
+
+/** `--since`: an ISO time, or an age (30m, 12h, 7d) back from now. */
+function sinceArg(v: string): number {
+  const age = /^(\d+)\s*([smhd])$/.exec(v.trim());
+  if (age) return Date.now() - Number(age[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[age[2] as 's']!;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new InvalidArgumentError('expected an ISO time (2026-11-29T08:00Z) or an age such as 30m, 12h, 7d');
+  return t;
 }
 
 const splitList = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -119,7 +130,7 @@ device
 const principal = program.command('principal').description('people and services: add, rotate, revoke, list');
 principal
   .command('add <id>')
-  .requiredOption('--role <role>', roles.join(', '))
+  .addOption(new Option('--role <role>', 'what the principal may do').choices(roles).makeOptionMandatory())
   .requiredOption('--sites <list>', 'comma-separated site ids, or * for all')
   .action((id: string, o: { role: string; sites: string }) =>
     run(async ({ registry }) => {
@@ -153,10 +164,12 @@ program
   .command('audit')
   .description('the audit log, oldest first')
   .option('--action <action>', 'e.g. mqtt.connect, mqtt.subscribe, device.provision')
-  .option('--outcome <outcome>', 'ok, denied or failed')
-  .option('--limit <n>', 'records', '50')
+  .addOption(new Option('--outcome <outcome>').choices(['ok', 'denied', 'failed']))
+  .option('--limit <n>', 'records', intArg(1, 1000), 50)
+  .option('--tail', 'the newest records (still oldest first), instead of the oldest')
+  .option('--since <when>', 'records at or after: an ISO time, or an age such as 30m, 12h, 7d', sinceArg)
   .option('--verify', 'check the hash chain of the whole log instead (exit 1 if a record was edited or removed)')
-  .action((o: { action?: string; outcome?: 'ok'; limit: string; verify?: boolean }) =>
+  .action((o: { action?: string; outcome?: 'ok'; limit: number; tail?: boolean; since?: number; verify?: boolean }) =>
     run(({ audit }) => {
       if (o.verify) {
         const v = audit.verify();
@@ -164,7 +177,7 @@ program
         if (!v.ok) process.exitCode = 1;
         return;
       }
-      const rs = audit.query({ action: o.action, outcome: o.outcome, limit: Number(o.limit) });
+      const rs = audit.query({ action: o.action, outcome: o.outcome, limit: o.limit, newest: o.tail, since: o.since });
       out(rs, () => {
         for (const r of rs) console.log(`${new Date(r.ts).toISOString()} ${r.outcome.padEnd(6)} ${r.actor} ${r.action} ${r.target ?? ''} ${r.address ?? ''} ${JSON.stringify(r.detail)}`);
       });
@@ -206,4 +219,4 @@ program
     }
   });
 
-await program.parseAsync();
+await runProgram(program);

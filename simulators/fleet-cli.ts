@@ -3,14 +3,32 @@
  * optionally the incident tour) against a gateway that is already running,
  * e.g. to commission a new edge box or load it from another machine.
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { Fleet, fleetPlan } from './fleet.ts';
 import { LabelLog } from './labels.ts';
 import { Scenario, tour } from './scenario.ts';
 import { addFleetOptions, fleetShape } from './cli-options.ts';
 
+/** Expected failures end as one line and an exit code (2 invalid input, 3 refused, 5 unreachable), never a stack trace. */
+class SimError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+const die = (err: unknown): never => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  console.error(`vigil-sim: ${(err as Error).message}`);
+  if (process.argv.includes('--debug')) console.error((err as Error).stack);
+  process.exit(err instanceof SimError ? err.exitCode : 1);
+};
+process.on('uncaughtException', die);
+process.on('unhandledRejection', die);
+
 const o = addFleetOptions(new Command('vigil-sim'), { sites: 'hub1', camera: 2, door: 4, smoke: 8, bodycam: 2, speed: 1 })
   .description('Run simulated Vigil devices against a running gateway')
+  .exitOverride()
+  .configureOutput({ outputError: (str, write) => write(`vigil-sim: ${str.replace(/^error: /, '')}`) })
+  .option('--debug', 'print stack traces of errors')
   .option('--url <url>', 'gateway MQTT URL (mqtt:// or ws://)', 'mqtt://127.0.0.1:1883')
   .addOption(new Option('--api <url>', 'gateway HTTP API, to provision the simulated devices').env('VIGIL_URL').default('http://127.0.0.1:8080'))
   .addOption(new Option('--token <token>', 'an admin token: provision (or re-key) the devices and fetch the site keys; without it the gateway must allow anonymous access').env('VIGIL_TOKEN'))
@@ -26,9 +44,15 @@ async function provision(): Promise<{ creds: Map<string, { username: string; pas
   const token = o['token'] as string | undefined;
   if (!token) return { creds, keys };
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${o['api']}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-    const data = (await res.json()) as Record<string, any>;
-    if (!res.ok) throw new Error(`${method} ${path}: ${data['message']}`);
+    let res: Response;
+    try {
+      res = await fetch(`${o['api']}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    } catch (err) {
+      throw new SimError(`cannot reach the gateway API at ${o['api']} (--api): ${String((err as { cause?: Error }).cause?.message ?? (err as Error).message)}`, 5);
+    }
+    const data = (await res.json().catch(() => ({}))) as Record<string, any>;
+    if (res.status === 401 || res.status === 403) throw new SimError(`the gateway refused the token (--token / VIGIL_TOKEN): ${data['message'] ?? res.statusText}; provisioning needs an admin token`, 3);
+    if (!res.ok) throw new SimError(`${method} ${path}: ${data['message'] ?? res.statusText}`, res.status < 500 ? 2 : 1);
     return data;
   };
   const plan = fleetPlan(shape.sites, shape.perKind);
@@ -50,7 +74,14 @@ const fleet = new Fleet({
   credentials: (id) => creds.get(id),
   configKeys: (site) => keys.get(site),
 });
-await fleet.start();
+try {
+  await fleet.start();
+} catch (err) {
+  const e = err as { code?: string | number; message: string };
+  throw e.code === 4 || e.code === 5
+    ? new SimError(`the gateway at ${o['url']} refused the devices' login (${e.message}): give an admin --token to provision them, or allow anonymous devices`, 3)
+    : new SimError(`cannot connect the simulated devices to ${o['url']} (--url): ${e.message}`, 5);
+}
 console.log(`${fleet.devices.length} devices connected to ${o['url']}`);
 const scenario = new Scenario(fleet, shape.seed);
 labels.onLabel((l) => console.log(`${new Date(l.start).toISOString()} incident ${l.type} on ${l.deviceId}`));

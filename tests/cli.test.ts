@@ -97,4 +97,74 @@ describe('vigil CLI', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/raised\s+critical\s+forced_entry\s+cli\/cli-door-01/);
   });
+
+  it('a typo in a setting is refused with a suggestion, and nothing is pushed; a push that changes nothing makes no version and says so', async () => {
+    const before = await vigil(['--json', 'config', 'history', 'cli-door-03']);
+    const versions = (JSON.parse(before.out) as { history: unknown[] }).history.length;
+    const typo = await vigil(['config', 'push', '--site', 'cli', '--kind', 'door', '--set', 'heldOpenTimoutS=50']);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/cli-door-01: heldOpenTimoutS: unknown setting "heldOpenTimoutS" for a door; did you mean "heldOpenTimeoutS"\?/);
+    const nested = await vigil(['config', 'push', '--device', 'cli-door-03', '--set', 'schedule.form=7']);
+    expect(nested.code).toBe(2);
+    expect(nested.err).toMatch(/schedule\.form: unknown setting "form" .*did you mean "from"\?/);
+    const current = (JSON.parse(before.out) as { desired: Record<string, unknown> }).desired;
+    const same = await vigil(['config', 'push', '--device', 'cli-door-03', '--set', `heldOpenTimeoutS=${String(current['heldOpenTimeoutS'])}`]);
+    expect(same.code, same.err).toBe(0);
+    expect(same.out).toMatch(/cli-door-03: nothing to change, it already has this configuration/);
+    // Site-wide: only the doors whose configuration changes are in the waves (one was rolled back above) ...
+    const push = ['config', 'push', '--site', 'cli', '--kind', 'door', '--set', `heldOpenTimeoutS=${String(current['heldOpenTimeoutS'])}`, '--set', 'schedule.from=6'];
+    const some = await vigil(push);
+    expect(some.code, some.err).toBe(0);
+    expect(some.out).toMatch(/rollout ro-\S+: [1-3] devices in/);
+    // ... and the same push again changes nothing.
+    const all = await vigil(push);
+    expect(all.code, all.err).toBe(0);
+    expect(all.out).toMatch(/nothing to change: all 4 matching device\(s\) already have this configuration/);
+    const after = await vigil(['--json', 'config', 'history', 'cli-door-03']);
+    expect((JSON.parse(after.out) as { history: unknown[] }).history).toHaveLength(versions);
+  });
+
+  it('usage errors exit 2 with a message, never a stack trace; --version; a closed pipe ends quietly', async () => {
+    const cases: [string[], RegExp][] = [
+      [['config', 'push', '--nosuch'], /^vigil: unknown option '--nosuch'/],
+      [['config', 'push', '--device', 'cli-door-01', '--patch', '{bad'], /^vigil: --patch is not valid JSON/],
+      [['config', 'push', '--site', 'cli', '--kind', 'door', '--set', 'heldOpenTimeoutS=45', '--canary', 'abc'], /^vigil: option '--canary <percent>' argument 'abc' is invalid\. expected a whole number from 1 to 100/],
+      [['config', 'rollback'], /^vigil: give the device to roll back, or --rollout <id>/],
+      [['config', 'push', '--device', 'cli-door-01', '--file', '/nonexistent.json'], /^vigil: cannot read --file \/nonexistent\.json: ENOENT/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await vigil(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err, args.join(' ')).toMatch(re);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
+    expect((await vigil(['--version'])).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const piped = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const p = spawn('bash', ['-c', `${join(ROOT, 'bin/vigil')} --json devices list | head -c 10`], { env: { ...process.env, VIGIL_URL: `http://127.0.0.1:${gw.ports.http}`, VIGIL_TOKEN: admin } });
+      let err = '';
+      p.stderr.on('data', (d) => (err += d));
+      p.on('close', (code) => resolve({ code, err }));
+    });
+    expect(piped.err).not.toMatch(/EPIPE|\n\s+at /);
+  });
+
+  it('alerts list, ack and resolve; alerts watch without --site follows the sites the token is granted', async () => {
+    const subscribed = new Promise<void>((r) => gw.broker!.on('subscribe', (subs, client) => client.id.startsWith('field-eng:cli') && subs.some((x) => x.topic === 'vigil/v1/cli/alerts/+/+/+') && r()));
+    const w = vigil(['alerts', 'watch', '--count', '1']);
+    await subscribed;
+    await sims[1]!.publish('event', { type: 'forced_open' });
+    const watched = await w;
+    expect(watched.code, watched.err).toBe(0);
+    expect(watched.out).toMatch(/raised\s+critical\s+forced_entry\s+cli\/cli-door-02/);
+    const id = /\[([^\]]+)\]\s*$/.exec(watched.out.trim())![1]!;
+    const list = await vigil(['alerts', 'list', '--site', 'cli']);
+    expect(list.code, list.err).toBe(0);
+    expect(list.out).toContain(id);
+    const ack = await vigil(['alerts', 'ack', id, '--note', 'on my way']);
+    expect(ack.code, ack.err).toBe(0);
+    expect(ack.out).toMatch(/acknowledged\s+forced_entry/);
+    const res = await vigil(['alerts', 'resolve', id]);
+    expect(res.out).toMatch(/resolved\s+forced_entry/);
+    expect((await vigil(['alerts', 'ack', 'no-such-alert'])).code).toBe(4);
+  });
 });

@@ -142,8 +142,17 @@ describe('admin CLI', () => {
       const { code } = await p.exit;
       return { code, out: p.stdout(), err: p.stderr() };
     };
+    const god = await cli('principal', 'add', 'zeus', '--role', 'god', '--sites', '*');
+    expect(god.code).toBe(2);
+    expect(god.err).toMatch(/^vigil-admin: option '--role <role>' argument 'god' is invalid\. Allowed choices are consumer, engineer, admin/);
+    const limit = await cli('audit', '--limit', 'abc');
+    expect(limit.code).toBe(2);
+    expect(limit.err).toMatch(/^vigil-admin: option '--limit <n>' argument 'abc' is invalid/);
     const admin = await cli('principal', 'add', 'ops', '--role', 'admin', '--sites', '*');
     expect(admin.code, admin.err).toBe(0);
+    const again = await cli('principal', 'add', 'ops', '--role', 'admin', '--sites', '*');
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/^vigil-admin: principal "ops" exists/);
     expect(JSON.parse(admin.out).token).toMatch(/^ops\./);
     const csv = join(dir, 'site.csv');
     writeFileSync(csv, 'deviceId,kind,site,zone,tags\nhub9-door-01,door,hub9,lobby,entrance;24h\nhub9-smoke-01,smoke,hub9,,\n');
@@ -154,7 +163,7 @@ describe('admin CLI', () => {
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'deviceId,kind,site\nhub9-x,toaster,hub9\n');
     const refused = await cli('device', 'import', bad);
-    expect(refused.code).toBe(1);
+    expect(refused.code).toBe(2); // invalid input
     expect(refused.err).toMatch(/nothing was provisioned[\s\S]*\[0\]\.kind/);
 
     const gw = runScript('gateway/main.ts', [], env);
@@ -165,6 +174,9 @@ describe('admin CLI', () => {
     await closed; // within the gateway's 2 s database watch
     const audit = JSON.parse((await cli('audit', '--limit', '100')).out) as { action: string; target: string }[];
     expect(audit.map((r) => `${r.action} ${r.target}`)).toEqual(expect.arrayContaining(['device.provision hub9-door-01', 'mqtt.connect hub9-door-01', 'device.revoke hub9-door-01', 'mqtt.session_closed hub9-door-01']));
+    // --tail: the newest records; --since: an age back from now.
+    const tail = JSON.parse((await cli('audit', '--tail', '--limit', '2', '--since', '1h')).out) as { seq: number }[];
+    expect(tail.map((r) => r.seq)).toEqual((audit as unknown as { seq: number }[]).slice(-2).map((r) => r.seq));
     gw.child.kill('SIGTERM');
     expect((await gw.exit).code).toBe(0);
   });
@@ -188,6 +200,14 @@ describe('npm run sim', () => {
     const list = (await (await fetch(`http://127.0.0.1:${ports.http}/api/v1/devices?site=simx`, { headers: { authorization: `Bearer ${token}` } })).json()) as { devices: { messages: number; refused: number }[] };
     expect(list.devices).toHaveLength(5);
     expect(list.devices.every((d) => d.messages > 0 && d.refused === 0)).toBe(true);
+    // A wrong token and an unreachable gateway are messages with their exit codes, not stack traces.
+    const refused = runScript('simulators/fleet-cli.ts', args, { VIGIL_TOKEN: 'ops.wrong-secret' });
+    expect((await refused.exit).code).toBe(3);
+    expect(refused.stderr()).toMatch(/^vigil-sim: the gateway refused the token/);
+    const away = runScript('simulators/fleet-cli.ts', ['--url', 'mqtt://127.0.0.1:1', '--duration', '1'], { VIGIL_TOKEN: '' });
+    expect((await away.exit).code).toBe(5);
+    expect(away.stderr()).toMatch(/^vigil-sim: cannot connect the simulated devices to mqtt:\/\/127\.0\.0\.1:1/);
+    expect(refused.stderr() + away.stderr()).not.toMatch(/\n\s+at /);
     gw.child.kill('SIGTERM');
     await gw.exit;
   });

@@ -39,7 +39,7 @@ export const door = defineDevice({
     unlockDurationS: z.number().int().min(1).max(60).default(5),
     /** Hours (local, 0-23) during which the door unlocks for valid credentials. */
     schedule: z
-      .object({ from: z.number().int().min(0).max(23), to: z.number().int().min(0).max(24) })
+      .strictObject({ from: z.number().int().min(0).max(23), to: z.number().int().min(0).max(24) })
       .default({ from: 0, to: 24 }),
   },
   capabilities: [reporting(60), tamper(['enclosure_opened', 'reader_removed', 'wiring_cut'])],

@@ -6,10 +6,14 @@
  * 2 invalid input, 3 not authorized, 4 not found, 5 gateway unreachable.
  */
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Option } from 'commander';
 import mqtt from 'mqtt';
+import { CliError, cliProgram, EXIT, failWith, intArg, numArg, parseJson, runProgram } from './common.ts';
 
-const program = new Command('vigil')
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const program = cliProgram('vigil')
+  .version(VERSION)
   .description('Vigil field-engineer CLI: configs, devices and alerts of an edge gateway')
   .addOption(new Option('--url <url>', 'gateway HTTP API').env('VIGIL_URL').default('http://localhost:8080'))
   .addOption(new Option('--token <token>', 'API token <principal>.<secret>').env('VIGIL_TOKEN'))
@@ -18,23 +22,16 @@ const program = new Command('vigil')
 
 const g = () => program.opts<{ url: string; token?: string; mqtt: string; json?: boolean }>();
 
-class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly details?: { path: string; message: string }[]) {
-    super(message);
+const exitFor = (status: number) => (status === 400 || status === 409 ? EXIT.invalid : status === 401 || status === 403 ? EXIT.unauthorized : status === 404 ? EXIT.notFound : EXIT.failed);
+
+/** An answer of the API as an expected failure: its message, its field errors, the exit code of its status. */
+class ApiError extends CliError {
+  constructor(readonly status: number, message: string, details?: { path: string; message: string }[]) {
+    super(message, exitFor(status), details);
   }
 }
 
-const exitFor = (status: number) => (status === 400 || status === 409 ? 2 : status === 401 || status === 403 ? 3 : status === 404 ? 4 : 1);
-
-function fail(err: unknown): never {
-  if (err instanceof ApiError) {
-    console.error(`vigil: ${err.message}`);
-    for (const d of err.details ?? []) console.error(`  ${d.path}: ${d.message}`);
-    process.exit(exitFor(err.status));
-  }
-  console.error(`vigil: ${(err as Error).message}`);
-  process.exit((err as { code?: string }).code === 'UNREACHABLE' ? 5 : 1);
-}
+const fail = (err: unknown): never => failWith(program, err);
 
 async function api<T = Record<string, any>>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
   const { url, token } = g();
@@ -46,10 +43,15 @@ async function api<T = Record<string, any>>(method: string, path: string, body?:
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
   } catch (err) {
-    throw Object.assign(new Error(`cannot reach the gateway at ${url}: ${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}`), { code: 'UNREACHABLE' });
+    throw new CliError(`cannot reach the gateway at ${url}: ${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}`, EXIT.unreachable);
   }
   const text = await res.text();
-  const data = text ? (JSON.parse(text) as Record<string, any>) : {};
+  let data: Record<string, any> = {};
+  try {
+    data = text ? (JSON.parse(text) as Record<string, any>) : {};
+  } catch {
+    throw new CliError(`${url} answered ${res.status} with something that is not the Vigil API (is --url right?)`, EXIT.unreachable);
+  }
   if (!res.ok) throw new ApiError(res.status, String(data['message'] ?? res.statusText), data['details']);
   return data as T;
 }
@@ -65,8 +67,16 @@ const out = (data: unknown, human: () => void) => (g().json ? console.log(JSON.s
 
 /** --patch JSON, --file config.json, or --set a.b=value pairs, into a merge patch or a full config. */
 function configBody(o: { patch?: string; file?: string; set?: string[]; note?: string }) {
-  if (o.file) return { config: JSON.parse(readFileSync(o.file, 'utf8')) as Record<string, unknown>, note: o.note };
-  const patch: Record<string, unknown> = o.patch ? (JSON.parse(o.patch) as Record<string, unknown>) : {};
+  if (o.file) {
+    let text: string;
+    try {
+      text = readFileSync(o.file, 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read --file ${o.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT.invalid);
+    }
+    return { config: parseJson(text, `--file ${o.file}`), note: o.note };
+  }
+  const patch: Record<string, unknown> = o.patch ? parseJson(o.patch, '--patch') : {};
   for (const kv of o.set ?? []) {
     const i = kv.indexOf('=');
     if (i < 1) throw new ApiError(400, `--set expects key=value, got "${kv}"`);
@@ -102,15 +112,19 @@ config
   .option('--set <key=value>', 'set one field (repeatable), e.g. --set schedule.from=7', collect)
   .option('--file <config.json>', 'a full configuration')
   .option('--note <text>', 'why (kept in the history)')
-  .option('--canary <percent>', 'share of devices in the first wave', '10')
-  .option('--threshold <share>', 'stop and roll back when more than this share of a wave fails', '0.2')
-  .option('--wave-timeout <s>', 'seconds a wave may take; silent devices count as failed', '60')
+  .option('--canary <percent>', 'share of devices in the first wave, 1-100', intArg(1, 100), 10)
+  .option('--threshold <share>', 'stop and roll back when more than this share of a wave fails, 0-1', numArg(0, 1), 0.2)
+  .option('--wave-timeout <s>', 'seconds a wave may take; silent devices count as failed', intArg(1, 86_400), 60)
   .option('--no-wait', 'return once started')
   .action(async (o) => {
     try {
       const body = configBody(o);
       if (o.device) {
         let s = await api('POST', `/api/v1/devices/${o.device}/config`, body);
+        if (s['unchanged']) {
+          out(s, () => console.log(`${o.device}: nothing to change, it already has this configuration (version ${s['desiredVersion']}, ${s['status']})`));
+          process.exit(EXIT.ok);
+        }
         const version = s['desiredVersion'];
         if (o.wait) {
           const end = Date.now() + Number(o.waveTimeout) * 1000;
@@ -130,6 +144,10 @@ config
         failureThreshold: Number(o.threshold),
         waveTimeoutS: Number(o.waveTimeout),
       });
+      if (r['state'] === 'unchanged') {
+        out(r, () => console.log(`nothing to change: ${r['reason']}`));
+        process.exit(EXIT.ok);
+      }
       if (!g().json) console.log(`rollout ${r['id']}: ${r['total']} devices in ${r['waves'].length} wave(s)`);
       let last = '';
       while (o.wait && r['state'] === 'running') {
@@ -186,10 +204,11 @@ config
 config
   .command('rollback [deviceId]')
   .description('a device back to an earlier version (--to N; default the previous), or every device of a rollout (--rollout)')
-  .option('--to <version>')
+  .option('--to <version>', 'version to go back to', intArg(1))
   .option('--rollout <id>')
   .action(async (id: string | undefined, o) => {
     try {
+      if (!id && !o.rollout) throw new CliError('give the device to roll back, or --rollout <id>', EXIT.invalid);
       const r = o.rollout
         ? await api('POST', `/api/v1/config/rollouts/${o.rollout}/rollback`)
         : await api('POST', `/api/v1/devices/${id ?? ''}/config/rollback`, o.to !== undefined ? { toVersion: Number(o.to) } : {});
@@ -251,34 +270,88 @@ program
     }
   });
 
-program
-  .command('alerts')
-  .description('alerts')
-  .command('watch')
-  .description('follow alerts as they are raised, escalated, acknowledged and resolved (MQTT, with the same token)')
-  .option('--site <site>', 'one site (default: all granted)')
-  .option('--count <n>', 'exit after this many alert messages')
+const alertsCmd = program.command('alerts').description('list, acknowledge, resolve and follow alerts');
+
+const alertLine = (a: Record<string, any>) =>
+  `${String(a['severity']).padEnd(8)} ${String(a['state']).padEnd(12)} ${String(a['type']).padEnd(14)} ${a['site']}/${a['deviceId']}  ${a['reason']}  [${a['id']}]`;
+
+alertsCmd
+  .command('list')
+  .description('alerts of your sites, newest first')
+  .option('--site <site>')
+  .option('--state <state>', 'open (raised or acknowledged), raised, acknowledged, resolved, auto_resolved', 'open')
+  .option('--limit <n>', 'at most this many', intArg(1, 500), 50)
   .action(async (o) => {
-    const { token, mqtt: url } = g();
-    const dot = token?.indexOf('.') ?? -1;
-    if (!token || dot < 1) fail(new ApiError(401, 'alerts watch needs --token <principal>.<secret>'));
-    const id = token!.slice(0, dot);
-    let client;
     try {
-      client = await mqtt.connectAsync(url, { clientId: `${id}:cli-${process.pid}`, username: id, password: token!.slice(dot + 1), reconnectPeriod: 0, connectTimeout: 5000 });
+      const q = new URLSearchParams(Object.entries({ site: o.site, state: o.state, limit: String(o.limit) }).filter(([, v]) => v) as [string, string][]);
+      const r = await api('GET', `/api/v1/alerts?${q}`);
+      out(r, () => {
+        if (!r['alerts'].length) console.log(`no ${o.state} alerts`);
+        else table(r['alerts'], [['raisedAt', 'RAISED'], ['severity', 'SEVERITY'], ['state', 'STATE'], ['type', 'TYPE'], ['site', 'SITE'], ['deviceId', 'DEVICE'], ['id', 'ID'], ['reason', 'REASON']]);
+      });
     } catch (err) {
-      const code = (err as { code?: number }).code;
-      fail(code === 4 || code === 5 ? new ApiError(401, `MQTT login refused (${(err as Error).message})`) : Object.assign(new Error(`cannot reach ${url}: ${(err as Error).message}`), { code: 'UNREACHABLE' }));
+      fail(err);
     }
-    let n = 0;
-    client.on('message', (_t, payload) => {
-      const a = JSON.parse(payload.toString()) as Record<string, string>;
-      if (g().json) console.log(JSON.stringify(a));
-      else console.log(`${new Date().toISOString().slice(11, 19)} ${a['event']!.padEnd(23)} ${a['severity']!.padEnd(8)} ${a['type']!.padEnd(14)} ${a['site']}/${a['deviceId']}  ${a['reason']}${a['acknowledgedBy'] && a['event'] === 'acknowledged' ? ` by ${a['acknowledgedBy']}` : ''}  [${a['id']}]`);
-      if (o.count && ++n >= Number(o.count)) void client.endAsync().then(() => process.exit(0));
-    });
-    await client.subscribeAsync(`vigil/v1/${o.site ?? '+'}/alerts/+/+/+`, { qos: 1 });
-    if (!g().json) console.error(`watching alerts of ${o.site ?? 'every granted site'} (Ctrl-C to stop)`);
   });
 
-await program.parseAsync();
+for (const action of ['ack', 'resolve'] as const) {
+  alertsCmd
+    .command(`${action} <alertId>`)
+    .description(action === 'ack' ? 'acknowledge: you are responding (stops the first escalation)' : 'resolve: handled')
+    .option('--note <text>', 'kept in the alert history')
+    .action(async (id: string, o: { note?: string }) => {
+      try {
+        const a = await api('POST', `/api/v1/alerts/${encodeURIComponent(id)}/${action}`, o.note ? { note: o.note } : {});
+        out(a, () => console.log(alertLine(a)));
+      } catch (err) {
+        fail(err);
+      }
+    });
+}
+
+alertsCmd
+  .command('watch')
+  .description('follow alerts as they are raised, escalated, acknowledged and resolved (MQTT, with the same token)')
+  .option('--site <site>', 'one site (default: every site granted to the token)')
+  .option('--count <n>', 'exit after this many alert messages', intArg(1))
+  .action(async (o) => {
+    try {
+      const { token, mqtt: url } = g();
+      const dot = token?.indexOf('.') ?? -1;
+      if (!token || dot < 1) throw new CliError('alerts watch needs --token <principal>.<secret>', EXIT.unauthorized);
+      const id = token.slice(0, dot);
+      // Without --site: the sites the token is granted ("*" = every site), from the API.
+      const sites: string[] = o.site ? [o.site] : ((await api('GET', '/api/v1/me'))['sites'] as string[]);
+      const filters = sites.includes('*') ? ['vigil/v1/+/alerts/+/+/+'] : sites.map((s) => `vigil/v1/${s}/alerts/+/+/+`);
+      let client;
+      try {
+        client = await mqtt.connectAsync(url, { clientId: `${id}:cli-${process.pid}`, username: id, password: token.slice(dot + 1), reconnectPeriod: 0, connectTimeout: 5000 });
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        throw code === 4 || code === 5 ? new CliError(`MQTT login refused (${(err as Error).message})`, EXIT.unauthorized) : new CliError(`cannot reach ${url}: ${(err as Error).message}`, EXIT.unreachable);
+      }
+      let n = 0;
+      client.on('message', (_t, payload) => {
+        const a = JSON.parse(payload.toString()) as Record<string, string>;
+        if (g().json) console.log(JSON.stringify(a));
+        else console.log(`${new Date().toISOString().slice(11, 19)} ${a['event']!.padEnd(23)} ${a['severity']!.padEnd(8)} ${a['type']!.padEnd(14)} ${a['site']}/${a['deviceId']}  ${a['reason']}${a['acknowledgedBy'] && a['event'] === 'acknowledged' ? ` by ${a['acknowledgedBy']}` : ''}  [${a['id']}]`);
+        if (o.count && ++n >= o.count) void client.endAsync().then(() => process.exit(EXIT.ok));
+      });
+      let granted;
+      try {
+        granted = await client.subscribeAsync(filters, { qos: 1 });
+      } catch (err) {
+        throw new CliError(`the gateway refused the subscription: ${(err as Error).message}`, EXIT.unauthorized);
+      }
+      const refused = granted.filter((x) => x.qos === 128).map((x) => x.topic.split('/')[2]);
+      if (refused.length) {
+        await client.endAsync();
+        throw new CliError(`not granted site${refused.length > 1 ? 's' : ''} ${refused.join(', ')}`, EXIT.unauthorized);
+      }
+      if (!g().json) console.error(`watching alerts of ${sites.includes('*') ? 'every site' : sites.join(', ')} (Ctrl-C to stop)`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+await runProgram(program);

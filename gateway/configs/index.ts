@@ -8,6 +8,7 @@
 import type { Aedes, Client } from 'aedes';
 import { z } from 'zod';
 import { deviceTopic, getKind } from '../../devices/index.ts';
+import { closest, distance } from 'fastest-levenshtein';
 import { mergePatch, signDesired } from '../../devices/config-envelope.ts';
 import type { DeviceMessage } from '../../edge/message.ts';
 import type { PipelineStage } from '../../edge/pipeline.ts';
@@ -105,9 +106,21 @@ export class Configs implements PipelineStage {
     const candidate = input.config ?? mergePatch(base, input.patch);
     const r = def.schemas.config.safeParse(candidate);
     if (!r.success) {
-      throw new BulkInvalidError(r.error.issues.map((i) => ({ path: `${device.deviceId}: ${i.path.join('.') || '(config)'}`, message: i.message })));
+      throw new BulkInvalidError(
+        r.error.issues.flatMap((i) =>
+          i.code === 'unrecognized_keys'
+            ? i.keys.map((k) => ({ path: `${device.deviceId}: ${[...i.path, k].join('.')}`, message: unknownSetting(k, knownKeys(def.schemas.config, i.path), device.kind) }))
+            : [{ path: `${device.deviceId}: ${i.path.join('.') || '(config)'}`, message: i.message }],
+        ),
+      );
     }
     return r.data as Record<string, unknown>;
+  }
+
+  /** Whether `config` is what the device is already meant to run (its current desired version). */
+  unchanged(deviceId: string, config: Record<string, unknown>): boolean {
+    const cur = this.current(deviceId);
+    return !!cur && stableJson(cur.config) === stableJson(config);
   }
 
   /** Store a new desired version and deliver it. */
@@ -181,3 +194,25 @@ export class Configs implements PipelineStage {
 type Row = { device_id: string; version: number; config: string; author: string; created_at: number; rollout_id: string | null; note: string | null };
 type StateRow = { device_id: string; desired_version: number; reported_version: number | null; status: SyncStatus; reason: string | null; updated_at: number };
 const toVersion = (r: Row): ConfigVersion => ({ version: r.version, config: JSON.parse(r.config) as Record<string, unknown>, author: r.author, createdAt: r.created_at, rolloutId: r.rollout_id, note: r.note });
+
+/** JSON with object keys sorted, for comparing configurations. */
+function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+}
+
+/** The settings a (nested) config object accepts. */
+function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
+  let s: z.ZodType | undefined = schema;
+  for (const p of path) {
+    while (s && !(s instanceof z.ZodObject) && 'unwrap' in s && typeof (s as { unwrap?: unknown }).unwrap === 'function') s = (s as unknown as { unwrap(): z.ZodType }).unwrap();
+    s = s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>)[String(p)] : undefined;
+  }
+  while (s && !(s instanceof z.ZodObject) && 'unwrap' in s && typeof (s as { unwrap?: unknown }).unwrap === 'function') s = (s as unknown as { unwrap(): z.ZodType }).unwrap();
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
+
+function unknownSetting(key: string, known: string[], kind: string): string {
+  const near = known.length ? closest(key, known) : undefined;
+  const hint = near !== undefined && distance(key.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(near.length / 3)) ? `; did you mean "${near}"?` : '';
+  return `unknown setting "${key}" for a ${kind}${hint} (settings: ${known.join(', ')})`;
+}

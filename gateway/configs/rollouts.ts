@@ -44,7 +44,8 @@ export interface Rollout {
   id: string;
   createdBy: string;
   createdAt: number;
-  state: 'running' | 'completed' | 'rolled_back';
+  /** unchanged: every matching device already had the configuration; nothing was started or stored. */
+  state: 'running' | 'completed' | 'rolled_back' | 'unchanged';
   selector: z.infer<typeof rolloutInput>['selector'];
   total: number;
   waves: WaveProgress[];
@@ -82,9 +83,15 @@ export class Rollouts {
   /** Validate for every target first (all problems at once), then run the waves in the background. */
   start(raw: RolloutInput, actor: Actor): Rollout {
     const input = rolloutInput.parse(raw);
-    const targets = this.targets(input.selector);
-    if (!targets.length) throw new NotFoundError(`no enabled ${input.selector.kind} matches the selector at site "${input.selector.site}"`);
-    const configs = new Map(targets.map((d) => [d.deviceId, this.#configs.resolve(d, input)]));
+    const matching = this.targets(input.selector);
+    if (!matching.length) throw new NotFoundError(`no enabled ${input.selector.kind} matches the selector at site "${input.selector.site}"`);
+    const all = new Map(matching.map((d) => [d.deviceId, this.#configs.resolve(d, input)]));
+    // Devices that already have this configuration get no new version.
+    const targets = matching.filter((d) => !this.#configs.unchanged(d.deviceId, all.get(d.deviceId)!));
+    const configs = all;
+    if (!targets.length) {
+      return { id: '', createdBy: actor.id, createdAt: this.#now(), state: 'unchanged', selector: input.selector, total: 0, waves: [], reason: `all ${matching.length} matching device(s) already have this configuration`, note: input.note ?? null };
+    }
     const canary = Math.max(1, Math.ceil((targets.length * input.canaryPercent) / 100));
     const waves = [targets.slice(0, canary), targets.slice(canary)].filter((w) => w.length);
     const r: Rollout = {

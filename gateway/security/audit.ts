@@ -38,6 +38,8 @@ export interface AuditQuery {
   outcome?: AuditOutcome;
   afterSeq?: number;
   limit?: number;
+  /** The newest `limit` records (still returned oldest first), instead of the oldest. */
+  newest?: boolean;
 }
 
 export class AuditLog {
@@ -137,8 +139,9 @@ export class AuditLog {
     if (q.afterSeq !== undefined) { where.push('seq > @afterSeq'); args['afterSeq'] = q.afterSeq; }
     args['limit'] = Math.min(q.limit ?? 100, 1000);
     const rows = this.#db
-      .prepare(`SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq LIMIT @limit`)
+      .prepare(`SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq ${q.newest ? 'DESC' : ''} LIMIT @limit`)
       .all(args) as (Omit<AuditRecord, 'detail'> & { detail: string; prev_hash?: string; hash?: string })[];
+    if (q.newest) rows.reverse();
     return rows.map(({ prev_hash: _p, hash: _h, ...r }) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
   }
 }

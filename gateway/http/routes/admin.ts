@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { kindNames } from '../../../devices/index.ts';
 import type { Security } from '../../security/index.ts';
 import { parseBulk, principalSchema, provisionSchema, roles, type DeviceRecord, type Principal } from '../../security/registry.ts';
-import { actorOf, adminOnly } from '../auth.ts';
+import { actorOf, adminOnly, anyRole } from '../auth.ts';
 import { errorBody } from '../schemas.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -36,6 +36,18 @@ const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody,
 
 export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async (app, { security }) => {
   const { registry, audit } = security;
+  app.get('/api/v1/me', {
+    config: { roles: anyRole },
+    schema: {
+      tags: ['admin'],
+      summary: 'Who the token belongs to: principal id, role and granted sites (the CLI subscribes to those)',
+      response: { 200: z.object({ id: z.string(), role: z.enum(roles), sites: z.array(z.string()) }), 401: errorBody },
+    },
+  }, async (req) => {
+    const p = req.principal!;
+    return { id: p.id, role: p.role, sites: p.sites };
+  });
+
   app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.post('/api/v1/devices', {

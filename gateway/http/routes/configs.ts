@@ -60,10 +60,19 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
 
   app.post('/api/v1/devices/:id/config', {
     config: { roles: staffRoles },
-    schema: { tags: ['config'], summary: 'Push a full config or a JSON merge patch to one device (engineer of its site)', params: z.object({ id: z.string() }), body: configInput, response: { 202: statusOut, ...errors } },
+    schema: {
+      tags: ['config'],
+      summary: 'Push a full config or a JSON merge patch to one device (engineer of its site)',
+      description: '202: a new version is on its way to the device. 200 with `unchanged: true`: the device is already meant to run exactly this configuration; no version is made.',
+      params: z.object({ id: z.string() }),
+      body: configInput,
+      response: { 202: statusOut, 200: statusOut.extend({ unchanged: z.literal(true) }), ...errors },
+    },
   }, async (req, reply) => {
     const d = device(req.params.id, req.principal!.sites);
-    configs.push(d, configs.resolve(d, req.body), actorOf(req), { note: req.body.note });
+    const config = configs.resolve(d, req.body);
+    if (configs.unchanged(d.deviceId, config)) return reply.code(200).send({ ...status(d.deviceId), unchanged: true as const });
+    configs.push(d, config, actorOf(req), { note: req.body.note });
     return reply.code(202).send(status(d.deviceId));
   });
 
@@ -84,17 +93,24 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
   }));
 
   const rolloutOut = z.object({
-    id: z.string(), createdBy: z.string(), createdAt: z.number(), state: z.enum(['running', 'completed', 'rolled_back']),
+    id: z.string(), createdBy: z.string(), createdAt: z.number(), state: z.enum(['running', 'completed', 'rolled_back', 'unchanged']),
     selector: z.record(z.string(), z.unknown()), total: z.number(), reason: z.string().nullable(), note: z.string().nullable(),
     waves: z.array(z.object({ devices: z.array(z.string()), versions: z.record(z.string(), z.number()), status: z.record(z.string(), z.string()), failed: z.number(), done: z.boolean() })),
   });
 
   app.post('/api/v1/config/rollouts', {
     config: { roles: staffRoles },
-    schema: { tags: ['config'], summary: 'Push to every device matching a selector in waves: canary first, stop and roll back on failures', body: rolloutInput, response: { 202: rolloutOut, ...errors } },
+    schema: {
+      tags: ['config'],
+      summary: 'Push to every device matching a selector in waves: canary first, stop and roll back on failures',
+      description: 'Only devices whose configuration changes are in the waves. 200 with state `unchanged` (no rollout, no version): every matching device already has it.',
+      body: rolloutInput,
+      response: { 202: rolloutOut, 200: rolloutOut, ...errors },
+    },
   }, async (req, reply) => {
     if (!grants(req.principal!.sites, req.body.selector.site)) throw new ForbiddenError(`"${req.principal!.id}" is not granted site "${req.body.selector.site}"`);
-    return reply.code(202).send(rollouts.start(req.body, actorOf(req)));
+    const r = rollouts.start(req.body, actorOf(req));
+    return reply.code(r.state === 'unchanged' ? 200 : 202).send(r);
   });
 
   app.get('/api/v1/config/rollouts', {
