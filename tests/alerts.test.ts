@@ -183,11 +183,13 @@ describe('fleet coverage', () => {
       const conns = await Promise.all(ps.map((p) => connect(url, { clientId: p.credentials.username, username: p.credentials.username, password: p.credentials.password })));
       await until(() => ps.every((p) => cov.states.get(p.credentials.username)?.online), 'all online');
       cov.alerts.tick();
-      expect(cov.alerts.store.query({ site: 'cov', type: 'coverage_drop' })).toHaveLength(0);
+      // Open ones only: on a loaded machine the gateway's own 1-s tick may have caught the moment the
+      // devices were provisioned but not yet connected, and that alert has auto-resolved by now.
+      expect(cov.alerts.store.query({ site: 'cov', type: 'coverage_drop', state: 'open' })).toHaveLength(0);
       conns[0]!.stream.destroy();
       await until(() => !cov.states.get('cov-smoke-0')?.online, 'one offline');
       cov.alerts.tick();
-      const [drop] = cov.alerts.store.query({ site: 'cov', type: 'coverage_drop' });
+      const [drop] = cov.alerts.store.query({ site: 'cov', type: 'coverage_drop', state: 'open' });
       expect(drop).toMatchObject({ state: 'raised', deviceId: 'coverage-smoke', evidence: { healthy: 4, registered: 5, ratio: 0.8 } });
       expect(drop!.reason).toMatch(/smoke coverage 80 % \(4 of 5/);
       await connect(url, { clientId: 'cov-smoke-0', username: 'cov-smoke-0', password: ps[0]!.credentials.password });
