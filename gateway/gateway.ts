@@ -4,6 +4,7 @@
  * of what accepts work: stop accepting, drain in-flight ingest, close clients,
  * flush the pipeline, close HTTP.
  */
+import { Counter, Gauge } from 'prom-client';
 import { readFileSync } from 'node:fs';
 import type { Aedes } from 'aedes';
 import { DeviceStates } from '../edge/device-state.ts';
@@ -81,7 +82,7 @@ export class Gateway {
     this.config = opts.config;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? createLogger(opts.config.log, { gateway: opts.config.gatewayId });
-    this.metrics = createMetrics({ defaults: opts.processMetrics ?? false });
+    this.metrics = createMetrics({ defaults: opts.processMetrics ?? false, gatewayId: this.config.gatewayId, version: VERSION });
     this.states = new DeviceStates(opts.now);
     this.pipeline = new Pipeline((stage, err) => {
       this.metrics.stageErrors.inc({ stage });
@@ -123,6 +124,7 @@ export class Gateway {
     this.checkpoints = new DetectorCheckpoints(this.security.db, this.detectors, this.log.child({ module: 'detector-state' }), opts.now);
     this.pipeline.use(this.configs);
     this.pipeline.use(this.forwarding);
+    this.#operatorMetrics();
     for (const s of opts.stages ?? []) this.pipeline.use(s);
     this.policy = new PublishPolicy({
       limits: this.config.ingest,
@@ -269,6 +271,7 @@ export class Gateway {
           http: this.config.http,
           tls: this.config.http.tls ? tlsOpts : undefined,
           registry: this.metrics.registry,
+          metrics: this.metrics,
           log: this.log.child({ module: 'http' }),
           version: VERSION,
           startedAt: this.startedAt,
@@ -286,6 +289,46 @@ export class Gateway {
     this.#state = 'running';
     this.log.info({ ports: this.ports, version: VERSION, stages: this.pipeline.stages }, 'vigil gateway running');
     return this;
+  }
+
+  /** Gauges read at scrape time: open alerts, devices and coverage per site and kind, config sync, skipped windows. */
+  #operatorMetrics(): void {
+    const reg = [this.metrics.registry];
+    const alerts = this.alerts;
+    const configs = this.configs;
+    const detectors = this.detectors;
+    new Gauge({
+      name: 'vigil_alerts_open', help: 'Open alerts (raised or acknowledged), by site, severity and state.', labelNames: ['site', 'severity', 'state'] as const, registers: reg,
+      collect() {
+        this.reset();
+        for (const a of alerts.store.query({ state: 'open', limit: 100_000 })) this.inc({ site: a.site, severity: a.severity, state: a.state });
+      },
+    });
+    const coverage = (name: string, help: string, value: (c: (typeof alerts.coverage)[number]) => number) =>
+      new Gauge({
+        name, help, labelNames: ['site', 'kind'] as const, registers: reg,
+        collect() {
+          this.reset();
+          for (const c of alerts.coverage) this.set({ site: c.site, kind: c.kind }, value(c));
+        },
+      });
+    coverage('vigil_devices_registered', 'Devices accounted for, by site and kind.', (c) => c.registered);
+    coverage('vigil_devices_healthy', 'Devices online and reporting, by site and kind.', (c) => c.healthy);
+    coverage('vigil_coverage_ratio', 'Healthy share of the devices, by site and kind (alerts.coverageTarget: 0.9).', (c) => c.ratio);
+    new Gauge({
+      name: 'vigil_config_devices', help: 'Devices per configuration sync status.', labelNames: ['status'] as const, registers: reg,
+      collect() {
+        this.reset();
+        for (const [status, n] of Object.entries(configs.statusCounts())) this.set({ status }, n);
+      },
+    });
+    new Counter({
+      name: 'vigil_inference_windows_skipped_total', help: 'Windows not scored because a device\'s detector queue was full (inference.maxQueuePerDevice).', registers: reg,
+      collect() {
+        this.reset();
+        this.inc(detectors.skipped);
+      },
+    });
   }
 
   /** What the centre sees of this box (retained on the central broker): spool and uplinks, devices and coverage, models. */

@@ -2,11 +2,20 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { refusalCodes } from '../edge/message.ts';
 
-export function createMetrics(opts: { defaults?: boolean } = {}) {
+export function createMetrics(opts: { defaults?: boolean; gatewayId?: string; version?: string } = {}) {
   const registry = new Registry();
+  // Every series says which box it comes from, as the README promises.
+  if (opts.gatewayId) registry.setDefaultLabels({ gateway: opts.gatewayId });
   /** Values read when /metrics is scraped, wired by the gateway once their owners exist. */
   const sources: { queued?: () => number } = {};
-  if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'vigil_process_' });
+  // Node's process metrics under their standard names (process_*, nodejs_*), as stock dashboards and alert rules expect.
+  if (opts.defaults) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client also exports three gauges with a counter's "_total" suffix (promtool flags them); their
+    // values are the sums of nodejs_active_handles, nodejs_active_requests and nodejs_active_resources by type.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  }
+  new Gauge({ name: 'vigil_build_info', help: 'Always 1; the version of Vigil and of Node.js in labels.', labelNames: ['version', 'node'] as const, registers: [registry] }).set({ version: opts.version ?? 'unknown', node: process.version }, 1);
   const m = {
     registry,
     sources,
@@ -82,6 +91,32 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       collect() {
         this.set(sources.queued?.() ?? 0);
       },
+    }),
+    ingestSeconds: new Histogram({
+      name: 'vigil_ingest_ack_seconds',
+      help: 'From a PUBLISH reaching the gateway to its hand-over to the broker (the PUBACK for QoS 1): validation, pipeline and, for QoS 1, the durable spool commit; by QoS.',
+      labelNames: ['qos'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    spoolCommitSeconds: new Histogram({
+      name: 'vigil_spool_commit_seconds',
+      help: 'Time of one spool commit (a group of appends, fsync included with spool.durability=fsync).',
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: 'vigil_http_requests_total',
+      help: 'HTTP API requests answered, by method, route (the pattern, not the URL) and status code.',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    httpSeconds: new Histogram({
+      name: 'vigil_http_request_seconds',
+      help: 'HTTP API response time, by method and route.',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
     }),
     connectionsRefused: new Counter({
       name: 'vigil_connections_refused_total',

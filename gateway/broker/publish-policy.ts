@@ -137,9 +137,10 @@ export class PublishPolicy {
     const registered = identity?.type === 'device' ? { site: identity.site, kind: identity.kind } : undefined;
     const qos = packet.qos;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const t0 = performance.now();
     const result = ingest({ topic: packet.topic, payload, clientId: client.id, qos, receivedAt: this.#now(), registered }, this.#deps.limits);
-    if (!(result instanceof Promise)) return this.#settle(client, packet, result, done);
-    const p = result.then((r) => this.#settle(client, packet, r, done));
+    if (!(result instanceof Promise)) return this.#settle(client, packet, result, done, t0);
+    const p = result.then((r) => this.#settle(client, packet, r, done, t0));
     this.#inflight.add(p);
     void p.finally(() => this.#inflight.delete(p));
   }
@@ -149,6 +150,7 @@ export class PublishPolicy {
     packet: PublishPacket,
     result: Awaited<ReturnType<typeof ingest>>,
     done: (err?: Error | null) => void,
+    t0: number,
   ): void {
     if (!result.ok) {
       this.#refuse(client, packet, result.refusal);
@@ -167,9 +169,13 @@ export class PublishPolicy {
     } catch (err) {
       return done(err as Error);
     }
-    if (!handed) return done(null);
+    const acked = () => {
+      metrics.ingestSeconds.observe({ qos: String(packet.qos) }, (performance.now() - t0) / 1000);
+      done(null);
+    };
+    if (!handed) return acked();
     const p = handed.then(
-      () => done(null),
+      acked,
       (err: unknown) => {
         this.#refuse(client, packet, { code: 'pipeline_unavailable', message: 'the gateway could not store this message; retry' }, false);
         done(err as Error);

@@ -94,6 +94,12 @@ export class Configs implements PipelineStage {
     return (this.#sql('SELECT * FROM device_configs WHERE device_id = ? ORDER BY version DESC').all(deviceId) as Row[]).map(toVersion);
   }
 
+  /** Devices per config sync status (pending, in_sync, failed, drifted). */
+  statusCounts(): Record<string, number> {
+    const rows = this.#sql('SELECT status, COUNT(*) n FROM device_config_state GROUP BY status').all() as { status: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
   state(deviceId: string): SyncState | undefined {
     const r = this.#sql('SELECT * FROM device_config_state WHERE device_id = ?').get(deviceId) as StateRow | undefined;
     return r && { deviceId: r.device_id, desiredVersion: r.desired_version, reportedVersion: r.reported_version, status: r.status, reason: r.reason, updatedAt: r.updated_at };

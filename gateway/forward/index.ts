@@ -71,6 +71,7 @@ export class Forwarding implements PipelineStage {
       commitIntervalMs: config.spool.commitIntervalMs,
       deadLetterFile: join(config.dataDir, 'spool-dead-letter.jsonl'),
       now: this.#now,
+      onCommit: (s) => metrics.spoolCommitSeconds.observe(s),
       onDrop: (cls, reason, n) => {
         dropped.inc({ class: cls, reason }, n);
         log.warn({ class: cls, reason, points: n, spoolBytes: this.spool.bytes }, 'spool policy dropped points');

@@ -31,6 +31,8 @@ export interface SpoolOptions {
   commitIntervalMs?: number;
   now?: () => number;
   onDrop?: (cls: PointClass, reason: 'full' | 'age', count: number) => void;
+  /** After each commit: how long it took, in seconds. */
+  onCommit?: (seconds: number) => void;
 }
 
 /** A reading kept on the box for the local telemetry API. */
@@ -133,6 +135,7 @@ export class Spool {
     this.#pending = [];
     try {
       let added = 0;
+      const t0 = performance.now();
       this.db.transaction(() => {
         for (const b of batch) {
           for (const l of b.lines) {
@@ -144,6 +147,7 @@ export class Spool {
           for (const r of b.local) this.#insertLocal.run(r.device, r.ts, r.fields);
         }
       })();
+      this.#o.onCommit?.((performance.now() - t0) / 1000);
       this.#bytes += added;
       this.enforceLimits();
     } catch (err) {

@@ -13,6 +13,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Registry } from 'prom-client';
+import type { Metrics } from '../metrics.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -45,6 +46,8 @@ export interface AppDeps extends HealthDeps {
   /** Serve HTTPS with this certificate (http.tls). */
   tls?: TlsOptions;
   registry: Registry;
+  /** Request counts and latency, when given. */
+  metrics?: Pick<Metrics, 'httpRequests' | 'httpSeconds'>;
   log: Logger;
   version: string;
 }
@@ -68,6 +71,14 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onSend', async (req, reply) => {
     if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
   });
+  if (deps.metrics) {
+    const m = deps.metrics;
+    app.addHook('onResponse', async (req, reply) => {
+      const route = req.routeOptions.url ?? 'unmatched';
+      m.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+      m.httpSeconds.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+    });
+  }
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
