@@ -5,7 +5,7 @@ import type { DeviceMessage } from '../edge/message.ts';
 import type { PipelineStage } from '../edge/pipeline.ts';
 import { badInputs } from '../simulators/faulty.ts';
 import { SceneRenderer } from '../simulators/scene.ts';
-import { closeAll, collect, connect, connectDevice, startTestGateway, until, type TestGateway } from './helpers/gateway.ts';
+import { closeAll, collect, connect, connectDevice, scrape, startTestGateway, type TestGateway, until } from './helpers/gateway.ts';
 
 /** A pipeline stage that records what ingest handed over: the seam later issues plug into. */
 class Recorder implements PipelineStage {
@@ -103,7 +103,7 @@ describe('bad input', () => {
     const d = t.gw.states.get(id)!;
     expect(d.refused).toBe(inputs.length);
     expect(Object.keys(d.refusedByReason).sort()).toEqual([...new Set(inputs.map((b) => b.expect))].sort());
-    const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text();
+    const metrics = await scrape(`${t.httpUrl}`);
     expect(metrics).toMatch(/vigil_ingest_refused_total\{reason="invalid_json"\} [1-9]/);
     expect(metrics).toMatch(/vigil_ingest_refused_total\{reason="device_mismatch"\} [1-9]/);
   });
@@ -185,7 +185,7 @@ describe('packet size at the transport', () => {
     // A valid CONNECT, then a PUBLISH header announcing 100 MB and nothing after it.
     const connectPkt = Buffer.from([0x10, 0x12, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x06, 0x62, 0x69, 0x67, 0x2d, 0x30, 0x31]);
     const hugeHeader = Buffer.from([0x30, 0x80, 0xad, 0xe2, 0x2f]); // Remaining Length 100,000,000
-    const oversized = async () => Number(/vigil_mqtt_oversized_packets_total\{transport="tcp"\} (\d+)/.exec(await (await fetch(`${t.httpUrl}/metrics`)).text())?.[1] ?? 0);
+    const oversized = async () => Number(/vigil_mqtt_oversized_packets_total\{transport="tcp"\} (\d+)/.exec(await scrape(`${t.httpUrl}`))?.[1] ?? 0);
     const before = await oversized();
     await new Promise<void>((resolve) => {
       const s = tcp({ port: t.gw.ports.mqtt!, host: '127.0.0.1' }, () => {

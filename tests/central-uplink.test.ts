@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../devices/index.ts';
 import { CentralBroker } from '../scripts/central-broker.ts';
-import { startTestGateway, until } from './helpers/gateway.ts';
+import { scrape, startTestGateway, until } from './helpers/gateway.ts';
 import { ROOT as ROOT_DIR, runScript, type Proc } from './helpers/process.ts';
 
 const BOXES = ['box-a', 'box-b', 'box-c'] as const;
@@ -71,7 +71,7 @@ async function startBox(box: string, dataDir: string): Promise<void> {
 }
 
 async function metric(box: string, re: RegExp): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${gateways.get(box)!.httpPort}/metrics`)).text();
+  const text = await scrape(`http://127.0.0.1:${gateways.get(box)!.httpPort}`);
   const m = re.exec(text);
   return m ? Number(m[1]) : undefined;
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { until } from './helpers/gateway.ts';
+import { scrape, until } from './helpers/gateway.ts';
 import { freePortsEnv, runScript } from './helpers/process.ts';
 
 type Running = { ports: { mqtt: number; http: number } };
@@ -36,7 +36,7 @@ describe('durable broker state', () => {
     const door = await mqtt.connectAsync(url1, { clientId: 'ks-door-1', reconnectPeriod: 0 });
     await door.publishAsync('vigil/v1/ks/door/ks-door-1/event', JSON.stringify({ type: 'forced_open' }), { qos: 1 });
     // Both alerts queued for the offline session (the gateway's own gauge), then the power goes.
-    const queued = async () => Number(/^vigil_mqtt_queued_messages (\d+)/m.exec(await (await fetch(`http://127.0.0.1:${r1.ports.http}/metrics`)).text())?.[1] ?? 0);
+    const queued = async () => Number(/^vigil_mqtt_queued_messages (\d+)/m.exec(await scrape(`http://127.0.0.1:${r1.ports.http}`))?.[1] ?? 0);
     await until(async () => (await queued()) >= 2, 'two alerts queued for ops-wall', 10_000);
     const alerts = (await (await fetch(`http://127.0.0.1:${r1.ports.http}/api/v1/alerts`)).json()) as { alerts: { id: string }[] };
     p1.child.kill('SIGKILL');

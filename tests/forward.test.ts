@@ -15,7 +15,7 @@ import { Aggregator } from '../gateway/forward/aggregate.ts';
 import { retryAfterMs } from '../gateway/forward/forwarder.ts';
 import { Fleet } from '../simulators/fleet.ts';
 import { FaultProxy } from './helpers/fault-proxy.ts';
-import { closeAll, connect, startTestGateway, until } from './helpers/gateway.ts';
+import { closeAll, connect, scrape, startTestGateway, until } from './helpers/gateway.ts';
 import { freePortsEnv, runScript } from './helpers/process.ts';
 import { Victoria } from './helpers/victoria.ts';
 
@@ -70,7 +70,7 @@ describe('forwarding to the InfluxDB v2 write API', () => {
       const alert = await until(async () => (await vm.export('alerts_version{device="f-door-1"}'))[0], 'alert in the server', 10_000);
       expect(alert.metric).toMatchObject({ type: 'forced_entry', severity: 'critical', event: 'raised', state: 'raised', site: 'hub1', kind: 'door' });
       expect(await vm.samples('events_event_count{device="f-door-1",type="forced_open"}')).toBe(1);
-      const metrics = await (await fetch(`http://127.0.0.1:${gw.ports.http}/metrics`)).text();
+      const metrics = await scrape(`http://127.0.0.1:${gw.ports.http}`);
       expect(metrics).toMatch(/vigil_forward_points_written_total [1-9]/);
       expect(metrics).toMatch(/vigil_forward_last_success_timestamp_seconds \d{10}/);
     } finally {
@@ -135,7 +135,7 @@ describe('forwarding to the InfluxDB v2 write API', () => {
         expect(d.reason).toMatch(/^HTTP 400: .*unable to parse/);
         expect(d.line).toMatch(/^smoke,.*device=poison-dev/);
       }
-      const metrics = await (await fetch(`http://127.0.0.1:${gw.ports.http}/metrics`)).text();
+      const metrics = await scrape(`http://127.0.0.1:${gw.ports.http}`);
       expect(metrics).toMatch(/vigil_forward_failures_total\{reason="http_503"\} 2/);
       expect(metrics).toMatch(/vigil_forward_failures_total\{reason="http_429"\} 1/);
       expect(metrics).toMatch(/vigil_forward_dead_lettered_total 4/);
@@ -167,12 +167,12 @@ describe('forwarding to the InfluxDB v2 write API', () => {
       expect(gw.forwarding.spool.depth).toBeGreaterThan(100);
       const ready = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/readyz`)).json()) as { checks: Record<string, { ok: boolean; detail?: string }> };
       expect(ready.checks['uplink:influx']).toMatchObject({ ok: false, detail: expect.stringMatching(/circuit (open|half_open)/) });
-      const metrics = await (await fetch(`http://127.0.0.1:${gw.ports.http}/metrics`)).text();
+      const metrics = await scrape(`http://127.0.0.1:${gw.ports.http}`);
       expect(metrics).toMatch(/vigil_uplink_circuit_state\{target="influx"\} (1|2)/);
       // The server recovers: the spool drains and the circuit closes.
       proxy.always = undefined;
       await until(() => gw.forwarding.spool.depth === 0, 'spool drained after recovery', 20_000);
-      expect(await (await fetch(`http://127.0.0.1:${gw.ports.http}/metrics`)).text()).toMatch(/vigil_uplink_circuit_state\{target="influx"\} 0/);
+      expect(await scrape(`http://127.0.0.1:${gw.ports.http}`)).toMatch(/vigil_uplink_circuit_state\{target="influx"\} 0/);
       await c.endAsync();
     } finally {
       await gw.stop();
@@ -221,7 +221,7 @@ describe('forwarding to the InfluxDB v2 write API', () => {
       const tel = classes.find((c) => c.cls === 'telemetry')!;
       expect(tel.n).toBeLessThan(300);
       expect(tel.oldest).toBeGreaterThan(base); // the oldest readings went first
-      const metrics = await (await fetch(`http://127.0.0.1:${gw.ports.http}/metrics`)).text();
+      const metrics = await scrape(`http://127.0.0.1:${gw.ports.http}`);
       expect(metrics).toMatch(/vigil_spool_dropped_total\{class="telemetry",reason="full"\} [1-9]/);
       expect(metrics).toMatch(/vigil_spool_depth_points [1-9]/);
       expect(metrics).toMatch(/vigil_spool_oldest_age_seconds [1-9]/);

@@ -1,7 +1,7 @@
 /** The HTTP API over a real socket (fetch), against a gateway fed by a real MQTT device. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../devices/index.ts';
-import { closeAll, connectDevice, getJson, startTestGateway, type TestGateway } from './helpers/gateway.ts';
+import { closeAll, connectDevice, getJson, scrape, startTestGateway, type TestGateway } from './helpers/gateway.ts';
 
 let t: TestGateway;
 beforeAll(async () => {
@@ -71,7 +71,7 @@ describe('HTTP API', () => {
   });
 
   it('exports Prometheus metrics', async () => {
-    const text = await (await fetch(`${t.httpUrl}/metrics`)).text();
+    const text = await scrape(`${t.httpUrl}`);
     expect(text).toMatch(/vigil_ingest_accepted_total\{kind="camera",channel="telemetry"\} 1/);
     expect(text).toMatch(/vigil_ingest_refused_total\{reason="invalid_json"\} 1/);
     expect(text).toMatch(/vigil_ingest_clock_skewed_total 1/);

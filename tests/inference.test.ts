@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMlp, sha256, type Dense } from '../models/lib/onnx-builder.ts';
 import { smokeFeatureNames } from '../edge/features/smoke.ts';
 import type { Manifest } from '../edge/inference/manifest.ts';
-import { closeAll, connect, getJson, startTestGateway, until, type TestGateway } from './helpers/gateway.ts';
+import { closeAll, connect, getJson, scrape, startTestGateway, type TestGateway, until } from './helpers/gateway.ts';
 
 // Toy models over the smoke detector's own features (a model whose features differ from its kind's detector is refused).
 const features = [...smokeFeatureNames];
@@ -53,7 +53,7 @@ describe('inference engine', () => {
     const [m] = t.gw.models.forKind('smoke');
     const x = [3, 20, -1, 4, 0.8, 1.2];
     expect(await m!.batcher.infer(Float32Array.from(x))).toBeCloseTo(expectedLr(x, pad([1.5, -0.5, 2]), -1), 5);
-    const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text();
+    const metrics = await scrape(`${t.httpUrl}`);
     expect(metrics).toMatch(/vigil_model_load_failures_total\{model="toy-bad-hash"\} 1/);
     expect(metrics).toMatch(/vigil_models_loaded 1/);
   });

@@ -13,7 +13,7 @@ import { deviceTopic } from '../devices/index.ts';
 import { ConfigError, loadConfig, type GatewayConfigInput } from '../gateway/config.ts';
 import { clientErrorTopic } from '../gateway/security/identity.ts';
 import { openStore } from '../gateway/db.ts';
-import { closeAll, collect, connect, until } from './helpers/gateway.ts';
+import { closeAll, collect, connect, scrape, until } from './helpers/gateway.ts';
 import { makePki, refusedWith, startSecureGateway } from './helpers/security.ts';
 
 const pki = makePki('hub1');
@@ -47,7 +47,7 @@ afterAll(async () => {
 const device = (id: string, extra: IClientOptions = {}) => connect(G.mqttUrl, { clientId: id, username: id, password: pw[id], ...extra });
 const person = (id: string, suffix: string, extra: IClientOptions = {}) => connect(G.mqttUrl, { clientId: `${id}:${suffix}`, username: id, password: principals[id]!.secret, ...extra });
 const audits = (action: string, outcome: 'ok' | 'denied') => G.gw.security.audit.query({ action, outcome, limit: 5000 });
-const metrics = async () => (await fetch(`http://127.0.0.1:${G.gw.ports.http}/metrics`)).text();
+const metrics = async () => scrape(`http://127.0.0.1:${G.gw.ports.http}`);
 
 /** An MQTT client whose TCP connection leaves from another loopback address (127.0.0.2 is another source). */
 function fromAddress(localAddress: string, opts: IClientOptions): MqttClient {
@@ -194,7 +194,7 @@ describe('limits', () => {
       await connect(url, opts('a'));
       await connect(url, opts('b'));
       expect(await refusedWith(url, opts('c'))).toBe('ECONNRESET');
-      const m = await (await fetch(`http://127.0.0.1:${L.gw.ports.http}/metrics`)).text();
+      const m = await scrape(`http://127.0.0.1:${L.gw.ports.http}`);
       expect(m).toMatch(/vigil_connections_refused_total\{listener="mqtt-tcp",reason="max_connections_per_address"\} 1/);
     } finally {
       await closeAll();
@@ -241,7 +241,7 @@ describe('secrets at rest and encryption in transit', () => {
     expect(load({ mqtt: { tcp: { host: '0.0.0.0' } } })).toThrow(ConfigError);
     expect(load({ mqtt: { tcp: { host: '0.0.0.0' } } })).toThrow(/mqtt\.tcp\.host.*plaintext listener on non-loopback address "0\.0\.0\.0".*security\.allowPlaintext/s);
     expect(load({ http: { host: '10.0.0.5' } })).toThrow(/http\.host/);
-    expect(load({ http: { host: '0.0.0.0', tls: true }, mqtt: { tcp: { enabled: false }, ws: { enabled: false }, tls: { certFile: 'a', keyFile: 'b', caFile: 'c' } } })).not.toThrow();
+    expect(load({ http: { host: '0.0.0.0', tls: true }, mqtt: { tcp: { enabled: false }, ws: { enabled: false }, tls: { certFile: join(pki, 'server.crt'), keyFile: join(pki, 'server.key'), caFile: join(pki, 'ca.crt') } } })).not.toThrow();
     expect(load({ mqtt: { tcp: { host: '0.0.0.0' } }, security: { allowPlaintext: true } })).not.toThrow();
   });
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../devices/index.ts';
 import type { GatewayConfigInput } from '../gateway/config.ts';
 import type { AuditRecord } from '../gateway/security/audit.ts';
-import { closeAll, collect, connect, until } from './helpers/gateway.ts';
+import { closeAll, collect, connect, scrape, until } from './helpers/gateway.ts';
 import { certs, grantedQos, refusedWith, startSecureGateway as startGateway } from './helpers/security.ts';
 
 const pki = mkdtempSync(join(tmpdir(), 'vigil-pki-'));
@@ -83,7 +83,7 @@ describe('MQTT authentication', () => {
       ]),
     );
     expect(audits({ action: 'mqtt.connect', outcome: 'denied' }).every((r) => r.address === '127.0.0.1')).toBe(true);
-    const metrics = await (await fetch(`http://127.0.0.1:${S.gw.ports.http}/metrics`)).text();
+    const metrics = await scrape(`http://127.0.0.1:${S.gw.ports.http}`);
     expect(metrics).toMatch(/vigil_security_events_total\{action="mqtt.connect",outcome="denied"\} [4-9]/);
   });
 
@@ -168,7 +168,7 @@ describe('abuse limits', () => {
     await c.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ pad: 'x'.repeat(50_000) }), { qos: 1 });
     expect((await errors.next()).payload.toString()).toMatch(/"code":"payload_too_large"/);
     expect(audits({ action: 'mqtt.publish', actor: a.deviceId, outcome: 'denied' }).map((r) => r.detail['code'])).toContain('payload_too_large');
-    expect(await (await fetch(`http://127.0.0.1:${S.gw.ports.http}/metrics`)).text()).toMatch(/vigil_ingest_refused_total\{reason="payload_too_large"\} [1-9]/);
+    expect(await scrape(`http://127.0.0.1:${S.gw.ports.http}`)).toMatch(/vigil_ingest_refused_total\{reason="payload_too_large"\} [1-9]/);
   });
 
   it('a device above its rate is refused with rate_limited (and audited), then recovers', async () => {

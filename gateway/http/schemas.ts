@@ -3,13 +3,16 @@ import { z } from 'zod';
 import { kindNames } from '../../devices/index.ts';
 import { refusalCodes } from '../../edge/message.ts';
 
-export const errorBody = z.object({
-  statusCode: z.number(),
-  code: z.string(),
-  error: z.string(),
-  message: z.string(),
-  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-});
+/** The one error shape of the API (a shared component, `Error`, in the OpenAPI document). */
+export const errorBody = z
+  .object({
+    statusCode: z.number(),
+    code: z.string().describe('stable machine-readable code, e.g. VIGIL_ERR_VALIDATION'),
+    error: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('one entry per invalid field'),
+  })
+  .meta({ id: 'Error' });
 
 const isoTime = z.string().describe('ISO 8601 time');
 

@@ -103,3 +103,9 @@ export async function getJson<T = Record<string, unknown>>(url: string): Promise
   const res = await fetch(url);
   return { status: res.status, body: (await res.json()) as T };
 }
+
+/** /metrics of a gateway, without the `gateway` label every series carries (tests/metrics.test.ts checks that label). */
+export async function scrape(base: string): Promise<string> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return text.replace(/,gateway="[^"]*"/g, '').replace(/\{gateway="[^"]*"\}/g, '');
+}

@@ -63,7 +63,8 @@ export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async 
     schema: {
       tags: ['provisioning'],
       summary: 'Provision many devices from a JSON array or CSV (deviceId,kind,site,zone,tags); all or nothing',
-      body: z.union([z.string(), z.array(z.unknown()), z.object({ devices: z.array(z.unknown()) })]),
+      consumes: ['application/json', 'text/csv'],
+      body: z.union([z.string().describe('text/csv: a header line deviceId,kind,site,zone,tags, then one device per line'), z.array(z.unknown()), z.object({ devices: z.array(z.unknown()) })]),
       response: { 201: z.object({ count: z.number(), devices: z.array(z.object({ device: registeredDevice, credentials })) }), ...errors },
     },
   }, async (req, reply) => {
