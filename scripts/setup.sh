@@ -24,6 +24,8 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
   # Debian's InfluxDB 1.6: its /write refuses field type conflicts, a stricter check of the line protocol.
   command -v influxd >/dev/null || missing+=(influxdb)
+  # systemd-analyze checks the unit in deploy/.
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
   # promtool (Prometheus) lints the /metrics exposition.
   command -v promtool >/dev/null || missing+=(prometheus)
   # libfaketime: CI proves the time-dependent suites at several hours of the day.

@@ -3,7 +3,10 @@
  * the edge profile publishes only device-facing ports and never mounts the CA key; the central
  * tier does not run on a box; the central broker's ACL is the one the uplink tests prove.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -25,5 +28,16 @@ describe('docker-compose.yml', () => {
     expect(inProfile('central').map(([n]) => n).sort()).toEqual(['central-broker', 'grafana', 'influxdb']);
     for (const [, s] of inProfile('central')) expect(s.profiles).not.toContain('edge');
     expect(compose.services['central-broker']!.volumes).toEqual(expect.arrayContaining(['./deploy/central/acl:/etc/mosquitto/acl:ro']));
+  });
+});
+
+describe('deploy/vigil.service', () => {
+  it('is a unit systemd accepts, that restarts on failure but not on a bad configuration, and stops with SIGTERM', () => {
+    const unit = readFileSync(new URL('../deploy/vigil.service', import.meta.url), 'utf8');
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-unit-'));
+    copyFileSync(new URL('../deploy/vigil.service', import.meta.url), join(dir, 'vigil.service'));
+    const v = spawnSync('systemd-analyze', ['verify', join(dir, 'vigil.service')], { encoding: 'utf8' });
+    expect(v.stderr.split('\n').filter((l) => l.includes('vigil.service')), 'systemd-analyze verify').toEqual([]);
+    for (const line of ['Restart=on-failure', 'RestartPreventExitStatus=2', 'KillSignal=SIGTERM', 'StateDirectory=vigil', 'StateDirectoryMode=0700', 'NoNewPrivileges=yes', 'User=vigil']) expect(unit).toContain(line);
   });
 });
