@@ -41,3 +41,10 @@ describe('deploy/vigil.service', () => {
     for (const line of ['Restart=on-failure', 'RestartPreventExitStatus=2', 'KillSignal=SIGTERM', 'StateDirectory=vigil', 'StateDirectoryMode=0700', 'NoNewPrivileges=yes', 'User=vigil']) expect(unit).toContain(line);
   });
 });
+
+describe('npm', () => {
+  it('reads the project configuration without warnings (the onnxruntime skip flag lives in the scripts\' environment)', () => {
+    const r = spawnSync('npm', ['config', 'list'], { cwd: new URL('..', import.meta.url), encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/Unknown project config/);
+  });
+});
