@@ -17,7 +17,13 @@ const N = Number(process.env['BENCH_MESSAGES'] ?? 20_000);
 const SESSIONS = Number(process.env['BENCH_SESSIONS'] ?? 10_000);
 const WINDOW = 100; // QoS 1 publishes in flight at once
 const store = (durability: 'fsync' | 'process') =>
-  new SqlitePersistence({ file: join(mkdtempSync(join(tmpdir(), 'vigil-bench-bp-')), 'broker.db'), durability, maxQueued: N * 2, maxQueuedBytes: 1 << 30, sessionExpiryMs: 0 });
+  new SqlitePersistence({
+    file: join(mkdtempSync(join(tmpdir(), 'vigil-bench-bp-')), 'broker.db'),
+    durability,
+    maxQueued: N * 2,
+    maxQueuedBytes: 1 << 30,
+    sessionExpiryMs: 0,
+  });
 
 async function run(name: string, persistence?: SqlitePersistence): Promise<number> {
   const broker = await Aedes.createBroker({ id: 'bench', ...(persistence ? { persistence } : {}) });
@@ -56,8 +62,23 @@ async function restart(): Promise<{ populateS: number; restartMs: number }> {
   let t = performance.now();
   for (let i = 0; i < SESSIONS; i++) {
     const id = `ops-${i}:wall`;
-    await a.addSubscriptions({ id }, [{ topic: `vigil/v1/site${i % 50}/alerts/#`, qos: 1 }, { topic: `vigil/v1/site${i % 50}/+/+/status`, qos: 1 }]);
-    await a.outgoingEnqueue({ clientId: id }, { cmd: 'publish', topic: `vigil/v1/site${i % 50}/alerts/major/x/a${i}`, payload: Buffer.from('{"id":"al"}'), qos: 1, retain: false, dup: false, brokerId: 'bench', brokerCounter: i + 1 });
+    await a.addSubscriptions({ id }, [
+      { topic: `vigil/v1/site${i % 50}/alerts/#`, qos: 1 },
+      { topic: `vigil/v1/site${i % 50}/+/+/status`, qos: 1 },
+    ]);
+    await a.outgoingEnqueue(
+      { clientId: id },
+      {
+        cmd: 'publish',
+        topic: `vigil/v1/site${i % 50}/alerts/major/x/a${i}`,
+        payload: Buffer.from('{"id":"al"}'),
+        qos: 1,
+        retain: false,
+        dup: false,
+        brokerId: 'bench',
+        brokerCounter: i + 1,
+      },
+    );
   }
   const populateS = (performance.now() - t) / 1000;
   a.db.close();

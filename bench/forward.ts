@@ -34,7 +34,12 @@ const log = pino({ level: 'silent' });
 const result: Record<string, number> = {};
 try {
   // Baseline: the server's own ingest rate through the same client, 5000-point batches, no spool.
-  const direct = new InfluxDB({ url: vm.url, token: 'x' }).getWriteApi('o', 'b', 'ms', { batchSize: 5001, flushInterval: 0, maxRetries: 0, gzipThreshold: 1024 });
+  const direct = new InfluxDB({ url: vm.url, token: 'x' }).getWriteApi('o', 'b', 'ms', {
+    batchSize: 5001,
+    flushInterval: 0,
+    maxRetries: 0,
+    gzipThreshold: 1024,
+  });
   let t = performance.now();
   for (let i = 0; i < N; i += 5000) {
     direct.writeRecords(lines.slice(i, i + 5000).map((l) => l.line.replace('smoke,', 'baseline,')));
@@ -56,7 +61,23 @@ try {
   result['spool_durable_append_points_per_s'] = N / ((performance.now() - t) / 1000);
 
   // Catch-up: the backlog drains to the server after the outage.
-  const fw = new Forwarder({ url: vm.url, org: 'o', bucket: 'b', token: 'x', timeoutMs: 30_000, batchLines: 5000, batchBytes: 2_000_000, gzipThreshold: 1024, minRetryMs: 100, maxRetryMs: 1000 }, spool, log, { written: () => {}, failed: () => {}, deadLettered: () => {} });
+  const fw = new Forwarder(
+    {
+      url: vm.url,
+      org: 'o',
+      bucket: 'b',
+      token: 'x',
+      timeoutMs: 30_000,
+      batchLines: 5000,
+      batchBytes: 2_000_000,
+      gzipThreshold: 1024,
+      minRetryMs: 100,
+      maxRetryMs: 1000,
+    },
+    spool,
+    log,
+    { written: () => {}, failed: () => {}, deadLettered: () => {} },
+  );
   t = performance.now();
   fw.start();
   while (spool.depth > 0) await new Promise((r) => setTimeout(r, 20));
@@ -86,19 +107,36 @@ try {
   // Baseline: MQTT.js straight to the broker, QoS 1, 500 in flight.
   const direct = await mqtt.connectAsync(broker.url, { clientId: 'box-1', username: 'box-1', password: 'p1', protocolVersion: 4 });
   let t = performance.now();
-  for (let i = 0; i < M; i += 500) await Promise.all(Array.from({ length: Math.min(500, M - i) }, (_, k) => direct.publishAsync(`vigil-central/v1/box-1/telemetry/hub1/bodycam/b${(i + k) % 10}`, JSON.stringify(payload(i + k)), { qos: 1 })));
+  for (let i = 0; i < M; i += 500)
+    await Promise.all(
+      Array.from({ length: Math.min(500, M - i) }, (_, k) =>
+        direct.publishAsync(`vigil-central/v1/box-1/telemetry/hub1/bodycam/b${(i + k) % 10}`, JSON.stringify(payload(i + k)), { qos: 1 }),
+      ),
+    );
   result['central_baseline_direct_publish_msgs_per_s'] = M / ((performance.now() - t) / 1000);
   await direct.endAsync();
   await waitSeen(M);
   // One box drains its backlog from the spool; then three boxes at once.
-  const boxes = await Promise.all(['box-0', 'box-1', 'box-2', 'box-3'].map(async (box) => {
-    const dir = mkdtempSync(join(tmpdir(), `vigil-bench-${box}-`));
-    const spool = new Spool({ file: join(dir, 'spool.db'), maxBytes: 1e10, maxAgeMs: 1e12, durability: 'fsync', deadLetterFile: join(dir, 'dead.jsonl') });
-    const rows: Line[] = Array.from({ length: M }, (_, i) => ({ cls: 'telemetry', ts: t0 + i, target: 'central', line: centralRow(`telemetry/hub1/bodycam/b${i % 10}`, payload(i)) }));
-    for (let i = 0; i < M; i += 5000) await spool.append(rows.slice(i, i + 5000));
-    const up = new MqttUplink({ url: broker.url, gatewayId: box, prefix: 'vigil-central/v1', username: box, password: users[box], reconnectMs: 1000, keepaliveS: 30, batch: 500 }, spool, log, () => ({ ok: false, error: 'bench' }));
-    return { box, spool, up };
-  }));
+  const boxes = await Promise.all(
+    ['box-0', 'box-1', 'box-2', 'box-3'].map(async (box) => {
+      const dir = mkdtempSync(join(tmpdir(), `vigil-bench-${box}-`));
+      const spool = new Spool({ file: join(dir, 'spool.db'), maxBytes: 1e10, maxAgeMs: 1e12, durability: 'fsync', deadLetterFile: join(dir, 'dead.jsonl') });
+      const rows: Line[] = Array.from({ length: M }, (_, i) => ({
+        cls: 'telemetry',
+        ts: t0 + i,
+        target: 'central',
+        line: centralRow(`telemetry/hub1/bodycam/b${i % 10}`, payload(i)),
+      }));
+      for (let i = 0; i < M; i += 5000) await spool.append(rows.slice(i, i + 5000));
+      const up = new MqttUplink(
+        { url: broker.url, gatewayId: box, prefix: 'vigil-central/v1', username: box, password: users[box], reconnectMs: 1000, keepaliveS: 30, batch: 500 },
+        spool,
+        log,
+        () => ({ ok: false, error: 'bench' }),
+      );
+      return { box, spool, up };
+    }),
+  );
   const drain = async (bs: typeof boxes) => {
     const start = seen;
     const t1 = performance.now();
@@ -123,11 +161,15 @@ const r = (x: number) => Math.round(x).toLocaleString('en-US');
 console.log(`\nforwarding benchmark: ${N.toLocaleString('en-US')} points, victoria-metrics on loopback, ${new Date().toISOString()}`);
 console.log(`  baseline  direct write (client → server, no spool)      ${r(result['baseline_direct_write_points_per_s']!).padStart(10)} points/s`);
 console.log(`  vigil     spool append, fsync'd before acknowledging   ${r(result['spool_durable_append_points_per_s']!).padStart(10)} points/s`);
-console.log(`  vigil     catch-up drain of the spool to the server    ${r(result['spool_catch_up_drain_points_per_s']!).padStart(10)} points/s   (${(result['spool_catch_up_drain_points_per_s']! / result['baseline_direct_write_points_per_s']!).toFixed(2)} × baseline)`);
+console.log(
+  `  vigil     catch-up drain of the spool to the server    ${r(result['spool_catch_up_drain_points_per_s']!).padStart(10)} points/s   (${(result['spool_catch_up_drain_points_per_s']! / result['baseline_direct_write_points_per_s']!).toFixed(2)} × baseline)`,
+);
 console.log(`  check     points found in the server after the drain   ${r(result['points_verified_in_server']!).padStart(10)} / ${N}`);
 console.log(`\ncentral MQTT uplink: ${M.toLocaleString('en-US')} messages per box (an hour of backlog), Debian Mosquitto on loopback, QoS 1`);
 console.log(`  baseline  MQTT.js publishing straight to the broker    ${r(result['central_baseline_direct_publish_msgs_per_s']!).padStart(10)} msgs/s`);
-console.log(`  vigil     one box draining its spool to the broker     ${r(result['central_catch_up_one_box_msgs_per_s']!).padStart(10)} msgs/s   (${(result['central_catch_up_one_box_msgs_per_s']! / result['central_baseline_direct_publish_msgs_per_s']!).toFixed(2)} × baseline)`);
+console.log(
+  `  vigil     one box draining its spool to the broker     ${r(result['central_catch_up_one_box_msgs_per_s']!).padStart(10)} msgs/s   (${(result['central_catch_up_one_box_msgs_per_s']! / result['central_baseline_direct_publish_msgs_per_s']!).toFixed(2)} × baseline)`,
+);
 console.log(`  vigil     three boxes at once, received by the centre  ${r(result['central_catch_up_three_boxes_received_msgs_per_s']!).padStart(10)} msgs/s`);
 console.log(`  check     messages received by the centre              ${r(result['central_messages_verified']!).padStart(10)} / ${5 * M}`);
 mkdirSync('bench/results', { recursive: true });

@@ -25,9 +25,14 @@ const IN_FLIGHT = Number(process.env['BENCH_IN_FLIGHT'] ?? 256);
 
 async function rowsFor(id: string): Promise<number[][]> {
   if (id === 'smoke-fire') return featureRows([...loadSmokeCsv(DEV_DATA).values()].flat().slice(0, 5000));
-  if (id === 'bodycam-man-down') return loadUpFall(UPFALL).slice(0, 20).flatMap((t) => trialFeatures(t.views.belt));
+  if (id === 'bodycam-man-down')
+    return loadUpFall(UPFALL)
+      .slice(0, 20)
+      .flatMap((t) => trialFeatures(t.views.belt));
   if (id === 'camera-tamper') return (await cameraStream('bench-cam', 40, 'bench')).map((f) => f.features);
-  return siteTraffic('bench', 4, 3, 1, 'bench').slice(0, 5000).map((e) => e.features);
+  return siteTraffic('bench', 4, 3, 1, 'bench')
+    .slice(0, 5000)
+    .map((e) => e.features);
 }
 
 const stats = (ms: number[]) => ({ p50: quantile(ms, 0.5), p99: quantile(ms, 0.99) });
@@ -79,7 +84,15 @@ for (const id of ['smoke-fire', 'bodycam-man-down', 'camera-tamper', 'door-behav
   const s = stats(single);
   const b = stats(lat);
   results[id] = { unbatched: { perS: singleRate, ...s }, batched: { perS: batchedRate, ...b }, loneWindowMs: l };
-  table.push([id, Math.round(singleRate).toLocaleString('en'), `${s.p50.toFixed(3)} / ${s.p99.toFixed(3)}`, Math.round(batchedRate).toLocaleString('en'), `${b.p50.toFixed(2)} / ${b.p99.toFixed(2)}`, (batchedRate / singleRate).toFixed(1) + '×', `${l.p50.toFixed(2)} / ${l.p99.toFixed(2)}`]);
+  table.push([
+    id,
+    Math.round(singleRate).toLocaleString('en'),
+    `${s.p50.toFixed(3)} / ${s.p99.toFixed(3)}`,
+    Math.round(batchedRate).toLocaleString('en'),
+    `${b.p50.toFixed(2)} / ${b.p99.toFixed(2)}`,
+    (batchedRate / singleRate).toFixed(1) + '×',
+    `${l.p50.toFixed(2)} / ${l.p99.toFixed(2)}`,
+  ]);
   await close();
 }
 
@@ -96,9 +109,16 @@ const p = stats(pre);
 results['camera_preprocess_ms'] = p;
 
 console.log(`Inference, ${N.toLocaleString('en')} windows per model, ${IN_FLIGHT} in flight for the batched runs\n`);
-console.log('| model | unbatched windows/s | unbatched p50 / p99 ms | micro-batched windows/s | batched p50 / p99 ms (queue + run) | speed-up | a lone window, batched: p50 / p99 ms |');
+console.log(
+  '| model | unbatched windows/s | unbatched p50 / p99 ms | micro-batched windows/s | batched p50 / p99 ms (queue + run) | speed-up | a lone window, batched: p50 / p99 ms |',
+);
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const r of table) console.log(`| ${r.join(' | ')} |`);
-console.log(`\nCamera preprocessing (sharp: decode 320×240 JPEG, grey 160×120, statistics): p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms per snapshot`);
+console.log(
+  `\nCamera preprocessing (sharp: decode 320×240 JPEG, grey 160×120, statistics): p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms per snapshot`,
+);
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/inference.json', import.meta.url), JSON.stringify({ at: new Date().toISOString(), windows: N, inFlight: IN_FLIGHT, results }, null, 2));
+writeFileSync(
+  new URL('./results/inference.json', import.meta.url),
+  JSON.stringify({ at: new Date().toISOString(), windows: N, inFlight: IN_FLIGHT, results }, null, 2),
+);

@@ -32,7 +32,12 @@ const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const SITE = 'bench';
 
 type Dev = { deviceId: string; kind: DeviceKind; site: string; username?: string; password?: string };
-const mix: [DeviceKind, number][] = [['smoke', 0.4], ['bodycam', 0.2], ['door', 0.2], ['camera', 0.2]];
+const mix: [DeviceKind, number][] = [
+  ['smoke', 0.4],
+  ['bodycam', 0.2],
+  ['door', 0.2],
+  ['camera', 0.2],
+];
 const plan = (n: number, prefix: string): Dev[] => {
   const out: Dev[] = [];
   for (const [kind, share] of mix) for (let i = 0; i < Math.round(n * share); i++) out.push({ deviceId: `${SITE}-${prefix}${kind}-${i}`, kind, site: SITE });
@@ -78,7 +83,11 @@ async function startVigil(vm: Victoria, devices: Dev[], anonymous = false): Prom
   const [, mqttPort, httpPort] = await waitLine(proc, /READY (\d+) (\d+)/, 600_000);
   const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as Target['creds'];
   return {
-    name: 'vigil', url: `mqtt://127.0.0.1:${mqttPort}`, proc, creds, consumer: creds['bench-ops'],
+    name: 'vigil',
+    url: `mqtt://127.0.0.1:${mqttPort}`,
+    proc,
+    creds,
+    consumer: creds['bench-ops'],
     probeFilter: `vigil/v1/${SITE}/alerts/+/forced_entry/#`,
     accepted: async () => {
       const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
@@ -103,7 +112,10 @@ async function startAedes(): Promise<Target> {
 async function startMosquitto(): Promise<Target> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-mosq-'));
-  writeFileSync(join(dir, 'm.conf'), `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 100000\nset_tcp_nodelay true\nlog_type error\n`);
+  writeFileSync(
+    join(dir, 'm.conf'),
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 0\nmax_queued_messages 100000\nset_tcp_nodelay true\nlog_type error\n`,
+  );
   const proc = spawn('/usr/sbin/mosquitto', ['-c', join(dir, 'm.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
   for (let i = 0; i < 100; i++) {
     try {
@@ -137,7 +149,10 @@ async function generate(t: Target, devices: Dev[], job: Record<string, unknown>,
       const mine = devices.filter((_, i) => i % procs === k).map((d) => ({ ...d, ...t.creds[d.deviceId] }));
       const file = join(dir, `job-${k}.json`);
       // An open-loop rate is the total: each process offers its share.
-      writeFileSync(file, JSON.stringify({ url: t.url, devices: mine, ...job, ...(typeof job['rate'] === 'number' ? { rate: (job['rate'] as number) / procs } : {}) }));
+      writeFileSync(
+        file,
+        JSON.stringify({ url: t.url, devices: mine, ...job, ...(typeof job['rate'] === 'number' ? { rate: (job['rate'] as number) / procs } : {}) }),
+      );
       const p = fork(here('./pipeline/loadgen.ts'), [file], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
       p.on('message', () => {
         if (++connected === procs) onConnected?.();
@@ -146,8 +161,14 @@ async function generate(t: Target, devices: Dev[], job: Record<string, unknown>,
     }),
   );
   return results.reduce((a, r) => ({
-    connected: a.connected + r.connected, connectMs: Math.max(a.connectMs, r.connectMs), sent: a.sent + r.sent, acked: a.acked + r.acked, errors: a.errors + r.errors,
-    inWindow: a.inWindow + r.inWindow, windowMs: Math.max(a.windowMs, r.windowMs), latencyMs: a.latencyMs.concat(r.latencyMs),
+    connected: a.connected + r.connected,
+    connectMs: Math.max(a.connectMs, r.connectMs),
+    sent: a.sent + r.sent,
+    acked: a.acked + r.acked,
+    errors: a.errors + r.errors,
+    inWindow: a.inWindow + r.inWindow,
+    windowMs: Math.max(a.windowMs, r.windowMs),
+    latencyMs: a.latencyMs.concat(r.latencyMs),
   }));
 }
 
@@ -160,7 +181,12 @@ function proc(pid: number): { rssMiB: number; cpuS: number } {
 
 /** Consumer counting (and timing) what the target delivers. */
 async function subscriber(t: Target, filter: string, onMessage?: (topic: string, payload: Buffer) => void) {
-  const c = await mqtt.connectAsync(t.url, { clientId: `${t.consumer?.username ?? "bench"}:sub-${Math.random().toString(36).slice(2, 8)}`, ...t.consumer, protocolVersion: 4, reconnectPeriod: 0 });
+  const c = await mqtt.connectAsync(t.url, {
+    clientId: `${t.consumer?.username ?? 'bench'}:sub-${Math.random().toString(36).slice(2, 8)}`,
+    ...t.consumer,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
   let n = 0;
   c.on('error', (e) => console.error(`[${t.name}] subscriber: ${e.message}`));
   c.on('message', (topic, payload) => {
@@ -190,13 +216,20 @@ async function saturation(t: Target) {
     const g = await generate(t, load, { qos: 0, mode: 'open', rate: offered, durationMs: 3000, warmupMs: 0 });
     const got = sub.count() - before;
     // Let a backlog drain before the next step.
-    for (let last = -1; last !== sub.count(); ) (last = sub.count()), await new Promise((r) => setTimeout(r, 1000));
+    for (let last = -1; last !== sub.count();) ((last = sub.count()), await new Promise((r) => setTimeout(r, 1000)));
     const delivered = (got * 1000) / 3000;
     best = Math.max(best, delivered);
     if (got < 0.9 * g.sent) break;
   }
   await sub.close();
-  return { qos1PerS: rate(q1), qos1AckP50: quantile(q1.latencyMs, 0.5), qos1AckP99: quantile(q1.latencyMs, 0.99), qos0DeliveredPerS: best, loginMs: q1.connectMs, errors: q1.errors };
+  return {
+    qos1PerS: rate(q1),
+    qos1AckP50: quantile(q1.latencyMs, 0.5),
+    qos1AckP99: quantile(q1.latencyMs, 0.99),
+    qos0DeliveredPerS: best,
+    loginMs: q1.connectMs,
+    errors: q1.errors,
+  };
 }
 
 /** Open-loop load at a fixed rate, with probe events timed from the device to a consumer. */
@@ -211,7 +244,9 @@ async function atLoad(t: Target, perS: number) {
   // Probes: 100 distinct doors, each one forced_open (one alert each), spread over the run. They log
   // in before the load starts, so their 100 scrypt verifications do not compete with the measurement.
   const pool = probes.splice(0, 100);
-  const clients = await Promise.all(pool.map((d) => mqtt.connectAsync(t.url, { clientId: d.deviceId, ...t.creds[d.deviceId], protocolVersion: 4, reconnectPeriod: 0 })));
+  const clients = await Promise.all(
+    pool.map((d) => mqtt.connectAsync(t.url, { clientId: d.deviceId, ...t.creds[d.deviceId], protocolVersion: 4, reconnectPeriod: 0 })),
+  );
   let probeErrors = 0;
   for (const c of clients) c.on('error', () => probeErrors++);
   const acceptedBefore = await t.accepted?.();
@@ -233,9 +268,18 @@ async function atLoad(t: Target, perS: number) {
   await Promise.all(clients.map((c) => c.endAsync()));
   await sub.close();
   return {
-    offeredPerS: perS, achievedPerS: rate(g), sent: g.sent, acked: g.acked, dropped: g.sent - g.acked,
+    offeredPerS: perS,
+    achievedPerS: rate(g),
+    sent: g.sent,
+    acked: g.acked,
+    dropped: g.sent - g.acked,
     ...(acceptedBefore !== undefined ? { acceptedByPipeline: acceptedAfter! - acceptedBefore - clients.length } : {}),
-    probes: clients.length, probesSeen: lat.length, probeErrors, p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: Math.max(...lat),
+    probes: clients.length,
+    probesSeen: lat.length,
+    probeErrors,
+    p50: quantile(lat, 0.5),
+    p99: quantile(lat, 0.99),
+    max: Math.max(...lat),
   };
 }
 
@@ -249,13 +293,25 @@ async function idle(t: Target, devices: Dev[]) {
   await new Promise((r) => setTimeout(r, 20_000));
   const b = proc(t.proc.pid!);
   const g = await done;
-  return { connections: g.connected, errors: g.errors, connectS: g.connectMs / 1000, rssMiB: b.rssMiB, rssBaseMiB: base.rssMiB, kibPerConnection: ((b.rssMiB - base.rssMiB) * 1024) / Math.max(1, g.connected), cpuPct: (100 * (b.cpuS - a.cpuS)) / 20 };
+  return {
+    connections: g.connected,
+    errors: g.errors,
+    connectS: g.connectMs / 1000,
+    rssMiB: b.rssMiB,
+    rssBaseMiB: base.rssMiB,
+    kibPerConnection: ((b.rssMiB - base.rssMiB) * 1024) / Math.max(1, g.connected),
+    cpuPct: (100 * (b.cpuS - a.cpuS)) / 20,
+  };
 }
 
 function summariseProfile(dir: string) {
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return;
-  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples: number[]; timeDeltas: number[] };
+  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
   const self = new Map<number, number>();
   prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)));
   const byFn = new Map<string, number>();
@@ -313,7 +369,32 @@ if (TARGETS.length < 3 || PHASES.length < 3) {
   console.log(JSON.stringify(results, null, 2));
   process.exit(0);
 }
-const r = results as Record<'vigil' | 'aedes' | 'mosquitto', { qos1PerS: number; qos0DeliveredPerS: number; qos1AckP50: number; qos1AckP99: number; loginMs: number; loads: Record<string, { offeredPerS: number; achievedPerS: number; dropped: number; acceptedByPipeline?: number; sent: number; probesSeen: number; probes: number; p50: number; p99: number; max: number }>; idle: { connections: number; rssMiB: number; kibPerConnection: number; cpuPct: number; connectS: number } }>;
+const r = results as Record<
+  'vigil' | 'aedes' | 'mosquitto',
+  {
+    qos1PerS: number;
+    qos0DeliveredPerS: number;
+    qos1AckP50: number;
+    qos1AckP99: number;
+    loginMs: number;
+    loads: Record<
+      string,
+      {
+        offeredPerS: number;
+        achievedPerS: number;
+        dropped: number;
+        acceptedByPipeline?: number;
+        sent: number;
+        probesSeen: number;
+        probes: number;
+        p50: number;
+        p99: number;
+        max: number;
+      }
+    >;
+    idle: { connections: number; rssMiB: number; kibPerConnection: number; cpuPct: number; connectS: number };
+  }
+>;
 const f0 = (v: number) => Math.round(v).toLocaleString('en');
 const f2 = (v: number) => v.toFixed(2);
 const row = (label: string, get: (x: (typeof r)['vigil']) => number, fmt: (v: number) => string = f0) =>
@@ -339,7 +420,17 @@ const lines = [
   row('  … CPU while idle, %', (x) => x.idle.cpuPct, f2),
   row('  … seconds to connect them all', (x) => x.idle.connectS, f2),
 ];
-const pipelineAccepted = ['25%', '50%', '90%'].map((l) => `${l}: sent ${f0(r.vigil.loads[l]!.sent)}, acked ${f0(r.vigil.loads[l]!.sent - r.vigil.loads[l]!.dropped)}, taken by the pipeline ${f0(r.vigil.loads[l]!.acceptedByPipeline ?? NaN)}, probes alerted ${r.vigil.loads[l]!.probesSeen}/${r.vigil.loads[l]!.probes}`);
-lines.push('', `Vigil, nothing lost below saturation — ${pipelineAccepted.join('; ')}.`, `Vigil logins (scrypt) for ${load.length + 300} provisioned devices before the QoS 1 run: ${f2(r.vigil.loginMs / 1000)} s.`);
+const pipelineAccepted = ['25%', '50%', '90%'].map(
+  (l) =>
+    `${l}: sent ${f0(r.vigil.loads[l]!.sent)}, acked ${f0(r.vigil.loads[l]!.sent - r.vigil.loads[l]!.dropped)}, taken by the pipeline ${f0(r.vigil.loads[l]!.acceptedByPipeline ?? NaN)}, probes alerted ${r.vigil.loads[l]!.probesSeen}/${r.vigil.loads[l]!.probes}`,
+);
+lines.push(
+  '',
+  `Vigil, nothing lost below saturation — ${pipelineAccepted.join('; ')}.`,
+  `Vigil logins (scrypt) for ${load.length + 300} provisioned devices before the QoS 1 run: ${f2(r.vigil.loginMs / 1000)} s.`,
+);
 console.log(lines.join('\n'));
-writeFileSync(here('./results/pipeline.json'), JSON.stringify({ at: new Date().toISOString(), devices: load.length, seconds: SECONDS, idle: IDLE, results }, null, 2));
+writeFileSync(
+  here('./results/pipeline.json'),
+  JSON.stringify({ at: new Date().toISOString(), devices: load.length, seconds: SECONDS, idle: IDLE, results }, null, 2),
+);

@@ -16,9 +16,7 @@ export const battery = (): Capability => ({
 /** Enclosure tamper switch or on-device tamper analytics. */
 export const tamper = (reasons: readonly [string, ...string[]] = ['enclosure_opened']): Capability => ({
   name: 'tamper',
-  events: [
-    z.object({ type: z.literal('tamper'), reason: z.enum(reasons), active: z.boolean().default(true) }),
-  ],
+  events: [z.object({ type: z.literal('tamper'), reason: z.enum(reasons), active: z.boolean().default(true) })],
 });
 
 export const gpsFix = z.object({

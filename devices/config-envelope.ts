@@ -21,7 +21,10 @@ export type DesiredConfig = z.infer<typeof desiredConfigSchema>;
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -34,7 +37,11 @@ export function signDesired(d: Omit<DesiredConfig, 'signature'>, privateKey: Key
 }
 
 /** What a device checks before applying: a valid signature by its site key, for itself. */
-export function verifyDesired(raw: unknown, publicKeyPem: string, me: { site: string; deviceId: string }): { ok: true; desired: DesiredConfig } | { ok: false; reason: string } {
+export function verifyDesired(
+  raw: unknown,
+  publicKeyPem: string,
+  me: { site: string; deviceId: string },
+): { ok: true; desired: DesiredConfig } | { ok: false; reason: string } {
   const p = desiredConfigSchema.safeParse(raw);
   if (!p.success) return { ok: false, reason: `malformed envelope: ${p.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
   const d = p.data;

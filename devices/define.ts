@@ -10,9 +10,7 @@ import { z } from 'zod';
 import type { UnitSpec } from './units.ts';
 
 /** Site, zone and device identifiers: safe in MQTT topics, file names and URLs. */
-export const idSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit');
+export const idSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit');
 
 /**
  * Fields every device → gateway JSON message may carry.
@@ -132,10 +130,7 @@ export function defineDevice<K extends string>(spec: DeviceSpec<K>): DeviceDefin
     eventSchemas.length === 1
       ? eventSchemas[0]!
       : z.discriminatedUnion('type', eventSchemas as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]], {
-          error: (iss) =>
-            iss.code === 'invalid_union'
-              ? `unknown event type; expected one of: ${eventTypes.join(', ')}`
-              : undefined,
+          error: (iss) => (iss.code === 'invalid_union' ? `unknown event type; expected one of: ${eventTypes.join(', ')}` : undefined),
         });
 
   return {

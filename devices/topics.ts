@@ -47,7 +47,11 @@ export function parseTopic(topic: string): ParsedTopic {
     };
   }
   const [site, kind, deviceId, ...rest] = parts as [string, string, string, ...string[]];
-  for (const [name, v] of [['site', site], ['kind', kind], ['deviceId', deviceId]] as const) {
+  for (const [name, v] of [
+    ['site', site],
+    ['kind', kind],
+    ['deviceId', deviceId],
+  ] as const) {
     if (!idPattern.test(v)) {
       return { ok: false, reason: 'outside_namespace', message: `${name} "${v}" is not a valid identifier` };
     }

@@ -55,7 +55,6 @@ export function convert(q: Quantity, fromUnit: string, value: unknown): unknown 
   if (q === 'none') return value;
   const fn = quantities[q].from[fromUnit];
   if (!fn) throw new Error(`unit "${fromUnit}" is not accepted; use one of ${acceptedUnits(q).join(', ')}`);
-  const walk = (v: unknown): unknown =>
-    typeof v === 'number' ? fn(v) : Array.isArray(v) ? v.map(walk) : v;
+  const walk = (v: unknown): unknown => (typeof v === 'number' ? fn(v) : Array.isArray(v) ? v.map(walk) : v);
   return walk(value);
 }

@@ -62,9 +62,15 @@ export class DeviceStates implements PipelineStage {
     if (msg.clockSkewed) d.clockSkewed++;
     const reading = { ts: msg.ts, receivedAt: msg.receivedAt, data: msg.data };
     switch (msg.channel) {
-      case 'telemetry': d.telemetry = reading; break;
-      case 'event': d.lastEvent = reading; break;
-      case 'config/reported': d.configReported = reading; break;
+      case 'telemetry':
+        d.telemetry = reading;
+        break;
+      case 'event':
+        d.lastEvent = reading;
+        break;
+      case 'config/reported':
+        d.configReported = reading;
+        break;
       case 'status':
         d.status = reading;
         d.online = d.connected && msg.data['online'] === true;

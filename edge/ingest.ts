@@ -52,10 +52,7 @@ export function route(
   const def = getKind(parsed.address.kind);
   if (!def) return refuse('unknown_kind', `unknown device kind "${parsed.address.kind}"`);
   if (parsed.address.deviceId !== clientId) {
-    return refuse(
-      'device_mismatch',
-      `client "${clientId}" may only publish on its own topics (deviceId "${parsed.address.deviceId}" in topic)`,
-    );
+    return refuse('device_mismatch', `client "${clientId}" may only publish on its own topics (deviceId "${parsed.address.deviceId}" in topic)`);
   }
   if (registered && (registered.site !== parsed.address.site || registered.kind !== parsed.address.kind)) {
     return refuse(
@@ -71,11 +68,16 @@ export function route(
 
 const schemaFor = (def: DeviceDefinition, channel: DeviceChannel) => {
   switch (channel) {
-    case 'telemetry': return def.schemas.telemetry;
-    case 'event': return def.schemas.event;
-    case 'status': return def.schemas.status;
-    case 'config/reported': return def.schemas.configReported;
-    case 'snapshot': throw new Error('snapshots are binary');
+    case 'telemetry':
+      return def.schemas.telemetry;
+    case 'event':
+      return def.schemas.event;
+    case 'status':
+      return def.schemas.status;
+    case 'config/reported':
+      return def.schemas.configReported;
+    case 'snapshot':
+      throw new Error('snapshots are binary');
   }
 };
 

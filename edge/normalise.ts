@@ -37,7 +37,9 @@ export function applyUnits(def: DeviceDefinition, body: Record<string, unknown>)
   for (const [field, fromUnit] of Object.entries(declared as Record<string, unknown>)) {
     const spec = def.units[field];
     if (!spec || spec.quantity === 'none') {
-      const convertible = Object.entries(def.units).filter(([, s]) => s.quantity !== 'none').map(([f]) => f);
+      const convertible = Object.entries(def.units)
+        .filter(([, s]) => s.quantity !== 'none')
+        .map(([f]) => f);
       issues.push({
         path: `units.${field}`,
         message: `field "${field}" has no convertible unit; convertible fields: ${convertible.join(', ') || 'none'}`,
@@ -45,10 +47,7 @@ export function applyUnits(def: DeviceDefinition, body: Record<string, unknown>)
       continue;
     }
     const path = field.split('.');
-    const parent = path.slice(0, -1).reduce<unknown>(
-      (o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
-      body,
-    );
+    const parent = path.slice(0, -1).reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), body);
     const leaf = path[path.length - 1]!;
     if (!parent || typeof parent !== 'object' || !(leaf in parent)) continue;
     try {

@@ -53,9 +53,7 @@ export class Pipeline {
         continue;
       }
       if (r) {
-        const guarded = stage.critical
-          ? r
-          : r.catch((err: unknown) => this.#onError(stage.name, err, msg));
+        const guarded = stage.critical ? r : r.catch((err: unknown) => this.#onError(stage.name, err, msg));
         (pending ??= []).push(guarded);
       }
     }

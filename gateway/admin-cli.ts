@@ -72,7 +72,11 @@ function sinceArg(v: string): number {
   return t;
 }
 
-const splitList = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const splitList = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 const device = program.command('device').description('devices: add, import, rotate, revoke, list');
 device
@@ -84,7 +88,11 @@ device
   .action((deviceId: string, o: { kind: string; site: string; zone?: string; tags: string }) =>
     run(async ({ registry }) => {
       const r = await registry.provision({ deviceId, kind: o.kind as 'camera', site: o.site, zone: o.zone, tags: splitList(o.tags) }, actor());
-      out(r, () => console.log(`provisioned ${deviceId} (${o.kind} at ${o.site})\n  MQTT username ${r.credentials.username}\n  MQTT password ${r.credentials.password}   (shown once)`));
+      out(r, () =>
+        console.log(
+          `provisioned ${deviceId} (${o.kind} at ${o.site})\n  MQTT username ${r.credentials.username}\n  MQTT password ${r.credentials.password}   (shown once)`,
+        ),
+      );
     }),
   );
 device
@@ -94,11 +102,14 @@ device
     run(async ({ registry }) => {
       const list = parseBulk(readFileSync(file, 'utf8'), file.toLowerCase().endsWith('.json') ? 'json' : 'csv');
       const r = await registry.provisionMany(list, actor());
-      out(r.map((x) => x.credentials), () => {
-        console.log(`provisioned ${r.length} devices; passwords are shown once:`);
-        console.log('deviceId,password');
-        for (const x of r) console.log(`${x.credentials.username},${x.credentials.password}`);
-      });
+      out(
+        r.map((x) => x.credentials),
+        () => {
+          console.log(`provisioned ${r.length} devices; passwords are shown once:`);
+          console.log('deviceId,password');
+          for (const x of r) console.log(`${x.credentials.username},${x.credentials.password}`);
+        },
+      );
     }),
   );
 device.command('rotate <deviceId>').action((id: string) =>
@@ -122,7 +133,10 @@ device
       const ds = registry.listDevices(o);
       out(ds, () => {
         console.log(`${'DEVICE'.padEnd(28)} ${'KIND'.padEnd(8)} ${'SITE'.padEnd(14)} ${'STATE'.padEnd(9)} LAST SEEN`);
-        for (const d of ds) console.log(`${d.deviceId.padEnd(28)} ${d.kind.padEnd(8)} ${d.site.padEnd(14)} ${d.state.padEnd(9)} ${d.lastSeen ? new Date(d.lastSeen).toISOString() : '-'}`);
+        for (const d of ds)
+          console.log(
+            `${d.deviceId.padEnd(28)} ${d.kind.padEnd(8)} ${d.site.padEnd(14)} ${d.state.padEnd(9)} ${d.lastSeen ? new Date(d.lastSeen).toISOString() : '-'}`,
+          );
       });
     }),
   );
@@ -136,7 +150,9 @@ principal
     run(async ({ registry }) => {
       const r = await registry.addPrincipal({ id, role: o.role as Role, sites: splitList(o.sites) }, actor());
       out({ principal: r.principal, token: r.token, mqtt: r.credentials }, () =>
-        console.log(`added ${o.role} ${id} (sites ${o.sites})\n  API token      ${r.token}\n  MQTT username  ${id}\n  MQTT password  ${r.credentials.password}   (shown once)`),
+        console.log(
+          `added ${o.role} ${id} (sites ${o.sites})\n  API token      ${r.token}\n  MQTT username  ${id}\n  MQTT password  ${r.credentials.password}   (shown once)`,
+        ),
       );
     }),
   );
@@ -173,29 +189,51 @@ program
     run(({ audit }) => {
       if (o.verify) {
         const v = audit.verify();
-        out(v, () => console.log(v.ok ? `audit log intact: ${v.checked} records chained${v.unchained ? `, ${v.unchained} older records from before the chain` : ''}` : `audit log NOT intact: ${v.problem}`));
+        out(v, () =>
+          console.log(
+            v.ok
+              ? `audit log intact: ${v.checked} records chained${v.unchained ? `, ${v.unchained} older records from before the chain` : ''}`
+              : `audit log NOT intact: ${v.problem}`,
+          ),
+        );
         if (!v.ok) process.exitCode = 1;
         return;
       }
       const rs = audit.query({ action: o.action, outcome: o.outcome, limit: o.limit, newest: o.tail, since: o.since });
       out(rs, () => {
-        for (const r of rs) console.log(`${new Date(r.ts).toISOString()} ${r.outcome.padEnd(6)} ${r.actor} ${r.action} ${r.target ?? ''} ${r.address ?? ''} ${JSON.stringify(r.detail)}`);
+        for (const r of rs)
+          console.log(
+            `${new Date(r.ts).toISOString()} ${r.outcome.padEnd(6)} ${r.actor} ${r.action} ${r.target ?? ''} ${r.address ?? ''} ${JSON.stringify(r.detail)}`,
+          );
       });
     }),
   );
 
 program
   .command('backup <file>')
-  .description('consistent online copy of the box (registry, credentials, sealed site keys, configs, alerts, audit, broker sessions, spool) to a .tar.gz (0600)')
+  .description(
+    'consistent online copy of the box (registry, credentials, sealed site keys, configs, alerts, audit, broker sessions, spool) to a .tar.gz (0600)',
+  )
   .option('--with-master-key', 'include the master key that seals the site signing keys (the archive can then sign configs: keep it like a key)')
   .action(async (file: string, o: { withMasterKey?: boolean }) => {
     const cfg = config();
     try {
       const m = await createBackup(cfg, file, o);
       const db = openStore(dbFile(cfg));
-      new AuditLog(db).record({ actor: actor().id, address: 'local', action: 'box.backup', target: file, outcome: 'ok', detail: { files: m.files, masterKeyIncluded: m.masterKeyIncluded } });
+      new AuditLog(db).record({
+        actor: actor().id,
+        address: 'local',
+        action: 'box.backup',
+        target: file,
+        outcome: 'ok',
+        detail: { files: m.files, masterKeyIncluded: m.masterKeyIncluded },
+      });
       db.close();
-      out(m, () => console.log(`backed up ${cfg.dataDir} to ${file}: ${m.counts.devices} devices, ${m.counts.principals} principals, ${m.counts.alerts} alerts, ${m.counts.siteKeys} site keys, ${m.counts.auditRecords} audit records (${m.files.join(', ')})${m.masterKeyIncluded ? '\n  the archive holds the master key: store it as you would the key itself' : '\n  master key not included: the restored box needs it (VIGIL_SECURITY_MASTER_KEY or its key file)'}`));
+      out(m, () =>
+        console.log(
+          `backed up ${cfg.dataDir} to ${file}: ${m.counts.devices} devices, ${m.counts.principals} principals, ${m.counts.alerts} alerts, ${m.counts.siteKeys} site keys, ${m.counts.auditRecords} audit records (${m.files.join(', ')})${m.masterKeyIncluded ? '\n  the archive holds the master key: store it as you would the key itself' : '\n  master key not included: the restored box needs it (VIGIL_SECURITY_MASTER_KEY or its key file)'}`,
+        ),
+      );
     } catch (err) {
       if (err instanceof BackupError) fail(err.message, 2);
       throw err;
@@ -210,9 +248,20 @@ program
     try {
       const m = await restoreBackup(cfg, file, o);
       const db = openStore(dbFile(cfg));
-      new AuditLog(db).record({ actor: actor().id, address: 'local', action: 'box.restore', target: file, outcome: 'ok', detail: { createdAt: m.createdAt, files: m.files } });
+      new AuditLog(db).record({
+        actor: actor().id,
+        address: 'local',
+        action: 'box.restore',
+        target: file,
+        outcome: 'ok',
+        detail: { createdAt: m.createdAt, files: m.files },
+      });
       db.close();
-      out(m, () => console.log(`restored ${file} (made ${m.createdAt} on ${m.gatewayId}) into ${cfg.dataDir}: ${m.counts.devices} devices, ${m.counts.principals} principals, ${m.counts.alerts} alerts; start the gateway`));
+      out(m, () =>
+        console.log(
+          `restored ${file} (made ${m.createdAt} on ${m.gatewayId}) into ${cfg.dataDir}: ${m.counts.devices} devices, ${m.counts.principals} principals, ${m.counts.alerts} alerts; start the gateway`,
+        ),
+      );
     } catch (err) {
       if (err instanceof BackupError) fail(err.message, 2);
       throw err;

@@ -64,7 +64,15 @@ export async function createBackup(cfg: GatewayConfig, file: string, o: { withMa
       files.push('master.key');
       masterKeyIncluded = true;
     }
-    const manifest: Manifest = { format: BACKUP_FORMAT, version: 1, createdAt: new Date().toISOString(), gatewayId: cfg.gatewayId, files, masterKeyIncluded, counts: counts(join(work, 'vigil.db')) };
+    const manifest: Manifest = {
+      format: BACKUP_FORMAT,
+      version: 1,
+      createdAt: new Date().toISOString(),
+      gatewayId: cfg.gatewayId,
+      files,
+      masterKeyIncluded,
+      counts: counts(join(work, 'vigil.db')),
+    };
     writeFileSync(join(work, 'manifest.json'), JSON.stringify(manifest, null, 2));
     await tar.c({ gzip: true, file, cwd: work, portable: true }, ['manifest.json', ...files]);
     chmodSync(file, 0o600);
@@ -87,11 +95,17 @@ function counts(vigilDb: string): Manifest['counts'] {
 /** Bring a box up from an archive into cfg.dataDir (empty unless `force`). */
 export async function restoreBackup(cfg: GatewayConfig, file: string, o: { force?: boolean } = {}): Promise<Manifest> {
   if (!existsSync(file)) throw new BackupError(`no such backup file: ${file}`);
-  if (existsSync(join(cfg.dataDir, 'vigil.db')) && !o.force) throw new BackupError(`${cfg.dataDir} already holds a box (vigil.db); restoring replaces it: add --force`);
+  if (existsSync(join(cfg.dataDir, 'vigil.db')) && !o.force)
+    throw new BackupError(`${cfg.dataDir} already holds a box (vigil.db); restoring replaces it: add --force`);
   const work = mkdtempSync(join(tmpdir(), 'vigil-restore-'));
   try {
     try {
-      await tar.x({ file, cwd: work, strict: true, filter: (p) => p === 'manifest.json' || p === 'master.key' || (DATABASES as readonly string[]).includes(p) });
+      await tar.x({
+        file,
+        cwd: work,
+        strict: true,
+        filter: (p) => p === 'manifest.json' || p === 'master.key' || (DATABASES as readonly string[]).includes(p),
+      });
     } catch (err) {
       throw new BackupError(`${file} is not a Vigil backup archive: ${(err as Error).message}`);
     }
@@ -101,7 +115,8 @@ export async function restoreBackup(cfg: GatewayConfig, file: string, o: { force
     } catch {
       throw new BackupError(`${file} has no readable manifest.json: not a Vigil backup archive`);
     }
-    if (manifest.format !== BACKUP_FORMAT || manifest.version !== 1) throw new BackupError(`${file}: unknown backup format ${String(manifest.format)} v${String(manifest.version)}`);
+    if (manifest.format !== BACKUP_FORMAT || manifest.version !== 1)
+      throw new BackupError(`${file}: unknown backup format ${String(manifest.format)} v${String(manifest.version)}`);
     for (const name of manifest.files.filter((f) => f.endsWith('.db'))) {
       const db = new Database(join(work, name), { readonly: true, fileMustExist: true });
       const ok = db.pragma('integrity_check', { simple: true });
@@ -123,7 +138,10 @@ export async function restoreBackup(cfg: GatewayConfig, file: string, o: { force
       }
     })().filter((r) => isSealed(r.private_key));
     if (sealed.length) {
-      if (!key) throw new BackupError(`the site signing keys in ${file} are sealed and no master key is available: set security.masterKey (VIGIL_SECURITY_MASTER_KEY) or the key file ${masterKeyFile(cfg)}, or use a backup made with --with-master-key`);
+      if (!key)
+        throw new BackupError(
+          `the site signing keys in ${file} are sealed and no master key is available: set security.masterKey (VIGIL_SECURITY_MASTER_KEY) or the key file ${masterKeyFile(cfg)}, or use a backup made with --with-master-key`,
+        );
       try {
         for (const r of sealed) unseal(key, r.private_key, `site_keys:${r.site}`);
       } catch {
@@ -134,7 +152,8 @@ export async function restoreBackup(cfg: GatewayConfig, file: string, o: { force
     for (const name of DATABASES) for (const suffix of ['', '-wal', '-shm']) rmSync(join(cfg.dataDir, name + suffix), { force: true });
     for (const name of manifest.files) {
       const dest = name === 'master.key' ? masterKeyFile(cfg) : join(cfg.dataDir, name);
-      if (name === 'master.key' && existsSync(dest) && !o.force) throw new BackupError(`${dest} exists; restoring the archive's master key replaces it: add --force`);
+      if (name === 'master.key' && existsSync(dest) && !o.force)
+        throw new BackupError(`${dest} exists; restoring the archive's master key replaces it: add --force`);
       privateDir(join(dest, '..'));
       copyFileSync(join(work, name), dest); // not rename: the temporary directory may be on another file system
       chmodSync(dest, 0o600);

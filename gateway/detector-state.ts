@@ -10,7 +10,17 @@ import type { Db } from './db.ts';
 import type { Logger } from './logger.ts';
 import type { DetectorStage, SavedRun } from '../edge/inference/stage.ts';
 
-type Row = { model: string; device_id: string; site: string; kind: string; version: string; format: number; state: string; decision: string; raised_type: string | null };
+type Row = {
+  model: string;
+  device_id: string;
+  site: string;
+  kind: string;
+  version: string;
+  format: number;
+  state: string;
+  decision: string;
+  raised_type: string | null;
+};
 
 export class DetectorCheckpoints {
   readonly #db: Db;
@@ -30,8 +40,15 @@ export class DetectorCheckpoints {
   load(): ReturnType<DetectorStage['restore']> {
     const rows = this.#db.prepare('SELECT * FROM detector_state').all() as Row[];
     const saved: SavedRun[] = rows.map((r) => ({
-      model: r.model, deviceId: r.device_id, site: r.site, kind: r.kind, version: r.version, format: r.format,
-      state: JSON.parse(r.state), decision: JSON.parse(r.decision), ...(r.raised_type ? { raisedType: r.raised_type as SavedRun['raisedType'] } : {}),
+      model: r.model,
+      deviceId: r.device_id,
+      site: r.site,
+      kind: r.kind,
+      version: r.version,
+      format: r.format,
+      state: JSON.parse(r.state),
+      decision: JSON.parse(r.decision),
+      ...(r.raised_type ? { raisedType: r.raised_type as SavedRun['raisedType'] } : {}),
     }));
     const out = this.#stage.restore(saved);
     if (rows.length) this.#log.info({ restored: out.restored, alarmsKept: out.decisions, discarded: out.discarded.length }, 'detector state restored');
@@ -48,7 +65,8 @@ export class DetectorCheckpoints {
     );
     const now = this.#now();
     this.#db.transaction(() => {
-      for (const r of runs) put.run(r.model, r.deviceId, r.site, r.kind, r.version, r.format, JSON.stringify(r.state), JSON.stringify(r.decision), r.raisedType ?? null, now);
+      for (const r of runs)
+        put.run(r.model, r.deviceId, r.site, r.kind, r.version, r.format, JSON.stringify(r.state), JSON.stringify(r.decision), r.raisedType ?? null, now);
     })();
     return runs.length;
   }

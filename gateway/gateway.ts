@@ -91,7 +91,14 @@ export class Gateway {
     this.security = new Security(this.config, this.log.child({ module: 'security' }), opts.now);
     this.security.audit.onEvent((e) => this.metrics.securityEvents.inc({ action: e.action, outcome: e.outcome }));
     this.security.onThrottle = (transport, what) => this.metrics.loginThrottle.inc({ transport, what });
-    this.alerts = new Alerts({ config: this.config, db: this.security.db, states: this.states, security: this.security, log: this.log.child({ module: 'alerts' }), now: opts.now });
+    this.alerts = new Alerts({
+      config: this.config,
+      db: this.security.db,
+      states: this.states,
+      security: this.security,
+      log: this.log.child({ module: 'alerts' }),
+      now: opts.now,
+    });
     const zoneOf = (id: string) => this.security.registry.getDevice(id)?.zone ?? null;
     this.forwarding = new Forwarding({ config: this.config, log: this.log.child({ module: 'forward' }), metrics: this.metrics, zoneOf, now: opts.now });
     this.alerts.onChange(({ alert, event, actor }) => this.forwarding.alertChanged(alert, event, actor));
@@ -110,12 +117,17 @@ export class Gateway {
     this.pipeline.use(this.alerts.rules);
     this.pipeline.use(this.alerts.fire);
     this.models = new ModelStore(this.config.inference.modelsDir, { maxBatch: this.config.inference.maxBatch, maxWaitMs: this.config.inference.maxWaitMs });
-    this.detectors = new DetectorStage(this.models, (c) => this.alerts.signal(c), {
-      onError: (model, err) => {
-        this.metrics.stageErrors.inc({ stage: `detector:${model}` });
-        this.log.error({ model, err }, 'detector failed on a window');
+    this.detectors = new DetectorStage(
+      this.models,
+      (c) => this.alerts.signal(c),
+      {
+        onError: (model, err) => {
+          this.metrics.stageErrors.inc({ stage: `detector:${model}` });
+          this.log.error({ model, err }, 'detector failed on a window');
+        },
       },
-    }, { maxQueue: this.config.inference.maxQueuePerDevice });
+      { maxQueue: this.config.inference.maxQueuePerDevice },
+    );
     this.detectors.onDecision((model, c) => {
       this.metrics.modelDetections.inc({ model, type: c.type, change: c.active ? 'raise' : 'clear' });
       this.log.info({ model, device: c.deviceId, type: c.type, active: c.active, reason: c.reason }, 'detector decision');
@@ -170,7 +182,7 @@ export class Gateway {
       if (problem) {
         this.models.problems.push({ id, at: Date.now(), error: problem });
         this.metrics.modelLoadFailures.inc({ model: id });
-        this.log.error({ model: id, err: problem }, 'model loaded but not used: it does not match its kind\'s detector');
+        this.log.error({ model: id, err: problem }, "model loaded but not used: it does not match its kind's detector");
       }
       this.metrics.modelsLoaded.set(this.models.models.length);
       m.batcher.onBatch = (n, ms, scores) => {
@@ -232,10 +244,18 @@ export class Gateway {
       this.configs.attach(this.broker, !!this.persistence);
       const { tcp, ws, tls, wss } = this.config.mqtt;
       const tlsOpts = tls.enabled || wss.enabled || this.config.http.tls ? tlsOptions(tls) : undefined;
-      const ctx = { metrics: this.metrics, maxPacketBytes: this.config.mqtt.maxPacketBytes, limiter: new ConnectionLimiter(this.config.mqtt.maxConnections, this.config.mqtt.maxConnectionsPerAddress) };
+      const ctx = {
+        metrics: this.metrics,
+        maxPacketBytes: this.config.mqtt.maxPacketBytes,
+        limiter: new ConnectionLimiter(this.config.mqtt.maxConnections, this.config.mqtt.maxConnectionsPerAddress),
+      };
       if (this.config.security.allowPlaintext) {
         for (const [path, on, host] of plaintextListeners(this.config)) {
-          if (on && !isLoopback(host)) this.log.warn({ listener: path.join('.'), host }, 'plaintext listener on a non-loopback address (security.allowPlaintext=true): credentials and data cross the network unencrypted');
+          if (on && !isLoopback(host))
+            this.log.warn(
+              { listener: path.join('.'), host },
+              'plaintext listener on a non-loopback address (security.allowPlaintext=true): credentials and data cross the network unencrypted',
+            );
         }
       }
       if (tcp.enabled) {
@@ -298,7 +318,10 @@ export class Gateway {
     const configs = this.configs;
     const detectors = this.detectors;
     new Gauge({
-      name: 'vigil_alerts_open', help: 'Open alerts (raised or acknowledged), by site, severity and state.', labelNames: ['site', 'severity', 'state'] as const, registers: reg,
+      name: 'vigil_alerts_open',
+      help: 'Open alerts (raised or acknowledged), by site, severity and state.',
+      labelNames: ['site', 'severity', 'state'] as const,
+      registers: reg,
       collect() {
         this.reset();
         for (const a of alerts.store.query({ state: 'open', limit: 100_000 })) this.inc({ site: a.site, severity: a.severity, state: a.state });
@@ -306,7 +329,10 @@ export class Gateway {
     });
     const coverage = (name: string, help: string, value: (c: (typeof alerts.coverage)[number]) => number) =>
       new Gauge({
-        name, help, labelNames: ['site', 'kind'] as const, registers: reg,
+        name,
+        help,
+        labelNames: ['site', 'kind'] as const,
+        registers: reg,
         collect() {
           this.reset();
           for (const c of alerts.coverage) this.set({ site: c.site, kind: c.kind }, value(c));
@@ -316,14 +342,19 @@ export class Gateway {
     coverage('vigil_devices_healthy', 'Devices online and reporting, by site and kind.', (c) => c.healthy);
     coverage('vigil_coverage_ratio', 'Healthy share of the devices, by site and kind (alerts.coverageTarget: 0.9).', (c) => c.ratio);
     new Gauge({
-      name: 'vigil_config_devices', help: 'Devices per configuration sync status.', labelNames: ['status'] as const, registers: reg,
+      name: 'vigil_config_devices',
+      help: 'Devices per configuration sync status.',
+      labelNames: ['status'] as const,
+      registers: reg,
       collect() {
         this.reset();
         for (const [status, n] of Object.entries(configs.statusCounts())) this.set({ status }, n);
       },
     });
     new Counter({
-      name: 'vigil_inference_windows_skipped_total', help: 'Windows not scored because a device\'s detector queue was full (inference.maxQueuePerDevice).', registers: reg,
+      name: 'vigil_inference_windows_skipped_total',
+      help: "Windows not scored because a device's detector queue was full (inference.maxQueuePerDevice).",
+      registers: reg,
       collect() {
         this.reset();
         this.inc(detectors.skipped);
@@ -340,11 +371,22 @@ export class Gateway {
       version: VERSION,
       ts: new Date(now).toISOString(),
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
-      uplinks: Object.fromEntries(this.forwarding.targets.map((t) => {
-        const oldest = spool.oldestTs(t.target);
-        return [t.target, { circuit: t.circuit, spooled: spool.depthOf(t.target), oldestAgeS: oldest === undefined ? 0 : Math.max(0, Math.round((now - oldest) / 1000)) }];
+      uplinks: Object.fromEntries(
+        this.forwarding.targets.map((t) => {
+          const oldest = spool.oldestTs(t.target);
+          return [
+            t.target,
+            { circuit: t.circuit, spooled: spool.depthOf(t.target), oldestAgeS: oldest === undefined ? 0 : Math.max(0, Math.round((now - oldest) / 1000)) },
+          ];
+        }),
+      ),
+      coverage: this.alerts.coverage.map((c) => ({
+        site: c.site,
+        kind: c.kind,
+        healthy: c.healthy,
+        registered: c.registered,
+        ratio: Number(c.ratio.toFixed(3)),
       })),
-      coverage: this.alerts.coverage.map((c) => ({ site: c.site, kind: c.kind, healthy: c.healthy, registered: c.registered, ratio: Number(c.ratio.toFixed(3)) })),
       openAlerts: this.alerts.store.query({ state: 'open', limit: 1000 }).length,
       models: this.models.models.map((m) => `${m.manifest.id}@${m.manifest.version}`),
     };
@@ -359,7 +401,8 @@ export class Gateway {
       inference: {
         ok: true,
         detail: this.models.models.length
-          ? this.models.models.map((m) => `${m.manifest.id}@${m.manifest.version}`).join(', ') + (this.models.problems.length ? `; last problem: ${this.models.problems.at(-1)!.error}` : '')
+          ? this.models.models.map((m) => `${m.manifest.id}@${m.manifest.version}`).join(', ') +
+            (this.models.problems.length ? `; last problem: ${this.models.problems.at(-1)!.error}` : '')
           : `no models loaded: running on rules alone${this.models.problems.length ? ` (${this.models.problems.at(-1)!.id}: ${this.models.problems.at(-1)!.error})` : ''}`,
       },
       // The uplink being down is not a readiness failure: the spool is there for exactly that. It is reported, not failed.

@@ -40,7 +40,22 @@ try {
 }
 if (opts.printConfig) {
   const redact = (v: string) => (v ? '[redacted]' : '');
-  console.log(JSON.stringify({ ...config, forward: { ...config.forward, token: redact(config.forward.token), privacy: { ...config.forward.privacy, pseudonymKey: redact(config.forward.privacy.pseudonymKey) }, mqtt: { ...config.forward.mqtt, password: redact(config.forward.mqtt.password) } }, security: { ...config.security, masterKey: redact(config.security.masterKey) } }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        ...config,
+        forward: {
+          ...config.forward,
+          token: redact(config.forward.token),
+          privacy: { ...config.forward.privacy, pseudonymKey: redact(config.forward.privacy.pseudonymKey) },
+          mqtt: { ...config.forward.mqtt, password: redact(config.forward.mqtt.password) },
+        },
+        security: { ...config.security, masterKey: redact(config.security.masterKey) },
+      },
+      null,
+      2,
+    ),
+  );
   process.exit(0);
 }
 

@@ -15,7 +15,12 @@ export function createMetrics(opts: { defaults?: boolean; gatewayId?: string; ve
     // values are the sums of nodejs_active_handles, nodejs_active_requests and nodejs_active_resources by type.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   }
-  new Gauge({ name: 'vigil_build_info', help: 'Always 1; the version of Vigil and of Node.js in labels.', labelNames: ['version', 'node'] as const, registers: [registry] }).set({ version: opts.version ?? 'unknown', node: process.version }, 1);
+  new Gauge({
+    name: 'vigil_build_info',
+    help: 'Always 1; the version of Vigil and of Node.js in labels.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: opts.version ?? 'unknown', node: process.version }, 1);
   const m = {
     registry,
     sources,
@@ -53,12 +58,45 @@ export function createMetrics(opts: { defaults?: boolean; gatewayId?: string; ve
       labelNames: ['action', 'outcome'] as const,
       registers: [registry],
     }),
-    modelInferences: new Counter({ name: 'vigil_model_inferences_total', help: 'Windows scored, by model.', labelNames: ['model', 'version'] as const, registers: [registry] }),
-    modelBatches: new Histogram({ name: 'vigil_model_batch_size', help: 'Windows per model run (micro-batching), by model.', labelNames: ['model'] as const, buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [registry] }),
-    modelLatency: new Histogram({ name: 'vigil_model_run_seconds', help: 'Time of one model run (a batch), by model.', labelNames: ['model'] as const, buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers: [registry] }),
-    modelScores: new Histogram({ name: 'vigil_model_score', help: 'Distribution of model scores, by model.', labelNames: ['model'] as const, buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99], registers: [registry] }),
-    modelLoadFailures: new Counter({ name: 'vigil_model_load_failures_total', help: 'Models that failed to load or reload (the previous version, if any, keeps serving).', labelNames: ['model'] as const, registers: [registry] }),
-    modelDetections: new Counter({ name: 'vigil_model_detections_total', help: 'Detector decisions (raise, clear), by model and alert type.', labelNames: ['model', 'type', 'change'] as const, registers: [registry] }),
+    modelInferences: new Counter({
+      name: 'vigil_model_inferences_total',
+      help: 'Windows scored, by model.',
+      labelNames: ['model', 'version'] as const,
+      registers: [registry],
+    }),
+    modelBatches: new Histogram({
+      name: 'vigil_model_batch_size',
+      help: 'Windows per model run (micro-batching), by model.',
+      labelNames: ['model'] as const,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [registry],
+    }),
+    modelLatency: new Histogram({
+      name: 'vigil_model_run_seconds',
+      help: 'Time of one model run (a batch), by model.',
+      labelNames: ['model'] as const,
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers: [registry],
+    }),
+    modelScores: new Histogram({
+      name: 'vigil_model_score',
+      help: 'Distribution of model scores, by model.',
+      labelNames: ['model'] as const,
+      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99],
+      registers: [registry],
+    }),
+    modelLoadFailures: new Counter({
+      name: 'vigil_model_load_failures_total',
+      help: 'Models that failed to load or reload (the previous version, if any, keeps serving).',
+      labelNames: ['model'] as const,
+      registers: [registry],
+    }),
+    modelDetections: new Counter({
+      name: 'vigil_model_detections_total',
+      help: 'Detector decisions (raise, clear), by model and alert type.',
+      labelNames: ['model', 'type', 'change'] as const,
+      registers: [registry],
+    }),
     modelsLoaded: new Gauge({ name: 'vigil_models_loaded', help: 'Models loaded now; 0 means the gateway runs on its rules alone.', registers: [registry] }),
     oversizedPackets: new Counter({
       name: 'vigil_mqtt_oversized_packets_total',

@@ -73,20 +73,30 @@ export class Retention {
     if (bounds.lo === null || bounds.hi === null) return 0;
     let through = bounds.lo - 1;
     if (c.auditDays > 0) {
-      const old = db.prepare('SELECT max(seq) AS s FROM (SELECT seq FROM audit WHERE ts < ? ORDER BY ts LIMIT ?)').get(this.#now() - c.auditDays * DAY, c.batchRows) as { s: number | null };
+      const old = db
+        .prepare('SELECT max(seq) AS s FROM (SELECT seq FROM audit WHERE ts < ? ORDER BY ts LIMIT ?)')
+        .get(this.#now() - c.auditDays * DAY, c.batchRows) as { s: number | null };
       if (old.s !== null) through = Math.max(through, old.s);
     }
     if (c.auditMaxRecords > 0 && bounds.hi - bounds.lo + 1 > c.auditMaxRecords) through = Math.max(through, bounds.hi - c.auditMaxRecords);
     through = Math.min(through, bounds.lo - 1 + c.batchRows, bounds.hi);
     if (through < bounds.lo) return 0;
-    const cut = db.transaction(() => {
-      const anchor = db.prepare('SELECT hash FROM audit WHERE seq = ?').get(through) as { hash: string | null } | undefined;
-      db.prepare('INSERT INTO audit_retention_permit (id) VALUES (1)').run();
-      const n = db.prepare('DELETE FROM audit WHERE seq <= ?').run(through).changes;
-      db.prepare('DELETE FROM audit_retention_permit').run();
-      return { n, anchorHash: anchor?.hash ?? '' };
-    }).immediate();
-    this.#d.audit.record({ actor: 'gateway', action: 'audit.retention', target: `seq<=${through}`, outcome: 'ok', detail: { deleted: cut.n, throughSeq: through, anchorHash: cut.anchorHash, auditDays: c.auditDays, auditMaxRecords: c.auditMaxRecords } });
+    const cut = db
+      .transaction(() => {
+        const anchor = db.prepare('SELECT hash FROM audit WHERE seq = ?').get(through) as { hash: string | null } | undefined;
+        db.prepare('INSERT INTO audit_retention_permit (id) VALUES (1)').run();
+        const n = db.prepare('DELETE FROM audit WHERE seq <= ?').run(through).changes;
+        db.prepare('DELETE FROM audit_retention_permit').run();
+        return { n, anchorHash: anchor?.hash ?? '' };
+      })
+      .immediate();
+    this.#d.audit.record({
+      actor: 'gateway',
+      action: 'audit.retention',
+      target: `seq<=${through}`,
+      outcome: 'ok',
+      detail: { deleted: cut.n, throughSeq: through, anchorHash: cut.anchorHash, auditDays: c.auditDays, auditMaxRecords: c.auditMaxRecords },
+    });
     return cut.n;
   }
 
@@ -94,7 +104,11 @@ export class Retention {
     const days = this.#d.config.alertsDays;
     if (days <= 0) return 0;
     const { db } = this.#d;
-    const ids = (db.prepare(`SELECT id FROM alerts WHERE state IN ('resolved', 'auto_resolved') AND raised_at < ? ORDER BY raised_at LIMIT ?`).all(this.#now() - days * DAY, this.#d.config.batchRows) as { id: string }[]).map((r) => r.id);
+    const ids = (
+      db
+        .prepare(`SELECT id FROM alerts WHERE state IN ('resolved', 'auto_resolved') AND raised_at < ? ORDER BY raised_at LIMIT ?`)
+        .all(this.#now() - days * DAY, this.#d.config.batchRows) as { id: string }[]
+    ).map((r) => r.id);
     if (!ids.length) return 0;
     const delHistory = db.prepare('DELETE FROM alert_history WHERE alert_id = ?');
     const delAlert = db.prepare('DELETE FROM alerts WHERE id = ?');

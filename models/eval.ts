@@ -51,16 +51,27 @@ async function smoke() {
   if (!custom) {
     const sessions = loadSmokeCsv(DEV_DATA);
     for (const report of await leaveOneSessionOut(sessions)) rows.push({ setting: 'held out', report });
-    for (const [name, r] of sessions) rows.push({ setting: 'shipped (seen)', report: await evaluateSession(name, r, shipped.score, `vigil-smoke-eval:${name}`) });
+    for (const [name, r] of sessions)
+      rows.push({ setting: 'shipped (seen)', report: await evaluateSession(name, r, shipped.score, `vigil-smoke-eval:${name}`) });
     const held = rows.filter((r) => r.setting === 'held out');
     const fig = (det: string) => held.map((h) => h.report.detectors.find((d) => d.detector === det)!);
     const line = (det: string) =>
       fig(det)
-        .map((x, i) => `${held[i]!.report.session}: ${x.synthetic!.detected}/${x.synthetic!.fires} fires, median ${x.synthetic!.medianDelayS.toFixed(0)} s, ${x.falseAlarms} false alarms in ${held[i]!.report.normalHours.toFixed(1)} h`)
+        .map(
+          (x, i) =>
+            `${held[i]!.report.session}: ${x.synthetic!.detected}/${x.synthetic!.fires} fires, median ${x.synthetic!.medianDelayS.toFixed(0)} s, ${x.falseAlarms} false alarms in ${held[i]!.report.normalHours.toFixed(1)} h`,
+        )
         .join('; ');
-    summary.push(['smoke-fire', 'leave one session out (A, D): synthetic fires on real backgrounds; false alarms on real normal readings', line('smoke-fire model'), `heat ≥ 57 °C — ${line('heat ≥ 57 °C')}. eCO2 ≥ 2000 ppm — ${line('eCO2 ≥ 2000 ppm')}`]);
+    summary.push([
+      'smoke-fire',
+      'leave one session out (A, D): synthetic fires on real backgrounds; false alarms on real normal readings',
+      line('smoke-fire model'),
+      `heat ≥ 57 °C — ${line('heat ≥ 57 °C')}. eCO2 ≥ 2000 ppm — ${line('eCO2 ≥ 2000 ppm')}`,
+    ]);
   }
-  for (const file of opts.smoke ?? []) for (const [name, r] of loadSmokeCsv(file)) rows.push({ setting: `shipped on ${file.split('/').pop()}`, report: await evaluateSession(name, r, shipped.score) });
+  for (const file of opts.smoke ?? [])
+    for (const [name, r] of loadSmokeCsv(file))
+      rows.push({ setting: `shipped on ${file.split('/').pop()}`, report: await evaluateSession(name, r, shipped.score) });
   out(smokeTable(rows));
   figures['smoke-fire'] = rows;
   if (!custom) {
@@ -77,7 +88,12 @@ async function smoke() {
     const nuis = a.filter((x) => x.kind.startsWith('nuisance'));
     const flaming = a.find((x) => x.kind.endsWith('flaming'))!;
     const smould = a.find((x) => x.kind.endsWith('smouldering'))!;
-    summary.push(['smoke-fire, two stages', 'session A backgrounds: 7 nuisance classes × 20 (vape, cigarette, cooking, toaster, aerosol, steam, heater) and fires grown exponentially (not the training generator)', `critical fires on nuisances ${nuis.reduce((n, x) => n + x.fires, 0)}/${nuis.reduce((n, x) => n + x.cases, 0)} (pre-alarms ${nuis.reduce((n, x) => n + x.preAlarms, 0)}); flaming fires confirmed ${flaming.fires}/${flaming.cases}, median ${Math.round(flaming.medianFireS ?? 0)} s (pre-alarm ${Math.round(flaming.medianPreAlarmS ?? 0)} s); smouldering: pre-alarm ${smould.preAlarms}/${smould.cases}, confirmation needs the obscuration channel the data lacks`, 'model alone as critical (before): every nuisance pre-alarm would have been a critical fire']);
+    summary.push([
+      'smoke-fire, two stages',
+      'session A backgrounds: 7 nuisance classes × 20 (vape, cigarette, cooking, toaster, aerosol, steam, heater) and fires grown exponentially (not the training generator)',
+      `critical fires on nuisances ${nuis.reduce((n, x) => n + x.fires, 0)}/${nuis.reduce((n, x) => n + x.cases, 0)} (pre-alarms ${nuis.reduce((n, x) => n + x.preAlarms, 0)}); flaming fires confirmed ${flaming.fires}/${flaming.cases}, median ${Math.round(flaming.medianFireS ?? 0)} s (pre-alarm ${Math.round(flaming.medianPreAlarmS ?? 0)} s); smouldering: pre-alarm ${smould.preAlarms}/${smould.cases}, confirmation needs the obscuration channel the data lacks`,
+      'model alone as critical (before): every nuisance pre-alarm would have been a critical fire',
+    ]);
   }
   await shipped.close();
 }
@@ -92,10 +108,19 @@ async function falls() {
     const folds = await leaveOneRoundOut(t, loadAssist(STAIRS_TRAIN), loadAssist(STAIRS_TEST));
     trials.push(...folds.trials);
     recs.push(...folds.recordings, ...(await evaluateRecordings('shipped model', loadAssist(STAIRS_TEST), shipped.score)));
-    const mean = (view: string, k: 'f1' | 'accuracy') => { const v = folds.trials.filter((x) => x.view === view); return v.reduce((a, x) => a + x[k], 0) / v.length; };
-    summary.push(['bodycam-man-down', 'UP-Fall leave one round out (belt / neck); ASSIST stairs participant 3 (never trained on)',
-      `F1 ${mean('belt', 'f1').toFixed(3)} / ${mean('neck', 'f1').toFixed(3)}, accuracy ${mean('belt', 'accuracy').toFixed(3)} / ${mean('neck', 'accuracy').toFixed(3)}; falls detected ${folds.trials.filter((x) => x.view === 'belt').reduce((a, x) => a + x.detected, 0)}/${folds.trials.filter((x) => x.view === 'belt').reduce((a, x) => a + x.trials, 0)}; man_down by the 10-s rule on each trial + 30 s staying down ${folds.trials.reduce((a, x) => a + x.raisedDown, 0)}/${folds.trials.reduce((a, x) => a + x.trials, 0)} (belt and neck); ${recs.filter((r) => r.setting === 'shipped model').reduce((a, r) => a + r.alarms, 0)} alarms in ${recs.filter((r) => r.setting === 'shipped model').reduce((a, r) => a + r.minutes, 0).toFixed(1)} min of stairs`,
-      'published (random row split, all sensors): SVM 99.5 % accuracy / 99.5 % F1']);
+    const mean = (view: string, k: 'f1' | 'accuracy') => {
+      const v = folds.trials.filter((x) => x.view === view);
+      return v.reduce((a, x) => a + x[k], 0) / v.length;
+    };
+    summary.push([
+      'bodycam-man-down',
+      'UP-Fall leave one round out (belt / neck); ASSIST stairs participant 3 (never trained on)',
+      `F1 ${mean('belt', 'f1').toFixed(3)} / ${mean('neck', 'f1').toFixed(3)}, accuracy ${mean('belt', 'accuracy').toFixed(3)} / ${mean('neck', 'accuracy').toFixed(3)}; falls detected ${folds.trials.filter((x) => x.view === 'belt').reduce((a, x) => a + x.detected, 0)}/${folds.trials.filter((x) => x.view === 'belt').reduce((a, x) => a + x.trials, 0)}; man_down by the 10-s rule on each trial + 30 s staying down ${folds.trials.reduce((a, x) => a + x.raisedDown, 0)}/${folds.trials.reduce((a, x) => a + x.trials, 0)} (belt and neck); ${recs.filter((r) => r.setting === 'shipped model').reduce((a, r) => a + r.alarms, 0)} alarms in ${recs
+        .filter((r) => r.setting === 'shipped model')
+        .reduce((a, r) => a + r.minutes, 0)
+        .toFixed(1)} min of stairs`,
+      'published (random row split, all sensors): SVM 99.5 % accuracy / 99.5 % F1',
+    ]);
   }
   for (const file of opts.falls ?? []) {
     trials.push(...(await evaluateTrials(`shipped on ${file.split('/').pop()}`, loadUpFall(file), shipped.score)));
@@ -112,11 +137,17 @@ async function camera() {
   const shipped = await loadShipped('camera-tamper');
   out(`\n## camera-tamper ${shipped.model.manifest.version} (sha256 ${shipped.model.manifest.sha256.slice(0, 12)}…)\n`);
   const frames = await cameraHeldOut();
-  const scores = await scoreAll(shipped.model, frames.map((f) => f.features));
+  const scores = await scoreAll(
+    shipped.model,
+    frames.map((f) => f.features),
+  );
   const e = await evaluateCamera(frames, (f) => scores.get(f)!);
   out(cameraTable('held-out cameras', e));
   const photoFrames = await cameraHeldOutPhotos();
-  const photoScores = await scoreAll(shipped.model, photoFrames.map((f) => f.features));
+  const photoScores = await scoreAll(
+    shipped.model,
+    photoFrames.map((f) => f.features),
+  );
   const p = await evaluateCamera(photoFrames, (f) => photoScores.get(f)!);
   out(`\n${cameraTable('held-out photographs', p)}`);
   const rush = await evaluateRush(await cameraRush(), shipped.score);
@@ -125,7 +156,12 @@ async function camera() {
   const normal = (x: typeof e) => x.kinds.filter((k) => ['none', 'lighting', 'crowd'].includes(k.kind));
   const flagged = (x: typeof e) => `${normal(x).reduce((a, k) => a + k.flagged, 0)}/${normal(x).reduce((a, k) => a + k.frames, 0)}`;
   const glare = p.kinds.find((k) => k.kind === 'glare_sharp');
-  summary.push(['camera-tamper', 'rendered scenes (12 held-out cameras) and 5 held-out real photographs (scikit-image, never trained on), tampering applied with sharp; 17 untouched cameras through a morning rush', `rendered: recall ${e.overall.recall.toFixed(3)}, precision ${e.overall.precision.toFixed(3)}, normal flagged ${flagged(e)}; photographs: recall ${p.overall.recall.toFixed(3)}, precision ${p.overall.precision.toFixed(3)}, normal flagged ${flagged(p)}, sharp glare ${glare?.flagged}/${glare?.frames}; rush hour: ${rush.alerts + rushP.alerts} false alerts in ${rush.frames + rushP.frames} snapshots (${((rush.alerts + rushP.alerts) / (((rush.frames + rushP.frames) * rush.intervalS) / 86_400)).toFixed(2)} per camera-day)`, "cameras' own analytics: covered and defocused only"]);
+  summary.push([
+    'camera-tamper',
+    'rendered scenes (12 held-out cameras) and 5 held-out real photographs (scikit-image, never trained on), tampering applied with sharp; 17 untouched cameras through a morning rush',
+    `rendered: recall ${e.overall.recall.toFixed(3)}, precision ${e.overall.precision.toFixed(3)}, normal flagged ${flagged(e)}; photographs: recall ${p.overall.recall.toFixed(3)}, precision ${p.overall.precision.toFixed(3)}, normal flagged ${flagged(p)}, sharp glare ${glare?.flagged}/${glare?.frames}; rush hour: ${rush.alerts + rushP.alerts} false alerts in ${rush.frames + rushP.frames} snapshots (${((rush.alerts + rushP.alerts) / (((rush.frames + rushP.frames) * rush.intervalS) / 86_400)).toFixed(2)} per camera-day)`,
+    "cameras' own analytics: covered and defocused only",
+  ]);
   figures['camera-tamper'] = { ...e, photographs: p, rush, rushPhotographs: rushP };
   await shipped.close();
 }
@@ -134,13 +170,21 @@ async function door() {
   const shipped = await loadShipped('door-behaviour');
   out(`\n## door-behaviour ${shipped.model.manifest.version} (sha256 ${shipped.model.manifest.sha256.slice(0, 12)}…)\n`);
   const h = doorHeldOut();
-  const scores = await scoreAll(shipped.model, [...h.late, ...h.early].map((e) => e.features));
+  const scores = await scoreAll(
+    shipped.model,
+    [...h.late, ...h.early].map((e) => e.features),
+  );
   const late = await evaluateDoor(h.late, h.lateDoorDays, (f) => scores.get(f)!);
   const early = await evaluateDoor(h.early, h.earlyDoorDays, (f) => scores.get(f)!);
   out(doorTable('held-out sites, after the first week', late));
   out('\n' + doorTable('held-out sites, first week (learning)', early));
   const burst = late.kinds.find((k) => k.kind === 'denial_burst');
-  summary.push(['door-behaviour', 'simulated traffic, 2 held-out sites × 8 doors × 3 weeks', `recall ${late.overall.recall.toFixed(3)}, precision ${late.overall.precision.toFixed(3)}; ${late.falseAlarmsPerDoorDay.toFixed(3)} false alarms per door-day (${early.falseAlarmsPerDoorDay.toFixed(3)} in the first week)`, `brute-force rule: ${burst ? ((100 * burst.rule) / burst.events).toFixed(0) : '–'} % of denial-burst events, no off-hours or unusual-pair use`]);
+  summary.push([
+    'door-behaviour',
+    'simulated traffic, 2 held-out sites × 8 doors × 3 weeks',
+    `recall ${late.overall.recall.toFixed(3)}, precision ${late.overall.precision.toFixed(3)}; ${late.falseAlarmsPerDoorDay.toFixed(3)} false alarms per door-day (${early.falseAlarmsPerDoorDay.toFixed(3)} in the first week)`,
+    `brute-force rule: ${burst ? ((100 * burst.rule) / burst.events).toFixed(0) : '–'} % of denial-burst events, no off-hours or unusual-pair use`,
+  ]);
   figures['door-behaviour'] = { late, early };
   await shipped.close();
 }

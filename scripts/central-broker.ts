@@ -42,24 +42,33 @@ export class CentralBroker {
     writeFileSync(passwd, '', { mode: 0o600 });
     for (const [u, p] of Object.entries(users)) execFileSync('mosquitto_passwd', ['-b', passwd, u, p]);
     const auth = tls
-      ? [`cafile ${tls.dir}/ca.crt`, `certfile ${tls.dir}/server.crt`, `keyfile ${tls.dir}/server.key`, 'require_certificate true', 'use_identity_as_username true']
+      ? [
+          `cafile ${tls.dir}/ca.crt`,
+          `certfile ${tls.dir}/server.crt`,
+          `keyfile ${tls.dir}/server.key`,
+          'require_certificate true',
+          'use_identity_as_username true',
+        ]
       : [`password_file ${passwd}`];
-    writeFileSync(join(b.dir, 'mosquitto.conf'), [
-      // Started as root, Mosquitto drops to its own user, which cannot read this private temporary directory.
-      ...(process.getuid?.() === 0 ? ['user root'] : []),
-      'persistence true',
-      `persistence_location ${b.dir}/`,
-      'autosave_interval 1',
-      'max_queued_messages 100000',
-      `listener ${b.port} 127.0.0.1`,
-      'allow_anonymous false',
-      ...auth,
-      `acl_file ${CENTRAL_ACL}`,
-      'log_dest stderr',
-      'log_type error',
-      'log_type warning',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(b.dir, 'mosquitto.conf'),
+      [
+        // Started as root, Mosquitto drops to its own user, which cannot read this private temporary directory.
+        ...(process.getuid?.() === 0 ? ['user root'] : []),
+        'persistence true',
+        `persistence_location ${b.dir}/`,
+        'autosave_interval 1',
+        'max_queued_messages 100000',
+        `listener ${b.port} 127.0.0.1`,
+        'allow_anonymous false',
+        ...auth,
+        `acl_file ${CENTRAL_ACL}`,
+        'log_dest stderr',
+        'log_type error',
+        'log_type warning',
+        '',
+      ].join('\n'),
+    );
     b.#tls = !!tls;
     await b.restart();
     return b;
@@ -69,10 +78,11 @@ export class CentralBroker {
     this.#proc = spawn('/usr/sbin/mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#proc.stderr!.on('data', (d: Buffer) => (this.#log += d));
     const proc = this.#proc;
-    const listening = () => new Promise<boolean>((r) => {
-      const s = connect(this.port, '127.0.0.1', () => (s.end(), r(true)));
-      s.on('error', () => r(false));
-    });
+    const listening = () =>
+      new Promise<boolean>((r) => {
+        const s = connect(this.port, '127.0.0.1', () => (s.end(), r(true)));
+        s.on('error', () => r(false));
+      });
     await waitUp(listening, 'mosquitto', proc, 10_000).catch((err: Error) => {
       throw new Error(`${err.message}: ${this.#log}`);
     });

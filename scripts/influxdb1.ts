@@ -25,7 +25,9 @@ export class InfluxDB1 {
     db.port = await freePort();
     const bind = await freePort();
     const conf = join(db.dir, 'influxdb.conf');
-    writeFileSync(conf, `reporting-disabled = true
+    writeFileSync(
+      conf,
+      `reporting-disabled = true
 bind-address = "127.0.0.1:${bind}"
 [meta]
   dir = "${db.dir}/meta"
@@ -38,7 +40,8 @@ bind-address = "127.0.0.1:${bind}"
   log-enabled = false
 [monitor]
   store-enabled = false
-`);
+`,
+    );
     db.#proc = spawn('influxd', ['-config', conf], { stdio: 'ignore' });
     await waitUp(async () => (await fetch(`${db.url}/ping`)).status === 204, 'influxd', db.#proc, 20_000);
     await db.query('CREATE DATABASE vigil');
@@ -60,7 +63,8 @@ bind-address = "127.0.0.1:${bind}"
   /** measurement → field → type, as the server stored them. */
   async fieldTypes(): Promise<Record<string, Record<string, string>>> {
     const out: Record<string, Record<string, string>> = {};
-    for (const s of (await this.query('SHOW FIELD KEYS')).results[0]?.series ?? []) out[s.name] = Object.fromEntries(s.values.map((v) => [String(v[0]), String(v[1])]));
+    for (const s of (await this.query('SHOW FIELD KEYS')).results[0]?.series ?? [])
+      out[s.name] = Object.fromEntries(s.values.map((v) => [String(v[0]), String(v[1])]));
     return out;
   }
 

@@ -43,13 +43,11 @@ export class Victoria {
   }
 
   async restart(): Promise<void> {
-    this.#proc = spawn('victoria-metrics', [
-      `-httpListenAddr=127.0.0.1:${this.port}`,
-      `-storageDataPath=${this.dir}`,
-      '-retentionPeriod=100y',
-      '-search.latencyOffset=0s',
-      '-loggerLevel=ERROR',
-    ], { stdio: 'ignore' });
+    this.#proc = spawn(
+      'victoria-metrics',
+      [`-httpListenAddr=127.0.0.1:${this.port}`, `-storageDataPath=${this.dir}`, '-retentionPeriod=100y', '-search.latencyOffset=0s', '-loggerLevel=ERROR'],
+      { stdio: 'ignore' },
+    );
     await waitUp(async () => (await fetch(`${this.url}/health`)).ok, 'victoria-metrics', this.#proc);
   }
 
@@ -62,7 +60,12 @@ export class Victoria {
     await fetch(`${this.url}/internal/force_flush`);
     const res = await fetch(`${this.url}/api/v1/export?match[]=${encodeURIComponent(selector)}`);
     const text = await res.text();
-    return text.trim() ? text.trim().split('\n').map((l) => JSON.parse(l) as Series) : [];
+    return text.trim()
+      ? text
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Series)
+      : [];
   }
 
   async samples(selector: string): Promise<number> {

@@ -36,7 +36,10 @@ export function addFleetOptions(cmd: Command, d: FleetDefaults): Command {
 
 export function fleetShape(o: Record<string, unknown>): { sites: string[]; perKind: Record<DeviceKind, number>; speed: number; seed: string } {
   return {
-    sites: String(o['sites']).split(',').map((s) => s.trim()).filter(Boolean),
+    sites: String(o['sites'])
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     perKind: { camera: Number(o['cameras']), door: Number(o['doors']), smoke: Number(o['smoke']), bodycam: Number(o['bodycams']) },
     speed: Number(o['speed']),
     seed: String(o['seed']),

@@ -58,7 +58,9 @@ const gateway = new Gateway({ config, processMetrics: true });
 try {
   await gateway.start();
 } catch (err) {
-  console.error(`vigil-demo: the gateway could not start: ${(err as Error).message}\n(ports in use? set VIGIL_MQTT_TCP_PORT, VIGIL_MQTT_WS_PORT, VIGIL_HTTP_PORT)`);
+  console.error(
+    `vigil-demo: the gateway could not start: ${(err as Error).message}\n(ports in use? set VIGIL_MQTT_TCP_PORT, VIGIL_MQTT_WS_PORT, VIGIL_HTTP_PORT)`,
+  );
   process.exit(1);
 }
 const url = `mqtt://127.0.0.1:${gateway.ports.mqtt}`;
@@ -71,7 +73,10 @@ const labels = new LabelLog(labelFile);
 const actor = { id: 'demo' };
 const faultyId = `${sites[0]}-camera-faulty`;
 const provisioned = await gateway.security.registry.provisionMany(
-  [...fleetPlan(sites, counts).map((d) => ({ ...d, zone: 'demo', tags: ['simulated'] })), { deviceId: faultyId, kind: 'camera', site: sites[0]!, tags: ['simulated', 'faulty'] }],
+  [
+    ...fleetPlan(sites, counts).map((d) => ({ ...d, zone: 'demo', tags: ['simulated'] })),
+    { deviceId: faultyId, kind: 'camera', site: sites[0]!, tags: ['simulated', 'faulty'] },
+  ],
   actor,
 );
 const secrets = new Map(provisioned.map((p) => [p.credentials.username, p.credentials]));
@@ -83,7 +88,20 @@ const people = {
 const credFile = join(config.dataDir, 'credentials.json');
 writeFileSync(
   credFile,
-  JSON.stringify({ mqtt: `mqtt://localhost:${gateway.ports.mqtt}`, http: `http://localhost:${gateway.ports.http}`, ...Object.fromEntries(Object.entries(people).map(([k, p]) => [k, { id: p.principal.id, role: p.principal.role, sites: p.principal.sites, mqttPassword: p.credentials.password, apiToken: p.token }])) }, null, 2),
+  JSON.stringify(
+    {
+      mqtt: `mqtt://localhost:${gateway.ports.mqtt}`,
+      http: `http://localhost:${gateway.ports.http}`,
+      ...Object.fromEntries(
+        Object.entries(people).map(([k, p]) => [
+          k,
+          { id: p.principal.id, role: p.principal.role, sites: p.principal.sites, mqttPassword: p.credentials.password, apiToken: p.token },
+        ]),
+      ),
+    },
+    null,
+    2,
+  ),
   { mode: 0o600 },
 );
 const fleet = new Fleet({ url, ...shape, labels, credentials: (id) => secrets.get(id), configKeys: (site) => gateway.configs.keys.get(site).publicPem });
@@ -97,9 +115,13 @@ console.log(`  credentials (shown once, also in ${credFile}):`);
 console.log(`    consumer  ops-center  MQTT password ${people.consumer.credentials.password}`);
 console.log(`    engineer  field-eng   API token     ${people.engineer.token}`);
 console.log(`    admin     demo-admin  API token     ${people.admin.token}`);
-console.log(`  try: mosquitto_sub -p ${gateway.ports.mqtt} -i ops-center:1 -u ops-center -P '${people.consumer.credentials.password}' -t 'vigil/v1/+/+/+/event' -v`);
+console.log(
+  `  try: mosquitto_sub -p ${gateway.ports.mqtt} -i ops-center:1 -u ops-center -P '${people.consumer.credentials.password}' -t 'vigil/v1/+/+/+/event' -v`,
+);
 console.log(`       curl -H 'Authorization: Bearer ${people.engineer.token}' localhost:${gateway.ports.http}/api/v1/devices`);
-console.log(`       VIGIL_URL=http://localhost:${gateway.ports.http} VIGIL_TOKEN=${people.engineer.token} npx vigil config push --site ${sites[0]} --kind door --set heldOpenTimeoutS=45\n`);
+console.log(
+  `       VIGIL_URL=http://localhost:${gateway.ports.http} VIGIL_TOKEN=${people.engineer.token} npx vigil config push --site ${sites[0]} --kind door --set heldOpenTimeoutS=45\n`,
+);
 
 await fleet.start();
 await faulty.start();
@@ -112,14 +134,20 @@ gateway.alerts.onChange(({ alert: a, event, actor }) => {
   const who = event === 'acknowledged' || event === 'resolved' ? ` by ${actor}` : '';
   console.log(`${tsOf()} ALERT ${event.padEnd(23)} ${a.severity.padEnd(8)} ${a.type.padEnd(14)} ${a.deviceId.padEnd(22)} ${a.reason}${who}`);
 });
-const operator = await mqtt.connectAsync(url, { clientId: 'ops-center:demo', username: 'ops-center', password: people.consumer.credentials.password, reconnectPeriod: 1000 });
+const operator = await mqtt.connectAsync(url, {
+  clientId: 'ops-center:demo',
+  username: 'ops-center',
+  password: people.consumer.credentials.password,
+  reconnectPeriod: 1000,
+});
 await operator.subscribeAsync('vigil/v1/+/alerts/+/+/+', { qos: 1 });
 let seenAlerts = 0;
 operator.on('message', (_topic, payload) => {
   const a = JSON.parse(payload.toString()) as { event: string; id: string; site: string };
   if (a.event !== 'raised' && a.event !== 'reopened') return;
   if (seenAlerts++ % 3 === 1) return; // left for escalation
-  const command = (action: string) => operator.publish(`vigil/v1/${a.site}/alerts/command`, JSON.stringify({ action, alertId: a.id, note: 'demo operator' }), { qos: 1 });
+  const command = (action: string) =>
+    operator.publish(`vigil/v1/${a.site}/alerts/command`, JSON.stringify({ action, alertId: a.id, note: 'demo operator' }), { qos: 1 });
   setTimeout(() => command('ack'), 2000 + Math.random() * 3000).unref();
   setTimeout(() => command('resolve'), 12_000 + Math.random() * 8000).unref();
 });
@@ -151,7 +179,9 @@ function summary(): string {
     totalRate += rate;
     next.set(kind, msgs);
     const expected = counts[kind] * sites.length + (kind === 'camera' ? 1 : 0);
-    lines.push(`${kind.padEnd(10)} ${fmt(ds.filter((d) => d.online).length, 6)}/${String(Math.max(expected, ds.length)).padEnd(6)} ${rate.toFixed(1).padStart(9)} ${fmt(msgs, 11)} ${fmt(refused, 9)}`);
+    lines.push(
+      `${kind.padEnd(10)} ${fmt(ds.filter((d) => d.online).length, 6)}/${String(Math.max(expected, ds.length)).padEnd(6)} ${rate.toFixed(1).padStart(9)} ${fmt(msgs, 11)} ${fmt(refused, 9)}`,
+    );
   }
   last = next;
   lastT = now;
@@ -160,7 +190,14 @@ function summary(): string {
   for (const d of devices) for (const [r, n] of Object.entries(d.refusedByReason)) byReason.set(r, (byReason.get(r) ?? 0) + (n ?? 0));
   lines.push(`refused inputs by reason: ${[...byReason].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}`);
   const open = gateway.alerts.store.query({ state: 'open', limit: 500 });
-  lines.push(`open alerts: ${open.length} (${['critical', 'major', 'minor'].map((sev) => `${sev} ${open.filter((a) => a.severity === sev).length}`).join(', ')}); coverage below target: ${gateway.alerts.coverage.filter((c) => c.ratio < gateway.config.alerts.coverageTarget).map((c) => `${c.site}/${c.kind} ${Math.round(c.ratio * 100)} %`).join(', ') || 'none'}`);
+  lines.push(
+    `open alerts: ${open.length} (${['critical', 'major', 'minor'].map((sev) => `${sev} ${open.filter((a) => a.severity === sev).length}`).join(', ')}); coverage below target: ${
+      gateway.alerts.coverage
+        .filter((c) => c.ratio < gateway.config.alerts.coverageTarget)
+        .map((c) => `${c.site}/${c.kind} ${Math.round(c.ratio * 100)} %`)
+        .join(', ') || 'none'
+    }`,
+  );
   lines.push(`incidents injected (${labels.labels.length}), latest:`);
   for (const r of recent) lines.push(`  ${r}`);
   return lines.join('\n');

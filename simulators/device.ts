@@ -93,7 +93,10 @@ export abstract class SimDevice {
     this.#stopped = false;
     this.config = this.def.schemas.config.parse({}) as Record<string, unknown>;
     await this.#connect();
-    this.#every(() => this.telemetryPeriodMs, () => this.publishTelemetry());
+    this.#every(
+      () => this.telemetryPeriodMs,
+      () => this.publishTelemetry(),
+    );
     this.schedule();
   }
 
@@ -112,12 +115,15 @@ export abstract class SimDevice {
     const periodOf = () => Math.max(20, realMs() / this.speed);
     const period = periodOf();
     const loop = () => {
-      const t = setTimeout(() => {
-        this.#timers = this.#timers.filter((x) => x !== t);
-        if (this.#stopped) return;
-        if (this.connected) Promise.resolve(fn()).catch(() => this.stats.errors++);
-        loop();
-      }, periodOf() * this.rng.range(0.9, 1.1));
+      const t = setTimeout(
+        () => {
+          this.#timers = this.#timers.filter((x) => x !== t);
+          if (this.#stopped) return;
+          if (this.connected) Promise.resolve(fn()).catch(() => this.stats.errors++);
+          loop();
+        },
+        periodOf() * this.rng.range(0.9, 1.1),
+      );
       this.#timers.push(t);
     };
     // First report soon after start, spread over one period.

@@ -19,13 +19,25 @@ export function badInputs(site: string, deviceId: string): BadInput[] {
     { expect: 'invalid_json', topic: own('telemetry'), payload: '{"fps": 25, "bitrate_kbps": ' },
     { expect: 'schema_violation', topic: own('telemetry'), payload: JSON.stringify({ fps: 'twenty-five', bitrate_kbps: 4000, temperature_c: 40 }) },
     { expect: 'schema_violation', topic: own('event'), payload: JSON.stringify({ type: 'intrusion', zone: 'gate-3' }) },
-    { expect: 'payload_too_large', topic: own('telemetry'), payload: JSON.stringify({ fps: 25, bitrate_kbps: 4000, temperature_c: 40, pad: 'x'.repeat(40_000) }) },
+    {
+      expect: 'payload_too_large',
+      topic: own('telemetry'),
+      payload: JSON.stringify({ fps: 25, bitrate_kbps: 4000, temperature_c: 40, pad: 'x'.repeat(40_000) }),
+    },
     { expect: 'invalid_jpeg', topic: own('snapshot'), payload: Buffer.from('this is not a jpeg') },
-    { expect: 'invalid_unit', topic: own('telemetry'), payload: JSON.stringify({ fps: 25, bitrate_kbps: 4000, temperature_c: 40, units: { temperature_c: 'furlong' } }) },
+    {
+      expect: 'invalid_unit',
+      topic: own('telemetry'),
+      payload: JSON.stringify({ fps: 25, bitrate_kbps: 4000, temperature_c: 40, units: { temperature_c: 'furlong' } }),
+    },
     { expect: 'unknown_kind', topic: deviceTopic({ site, kind: 'toaster', deviceId }, 'telemetry'), payload: '{}' },
     { expect: 'unknown_channel', topic: `vigil/v1/${site}/camera/${deviceId}/firmware`, payload: '{}' },
     { expect: 'outside_namespace', topic: `cameras/${deviceId}/telemetry`, payload: '{}' },
-    { expect: 'device_mismatch', topic: deviceTopic({ site, kind: 'camera', deviceId: `${site}-camera-01` }, 'telemetry'), payload: JSON.stringify({ fps: 25, bitrate_kbps: 1, temperature_c: 30 }) },
+    {
+      expect: 'device_mismatch',
+      topic: deviceTopic({ site, kind: 'camera', deviceId: `${site}-camera-01` }, 'telemetry'),
+      payload: JSON.stringify({ fps: 25, bitrate_kbps: 1, temperature_c: 30 }),
+    },
     { expect: 'reserved_topic', topic: own('config/desired'), payload: '{}' },
   ];
 }

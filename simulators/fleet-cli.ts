@@ -11,7 +11,10 @@ import { addFleetOptions, fleetShape } from './cli-options.ts';
 
 /** Expected failures end as one line and an exit code (2 invalid input, 3 refused, 5 unreachable), never a stack trace. */
 class SimError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }
@@ -31,7 +34,12 @@ const o = addFleetOptions(new Command('vigil-sim'), { sites: 'hub1', camera: 2, 
   .option('--debug', 'print stack traces of errors')
   .option('--url <url>', 'gateway MQTT URL (mqtt:// or ws://)', 'mqtt://127.0.0.1:1883')
   .addOption(new Option('--api <url>', 'gateway HTTP API, to provision the simulated devices').env('VIGIL_URL').default('http://127.0.0.1:8080'))
-  .addOption(new Option('--token <token>', 'an admin token: provision (or re-key) the devices and fetch the site keys; without it the gateway must allow anonymous access').env('VIGIL_TOKEN'))
+  .addOption(
+    new Option(
+      '--token <token>',
+      'an admin token: provision (or re-key) the devices and fetch the site keys; without it the gateway must allow anonymous access',
+    ).env('VIGIL_TOKEN'),
+  )
   .option('--incidents', 'loop the scripted incident tour')
   .parse()
   .opts<Record<string, string | boolean | undefined>>();
@@ -46,17 +54,29 @@ async function provision(): Promise<{ creds: Map<string, { username: string; pas
   const call = async (method: string, path: string, body?: unknown) => {
     let res: Response;
     try {
-      res = await fetch(`${o['api']}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+      res = await fetch(`${o['api']}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
     } catch (err) {
-      throw new SimError(`cannot reach the gateway API at ${o['api']} (--api): ${String((err as { cause?: Error }).cause?.message ?? (err as Error).message)}`, 5);
+      throw new SimError(
+        `cannot reach the gateway API at ${o['api']} (--api): ${String((err as { cause?: Error }).cause?.message ?? (err as Error).message)}`,
+        5,
+      );
     }
     const data = (await res.json().catch(() => ({}))) as Record<string, any>;
-    if (res.status === 401 || res.status === 403) throw new SimError(`the gateway refused the token (--token / VIGIL_TOKEN): ${data['message'] ?? res.statusText}; provisioning needs an admin token`, 3);
+    if (res.status === 401 || res.status === 403)
+      throw new SimError(`the gateway refused the token (--token / VIGIL_TOKEN): ${data['message'] ?? res.statusText}; provisioning needs an admin token`, 3);
     if (!res.ok) throw new SimError(`${method} ${path}: ${data['message'] ?? res.statusText}`, res.status < 500 ? 2 : 1);
     return data;
   };
   const plan = fleetPlan(shape.sites, shape.perKind);
-  const known = new Set(((await call('GET', '/api/v1/devices')).devices as { deviceId: string; registration: string }[]).filter((d) => d.registration !== 'unregistered').map((d) => d.deviceId));
+  const known = new Set(
+    ((await call('GET', '/api/v1/devices')).devices as { deviceId: string; registration: string }[])
+      .filter((d) => d.registration !== 'unregistered')
+      .map((d) => d.deviceId),
+  );
   const fresh = plan.filter((d) => !known.has(d.deviceId)).map((d) => ({ ...d, tags: ['simulated'] }));
   if (fresh.length) for (const d of (await call('POST', '/api/v1/devices/bulk', fresh)).devices) creds.set(d.credentials.username, d.credentials);
   for (const d of plan.filter((x) => known.has(x.deviceId))) creds.set(d.deviceId, (await call('POST', `/api/v1/devices/${d.deviceId}/rotate`)).credentials);
@@ -79,7 +99,10 @@ try {
 } catch (err) {
   const e = err as { code?: string | number; message: string };
   throw e.code === 4 || e.code === 5
-    ? new SimError(`the gateway at ${o['url']} refused the devices' login (${e.message}): give an admin --token to provision them, or allow anonymous devices`, 3)
+    ? new SimError(
+        `the gateway at ${o['url']} refused the devices' login (${e.message}): give an admin --token to provision them, or allow anonymous devices`,
+        3,
+      )
     : new SimError(`cannot connect the simulated devices to ${o['url']} (--url): ${e.message}`, 5);
 }
 console.log(`${fleet.devices.length} devices connected to ${o['url']}`);

@@ -54,7 +54,19 @@ export class Fleet {
   constructor(opts: FleetOptions) {
     this.#opts = opts;
     for (const { site, kind, deviceId } of fleetPlan(opts.sites, opts.perKind)) {
-      this.devices.push(createSim(kind, { url: opts.url, site, deviceId, speed: opts.speed, seed: opts.seed, labels: opts.labels, configKey: opts.configKeys?.(site), now: opts.now, ...opts.credentials?.(deviceId) }));
+      this.devices.push(
+        createSim(kind, {
+          url: opts.url,
+          site,
+          deviceId,
+          speed: opts.speed,
+          seed: opts.seed,
+          labels: opts.labels,
+          configKey: opts.configKeys?.(site),
+          now: opts.now,
+          ...opts.credentials?.(deviceId),
+        }),
+      );
     }
   }
 

@@ -46,9 +46,7 @@ export class Scenario {
 
   /** Start one incident now; resolves when it is over. */
   stage(incident: IncidentType, deviceId?: string): Promise<void> {
-    const candidates = this.#fleet.devices.filter(
-      (d) => (deviceId ? d.id === deviceId : d.incidents.includes(incident)) && !this.#busy.has(d) && d.connected,
-    );
+    const candidates = this.#fleet.devices.filter((d) => (deviceId ? d.id === deviceId : d.incidents.includes(incident)) && !this.#busy.has(d) && d.connected);
     if (!candidates.length) return Promise.resolve();
     const device = this.#rng.pick(candidates);
     this.#busy.add(device);

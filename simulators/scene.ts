@@ -41,11 +41,22 @@ function sceneSvg(l: Layout, people: number, r: Rng, width: number, backdrop: bo
   const parts: string[] = [];
   // Over a photograph only the people are drawn; otherwise the concourse itself.
   if (!backdrop) {
-    parts.push(`<rect width="${width}" height="${horizon}" fill="${l.wall}"/>`, `<rect y="${horizon}" width="${width}" height="${height - horizon}" fill="${l.floor}"/>`);
-    for (const x of l.lights) parts.push(`<rect x="${x}" y="6" width="26" height="5" fill="#fffbe6"/>`, `<rect x="${x + width / 2}" y="8" width="26" height="5" fill="#fff3c4"/>`);
-    for (const p of l.pillars) parts.push(`<rect x="${p.x}" y="0" width="${p.w}" height="${height}" fill="#6d6a66"/>`, `<rect x="${p.x + width / 2}" y="0" width="${p.w}" height="${height}" fill="#75716b"/>`);
+    parts.push(
+      `<rect width="${width}" height="${horizon}" fill="${l.wall}"/>`,
+      `<rect y="${horizon}" width="${width}" height="${height - horizon}" fill="${l.floor}"/>`,
+    );
+    for (const x of l.lights)
+      parts.push(`<rect x="${x}" y="6" width="26" height="5" fill="#fffbe6"/>`, `<rect x="${x + width / 2}" y="8" width="26" height="5" fill="#fff3c4"/>`);
+    for (const p of l.pillars)
+      parts.push(
+        `<rect x="${p.x}" y="0" width="${p.w}" height="${height}" fill="#6d6a66"/>`,
+        `<rect x="${p.x + width / 2}" y="0" width="${p.w}" height="${height}" fill="#75716b"/>`,
+      );
     for (const g of l.gates) parts.push(`<rect x="${g}" y="${horizon + 25}" width="8" height="30" fill="#3a4a5a"/>`);
-    parts.push(`<rect x="${width / 2 + 40}" y="30" width="90" height="40" fill="#1d5e9e"/>`, `<rect x="${width - 70}" y="${horizon - 45}" width="40" height="45" fill="#5b4636"/>`);
+    parts.push(
+      `<rect x="${width / 2 + 40}" y="30" width="90" height="40" fill="#1d5e9e"/>`,
+      `<rect x="${width - 70}" y="${horizon - 45}" width="40" height="45" fill="#5b4636"/>`,
+    );
   }
   for (let i = 0; i < people; i++) {
     const y = r.range(horizon + 10, height - 10);
@@ -88,7 +99,9 @@ export class SceneRenderer {
       const rng = new Rng(this.#noiseSeed);
       const px = Buffer.alloc(width * height * 3);
       for (let i = 0; i < px.length; i++) px[i] = Math.max(0, Math.min(255, Math.round(rng.gauss(128, 18))));
-      this.#noiseBuf = sharp(px, { raw: { width, height, channels: 3 } }).png().toBuffer();
+      this.#noiseBuf = sharp(px, { raw: { width, height, channels: 3 } })
+        .png()
+        .toBuffer();
     }
     return this.#noiseBuf;
   }
@@ -99,16 +112,33 @@ export class SceneRenderer {
     if (tamper === 'covered') {
       // A hand, tape or bag over the lens: almost uniform, a little light leaking at one edge.
       const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><defs><linearGradient id="g"><stop offset="0" stop-color="#2a2622"/><stop offset="1" stop-color="#0c0b0a"/></linearGradient></defs><rect width="${width}" height="${height}" fill="url(#g)"/></svg>`;
-      return sharp(Buffer.from(svg)).composite([{ input: await this.#noise, blend: 'soft-light' }]).blur(3).jpeg({ quality }).toBuffer();
+      return sharp(Buffer.from(svg))
+        .composite([{ input: await this.#noise, blend: 'soft-light' }])
+        .blur(3)
+        .jpeg({ quality })
+        .toBuffer();
     }
     const wide = Buffer.from(sceneSvg(this.#layout, people, this.#rng, width * 2, !!this.#backdrop));
-    const scene = this.#backdrop ? sharp(this.#backdrop).resize(width * 2, height, { fit: 'cover' }).composite([{ input: wide }]) : sharp(wide);
+    const scene = this.#backdrop
+      ? sharp(this.#backdrop)
+          .resize(width * 2, height, { fit: 'cover' })
+          .composite([{ input: wide }])
+      : sharp(wide);
     const left = tamper === 'moved' ? Math.round(width * (0.55 + this.#rng.next() * 0.4)) : 0;
-    let img = sharp(await sharp(await scene.png().toBuffer()).extract({ left, top: 0, width, height }).toBuffer())
-      .composite([{ input: await this.#noise, blend: 'soft-light' }]);
-    if (tamper === 'moved') img = sharp(await img.png().toBuffer()).rotate(this.#rng.range(8, 20), { background: '#444' }).resize(width, height, { fit: 'cover' });
+    let img = sharp(
+      await sharp(await scene.png().toBuffer())
+        .extract({ left, top: 0, width, height })
+        .toBuffer(),
+    ).composite([{ input: await this.#noise, blend: 'soft-light' }]);
+    if (tamper === 'moved')
+      img = sharp(await img.png().toBuffer())
+        .rotate(this.#rng.range(8, 20), { background: '#444' })
+        .resize(width, height, { fit: 'cover' });
     if (tamper === 'defocused') img = sharp(await img.png().toBuffer()).blur(6);
-    if (tamper === 'glare') img = sharp(await img.png().toBuffer()).modulate({ brightness: 2.6 }).blur(2);
+    if (tamper === 'glare')
+      img = sharp(await img.png().toBuffer())
+        .modulate({ brightness: 2.6 })
+        .blur(2);
     if (tamper === 'dark') img = sharp(await img.png().toBuffer()).modulate({ brightness: 0.08 });
     return img.jpeg({ quality }).toBuffer();
   }

@@ -26,14 +26,27 @@ const zones: Record<string, string> = { s1: 'hall', s2: 'hall', d1: 'gate' };
 
 function setup(file = ':memory:', p = policy()) {
   const store = new SqliteAlertStore(openStore(file), () => clock);
-  const engine = new AlertEngine(store, p, () => clock, (id) => zones[id] ?? null);
+  const engine = new AlertEngine(
+    store,
+    p,
+    () => clock,
+    (id) => zones[id] ?? null,
+  );
   const events: { event: AlertEvent; alert: AlertRecord }[] = [];
   engine.onChange((alert, event) => events.push({ event, alert: structuredClone(alert) }));
   return { store, engine, events };
 }
 
 const cond = (over: Partial<Condition> = {}): Condition => ({
-  site: 'hub1', deviceId: 's1', kind: 'smoke', type: 'door_held_open', active: true, severity: 'major', reason: 'held open', ts: clock, ...over,
+  site: 'hub1',
+  deviceId: 's1',
+  kind: 'smoke',
+  type: 'door_held_open',
+  active: true,
+  severity: 'major',
+  reason: 'held open',
+  ts: clock,
+  ...over,
 });
 
 beforeEach(() => {
@@ -138,7 +151,17 @@ describe('alert engine', () => {
   });
 
   it('escalation times can be set per site, type and severity', () => {
-    const cfg = loadConfig({ env: {}, overrides: { alerts: { escalationOverrides: [{ type: 'fire', ackS: 20 }, { site: 'hub9', ackS: 5, reinforceS: 10, reescalateS: 15 }] } } });
+    const cfg = loadConfig({
+      env: {},
+      overrides: {
+        alerts: {
+          escalationOverrides: [
+            { type: 'fire', ackS: 20 },
+            { site: 'hub9', ackS: 5, reinforceS: 10, reescalateS: 15 },
+          ],
+        },
+      },
+    });
     const p = escalationPolicy(cfg.alerts);
     expect(p({ site: 'hub1', type: 'fire', baseSeverity: 'critical' })).toEqual({ ackMs: 20_000, reinforceMs: 180_000, reescalateMs: 300_000 });
     expect(p({ site: 'hub9', type: 'fire', baseSeverity: 'critical' })).toEqual({ ackMs: 5000, reinforceMs: 10_000, reescalateMs: 15_000 });

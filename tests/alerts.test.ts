@@ -17,7 +17,19 @@ import { Scenario } from '../simulators/scenario.ts';
 import { closeAll, collect, connect, until } from './helpers/gateway.ts';
 import { freePortsEnv, runScript } from './helpers/process.ts';
 
-type AlertMsg = { event: string; actor: string; id: string; type: string; deviceId: string; state: string; severity: string; acknowledgedBy: string | null; incidentId: string; version: number; reason: string };
+type AlertMsg = {
+  event: string;
+  actor: string;
+  id: string;
+  type: string;
+  deviceId: string;
+  state: string;
+  severity: string;
+  acknowledgedBy: string | null;
+  incidentId: string;
+  version: number;
+  reason: string;
+};
 
 async function startGateway(dataDir: string, over: GatewayConfigInput = {}, now?: () => number) {
   const config = loadConfig({
@@ -47,9 +59,20 @@ beforeAll(async () => {
   gw = await startGateway(dataDir);
   const url = `mqtt://127.0.0.1:${gw.ports.mqtt}`;
   fleet = new Fleet({ url, sites: ['e2e'], perKind: { camera: 1, door: 2, smoke: 2, bodycam: 2 }, speed: 200, seed: 3, labels });
-  const provisioned = await gw.security.registry.provisionMany(fleet.devices.map((d) => ({ deviceId: d.id, kind: d.kind, site: d.site, zone: d.kind === 'smoke' || d.kind === 'camera' ? 'hall' : 'perimeter' })), { id: 'test' });
+  const provisioned = await gw.security.registry.provisionMany(
+    fleet.devices.map((d) => ({ deviceId: d.id, kind: d.kind, site: d.site, zone: d.kind === 'smoke' || d.kind === 'camera' ? 'hall' : 'perimeter' })),
+    { id: 'test' },
+  );
   const secrets = new Map(provisioned.map((p) => [p.credentials.username, p.credentials]));
-  fleet = new Fleet({ url, sites: ['e2e'], perKind: { camera: 1, door: 2, smoke: 2, bodycam: 2 }, speed: 200, seed: 3, labels, credentials: (id) => secrets.get(id) });
+  fleet = new Fleet({
+    url,
+    sites: ['e2e'],
+    perKind: { camera: 1, door: 2, smoke: 2, bodycam: 2 },
+    speed: 200,
+    seed: 3,
+    labels,
+    credentials: (id) => secrets.get(id),
+  });
   const p = await gw.security.registry.addPrincipal({ id: 'control-room', role: 'consumer', sites: ['e2e'] }, { id: 'test' });
   consumer = { id: 'control-room', password: p.credentials.password, token: p.token };
   const c = await connect(url, { clientId: `${consumer.id}:wall`, username: consumer.id, password: consumer.password });
@@ -66,7 +89,9 @@ afterAll(async () => {
 });
 
 const alertsSeen = () =>
-  feed.seen.filter((m) => !m.topic.endsWith('/summary') && !m.topic.includes('/command') && !m.topic.includes('/escalations/')).map((m) => JSON.parse(m.payload.toString()) as AlertMsg);
+  feed.seen
+    .filter((m) => !m.topic.endsWith('/summary') && !m.topic.includes('/command') && !m.topic.includes('/escalations/'))
+    .map((m) => JSON.parse(m.payload.toString()) as AlertMsg);
 
 const expected: [IncidentType, string][] = [
   ['fire', 'fire'],
@@ -85,10 +110,14 @@ describe('incidents become alerts for a subscribed consumer', () => {
       const before = labels.labels.length;
       await scenario.stage(incident);
       const label = labels.labels[before]!;
-      const raised = await until(() => {
-        const xs = alertsSeen().filter((a) => a.deviceId === label.deviceId && a.type === type && a.event === 'raised');
-        return xs.length ? xs : undefined;
-      }, `${type} alert for ${label.deviceId}`, 10_000);
+      const raised = await until(
+        () => {
+          const xs = alertsSeen().filter((a) => a.deviceId === label.deviceId && a.type === type && a.event === 'raised');
+          return xs.length ? xs : undefined;
+        },
+        `${type} alert for ${label.deviceId}`,
+        10_000,
+      );
       expect(raised).toHaveLength(1);
       const topic = feed.seen.find((m) => m.payload.toString().includes(raised[0]!.id))!.topic;
       expect(topic).toBe(`vigil/v1/e2e/alerts/${raised[0]!.severity}/${type}/${label.deviceId}`);
@@ -128,7 +157,9 @@ describe('acknowledge and resolve', () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ state: 'resolved', resolvedBy: 'control-room' });
-    const one = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts/${fire.id}`, { headers: { authorization: `Bearer ${consumer.token}` } })).json()) as { history: { event: string; actor: string }[] };
+    const one = (await (
+      await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts/${fire.id}`, { headers: { authorization: `Bearer ${consumer.token}` } })
+    ).json()) as { history: { event: string; actor: string }[] };
     expect(one.history.map((h) => h.event)).toEqual(expect.arrayContaining(['raised', 'acknowledged', 'resolved']));
     expect(one.history.find((h) => h.event === 'resolved')!.actor).toBe('control-room');
     const audit = gw.security.audit.query({ actor: 'control-room', limit: 100 }).map((r) => `${r.action} ${r.target} ${String(r.detail['via'])}`);
@@ -138,19 +169,31 @@ describe('acknowledge and resolve', () => {
   it('a consumer of another site can neither see nor acknowledge', async () => {
     const p = await gw.security.registry.addPrincipal({ id: 'other-site', role: 'consumer', sites: ['elsewhere'] }, { id: 'test' });
     const anyAlert = alertsSeen()[0]!;
-    const res = await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts/${anyAlert.id}/ack`, { method: 'POST', headers: { authorization: `Bearer ${p.token}` } });
+    const res = await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts/${anyAlert.id}/ack`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${p.token}` },
+    });
     expect(res.status).toBe(404);
-    const list = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts`, { headers: { authorization: `Bearer ${p.token}` } })).json()) as { count: number };
+    const list = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts`, { headers: { authorization: `Bearer ${p.token}` } })).json()) as {
+      count: number;
+    };
     expect(list.count).toBe(0);
   });
 
   it('GET /api/v1/alerts filters and pages', async () => {
     const h = { authorization: `Bearer ${consumer.token}` };
     const all = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts?limit=500`, { headers: h })).json()) as { alerts: { id: string }[] };
-    const page1 = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts?limit=3`, { headers: h })).json()) as { alerts: { id: string }[]; nextCursor: string };
-    const page2 = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts?limit=3&cursor=${page1.nextCursor}`, { headers: h })).json()) as { alerts: { id: string }[] };
+    const page1 = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts?limit=3`, { headers: h })).json()) as {
+      alerts: { id: string }[];
+      nextCursor: string;
+    };
+    const page2 = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts?limit=3&cursor=${page1.nextCursor}`, { headers: h })).json()) as {
+      alerts: { id: string }[];
+    };
     expect([...page1.alerts, ...page2.alerts].map((a) => a.id)).toEqual(all.alerts.slice(0, 6).map((a) => a.id));
-    const sos = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts?type=sos&state=open`, { headers: h })).json()) as { alerts: { type: string; state: string }[] };
+    const sos = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/alerts?type=sos&state=open`, { headers: h })).json()) as {
+      alerts: { type: string; state: string }[];
+    };
     expect(sos.alerts.length).toBe(1);
     expect(sos.alerts[0]).toMatchObject({ type: 'sos', state: 'raised' });
   });
@@ -164,9 +207,13 @@ describe('dedupe under concurrency', () => {
       const dev = await connect(url, { clientId: a.deviceId, username: a.deviceId, password: p!.credentials.password });
       const hot = JSON.stringify({ temperature_c: 70, humidity_pct: 20, eco2_ppm: 9000, obscuration_pct_m: 9 });
       // 100 in flight at once: alarm events and over-threshold telemetry, not awaited one by one.
-      await Promise.all(Array.from({ length: 100 }, (_, i) =>
-        dev.publishAsync(deviceTopic(a, i % 2 ? 'telemetry' : 'event'), i % 2 ? hot : JSON.stringify({ type: 'alarm', active: true, source: 'smoke' }), { qos: 1 }),
-      ));
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          dev.publishAsync(deviceTopic(a, i % 2 ? 'telemetry' : 'event'), i % 2 ? hot : JSON.stringify({ type: 'alarm', active: true, source: 'smoke' }), {
+            qos: 1,
+          }),
+        ),
+      );
       const fires = gw.alerts.store.query({ site: 'conc', type: 'fire' });
       expect(fires).toHaveLength(1);
       expect(fires[0]!.repeatCount).toBe(99);
@@ -179,8 +226,13 @@ describe('fleet coverage', () => {
     const cov = await startGateway(mkdtempSync(join(tmpdir(), 'vigil-cov-')), { alerts: { clearAfterS: 0 } });
     try {
       const url = `mqtt://127.0.0.1:${cov.ports.mqtt}`;
-      const ps = await cov.security.registry.provisionMany(Array.from({ length: 5 }, (_, i) => ({ deviceId: `cov-smoke-${i}`, kind: 'smoke', site: 'cov' })), { id: 'test' });
-      const conns = await Promise.all(ps.map((p) => connect(url, { clientId: p.credentials.username, username: p.credentials.username, password: p.credentials.password })));
+      const ps = await cov.security.registry.provisionMany(
+        Array.from({ length: 5 }, (_, i) => ({ deviceId: `cov-smoke-${i}`, kind: 'smoke', site: 'cov' })),
+        { id: 'test' },
+      );
+      const conns = await Promise.all(
+        ps.map((p) => connect(url, { clientId: p.credentials.username, username: p.credentials.username, password: p.credentials.password })),
+      );
       await until(() => ps.every((p) => cov.states.get(p.credentials.username)?.online), 'all online');
       cov.alerts.tick();
       // Open ones only: on a loaded machine the gateway's own 1-s tick may have caught the moment the
@@ -232,7 +284,12 @@ describe('persistence', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-restart-'));
     const g1 = await startGateway(dir, {}, () => clock);
     const [p] = await g1.security.registry.provisionMany([{ deviceId: 'r-door-1', kind: 'door', site: 'rs' }], { id: 'test' });
-    const d = await mqtt.connectAsync(`mqtt://127.0.0.1:${g1.ports.mqtt}`, { clientId: 'r-door-1', username: 'r-door-1', password: p!.credentials.password, reconnectPeriod: 0 });
+    const d = await mqtt.connectAsync(`mqtt://127.0.0.1:${g1.ports.mqtt}`, {
+      clientId: 'r-door-1',
+      username: 'r-door-1',
+      password: p!.credentials.password,
+      reconnectPeriod: 0,
+    });
     await d.publishAsync('vigil/v1/rs/door/r-door-1/event', JSON.stringify({ type: 'forced_open' }), { qos: 1 });
     const [alert] = g1.alerts.store.query({ site: 'rs', type: 'forced_entry' });
     expect(alert).toBeDefined();
@@ -260,9 +317,15 @@ describe('persistence', () => {
   it('stopping the gateway does not raise device_offline for every connected device (their wills are dropped)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-stop-'));
     const g1 = await startGateway(dir, { security: { allowAnonymous: true } });
-    const devs = await Promise.all([1, 2, 3].map((i) =>
-      mqtt.connectAsync(`mqtt://127.0.0.1:${g1.ports.mqtt}`, { clientId: `st-smoke-${i}`, reconnectPeriod: 0, will: { topic: `vigil/v1/st/smoke/st-smoke-${i}/status`, payload: Buffer.from('{"online":false,"reason":"connection lost"}'), qos: 1, retain: true } }),
-    ));
+    const devs = await Promise.all(
+      [1, 2, 3].map((i) =>
+        mqtt.connectAsync(`mqtt://127.0.0.1:${g1.ports.mqtt}`, {
+          clientId: `st-smoke-${i}`,
+          reconnectPeriod: 0,
+          will: { topic: `vigil/v1/st/smoke/st-smoke-${i}/status`, payload: Buffer.from('{"online":false,"reason":"connection lost"}'), qos: 1, retain: true },
+        }),
+      ),
+    );
     await until(() => [1, 2, 3].every((i) => g1.states.get(`st-smoke-${i}`)?.online), 'online');
     await g1.stop();
     for (const d of devs) d.end(true);

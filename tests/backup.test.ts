@@ -31,7 +31,11 @@ async function startBox(dataDir: string) {
   });
   const gw = await new Gateway({ config }).start();
   const api = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${gw.ports.http}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const res = await fetch(`http://127.0.0.1:${gw.ports.http}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
   return { gw, api, url: `mqtt://127.0.0.1:${gw.ports.mqtt}` };
@@ -79,10 +83,12 @@ describe('backup and restore', () => {
     box = await startBox(dataDir);
     try {
       const desired = new Promise<Record<string, unknown>>((resolve) => {
-        void mqtt.connectAsync(box.url, { clientId: 'bk-door-01', username: 'bk-door-01', password: door!.credentials.password, reconnectPeriod: 0 }).then(async (c) => {
-          c.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as Record<string, unknown>));
-          await c.subscribeAsync('vigil/v1/bk/door/bk-door-01/config/desired', { qos: 1 });
-        });
+        void mqtt
+          .connectAsync(box.url, { clientId: 'bk-door-01', username: 'bk-door-01', password: door!.credentials.password, reconnectPeriod: 0 })
+          .then(async (c) => {
+            c.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as Record<string, unknown>));
+            await c.subscribeAsync('vigil/v1/bk/door/bk-door-01/config/desired', { qos: 1 });
+          });
       });
       expect(await desired).toMatchObject({ config: expect.objectContaining({ heldOpenTimeoutS: 45 }) });
       expect(box.gw.alerts.store.get(alertId)).toMatchObject({ type: 'forced_entry', deviceId: 'bk-door-01' });

@@ -15,7 +15,14 @@ import { SqlitePersistence, type BrokerPersistenceOptions, type StoredPacket } f
 const require = createRequire(import.meta.url);
 const abstractSuite = require('aedes-persistence/abstract.js') as (o: { test: unknown; persistence: () => unknown; testAsync: boolean }) => void;
 
-const options = (o: Partial<BrokerPersistenceOptions> = {}): BrokerPersistenceOptions => ({ file: ':memory:', durability: 'process', maxQueued: 1000, maxQueuedBytes: 1 << 24, sessionExpiryMs: 0, ...o });
+const options = (o: Partial<BrokerPersistenceOptions> = {}): BrokerPersistenceOptions => ({
+  file: ':memory:',
+  durability: 'process',
+  maxQueued: 1000,
+  maxQueuedBytes: 1 << 24,
+  sessionExpiryMs: 0,
+  ...o,
+});
 
 /** node:test's `test(name, fn(t))` on vitest: `t.assert` counts assertions so `t.plan(n)` is checked. */
 type NodeT = { assert: typeof assert; diagnostic: (m: string) => void; plan: (n: number) => void };
@@ -37,8 +44,25 @@ describe('aedes-persistence abstract suite', () => {
   abstractSuite({ test: nodeTest, persistence: () => new SqlitePersistence(options()), testAsync: true });
 });
 
-const broker = (id = 'vigil-edge') => ({ id, counter: 0, clients: {} as Record<string, unknown>, mq: { on() {}, emit() {}, removeListener() {} }, publish() {}, subscribe() {}, unsubscribe() {} });
-const publish = (topic: string, n: number, brokerId = 'vigil-edge'): StoredPacket => ({ cmd: 'publish', topic, payload: Buffer.from(`m${n}`), qos: 1, retain: false, dup: false, brokerId, brokerCounter: n });
+const broker = (id = 'vigil-edge') => ({
+  id,
+  counter: 0,
+  clients: {} as Record<string, unknown>,
+  mq: { on() {}, emit() {}, removeListener() {} },
+  publish() {},
+  subscribe() {},
+  unsubscribe() {},
+});
+const publish = (topic: string, n: number, brokerId = 'vigil-edge'): StoredPacket => ({
+  cmd: 'publish',
+  topic,
+  payload: Buffer.from(`m${n}`),
+  qos: 1,
+  retain: false,
+  dup: false,
+  brokerId,
+  brokerCounter: n,
+});
 const drain = async (s: SqlitePersistence, id: string) => (await s.outgoingStream({ id }).toArray()) as StoredPacket[];
 
 describe('durable across reopening', () => {
@@ -52,7 +76,10 @@ describe('durable across reopening', () => {
     await a.outgoingUpdate({ id: 'ops:wall' }, { ...publish('vigil/v1/hub1/alerts/critical/fire/a1', 1), messageId: 7 });
     await a.outgoingClearMessageId({ id: 'ops:wall' }, { cmd: 'puback', messageId: 7 });
     await a.incomingStorePacket({ id: 'hub1-door-01' }, { ...publish('vigil/v1/hub1/door/hub1-door-01/event', 9), qos: 2, messageId: 42 });
-    await a.putWill({ id: 'hub1-smoke-01' }, { cmd: 'publish', topic: 'vigil/v1/hub1/smoke/hub1-smoke-01/status', payload: Buffer.from('{"online":false}'), qos: 1, retain: true });
+    await a.putWill(
+      { id: 'hub1-smoke-01' },
+      { cmd: 'publish', topic: 'vigil/v1/hub1/smoke/hub1-smoke-01/status', payload: Buffer.from('{"online":false}'), qos: 1, retain: true },
+    );
     a.db.close(); // as a kill -9 leaves it: no destroy()
 
     const b = new SqlitePersistence(options({ file }));

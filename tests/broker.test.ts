@@ -42,7 +42,18 @@ const valid = {
     event: { type: 'alarm', active: true, source: 'smoke' },
   },
   bodycam: {
-    telemetry: { recording: true, imu: { rate_hz: 2, accel_g: [[0, 0, 1], [0.1, 0, 0.98]] }, gps: { lat: 22.54, lon: 114.06, accuracy_m: 4 }, battery_pct: 64 },
+    telemetry: {
+      recording: true,
+      imu: {
+        rate_hz: 2,
+        accel_g: [
+          [0, 0, 1],
+          [0.1, 0, 0.98],
+        ],
+      },
+      gps: { lat: 22.54, lon: 114.06, accuracy_m: 4 },
+      battery_pct: 64,
+    },
     event: { type: 'sos', pressed: true },
   },
 } as const;

@@ -23,7 +23,11 @@ async function camera(photo: string) {
   const f = new CameraFeatures();
   // Warm-up in a rush-hour crowd: the reference must not become the crowd.
   for (const people of [30, 40, 25]) f.learn(await frameStats(await scene.frame(people)));
-  return { scene, score: async (jpeg: Buffer) => shipped.score(f.features(await frameStats(jpeg))), learn: async (jpeg: Buffer) => f.learn(await frameStats(jpeg)) };
+  return {
+    scene,
+    score: async (jpeg: Buffer) => shipped.score(f.features(await frameStats(jpeg))),
+    learn: async (jpeg: Buffer) => f.learn(await frameStats(jpeg)),
+  };
 }
 
 describe('camera tamper on held-out real photographs', () => {

@@ -13,14 +13,29 @@ import { runScript } from './helpers/process.ts';
 
 describe('accepting a new camera view', () => {
   it('clears the latched tamper alarm, re-learns the reference, and is for engineers of the site only (audited)', async () => {
-    const t = await startTestGateway({ inference: { modelsDir: fileURLToPath(new URL('../models', import.meta.url)) }, security: { allowAnonymous: false, messagesPerSecond: 10_000, messageBurst: 10_000 }, alerts: { startupGraceS: 0 } });
+    const t = await startTestGateway({
+      inference: { modelsDir: fileURLToPath(new URL('../models', import.meta.url)) },
+      security: { allowAnonymous: false, messagesPerSecond: 10_000, messageBurst: 10_000 },
+      alerts: { startupGraceS: 0 },
+    });
     try {
       const reg = t.gw.security.registry;
-      const [cam] = await reg.provisionMany([{ deviceId: 'cv-cam-1', kind: 'camera', site: 'cv' }, { deviceId: 'cv-door-1', kind: 'door', site: 'cv' }], { id: 'test' });
+      const [cam] = await reg.provisionMany(
+        [
+          { deviceId: 'cv-cam-1', kind: 'camera', site: 'cv' },
+          { deviceId: 'cv-door-1', kind: 'door', site: 'cv' },
+        ],
+        { id: 'test' },
+      );
       const eng = await reg.addPrincipal({ id: 'eng', role: 'engineer', sites: ['cv'] }, { id: 'test' });
       const other = await reg.addPrincipal({ id: 'eng-elsewhere', role: 'engineer', sites: ['hub9'] }, { id: 'test' });
       const cons = await reg.addPrincipal({ id: 'screen', role: 'consumer', sites: ['cv'] }, { id: 'test' });
-      const accept = async (token: string, id = 'cv-cam-1') => (await fetch(`${t.httpUrl}/api/v1/devices/${id}/accept-view`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ note: 'camera re-aimed at the new gate' }) }));
+      const accept = async (token: string, id = 'cv-cam-1') =>
+        await fetch(`${t.httpUrl}/api/v1/devices/${id}/accept-view`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ note: 'camera re-aimed at the new gate' }),
+        });
 
       const decisions: Condition[] = [];
       const scores: number[] = [];
@@ -45,8 +60,14 @@ describe('accepting a new camera view', () => {
       const ok = await accept(eng.token);
       expect(ok.status).toBe(200);
       expect(await ok.json()).toEqual({ deviceId: 'cv-cam-1', models: ['camera-tamper'], alarmCleared: true });
-      expect(decisions.at(-1)).toMatchObject({ active: false, type: 'camera_tamper', reason: expect.stringMatching(/new view accepted by eng \(camera re-aimed at the new gate\)/) });
-      expect(t.gw.security.audit.query({ action: 'camera.accept_view', limit: 10 })).toEqual([expect.objectContaining({ actor: 'eng', target: 'cv-cam-1', outcome: 'ok' })]);
+      expect(decisions.at(-1)).toMatchObject({
+        active: false,
+        type: 'camera_tamper',
+        reason: expect.stringMatching(/new view accepted by eng \(camera re-aimed at the new gate\)/),
+      });
+      expect(t.gw.security.audit.query({ action: 'camera.accept_view', limit: 10 })).toEqual([
+        expect.objectContaining({ actor: 'eng', target: 'cv-cam-1', outcome: 'ok' }),
+      ]);
 
       // The new view is learnt (warm-up, not scored) and then normal: no new alarm.
       const scored = scores.length;
@@ -56,7 +77,10 @@ describe('accepting a new camera view', () => {
       expect(decisions.filter((d) => d.active)).toHaveLength(1);
 
       // The same through the field engineers' CLI.
-      const cli = runScript('gateway/cli/vigil.ts', ['camera', 'accept-view', 'cv-cam-1', '--note', 'maintenance'], { VIGIL_URL: t.httpUrl, VIGIL_TOKEN: eng.token });
+      const cli = runScript('gateway/cli/vigil.ts', ['camera', 'accept-view', 'cv-cam-1', '--note', 'maintenance'], {
+        VIGIL_URL: t.httpUrl,
+        VIGIL_TOKEN: eng.token,
+      });
       expect((await cli.exit).code, cli.stderr()).toBe(0);
       expect(cli.stdout()).toMatch(/cv-cam-1: new view accepted; camera-tamper re-learning its reference/);
       await c.endAsync();

@@ -50,7 +50,12 @@ const alertsOf = (box: string) => received.filter((r) => r.box === box && r.topi
 async function startBox(box: string, dataDir: string): Promise<void> {
   const proc = runScript('gateway/main.ts', [], {
     VIGIL_DATA_DIR: dataDir,
-    VIGIL_MQTT_TCP_PORT: '0', VIGIL_MQTT_TCP_HOST: '127.0.0.1', VIGIL_MQTT_WS_PORT: '0', VIGIL_MQTT_WS_HOST: '127.0.0.1', VIGIL_HTTP_PORT: '0', VIGIL_HTTP_HOST: '127.0.0.1',
+    VIGIL_MQTT_TCP_PORT: '0',
+    VIGIL_MQTT_TCP_HOST: '127.0.0.1',
+    VIGIL_MQTT_WS_PORT: '0',
+    VIGIL_MQTT_WS_HOST: '127.0.0.1',
+    VIGIL_HTTP_PORT: '0',
+    VIGIL_HTTP_HOST: '127.0.0.1',
     VIGIL_GATEWAY_ID: box,
     VIGIL_SECURITY_ALLOW_ANONYMOUS: 'true',
     VIGIL_FORWARD_MQTT_URL: broker.url,
@@ -79,7 +84,14 @@ async function metric(box: string, re: RegExp): Promise<number | undefined> {
 beforeAll(async () => {
   broker = await CentralBroker.start(PASS);
   await Promise.all(BOXES.map((box) => startBox(box, mkdtempSync(join(tmpdir(), `vigil-${box}-`)))));
-  centre = await mqtt.connectAsync(broker.url, { clientId: 'centre-console', username: 'centre-ops', password: PASS['centre-ops'], clean: false, protocolVersion: 4, reconnectPeriod: 200 });
+  centre = await mqtt.connectAsync(broker.url, {
+    clientId: 'centre-console',
+    username: 'centre-ops',
+    password: PASS['centre-ops'],
+    clean: false,
+    protocolVersion: 4,
+    reconnectPeriod: 200,
+  });
   centre.on('message', (topic, payload) => {
     const box = topic.split('/')[2]!;
     received.push({ topic, box, body: JSON.parse(String(payload)) as Record<string, unknown> });
@@ -90,10 +102,12 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const d of devices) d.end(true);
   await centre?.endAsync();
-  await Promise.all([...gateways.values()].map(async ({ proc }) => {
-    proc.child.kill('SIGTERM');
-    await proc.exit;
-  }));
+  await Promise.all(
+    [...gateways.values()].map(async ({ proc }) => {
+      proc.child.kill('SIGTERM');
+      await proc.exit;
+    }),
+  );
   await broker?.stop();
 }, 30_000);
 
@@ -104,11 +118,23 @@ describe('the central uplink on Debian Mosquitto, three boxes', () => {
     for (const box of BOXES) {
       const [r] = alertsOf(box);
       expect(r!.topic).toBe(`${ROOT}/${box}/alerts/site-${box}/forced_entry`);
-      expect(r!.body).toMatchObject({ event: 'raised', box, site: `site-${box}`, deviceId: `${box}-door-1`, type: 'forced_entry', severity: 'critical', version: 1 });
+      expect(r!.body).toMatchObject({
+        event: 'raised',
+        box,
+        site: `site-${box}`,
+        deviceId: `${box}-door-1`,
+        type: 'forced_entry',
+        severity: 'critical',
+        version: 1,
+      });
     }
     const keys = received.filter((r) => r.topic.includes('/alerts/')).map((r) => `${r.box}/${String(r.body['id'])}/${String(r.body['version'])}`);
     expect(new Set(keys).size).toBe(keys.length);
-    await until(() => BOXES.every((b) => received.some((r) => r.topic === `${ROOT}/${b}/health` && (r.body['uplinks'] as { central?: unknown })?.central)), 'box health', 10_000);
+    await until(
+      () => BOXES.every((b) => received.some((r) => r.topic === `${ROOT}/${b}/health` && (r.body['uplinks'] as { central?: unknown })?.central)),
+      'box health',
+      10_000,
+    );
     const health = received.filter((r) => r.topic === `${ROOT}/box-a/health`).at(-1)!.body;
     expect(health).toMatchObject({ box: 'box-a', uplinks: { central: { circuit: 'closed' } } });
     expect(received.some((r) => r.topic === `${ROOT}/box-c/online` && r.body['online'] === true)).toBe(true);
@@ -121,13 +147,22 @@ describe('the central uplink on Debian Mosquitto, three boxes', () => {
     // (a smoke alarm per box publishing every 20 ms).
     const loaders = await Promise.all(BOXES.map((box) => device(box, `${box}-smoke-load`)));
     const load = setInterval(() => {
-      BOXES.forEach((box, i) => void loaders[i]!.publishAsync(deviceTopic({ site: `site-${box}`, kind: 'smoke', deviceId: `${box}-smoke-load` }, 'telemetry'), JSON.stringify({ temperature_c: 21, humidity_pct: 40, eco2_ppm: 450, obscuration_pct_m: 0.01 }), { qos: 1 }).catch(() => undefined));
+      BOXES.forEach(
+        (box, i) =>
+          void loaders[i]!.publishAsync(
+            deviceTopic({ site: `site-${box}`, kind: 'smoke', deviceId: `${box}-smoke-load` }, 'telemetry'),
+            JSON.stringify({ temperature_c: 21, humidity_pct: 40, eco2_ppm: 450, obscuration_pct_m: 0.01 }),
+            { qos: 1 },
+          ).catch(() => undefined),
+      );
     }, 20);
     try {
       // In order within a box; the three boxes side by side.
-      await Promise.all(BOXES.map(async (box) => {
-        for (let i = 0; i < 12; i++) await doorEvent(box, `${box}-cut-${i}`, 'forced_open');
-      }));
+      await Promise.all(
+        BOXES.map(async (box) => {
+          for (let i = 0; i < 12; i++) await doorEvent(box, `${box}-cut-${i}`, 'forced_open');
+        }),
+      );
     } finally {
       clearInterval(load);
     }
@@ -137,7 +172,12 @@ describe('the central uplink on Debian Mosquitto, three boxes', () => {
       await until(async () => (await metric(box, /vigil_uplink_circuit_state\{target="central"\} (\d)/)) === 2, `${box}: circuit open`, 10_000);
     }
     // The cut lasts until every alert raised during it has gone through the whole ladder (4 versions, each an event and a summary).
-    for (const box of BOXES) await until(async () => ((await metric(box, /vigil_uplink_spooled\{target="central"\} (\d+)/)) ?? 0) >= 12 * 4 * 2, `${box}: the escalations spooled`, 20_000);
+    for (const box of BOXES)
+      await until(
+        async () => ((await metric(box, /vigil_uplink_spooled\{target="central"\} (\d+)/)) ?? 0) >= 12 * 4 * 2,
+        `${box}: the escalations spooled`,
+        20_000,
+      );
     // One box is killed outright during the cut and started again: its spool is on disk.
     const c = gateways.get('box-c')!;
     c.proc.child.kill('SIGKILL');
@@ -146,16 +186,23 @@ describe('the central uplink on Debian Mosquitto, three boxes', () => {
     await broker.restart();
     const ladder = (box: string) => {
       const byId = new Map<string, number[]>();
-      for (const r of cut().filter((x) => x.box === box)) byId.set(String(r.body['id']), [...(byId.get(String(r.body['id'])) ?? []), Number(r.body['version'])]);
+      for (const r of cut().filter((x) => x.box === box))
+        byId.set(String(r.body['id']), [...(byId.get(String(r.body['id'])) ?? []), Number(r.body['version'])]);
       return byId;
     };
-    await until(() => BOXES.every((b) => ladder(b).size === 12 && [...ladder(b).values()].every((v) => Math.max(...v) >= 4)), 'every alert of the cut, through its escalations', 30_000);
+    await until(
+      () => BOXES.every((b) => ladder(b).size === 12 && [...ladder(b).values()].every((v) => Math.max(...v) >= 4)),
+      'every alert of the cut, through its escalations',
+      30_000,
+    );
     for (const box of BOXES) {
       const got = cut().filter((r) => r.box === box);
       const keys = got.map((r) => `${String(r.body['id'])}/${String(r.body['version'])}`);
       expect(new Set(keys).size, `${box}: each (id, version) once`).toBe(keys.length);
       // In order: the doors in the order they were forced, and each alert's versions 1, 2, 3, … with none missing.
-      expect(got.filter((r) => r.body['event'] === 'raised').map((r) => String(r.body['deviceId']))).toEqual(Array.from({ length: 12 }, (_, i) => `${box}-cut-${i}`));
+      expect(got.filter((r) => r.body['event'] === 'raised').map((r) => String(r.body['deviceId']))).toEqual(
+        Array.from({ length: 12 }, (_, i) => `${box}-cut-${i}`),
+      );
       for (const [id, versions] of ladder(box)) expect(versions, `${box} ${id}`).toEqual(Array.from({ length: versions.length }, (_, i) => i + 1));
       expect(got.filter((r) => r.body['event'] === 'reinforcement_requested')).toHaveLength(12);
     }
@@ -173,7 +220,11 @@ describe('the central uplink on Debian Mosquitto, three boxes', () => {
     await centre.publishAsync(`${ROOT}/box-b/cmd/alerts`, JSON.stringify(cmd), { qos: 1 });
     const reply = await until(() => received.find((r) => r.topic === `${ROOT}/box-b/cmd/reply/cmd-ack-1`), 'reply of box-b', 10_000);
     expect(reply.body).toMatchObject({ ok: true, state: 'acknowledged', alertId, box: 'box-b' });
-    const acked = await until(() => alertsOf('box-b').find((r) => r.body['id'] === alertId && r.body['event'] === 'acknowledged'), 'the acknowledged event', 10_000);
+    const acked = await until(
+      () => alertsOf('box-b').find((r) => r.body['id'] === alertId && r.body['event'] === 'acknowledged'),
+      'the acknowledged event',
+      10_000,
+    );
     expect(acked.body).toMatchObject({ actor: 'central:desk-7', acknowledgedBy: 'central:desk-7' });
     // In box-b's audit log, as the admin CLI reads it.
     const audit = runScript('gateway/admin-cli.ts', ['audit', '--action', 'alert.ack'], { VIGIL_DATA_DIR: gateways.get('box-b')!.dataDir });
@@ -191,20 +242,32 @@ describe('the central uplink on Debian Mosquitto, three boxes', () => {
   });
 
   it("a box's credential cannot publish under another box's prefix, nor read or send another box's commands", async () => {
-    const thief = await mqtt.connectAsync(broker.url, { clientId: 'stolen-box-a', username: 'box-a', password: PASS['box-a'], protocolVersion: 4, reconnectPeriod: 0 });
+    const thief = await mqtt.connectAsync(broker.url, {
+      clientId: 'stolen-box-a',
+      username: 'box-a',
+      password: PASS['box-a'],
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
     try {
       // Mosquitto 2.0 grants the subscription and enforces read access on delivery: nothing arrives.
       const stolen: string[] = [];
       thief.on('message', (t) => stolen.push(t));
       await thief.subscribeAsync(`${ROOT}/box-b/cmd/#`, { qos: 1 });
-      await thief.publishAsync(`${ROOT}/box-b/alerts/site-box-b/fire`, JSON.stringify({ id: 'forged', version: 1, event: 'raised', marker: 'forged-by-a' }), { qos: 1 });
-      await thief.publishAsync(`${ROOT}/box-b/cmd/alerts`, JSON.stringify({ id: 'cmd-forged', action: 'resolve', alertId: 'x', operator: 'thief' }), { qos: 1 });
+      await thief.publishAsync(`${ROOT}/box-b/alerts/site-box-b/fire`, JSON.stringify({ id: 'forged', version: 1, event: 'raised', marker: 'forged-by-a' }), {
+        qos: 1,
+      });
+      await thief.publishAsync(`${ROOT}/box-b/cmd/alerts`, JSON.stringify({ id: 'cmd-forged', action: 'resolve', alertId: 'x', operator: 'thief' }), {
+        qos: 1,
+      });
       // Its own prefix works: the control that the thief's messages would have been seen.
       await thief.publishAsync(`${ROOT}/box-a/alerts/site-box-a/probe`, JSON.stringify({ marker: 'own-prefix' }), { qos: 1 });
       await until(() => received.find((r) => r.body['marker'] === 'own-prefix'), 'the control message', 10_000);
       expect(received.find((r) => r.body['marker'] === 'forged-by-a')).toBeUndefined();
       expect(received.find((r) => r.topic.endsWith('/cmd/reply/cmd-forged'))).toBeUndefined();
-      await centre.publishAsync(`${ROOT}/box-b/cmd/alerts`, JSON.stringify({ id: 'cmd-probe', action: 'ack', alertId: 'none', operator: 'desk-7' }), { qos: 1 });
+      await centre.publishAsync(`${ROOT}/box-b/cmd/alerts`, JSON.stringify({ id: 'cmd-probe', action: 'ack', alertId: 'none', operator: 'desk-7' }), {
+        qos: 1,
+      });
       await until(() => received.find((r) => r.topic === `${ROOT}/box-b/cmd/reply/cmd-probe`), "box-b's reply to the probe", 10_000);
       expect(stolen).toEqual([]);
     } finally {
@@ -219,31 +282,62 @@ describe('the central uplink over TLS with a client certificate', () => {
     execFileSync('bash', ['scripts/certs.sh', 'site', pki, 'district', 'localhost', '127.0.0.1'], { cwd: ROOT_DIR });
     for (const id of ['box-t', 'centre-ops']) execFileSync('bash', ['scripts/certs.sh', 'device', pki, id], { cwd: ROOT_DIR });
     const tlsBroker = await CentralBroker.start({}, { dir: pki });
-    const t = await startTestGateway({ gatewayId: 'box-t', forward: { mqtt: { url: tlsBroker.url, caFile: join(pki, 'ca.crt'), certFile: join(pki, 'box-t.crt'), keyFile: join(pki, 'box-t.key'), reconnectMs: 300, telemetry: ['bodycam'] } } });
+    const t = await startTestGateway({
+      gatewayId: 'box-t',
+      forward: {
+        mqtt: {
+          url: tlsBroker.url,
+          caFile: join(pki, 'ca.crt'),
+          certFile: join(pki, 'box-t.crt'),
+          keyFile: join(pki, 'box-t.key'),
+          reconnectMs: 300,
+          telemetry: ['bodycam'],
+        },
+      },
+    });
     const ca = readFileSync(join(pki, 'ca.crt'));
-    const ops = await mqtt.connectAsync(tlsBroker.url, { clientId: 'tls-centre', ca, cert: readFileSync(join(pki, 'centre-ops.crt')), key: readFileSync(join(pki, 'centre-ops.key')), protocolVersion: 4, reconnectPeriod: 0 });
+    const ops = await mqtt.connectAsync(tlsBroker.url, {
+      clientId: 'tls-centre',
+      ca,
+      cert: readFileSync(join(pki, 'centre-ops.crt')),
+      key: readFileSync(join(pki, 'centre-ops.key')),
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+    });
     try {
       const got: Received[] = [];
       ops.on('message', (topic, payload) => got.push({ topic, box: topic.split('/')[2]!, body: JSON.parse(String(payload)) as Record<string, unknown> }));
       await ops.subscribeAsync([`${ROOT}/+/alerts/#`, `${ROOT}/+/telemetry/#`], { qos: 1 });
       await until(() => t.gw.forwarding.central?.connected, 'box-t connected over TLS', 10_000);
       const d = await mqtt.connectAsync(t.mqttUrl, { clientId: 'tls-door-1', protocolVersion: 4, reconnectPeriod: 0 });
-      await d.publishAsync(deviceTopic({ site: 'tls-site', kind: 'door', deviceId: 'tls-door-1' }, 'event'), JSON.stringify({ type: 'forced_open' }), { qos: 1 });
+      await d.publishAsync(deviceTopic({ site: 'tls-site', kind: 'door', deviceId: 'tls-door-1' }, 'event'), JSON.stringify({ type: 'forced_open' }), {
+        qos: 1,
+      });
       await d.endAsync();
       const a = await until(() => got.find((r) => r.body['deviceId'] === 'tls-door-1'), 'the alert over TLS', 10_000);
       expect(a.topic).toBe(`${ROOT}/box-t/alerts/tls-site/forced_entry`);
       // Telemetry goes up only for the kinds listed (forward.mqtt.telemetry = ["bodycam"]).
       const cam = await mqtt.connectAsync(t.mqttUrl, { clientId: 'tls-cam-1', protocolVersion: 4, reconnectPeriod: 0 });
       const smoke = await mqtt.connectAsync(t.mqttUrl, { clientId: 'tls-smoke-1', protocolVersion: 4, reconnectPeriod: 0 });
-      await smoke.publishAsync(deviceTopic({ site: 'tls-site', kind: 'smoke', deviceId: 'tls-smoke-1' }, 'telemetry'), JSON.stringify({ temperature_c: 21, humidity_pct: 40, eco2_ppm: 450, obscuration_pct_m: 0.01 }), { qos: 1 });
-      await cam.publishAsync(deviceTopic({ site: 'tls-site', kind: 'bodycam', deviceId: 'tls-cam-1' }, 'telemetry'), JSON.stringify({ recording: true, gps: { lat: 51.5012, lon: -0.1412, accuracy_m: 4 } }), { qos: 1 });
+      await smoke.publishAsync(
+        deviceTopic({ site: 'tls-site', kind: 'smoke', deviceId: 'tls-smoke-1' }, 'telemetry'),
+        JSON.stringify({ temperature_c: 21, humidity_pct: 40, eco2_ppm: 450, obscuration_pct_m: 0.01 }),
+        { qos: 1 },
+      );
+      await cam.publishAsync(
+        deviceTopic({ site: 'tls-site', kind: 'bodycam', deviceId: 'tls-cam-1' }, 'telemetry'),
+        JSON.stringify({ recording: true, gps: { lat: 51.5012, lon: -0.1412, accuracy_m: 4 } }),
+        { qos: 1 },
+      );
       const pos = await until(() => got.find((r) => r.topic === `${ROOT}/box-t/telemetry/tls-site/bodycam/tls-cam-1`), 'the body camera position', 10_000);
       expect(pos.body).toMatchObject({ recording: true, gps: { lat: 51.5012, lon: -0.1412 } });
       expect(got.filter((r) => r.topic.includes('/telemetry/') && r.topic.includes('smoke'))).toEqual([]);
       await cam.endAsync();
       await smoke.endAsync();
       // No certificate, no connection.
-      await expect(mqtt.connectAsync(tlsBroker.url, { clientId: 'no-cert', ca, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 3000 })).rejects.toThrow();
+      await expect(
+        mqtt.connectAsync(tlsBroker.url, { clientId: 'no-cert', ca, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 3000 }),
+      ).rejects.toThrow();
     } finally {
       await ops.endAsync();
       await t.stop();
@@ -265,7 +359,10 @@ describe('a central broker that refuses connections', () => {
       // At a fixed 200 ms there would be ~20; the backoff (full jitter, doubling to 2 s) allows about half.
       expect(attempts).toBeGreaterThan(1);
       expect(attempts).toBeLessThanOrEqual(14);
-      const ready = (await (await fetch(`${t.httpUrl}/readyz`)).json()) as { ready: boolean; checks: Record<string, { ok: boolean; critical?: boolean; detail?: string }> };
+      const ready = (await (await fetch(`${t.httpUrl}/readyz`)).json()) as {
+        ready: boolean;
+        checks: Record<string, { ok: boolean; critical?: boolean; detail?: string }>;
+      };
       expect(ready.ready).toBe(true);
       expect(ready.checks['uplink:central']).toMatchObject({ ok: false, critical: false });
     } finally {

@@ -14,7 +14,9 @@ let admin = '';
 
 function vigil(args: string[], token = eng): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(join(ROOT, 'bin/vigil'), args, { env: { ...process.env, VIGIL_URL: `http://127.0.0.1:${gw.ports.http}`, VIGIL_MQTT_URL: `mqtt://127.0.0.1:${gw.ports.mqtt}`, VIGIL_TOKEN: token } });
+    const p = spawn(join(ROOT, 'bin/vigil'), args, {
+      env: { ...process.env, VIGIL_URL: `http://127.0.0.1:${gw.ports.http}`, VIGIL_MQTT_URL: `mqtt://127.0.0.1:${gw.ports.mqtt}`, VIGIL_TOKEN: token },
+    });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
@@ -26,12 +28,22 @@ function vigil(args: string[], token = eng): Promise<{ code: number | null; out:
 beforeAll(async () => {
   gw = (await startTestGateway({ security: { allowAnonymous: false } })).gw;
   const reg = gw.security.registry;
-  const ps = await reg.provisionMany(Array.from({ length: 4 }, (_, i) => ({ deviceId: `cli-door-0${i + 1}`, kind: 'door', site: 'cli', zone: 'gate' })), { id: 'test' });
+  const ps = await reg.provisionMany(
+    Array.from({ length: 4 }, (_, i) => ({ deviceId: `cli-door-0${i + 1}`, kind: 'door', site: 'cli', zone: 'gate' })),
+    { id: 'test' },
+  );
   eng = (await reg.addPrincipal({ id: 'field-eng', role: 'engineer', sites: ['cli'] }, { id: 'test' })).token;
   admin = (await reg.addPrincipal({ id: 'cli-admin', role: 'admin', sites: ['*'] }, { id: 'test' })).token;
   const key = gw.configs.keys.get('cli').publicPem;
   for (const p of ps) {
-    const s = new DoorSim({ url: `mqtt://127.0.0.1:${gw.ports.mqtt}`, site: 'cli', deviceId: p.device.deviceId, ...p.credentials, configKey: key, failConfig: (c) => (c['unlockDurationS'] === 60 ? 'out of range for this lock' : undefined) });
+    const s = new DoorSim({
+      url: `mqtt://127.0.0.1:${gw.ports.mqtt}`,
+      site: 'cli',
+      deviceId: p.device.deviceId,
+      ...p.credentials,
+      configKey: key,
+      failConfig: (c) => (c['unlockDurationS'] === 60 ? 'out of range for this lock' : undefined),
+    });
     await s.start();
     sims.push(s);
   }
@@ -43,7 +55,22 @@ afterAll(async () => {
 
 describe('vigil CLI', () => {
   it('config push to every door of a site, in waves, with progress; exit 0 when it converges', async () => {
-    const r = await vigil(['config', 'push', '--site', 'cli', '--kind', 'door', '--set', 'heldOpenTimeoutS=40', '--set', 'schedule.from=6', '--canary', '25', '--note', 'night shift']);
+    const r = await vigil([
+      'config',
+      'push',
+      '--site',
+      'cli',
+      '--kind',
+      'door',
+      '--set',
+      'heldOpenTimeoutS=40',
+      '--set',
+      'schedule.from=6',
+      '--canary',
+      '25',
+      '--note',
+      'night shift',
+    ]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/rollout ro-\S+: 4 devices in 2 wave\(s\)/);
     expect(r.out).toMatch(/wave 1 \(canary\): 1\/1 in sync/);
@@ -61,7 +88,22 @@ describe('vigil CLI', () => {
   });
 
   it('a rollout that fails at the canary is rolled back: exit 1 with the reason', async () => {
-    const r = await vigil(['config', 'push', '--site', 'cli', '--kind', 'door', '--patch', '{"unlockDurationS":60}', '--canary', '25', '--threshold', '0', '--wave-timeout', '10']);
+    const r = await vigil([
+      'config',
+      'push',
+      '--site',
+      'cli',
+      '--kind',
+      'door',
+      '--patch',
+      '{"unlockDurationS":60}',
+      '--canary',
+      '25',
+      '--threshold',
+      '0',
+      '--wave-timeout',
+      '10',
+    ]);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/rolled_back — wave 1: 1 of 1 devices failed/);
   });
@@ -112,7 +154,18 @@ describe('vigil CLI', () => {
     expect(same.code, same.err).toBe(0);
     expect(same.out).toMatch(/cli-door-03: nothing to change, it already has this configuration/);
     // Site-wide: only the doors whose configuration changes are in the waves (one was rolled back above) ...
-    const push = ['config', 'push', '--site', 'cli', '--kind', 'door', '--set', `heldOpenTimeoutS=${String(current['heldOpenTimeoutS'])}`, '--set', 'schedule.from=6'];
+    const push = [
+      'config',
+      'push',
+      '--site',
+      'cli',
+      '--kind',
+      'door',
+      '--set',
+      `heldOpenTimeoutS=${String(current['heldOpenTimeoutS'])}`,
+      '--set',
+      'schedule.from=6',
+    ];
     const some = await vigil(push);
     expect(some.code, some.err).toBe(0);
     expect(some.out).toMatch(/rollout ro-\S+: [1-3] devices in/);
@@ -128,7 +181,10 @@ describe('vigil CLI', () => {
     const cases: [string[], RegExp][] = [
       [['config', 'push', '--nosuch'], /^vigil: unknown option '--nosuch'/],
       [['config', 'push', '--device', 'cli-door-01', '--patch', '{bad'], /^vigil: --patch is not valid JSON/],
-      [['config', 'push', '--site', 'cli', '--kind', 'door', '--set', 'heldOpenTimeoutS=45', '--canary', 'abc'], /^vigil: option '--canary <percent>' argument 'abc' is invalid\. expected a whole number from 1 to 100/],
+      [
+        ['config', 'push', '--site', 'cli', '--kind', 'door', '--set', 'heldOpenTimeoutS=45', '--canary', 'abc'],
+        /^vigil: option '--canary <percent>' argument 'abc' is invalid\. expected a whole number from 1 to 100/,
+      ],
       [['config', 'rollback'], /^vigil: give the device to roll back, or --rollout <id>/],
       [['config', 'push', '--device', 'cli-door-01', '--file', '/nonexistent.json'], /^vigil: cannot read --file \/nonexistent\.json: ENOENT/],
     ];
@@ -140,7 +196,9 @@ describe('vigil CLI', () => {
     }
     expect((await vigil(['--version'])).out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const piped = await new Promise<{ code: number | null; err: string }>((resolve) => {
-      const p = spawn('bash', ['-c', `${join(ROOT, 'bin/vigil')} --json devices list | head -c 10`], { env: { ...process.env, VIGIL_URL: `http://127.0.0.1:${gw.ports.http}`, VIGIL_TOKEN: admin } });
+      const p = spawn('bash', ['-c', `${join(ROOT, 'bin/vigil')} --json devices list | head -c 10`], {
+        env: { ...process.env, VIGIL_URL: `http://127.0.0.1:${gw.ports.http}`, VIGIL_TOKEN: admin },
+      });
       let err = '';
       p.stderr.on('data', (d) => (err += d));
       p.on('close', (code) => resolve({ code, err }));
@@ -149,7 +207,9 @@ describe('vigil CLI', () => {
   });
 
   it('alerts list, ack and resolve; alerts watch without --site follows the sites the token is granted', async () => {
-    const subscribed = new Promise<void>((r) => gw.broker!.on('subscribe', (subs, client) => client.id.startsWith('field-eng:cli') && subs.some((x) => x.topic === 'vigil/v1/cli/alerts/+/+/+') && r()));
+    const subscribed = new Promise<void>((r) =>
+      gw.broker!.on('subscribe', (subs, client) => client.id.startsWith('field-eng:cli') && subs.some((x) => x.topic === 'vigil/v1/cli/alerts/+/+/+') && r()),
+    );
     const w = vigil(['alerts', 'watch', '--count', '1']);
     await subscribed;
     await sims[1]!.publish('event', { type: 'forced_open' });

@@ -25,9 +25,19 @@ const status = (id: string) => gw.configs.state(id)?.status;
 beforeAll(async () => {
   gw = (await startTestGateway({ security: { allowAnonymous: false, messagesPerSecond: 10_000, messageBurst: 10_000 } })).gw;
   const reg = gw.security.registry;
-  const doors = Array.from({ length: 10 }, (_, i) => ({ deviceId: `cfg-door-${String(i + 1).padStart(2, '0')}`, kind: 'door' as const, site: 'cfg', zone: 'north', tags: ['entrance'] }));
+  const doors = Array.from({ length: 10 }, (_, i) => ({
+    deviceId: `cfg-door-${String(i + 1).padStart(2, '0')}`,
+    kind: 'door' as const,
+    site: 'cfg',
+    zone: 'north',
+    tags: ['entrance'],
+  }));
   const provisioned = await reg.provisionMany([...doors, { deviceId: 'oth-door-01', kind: 'door', site: 'other' }], { id: 'test' });
-  for (const [id, role, sites] of [['eng-cfg', 'engineer', ['cfg']], ['eng-other', 'engineer', ['other']], ['screen', 'consumer', ['cfg']]] as const) {
+  for (const [id, role, sites] of [
+    ['eng-cfg', 'engineer', ['cfg']],
+    ['eng-other', 'engineer', ['other']],
+    ['screen', 'consumer', ['cfg']],
+  ] as const) {
     tokens[id] = (await reg.addPrincipal({ id, role, sites: [...sites] }, { id: 'test' })).token;
   }
   siteKey = (await api('GET', '/api/v1/sites/cfg/config-key', tokens['eng-cfg']!)).body['publicKey'];
@@ -35,9 +45,16 @@ beforeAll(async () => {
   for (const p of provisioned.filter((x) => x.device.site === 'cfg')) {
     const id = p.device.deviceId;
     const sim = new DoorSim({
-      url: `mqtt://127.0.0.1:${gw.ports.mqtt}`, site: 'cfg', deviceId: id, speed: 1, seed: id, ...p.credentials, configKey: siteKey,
+      url: `mqtt://127.0.0.1:${gw.ports.mqtt}`,
+      site: 'cfg',
+      deviceId: id,
+      speed: 1,
+      seed: id,
+      ...p.credentials,
+      configKey: siteKey,
       // The first two doors cannot take a held-open timeout of 99 s (for the canary test).
-      failConfig: (c) => (['cfg-door-01', 'cfg-door-02'].includes(id) && c['heldOpenTimeoutS'] === 99 ? 'controller firmware rejects timeouts above 90 s' : undefined),
+      failConfig: (c) =>
+        ['cfg-door-01', 'cfg-door-02'].includes(id) && c['heldOpenTimeoutS'] === 99 ? 'controller firmware rejects timeouts above 90 s' : undefined,
     });
     await sim.start();
     sims.set(id, sim);
@@ -51,7 +68,10 @@ afterAll(async () => {
 
 describe('one device', () => {
   it('push → the device verifies, applies and reports → in sync; behaviour changes; history and audit record the author', async () => {
-    const r = await api('POST', '/api/v1/devices/cfg-door-03/config', tokens['eng-cfg']!, { patch: { heldOpenTimeoutS: 45, reportIntervalS: 5 }, note: 'longer hold for deliveries' });
+    const r = await api('POST', '/api/v1/devices/cfg-door-03/config', tokens['eng-cfg']!, {
+      patch: { heldOpenTimeoutS: 45, reportIntervalS: 5 },
+      note: 'longer hold for deliveries',
+    });
     expect(r.status).toBe(202);
     expect(r.body).toMatchObject({ status: 'pending', desiredVersion: 1 });
     await until(() => status('cfg-door-03') === 'in_sync', 'in sync');
@@ -65,9 +85,15 @@ describe('one device', () => {
   });
 
   it('an invalid config is refused with every invalid field and its reason; nothing is pushed', async () => {
-    const r = await api('POST', '/api/v1/devices/cfg-door-04/config', tokens['eng-cfg']!, { patch: { heldOpenTimeoutS: 1, schedule: { from: 25 }, unlockDurationS: 'long' } });
+    const r = await api('POST', '/api/v1/devices/cfg-door-04/config', tokens['eng-cfg']!, {
+      patch: { heldOpenTimeoutS: 1, schedule: { from: 25 }, unlockDurationS: 'long' },
+    });
     expect(r.status).toBe(400);
-    expect(r.body['details'].map((d: { path: string }) => d.path).sort()).toEqual(['cfg-door-04: heldOpenTimeoutS', 'cfg-door-04: schedule.from', 'cfg-door-04: unlockDurationS']);
+    expect(r.body['details'].map((d: { path: string }) => d.path).sort()).toEqual([
+      'cfg-door-04: heldOpenTimeoutS',
+      'cfg-door-04: schedule.from',
+      'cfg-door-04: unlockDurationS',
+    ]);
     expect(r.body['details'].find((d: { path: string }) => d.path.endsWith('heldOpenTimeoutS')).message).toMatch(/>=5/);
     expect(gw.configs.state('cfg-door-04')).toBeUndefined();
   });
@@ -78,7 +104,10 @@ describe('one device', () => {
     const base = { version: 7, site: 'cfg', deviceId: 'cfg-door-05', issuedAt: new Date().toISOString(), author: 'mallory', config: { heldOpenTimeoutS: 600 } };
     const rogue = generateKeyPairSync('ed25519').privateKey;
     const k = gw.configs.keys.get('cfg');
-    const send = (env: unknown) => new Promise<void>((r) => gw.broker!.publish({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(env)), qos: 1, retain: false, dup: false }, () => r()));
+    const send = (env: unknown) =>
+      new Promise<void>((r) =>
+        gw.broker!.publish({ cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(env)), qos: 1, retain: false, dup: false }, () => r()),
+      );
     await send(signDesired(base, rogue, 'site:cfg')); // signed by someone else
     const tampered = signDesired({ ...base, config: { heldOpenTimeoutS: 30 } }, k.privateKey, k.keyId);
     await send({ ...tampered, config: { heldOpenTimeoutS: 600 } }); // altered after signing
@@ -127,12 +156,22 @@ describe('one device', () => {
 
 describe('rollouts', () => {
   it('a canary wave that fails stops the rollout and rolls the canaries back; the rest never get it', async () => {
-    const r = await api('POST', '/api/v1/config/rollouts', tokens['eng-cfg']!, { selector: { site: 'cfg', kind: 'door', zone: 'north' }, patch: { heldOpenTimeoutS: 99 }, canaryPercent: 30, failureThreshold: 0.2, waveTimeoutS: 10 });
+    const r = await api('POST', '/api/v1/config/rollouts', tokens['eng-cfg']!, {
+      selector: { site: 'cfg', kind: 'door', zone: 'north' },
+      patch: { heldOpenTimeoutS: 99 },
+      canaryPercent: 30,
+      failureThreshold: 0.2,
+      waveTimeoutS: 10,
+    });
     expect(r.status).toBe(202);
-    const done = await until(async () => {
-      const x = await api('GET', `/api/v1/config/rollouts/${r.body['id']}`, tokens['eng-cfg']!);
-      return x.body['state'] !== 'running' ? x.body : undefined;
-    }, 'rollout finished', 20_000);
+    const done = await until(
+      async () => {
+        const x = await api('GET', `/api/v1/config/rollouts/${r.body['id']}`, tokens['eng-cfg']!);
+        return x.body['state'] !== 'running' ? x.body : undefined;
+      },
+      'rollout finished',
+      20_000,
+    );
     expect(done['state']).toBe('rolled_back');
     expect(done['reason']).toMatch(/wave 1: 2 of 3 devices failed/);
     expect(done['waves'][0].devices).toEqual(['cfg-door-01', 'cfg-door-02', 'cfg-door-03']);
@@ -143,11 +182,19 @@ describe('rollouts', () => {
   });
 
   it('a good rollout converges in waves: every door in sync', async () => {
-    const r = await api('POST', '/api/v1/config/rollouts', tokens['eng-cfg']!, { selector: { site: 'cfg', kind: 'door', tags: ['entrance'] }, patch: { unlockDurationS: 7 }, canaryPercent: 20 });
-    const done = await until(async () => {
-      const x = await api('GET', `/api/v1/config/rollouts/${r.body['id']}`, tokens['eng-cfg']!);
-      return x.body['state'] !== 'running' ? x.body : undefined;
-    }, 'rollout finished', 20_000);
+    const r = await api('POST', '/api/v1/config/rollouts', tokens['eng-cfg']!, {
+      selector: { site: 'cfg', kind: 'door', tags: ['entrance'] },
+      patch: { unlockDurationS: 7 },
+      canaryPercent: 20,
+    });
+    const done = await until(
+      async () => {
+        const x = await api('GET', `/api/v1/config/rollouts/${r.body['id']}`, tokens['eng-cfg']!);
+        return x.body['state'] !== 'running' ? x.body : undefined;
+      },
+      'rollout finished',
+      20_000,
+    );
     expect(done['state']).toBe('completed');
     expect(done['waves'].map((w: { devices: string[] }) => w.devices.length)).toEqual([2, 8]);
     const st = await api('GET', '/api/v1/config/status?site=cfg&kind=door', tokens['screen']!);
@@ -159,7 +206,9 @@ describe('rollouts', () => {
 describe('who may push', () => {
   it('only an engineer (or admin) granted the site', async () => {
     expect((await api('POST', '/api/v1/devices/cfg-door-09/config', tokens['eng-other']!, { patch: { unlockDurationS: 9 } })).status).toBe(404);
-    expect((await api('POST', '/api/v1/config/rollouts', tokens['eng-other']!, { selector: { site: 'cfg', kind: 'door' }, patch: { unlockDurationS: 9 } })).status).toBe(403);
+    expect(
+      (await api('POST', '/api/v1/config/rollouts', tokens['eng-other']!, { selector: { site: 'cfg', kind: 'door' }, patch: { unlockDurationS: 9 } })).status,
+    ).toBe(403);
     expect((await api('POST', '/api/v1/devices/cfg-door-09/config', tokens['screen']!, { patch: { unlockDurationS: 9 } })).status).toBe(403);
     expect((await api('POST', '/api/v1/devices/oth-door-01/config', tokens['eng-other']!, { patch: { unlockDurationS: 9 } })).status).toBe(202);
   });

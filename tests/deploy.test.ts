@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-interface Service { profiles?: string[]; ports?: string[]; volumes?: string[]; environment?: Record<string, string> }
+interface Service {
+  profiles?: string[];
+  ports?: string[];
+  volumes?: string[];
+  environment?: Record<string, string>;
+}
 const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8')) as { services: Record<string, Service> };
 const inProfile = (p: string) => Object.entries(compose.services).filter(([, s]) => s.profiles?.includes(p));
 
@@ -25,7 +30,11 @@ describe('docker-compose.yml', () => {
   });
 
   it('central: InfluxDB, Grafana and the central broker, none of them in the edge profile', () => {
-    expect(inProfile('central').map(([n]) => n).sort()).toEqual(['central-broker', 'grafana', 'influxdb']);
+    expect(
+      inProfile('central')
+        .map(([n]) => n)
+        .sort(),
+    ).toEqual(['central-broker', 'grafana', 'influxdb']);
     for (const [, s] of inProfile('central')) expect(s.profiles).not.toContain('edge');
     expect(compose.services['central-broker']!.volumes).toEqual(expect.arrayContaining(['./deploy/central/acl:/etc/mosquitto/acl:ro']));
   });
@@ -37,13 +46,25 @@ describe('deploy/vigil.service', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-unit-'));
     copyFileSync(new URL('../deploy/vigil.service', import.meta.url), join(dir, 'vigil.service'));
     const v = spawnSync('systemd-analyze', ['verify', join(dir, 'vigil.service')], { encoding: 'utf8' });
-    expect(v.stderr.split('\n').filter((l) => l.includes('vigil.service')), 'systemd-analyze verify').toEqual([]);
-    for (const line of ['Restart=on-failure', 'RestartPreventExitStatus=2', 'KillSignal=SIGTERM', 'StateDirectory=vigil', 'StateDirectoryMode=0700', 'NoNewPrivileges=yes', 'User=vigil']) expect(unit).toContain(line);
+    expect(
+      v.stderr.split('\n').filter((l) => l.includes('vigil.service')),
+      'systemd-analyze verify',
+    ).toEqual([]);
+    for (const line of [
+      'Restart=on-failure',
+      'RestartPreventExitStatus=2',
+      'KillSignal=SIGTERM',
+      'StateDirectory=vigil',
+      'StateDirectoryMode=0700',
+      'NoNewPrivileges=yes',
+      'User=vigil',
+    ])
+      expect(unit).toContain(line);
   });
 });
 
 describe('npm', () => {
-  it('reads the project configuration without warnings (the onnxruntime skip flag lives in the scripts\' environment)', () => {
+  it("reads the project configuration without warnings (the onnxruntime skip flag lives in the scripts' environment)", () => {
     const r = spawnSync('npm', ['config', 'list'], { cwd: new URL('..', import.meta.url), encoding: 'utf8' });
     expect(r.stderr).not.toMatch(/Unknown project config/);
   });

@@ -33,7 +33,12 @@ describe('snapshot → restore computes what the original computes next', () => 
 
   it('man down: the learned upright and the last two minutes', () => {
     const a = new FallFeatures();
-    const win = (t: number, g: number[]) => FallFeatures.windowSamples(t, 50, Array.from({ length: 50 }, () => g));
+    const win = (t: number, g: number[]) =>
+      FallFeatures.windowSamples(
+        t,
+        50,
+        Array.from({ length: 50 }, () => g),
+      );
     for (let s = 1; s <= 30; s++) a.push(win(s * 1000, [0, 0, 1]));
     a.push(win(31_000, [3.5, 0.2, 0.1]));
     const b = FallFeatures.restore(json(a.snapshot()));
@@ -51,7 +56,11 @@ describe('snapshot → restore computes what the original computes next', () => 
     const hourOf = (ts: number) => Math.floor(ts / 3_600_000) % 24;
     const b1 = DoorFeatures.restore(json(a1.snapshot()), 'd1', siteB, hourOf);
     DoorFeatures.restore(json(a2.snapshot()), 'd2', siteB, hourOf);
-    for (const e of [{ ts: 30_100_000, granted: false, credential: 'pin:y' }, { ts: 30_200_000, granted: true, credential: 'card:99' }, { ts: 30_300_000, granted: true, credential: 'card:3' }]) {
+    for (const e of [
+      { ts: 30_100_000, granted: false, credential: 'pin:y' },
+      { ts: 30_200_000, granted: true, credential: 'card:99' },
+      { ts: 30_300_000, granted: true, credential: 'card:3' },
+    ]) {
       expect(b1.push(e)).toEqual(a1.push(e));
     }
   });
@@ -74,7 +83,12 @@ describe('snapshot → restore computes what the original computes next', () => 
     a.update(0.9, 0);
     expect(a.update(0.9, 1)).toBe('raise');
     const b = Decision.restore({ alert: 0.8, clear: 0.4, persist: 2 }, json(a.snapshot()));
-    expect([b.update(0.3, 2), b.update(0.9, 3), b.update(0.3, 4), b.update(0.3, 5)]).toEqual([a.update(0.3, 2), a.update(0.9, 3), a.update(0.3, 4), a.update(0.3, 5)]);
+    expect([b.update(0.3, 2), b.update(0.9, 3), b.update(0.3, 4), b.update(0.3, 5)]).toEqual([
+      a.update(0.3, 2),
+      a.update(0.9, 3),
+      a.update(0.3, 4),
+      a.update(0.3, 5),
+    ]);
   });
 });
 

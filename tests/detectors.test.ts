@@ -46,7 +46,16 @@ const counter: PipelineStage = {
 const smokeTelemetry = () => fed.get('smoke-fire')!.length;
 
 beforeAll(async () => {
-  t = await startTestGateway({ inference: { modelsDir }, ingest: { maxClockSkewMs: 86_400_000 }, security: { messagesPerSecond: 100_000, messageBurst: 100_000 }, alerts: { startupGraceS: 0 } }, [counter], rushHour);
+  t = await startTestGateway(
+    {
+      inference: { modelsDir },
+      ingest: { maxClockSkewMs: 86_400_000 },
+      security: { messagesPerSecond: 100_000, messageBurst: 100_000 },
+      alerts: { startupGraceS: 0 },
+    },
+    [counter],
+    rushHour,
+  );
   t.gw.detectors.onDecision((model, c) => decisions.push({ model, c }));
   t.gw.detectors.onScore((model, m) => scored.get(model)?.add(m));
   fleet = new Fleet({ url: t.mqttUrl, sites: ['det'], perKind: { smoke: 2, bodycam: 2, camera: 2, door: 2 }, speed: 200, seed: 11, now: rushHour });
@@ -66,7 +75,12 @@ afterAll(async () => {
 describe('shipped detectors', () => {
   it('all four models load, match their detectors, and /readyz names them', async () => {
     const models = await getJson<{ models: { id: string; kind: string }[]; problems: unknown[] }>(`${t.httpUrl}/api/v1/models`);
-    expect(models.body.models.map((m) => `${m.kind}:${m.id}`).sort()).toEqual(['bodycam:bodycam-man-down', 'camera:camera-tamper', 'door:door-behaviour', 'smoke:smoke-fire']);
+    expect(models.body.models.map((m) => `${m.kind}:${m.id}`).sort()).toEqual([
+      'bodycam:bodycam-man-down',
+      'camera:camera-tamper',
+      'door:door-behaviour',
+      'smoke:smoke-fire',
+    ]);
     expect(models.body.problems).toEqual([]);
     const ready = await getJson<{ checks: { inference: { detail: string } } }>(`${t.httpUrl}/readyz`);
     expect(ready.body.checks.inference.detail).toMatch(/smoke-fire@1\.0\.0/);
@@ -99,22 +113,35 @@ describe('shipped detectors', () => {
     ['camera_dark', 'camera', 'camera-tamper', 'camera_tamper'],
     ['brute_force', 'door', 'door-behaviour', 'brute_force'],
   ];
-  it.each(cases)('%s: the %s model %s raises %s on the incident, with a reason, and clears after it', async (incident, kind, model, type) => {
-    const device = fleet.ofKind(kind as 'smoke')[0]!;
-    const n = raised(model, device.id).length;
-    await device.incident(incident);
-    await until(() => raised(model, device.id).length > n, `${model} raised on ${device.id}`, 10_000);
-    const d = raised(model, device.id).at(-1)!.c;
-    expect(d.type).toBe(type);
-    expect(d.reason).toMatch(new RegExp(`\\(model ${model} [01]\\.\\d\\d\\)$`));
-    expect(d.evidence).toMatchObject({ model, version: '1.0.0', score: expect.any(Number) });
-    // One alert for the incident, whatever the rules said about it too.
-    const open = t.gw.alerts.store.query({ site: 'det', type: type as 'fire' }).filter((a) => a.deviceId === device.id);
-    expect(open.length).toBe(1);
-    if (kind !== 'door') await until(() => decisions.some((x) => x.model === model && x.c.deviceId === device.id && !x.c.active && decisions.indexOf(x) > decisions.indexOf(raised(model, device.id).at(-1)!)), `${model} cleared`, 15_000);
-  }, 30_000);
+  it.each(cases)(
+    '%s: the %s model %s raises %s on the incident, with a reason, and clears after it',
+    async (incident, kind, model, type) => {
+      const device = fleet.ofKind(kind as 'smoke')[0]!;
+      const n = raised(model, device.id).length;
+      await device.incident(incident);
+      await until(() => raised(model, device.id).length > n, `${model} raised on ${device.id}`, 10_000);
+      const d = raised(model, device.id).at(-1)!.c;
+      expect(d.type).toBe(type);
+      expect(d.reason).toMatch(new RegExp(`\\(model ${model} [01]\\.\\d\\d\\)$`));
+      expect(d.evidence).toMatchObject({ model, version: '1.0.0', score: expect.any(Number) });
+      // One alert for the incident, whatever the rules said about it too.
+      const open = t.gw.alerts.store.query({ site: 'det', type: type as 'fire' }).filter((a) => a.deviceId === device.id);
+      expect(open.length).toBe(1);
+      if (kind !== 'door')
+        await until(
+          () =>
+            decisions.some(
+              (x) =>
+                x.model === model && x.c.deviceId === device.id && !x.c.active && decisions.indexOf(x) > decisions.indexOf(raised(model, device.id).at(-1)!),
+            ),
+          `${model} cleared`,
+          15_000,
+        );
+    },
+    30_000,
+  );
 
-  it('a fire is confirmed (critical fire) beyond the model\'s pre-alarm; vape, frying and toast give at most a pre-alarm, never a critical fire', async () => {
+  it("a fire is confirmed (critical fire) beyond the model's pre-alarm; vape, frying and toast give at most a pre-alarm, never a critical fire", async () => {
     const [a, b] = fleet.ofKind('smoke') as [SimDevice, SimDevice];
     const fires = (id: string) => t.gw.alerts.store.query({ site: 'det', type: 'fire' }).filter((x) => x.deviceId === id);
     for (const nuisance of ['vape', 'cooking', 'toaster'] as const) {
@@ -134,7 +161,8 @@ describe('shipped detectors', () => {
     await until(() => t.gw.states.get(b.id)?.online, 'smoulder detector online');
     const raisedFires: { reason: string; obscuration: unknown }[] = [];
     t.gw.alerts.onChange(({ alert, event }) => {
-      if (alert.deviceId === b.id && alert.type === 'fire' && event === 'raised') raisedFires.push({ reason: alert.reason, obscuration: alert.evidence['obscuration_pct_m'] });
+      if (alert.deviceId === b.id && alert.type === 'fire' && event === 'raised')
+        raisedFires.push({ reason: alert.reason, obscuration: alert.evidence['obscuration_pct_m'] });
     });
     await b.incident('smoulder');
     expect(raisedFires).toHaveLength(1);
@@ -160,7 +188,8 @@ describe('shipped detectors', () => {
     const [a, b] = ['det-door-x1', 'det-door-x2'];
     const ca = await connect(t.mqttUrl, { clientId: a });
     const cb = await connect(t.mqttUrl, { clientId: b });
-    const grant = (c: typeof ca, door: string, id: string) => c.publishAsync(`vigil/v1/det/door/${door}/event`, JSON.stringify({ type: 'access_granted', credential: { type: 'card', id } }), { qos: 1 });
+    const grant = (c: typeof ca, door: string, id: string) =>
+      c.publishAsync(`vigil/v1/det/door/${door}/event`, JSON.stringify({ type: 'access_granted', credential: { type: 'card', id } }), { qos: 1 });
     for (let i = 0; i < 60; i++) {
       await grant(ca, a, `a-staff-${i % 6}`);
       await grant(cb, b, `b-staff-${i % 6}`);

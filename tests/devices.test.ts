@@ -49,7 +49,9 @@ describe('device kinds', () => {
   it('refuses a definition with duplicate event types or units on unknown fields', () => {
     const base = { title: 't', description: 'd', telemetryPeriodS: 1, config: {}, telemetry: { a: z.number() } };
     expect(() => defineDevice({ ...base, kind: 'dup', units: {}, events: [], capabilities: [tamper(), tamper()] })).toThrow(/duplicate event types: tamper/);
-    expect(() => defineDevice({ ...base, kind: 'unit', units: { nope: { quantity: 'temperature', unit: '°C' } }, events: [], capabilities: [battery()] })).toThrow(/unknown telemetry field "nope"/);
+    expect(() =>
+      defineDevice({ ...base, kind: 'unit', units: { nope: { quantity: 'temperature', unit: '°C' } }, events: [], capabilities: [battery()] }),
+    ).toThrow(/unknown telemetry field "nope"/);
     expect(() => defineDevice({ ...base, kind: 'Bad Kind', units: {}, events: [], capabilities: [] })).toThrow(/lower-case/);
   });
 });

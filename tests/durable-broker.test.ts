@@ -27,7 +27,8 @@ describe('durable broker state', () => {
     await ops.endAsync();
 
     // A desired config (signed, retained), pushed through the API (anonymous here acts as admin).
-    const api1 = (path: string, body: unknown) => fetch(`http://127.0.0.1:${r1.ports.http}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const api1 = (path: string, body: unknown) =>
+      fetch(`http://127.0.0.1:${r1.ports.http}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await api1('/api/v1/devices', { deviceId: 'ks-door-1', kind: 'door', site: 'ks' })).status).toBe(201);
     expect((await api1('/api/v1/devices/ks-door-1/config', { patch: { heldOpenTimeoutS: 45 } })).status).toBeLessThan(300);
     const dev = await mqtt.connectAsync(url1, { clientId: 'ks-cam-1', reconnectPeriod: 0 });
@@ -53,9 +54,18 @@ describe('durable broker state', () => {
       await watcher.subscribeAsync('vigil/v1/ks/bodycam/ks-cam-1/status', { qos: 1 });
       expect(JSON.parse(await retained)).toMatchObject({ online: true, firmware: '2.1.0' });
       // So is the door's desired config: not published again at start (the broker kept it), still signed.
-      const desired = new Promise<Record<string, unknown>>((resolve) => watcher.on('message', (t, payload, packet) => t.endsWith('/config/desired') && packet.retain && resolve(JSON.parse(payload.toString()) as Record<string, unknown>)));
+      const desired = new Promise<Record<string, unknown>>((resolve) =>
+        watcher.on(
+          'message',
+          (t, payload, packet) => t.endsWith('/config/desired') && packet.retain && resolve(JSON.parse(payload.toString()) as Record<string, unknown>),
+        ),
+      );
       await watcher.subscribeAsync('vigil/v1/ks/door/ks-door-1/config/desired', { qos: 1 });
-      expect(await desired).toMatchObject({ version: 1, config: expect.objectContaining({ heldOpenTimeoutS: 45 }), signature: expect.objectContaining({ alg: 'Ed25519', sig: expect.any(String) }) });
+      expect(await desired).toMatchObject({
+        version: 1,
+        config: expect.objectContaining({ heldOpenTimeoutS: 45 }),
+        signature: expect.objectContaining({ alg: 'Ed25519', sig: expect.any(String) }),
+      });
       watcher.end(true);
       // The session is still there, and gets what was queued for it: the same alerts, each once (dedupable by id and version).
       const got: { id: string; event: string }[] = [];
@@ -66,7 +76,11 @@ describe('durable broker state', () => {
       await until(() => got.length >= 2, 'queued alerts delivered after restart', 10_000);
       expect(new Set(got.filter((m) => m.event === 'raised').map((m) => m.id))).toEqual(new Set(alerts.alerts.map((a) => a.id)));
       // Delivered, so no longer queued; nothing was dropped.
-      const sessions = (await (await fetch(`http://127.0.0.1:${r2.ports.http}/api/v1/broker/sessions`)).json()) as { durable: boolean; sessions: unknown[]; dropped: number };
+      const sessions = (await (await fetch(`http://127.0.0.1:${r2.ports.http}/api/v1/broker/sessions`)).json()) as {
+        durable: boolean;
+        sessions: unknown[];
+        dropped: number;
+      };
       expect(sessions).toMatchObject({ durable: true, dropped: 0 });
       again.end(true);
     } finally {

@@ -14,7 +14,14 @@ function smokeCsv(): string {
   const lines = ['temperature_c,humidity_pct,eco2_ppm,fire_alarm'];
   for (let s = 0; s < 1500; s++) {
     const f = s < 1200 ? 0 : Math.min(1, ((s - 1200) / 180) ** 2);
-    lines.push([(22 + rng.gauss(0, 0.05) + 30 * f).toFixed(2), (45 + rng.gauss(0, 0.3) - 15 * f).toFixed(2), Math.round(450 + rng.gauss(0, 8) + 8000 * f), s >= 1200 ? 1 : 0].join(','));
+    lines.push(
+      [
+        (22 + rng.gauss(0, 0.05) + 30 * f).toFixed(2),
+        (45 + rng.gauss(0, 0.3) - 15 * f).toFixed(2),
+        Math.round(450 + rng.gauss(0, 8) + 8000 * f),
+        s >= 1200 ? 1 : 0,
+      ].join(','),
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -22,7 +29,14 @@ function smokeCsv(): string {
 describe('npm run eval on other files', () => {
   it('scores a smoke recording and a stairs recording with the shipped models, as tables and JSON', async () => {
     writeFileSync(join(dir, 'room.csv'), smokeCsv());
-    const p = runScript('models/eval.ts', ['--smoke', join(dir, 'room.csv'), '--stairs', 'models/data/falls/assist_stairs_p03.csv', '--json', join(dir, 'out.json')]);
+    const p = runScript('models/eval.ts', [
+      '--smoke',
+      join(dir, 'room.csv'),
+      '--stairs',
+      'models/data/falls/assist_stairs_p03.csv',
+      '--json',
+      join(dir, 'out.json'),
+    ]);
     const { code } = await p.exit;
     expect(code, p.stderr()).toBe(0);
     expect(p.stdout()).toMatch(/## smoke-fire 1\.0\.0 \(sha256 [0-9a-f]{12}…\)/);

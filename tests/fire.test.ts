@@ -6,12 +6,35 @@ import { RuleStage } from '../edge/alerts/rules.ts';
 import type { DeviceMessage } from '../edge/message.ts';
 
 const telemetry = (deviceId: string, ts: number, data: Record<string, number>): DeviceMessage =>
-  ({ site: 'hub1', kind: 'smoke', deviceId, channel: 'telemetry', ts, receivedAt: ts, data: { humidity_pct: 45, eco2_ppm: 500, obscuration_pct_m: 0.02, temperature_c: 21, ...data }, qos: 1, clientId: deviceId }) as unknown as DeviceMessage;
-const suspect = (deviceId: string, ts: number, active = true): Condition => ({ site: 'hub1', deviceId, kind: 'smoke', type: 'fire_suspected', active, severity: 'major', reason: 'eCO2 3× baseline (model smoke-fire 0.93)', ts, source: 'model:smoke-fire' });
+  ({
+    site: 'hub1',
+    kind: 'smoke',
+    deviceId,
+    channel: 'telemetry',
+    ts,
+    receivedAt: ts,
+    data: { humidity_pct: 45, eco2_ppm: 500, obscuration_pct_m: 0.02, temperature_c: 21, ...data },
+    qos: 1,
+    clientId: deviceId,
+  }) as unknown as DeviceMessage;
+const suspect = (deviceId: string, ts: number, active = true): Condition => ({
+  site: 'hub1',
+  deviceId,
+  kind: 'smoke',
+  type: 'fire_suspected',
+  active,
+  severity: 'major',
+  reason: 'eCO2 3× baseline (model smoke-fire 0.93)',
+  ts,
+  source: 'model:smoke-fire',
+});
 
 function setup(zones: Record<string, string | null> = {}) {
   const out: Condition[] = [];
-  const f = new FireConfirmation((c) => out.push(c), (id) => zones[id] ?? null);
+  const f = new FireConfirmation(
+    (c) => out.push(c),
+    (id) => zones[id] ?? null,
+  );
   return { f, fires: () => out.filter((c) => c.type === 'fire') };
 }
 
@@ -32,7 +55,12 @@ describe('fire confirmation', () => {
     expect(fires()).toEqual([]);
     for (let i = 6; i < 12; i++) f.accept(telemetry('s1', i * 10_000, { temperature_c: 21 + (i - 5) * 1.5 }));
     expect(fires()).toHaveLength(1);
-    expect(fires()[0]).toMatchObject({ active: true, severity: 'critical', source: 'fire-confirmation', reason: expect.stringMatching(/^fire confirmed: temperature \+6\.0 °C in \d+ min; eCO2 3× baseline/) });
+    expect(fires()[0]).toMatchObject({
+      active: true,
+      severity: 'critical',
+      source: 'fire-confirmation',
+      reason: expect.stringMatching(/^fire confirmed: temperature \+6\.0 °C in \d+ min; eCO2 3× baseline/),
+    });
     f.suspicion(suspect('s1', 200_000, false));
     expect(fires().at(-1)).toMatchObject({ active: false });
   });
@@ -55,7 +83,11 @@ describe('fire confirmation', () => {
     f.suspicion(suspect('s3', 30_000));
     expect(fires()).toEqual([]);
     f.suspicion(suspect('s2', 60_000));
-    expect(fires().map((c) => c.deviceId).sort()).toEqual(['s1', 's2']);
+    expect(
+      fires()
+        .map((c) => c.deviceId)
+        .sort(),
+    ).toEqual(['s1', 's2']);
     expect(fires()[0]!.reason).toMatch(/a second detector of zone kitchen/);
   });
 

@@ -28,11 +28,14 @@ class Recorder implements PipelineStage {
 }
 
 async function gateway(over: GatewayConfigInput, stages: PipelineStage[] = []) {
-  const t = await startTestGateway({
-    ...over,
-    security: { messagesPerSecond: 100_000, messageBurst: 100_000 },
-    forward: { minRetryMs: 50, maxRetryMs: 500, batchLines: 500, ...over.forward },
-  }, stages);
+  const t = await startTestGateway(
+    {
+      ...over,
+      security: { messagesPerSecond: 100_000, messageBurst: 100_000 },
+      forward: { minRetryMs: 50, maxRetryMs: 500, batchLines: 500, ...over.forward },
+    },
+    stages,
+  );
   return t.gw;
 }
 
@@ -59,10 +62,14 @@ describe('forwarding to the InfluxDB v2 write API', () => {
       const d = { site: 'hub1', kind: 'door', deviceId: 'f-door-1' };
       const door = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { clientId: d.deviceId });
       await door.publishAsync(deviceTopic(d, 'event'), JSON.stringify({ type: 'forced_open' }), { qos: 1 });
-      const [t] = await until(async () => {
-        const s = await vm.export('smoke_temperature_c{device="f-smoke-1"}');
-        return s.length ? s : undefined;
-      }, 'telemetry in the server', 10_000);
+      const [t] = await until(
+        async () => {
+          const s = await vm.export('smoke_temperature_c{device="f-smoke-1"}');
+          return s.length ? s : undefined;
+        },
+        'telemetry in the server',
+        10_000,
+      );
       expect(t!.metric).toEqual({ __name__: 'smoke_temperature_c', gateway: 'vigil-edge', site: 'hub1', zone: 'hall-b', kind: 'smoke', device: 'f-smoke-1' });
       expect(t!.values).toEqual([21.25]);
       expect(t!.timestamps).toEqual([ts]);
@@ -95,11 +102,15 @@ describe('forwarding to the InfluxDB v2 write API', () => {
       const perDevice = new Map<string, number>();
       for (const m of rec.messages) if (m.kind === 'smoke' && m.channel === 'telemetry') perDevice.set(m.deviceId, (perDevice.get(m.deviceId) ?? 0) + 1);
       for (const [device, n] of perDevice) {
-        const series = await until(async () => {
-          const s = await vm.export(`smoke_eco2_ppm{device="${device}"}`);
-          const got = s.reduce((a, x) => a + x.values.length, 0);
-          return got >= n ? s : undefined;
-        }, `all ${n} points of ${device}`, 15_000);
+        const series = await until(
+          async () => {
+            const s = await vm.export(`smoke_eco2_ppm{device="${device}"}`);
+            const got = s.reduce((a, x) => a + x.values.length, 0);
+            return got >= n ? s : undefined;
+          },
+          `all ${n} points of ${device}`,
+          15_000,
+        );
         const timestamps = series.flatMap((s) => s.timestamps);
         expect(timestamps.length, device).toBe(n);
         expect(new Set(timestamps).size, device).toBe(n);
@@ -129,7 +140,10 @@ describe('forwarding to the InfluxDB v2 write API', () => {
       expect(await until(async () => ((await vm.samples('smoke_eco2_ppm{device="good-dev"}')) === 40 ? 40 : undefined), 'good points', 10_000)).toBe(40);
       expect(await vm.samples('smoke_eco2_ppm{device="poison-dev"}')).toBe(0);
       expect(proxy.seen.slice(0, 3)).toEqual([503, 503, 429]);
-      const dead = readFileSync(join(gw.config.dataDir, 'spool-dead-letter.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; line: string });
+      const dead = readFileSync(join(gw.config.dataDir, 'spool-dead-letter.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { reason: string; line: string });
       expect(dead).toHaveLength(4); // one line per refused reading, isolated by bisection
       for (const d of dead) {
         expect(d.reason).toMatch(/^HTTP 400: .*unable to parse/);
@@ -183,7 +197,14 @@ describe('forwarding to the InfluxDB v2 write API', () => {
   it('kill -9 of the gateway during an outage loses nothing it had acknowledged', async () => {
     const port = (await import('./helpers/victoria.ts')).freePort;
     const down = `http://127.0.0.1:${await port()}`; // nothing listens here yet
-    const env = { ...freePortsEnv, VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-kill9-')), VIGIL_SECURITY_ALLOW_ANONYMOUS: 'true', VIGIL_FORWARD_URL: down, VIGIL_FORWARD_MIN_RETRY_MS: '50', VIGIL_FORWARD_MAX_RETRY_MS: '300' };
+    const env = {
+      ...freePortsEnv,
+      VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-kill9-')),
+      VIGIL_SECURITY_ALLOW_ANONYMOUS: 'true',
+      VIGIL_FORWARD_URL: down,
+      VIGIL_FORWARD_MIN_RETRY_MS: '50',
+      VIGIL_FORWARD_MAX_RETRY_MS: '300',
+    };
     const p1 = runScript('gateway/main.ts', [], env);
     const r1 = JSON.parse(await p1.line(/vigil gateway running/)) as { ports: { mqtt: number } };
     const a = { site: 'k9', kind: 'smoke', deviceId: 'k9-smoke-1' };
@@ -198,7 +219,9 @@ describe('forwarding to the InfluxDB v2 write API', () => {
     try {
       const p2 = runScript('gateway/main.ts', [], { ...env, VIGIL_FORWARD_URL: server.url });
       await p2.line(/vigil gateway running/);
-      expect(await until(async () => ((await server.samples('smoke_eco2_ppm{device="k9-smoke-1"}')) === 100 ? 100 : undefined), 'all 100 after kill -9', 20_000)).toBe(100);
+      expect(
+        await until(async () => ((await server.samples('smoke_eco2_ppm{device="k9-smoke-1"}')) === 100 ? 100 : undefined), 'all 100 after kill -9', 20_000),
+      ).toBe(100);
       p2.child.kill('SIGTERM');
       expect((await p2.exit).code).toBe(0);
     } finally {
@@ -213,7 +236,8 @@ describe('forwarding to the InfluxDB v2 write API', () => {
       const dev = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { clientId: a.deviceId });
       await dev.publishAsync(deviceTopic(a, 'event'), JSON.stringify({ type: 'forced_open' }), { qos: 1 });
       const base = Date.now() - 100_000;
-      for (let i = 0; i < 300; i++) await dev.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ door: 'closed', locked: true, ts: base + i }), { qos: 1 });
+      for (let i = 0; i < 300; i++)
+        await dev.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ door: 'closed', locked: true, ts: base + i }), { qos: 1 });
       const spool = gw.forwarding.spool;
       expect(spool.bytes).toBeLessThanOrEqual(16_384);
       const classes = spool.db.prepare('SELECT cls, COUNT(*) n, MIN(ts) oldest FROM spool GROUP BY cls').all() as { cls: string; n: number; oldest: number }[];
@@ -252,11 +276,18 @@ describe('standalone: no uplink configured', () => {
       const t0 = Date.now() - 30_000;
       for (let i = 0; i < 3; i++) await dev.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ ...smoke(i), ts: t0 + i * 1000 }), { qos: 1 });
       const from = new Date(t0 - 1).toISOString();
-      const res = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/devices/solo-smoke-1/telemetry?from=${from}`)).json()) as { count: number; readings: { ts: string; fields: Record<string, number> }[] };
+      const res = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/devices/solo-smoke-1/telemetry?from=${from}`)).json()) as {
+        count: number;
+        readings: { ts: string; fields: Record<string, number> }[];
+      };
       expect(res.count).toBe(3);
       expect(res.readings.map((r) => r.fields['eco2_ppm'])).toEqual([420, 421, 422]);
       expect(res.readings[0]!.ts).toBe(new Date(t0).toISOString());
-      const narrow = (await (await fetch(`http://127.0.0.1:${gw.ports.http}/api/v1/devices/solo-smoke-1/telemetry?from=${new Date(t0 + 500).toISOString()}&to=${new Date(t0 + 1500).toISOString()}`)).json()) as { count: number };
+      const narrow = (await (
+        await fetch(
+          `http://127.0.0.1:${gw.ports.http}/api/v1/devices/solo-smoke-1/telemetry?from=${new Date(t0 + 500).toISOString()}&to=${new Date(t0 + 1500).toISOString()}`,
+        )
+      ).json()) as { count: number };
       expect(narrow.count).toBe(1);
       expect(gw.forwarding.spool.depth).toBe(0);
       expect(existsSync(join(gw.config.dataDir, 'spool-dead-letter.jsonl'))).toBe(false);
@@ -273,7 +304,12 @@ describe('edge aggregation', () => {
       const a = { site: 'agg', kind: 'smoke', deviceId: 'agg-smoke-1' };
       const dev = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { clientId: a.deviceId });
       const minute = Math.floor(Date.now() / 60_000) * 60_000 - 2 * 60_000; // within ingest.maxClockSkewMs of now
-      for (const [dt, t] of [[1000, 20], [20_000, 22], [40_000, 24], [61_000, 30]] as const) {
+      for (const [dt, t] of [
+        [1000, 20],
+        [20_000, 22],
+        [40_000, 24],
+        [61_000, 30],
+      ] as const) {
         await dev.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ ...smoke(0), temperature_c: t, ts: minute + dt }), { qos: 1 });
       }
       const mean = await until(async () => (await vm.export('smoke_agg_temperature_c_mean{device="agg-smoke-1"}'))[0], 'aggregate in the server', 10_000);
@@ -291,7 +327,19 @@ describe('edge aggregation', () => {
 
   it('summarises chatty telemetry per device and window: min, max, mean and count', () => {
     const agg = new Aggregator(60);
-    const m = (ts: number, t: number) => ({ site: 's', kind: 'smoke', deviceId: 'd', channel: 'telemetry', ts, receivedAt: ts, clockSkewed: false, data: { temperature_c: t }, qos: 0, clientId: 'd' }) as DeviceMessage;
+    const m = (ts: number, t: number) =>
+      ({
+        site: 's',
+        kind: 'smoke',
+        deviceId: 'd',
+        channel: 'telemetry',
+        ts,
+        receivedAt: ts,
+        clockSkewed: false,
+        data: { temperature_c: t },
+        qos: 0,
+        clientId: 'd',
+      }) as DeviceMessage;
     const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
     expect(agg.add(m(t0 + 1000, 20))).toBeUndefined();
     expect(agg.add(m(t0 + 2000, 22))).toBeUndefined();

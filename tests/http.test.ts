@@ -12,7 +12,9 @@ beforeAll(async () => {
   const s = await connectDevice(t.mqttUrl, smoke);
   await c.publishAsync(deviceTopic(cam, 'telemetry'), JSON.stringify({ fps: 25, bitrate_kbps: 3000, temperature_c: 39, ts: 1 }), { qos: 1 });
   await c.publishAsync(deviceTopic(cam, 'telemetry'), '{oops', { qos: 1 });
-  await s.publishAsync(deviceTopic(smoke, 'telemetry'), JSON.stringify({ temperature_c: 20, humidity_pct: 50, eco2_ppm: 420, obscuration_pct_m: 0 }), { qos: 1 });
+  await s.publishAsync(deviceTopic(smoke, 'telemetry'), JSON.stringify({ temperature_c: 20, humidity_pct: 50, eco2_ppm: 420, obscuration_pct_m: 0 }), {
+    qos: 1,
+  });
   s.stream.destroy();
 });
 afterAll(async () => {

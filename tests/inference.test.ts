@@ -17,7 +17,11 @@ const pad = (w: number[]) => [...w, ...Array(6 - w.length).fill(0)];
 function writeModel(dir: string, id: string, version: string, layers: Dense[], opts: { bytes?: Uint8Array; sha?: string } = {}) {
   const bytes = opts.bytes ?? buildMlp({ name: id, inputName: 'features', outputName: 'score', mean, std, layers });
   const manifest: Manifest = {
-    id, version, kind: 'smoke', file: 'model.onnx', sha256: opts.sha ?? sha256(bytes),
+    id,
+    version,
+    kind: 'smoke',
+    file: 'model.onnx',
+    sha256: opts.sha ?? sha256(bytes),
     input: { name: 'features', features, window: { seconds: 60 } },
     normalisation: { mean, std },
     output: { name: 'score', meaning: 'probability of fire' },
@@ -89,35 +93,74 @@ describe('inference engine', () => {
 
   it('builds multi-layer models (ReLU between dense layers)', async () => {
     writeModel(dir, 'toy-mlp', '1.0.0', [
-      { weights: [[1, -1], [0, 1], [2, 0], [0, 0], [0, 0], [0, 0]], bias: [0, 0.5] },
+      {
+        weights: [
+          [1, -1],
+          [0, 1],
+          [2, 0],
+          [0, 0],
+          [0, 0],
+          [0, 0],
+        ],
+        bias: [0, 0.5],
+      },
       { weights: [[1], [-1]], bias: [0.25] },
     ]);
     const m = await t.gw.reloadModel('toy-mlp');
     const x = [2.4, 55, 0.7, 0, 0, 0];
-    const h = [0, 1].map((j) => Math.max(0, [[1, -1], [0, 1], [2, 0]].reduce((a, w, i) => a + ((x[i]! - mean[i]!) / std[i]!) * w[j]!, [0, 0.5][j]!)));
+    const h = [0, 1].map((j) =>
+      Math.max(
+        0,
+        [
+          [1, -1],
+          [0, 1],
+          [2, 0],
+        ].reduce((a, w, i) => a + ((x[i]! - mean[i]!) / std[i]!) * w[j]!, [0, 0.5][j]!),
+      ),
+    );
     expect(await m.batcher.infer(Float32Array.from(x))).toBeCloseTo(sigmoid(h[0]! - h[1]! + 0.25), 5);
   });
 });
 
 describe('models and their detectors', () => {
-  it('a model whose features are not the ones its kind\'s detector computes is refused, and says why', async () => {
+  it("a model whose features are not the ones its kind's detector computes is refused, and says why", async () => {
     const d = mkdtempSync(join(tmpdir(), 'vigil-mismatch-'));
-    const bytes = buildMlp({ name: 'odd', inputName: 'features', outputName: 'score', mean: [0, 0, 0], std: [1, 1, 1], layers: [{ weights: [[1], [1], [1]], bias: [0] }] });
+    const bytes = buildMlp({
+      name: 'odd',
+      inputName: 'features',
+      outputName: 'score',
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
+      layers: [{ weights: [[1], [1], [1]], bias: [0] }],
+    });
     mkdirSync(join(d, 'odd-smoke'));
     writeFileSync(join(d, 'odd-smoke', 'model.onnx'), bytes);
-    writeFileSync(join(d, 'odd-smoke', 'manifest.json'), JSON.stringify({
-      id: 'odd-smoke', version: '1.0.0', kind: 'smoke', file: 'model.onnx', sha256: sha256(bytes),
-      input: { name: 'features', features: ['temperature_c', 'humidity_pct', 'eco2_ppm'], window: { seconds: 10 } },
-      normalisation: { mean: [0, 0, 0], std: [1, 1, 1] }, output: { name: 'score', meaning: 'x' },
-      thresholds: { alert: 0.9, clear: 0.5 }, alertType: 'fire',
-    }));
+    writeFileSync(
+      join(d, 'odd-smoke', 'manifest.json'),
+      JSON.stringify({
+        id: 'odd-smoke',
+        version: '1.0.0',
+        kind: 'smoke',
+        file: 'model.onnx',
+        sha256: sha256(bytes),
+        input: { name: 'features', features: ['temperature_c', 'humidity_pct', 'eco2_ppm'], window: { seconds: 10 } },
+        normalisation: { mean: [0, 0, 0], std: [1, 1, 1] },
+        output: { name: 'score', meaning: 'x' },
+        thresholds: { alert: 0.9, clear: 0.5 },
+        alertType: 'fire',
+      }),
+    );
     const g = await startTestGateway({ inference: { modelsDir: d } });
     try {
       expect(g.gw.detectors.mismatched.get('odd-smoke')).toMatch(/features \[temperature_c,humidity_pct,eco2_ppm\] are not the detector's \[temp_rise_60s_c,/);
       const models = await getJson<{ problems: { id: string; error: string }[] }>(`${g.httpUrl}/api/v1/models`);
       expect(models.body.problems).toEqual([expect.objectContaining({ id: 'odd-smoke', error: expect.stringMatching(/are not the detector's/) })]);
       const c = await connect(g.mqttUrl, { clientId: 'mm-smoke-1' });
-      await c.publishAsync('vigil/v1/mm/smoke/mm-smoke-1/telemetry', JSON.stringify({ temperature_c: 80, humidity_pct: 10, eco2_ppm: 30000, obscuration_pct_m: 0 }), { qos: 1 });
+      await c.publishAsync(
+        'vigil/v1/mm/smoke/mm-smoke-1/telemetry',
+        JSON.stringify({ temperature_c: 80, humidity_pct: 10, eco2_ppm: 30000, obscuration_pct_m: 0 }),
+        { qos: 1 },
+      );
       await g.gw.detectors.idle();
       expect(g.gw.models.models[0]!.batcher.stats.inferences).toBe(0);
     } finally {

@@ -25,7 +25,18 @@ describe('the InfluxDB schema, on a strict engine', () => {
   it('a fleet of every kind writes without a single type conflict; integers, booleans, a gateway tag, no tag/field collision, personal data pseudonymised', async () => {
     // The fleet runs on the wall clock: the gateway replaces device times further off than its skew
     // limit, and nothing asserted here depends on the hour. An uplink that never answers: every point stays in the spool, where the test reads it.
-    const t = await startTestGateway({ gatewayId: 'box-7', security: { messagesPerSecond: 100_000, messageBurst: 100_000 }, forward: { url: 'http://127.0.0.1:9', minRetryMs: 60_000, maxRetryMs: 60_000, aggregateS: { camera: 1 }, healthIntervalS: 1, mqtt: { url: 'mqtt://127.0.0.1:9', reconnectMs: 60_000 } } });
+    const t = await startTestGateway({
+      gatewayId: 'box-7',
+      security: { messagesPerSecond: 100_000, messageBurst: 100_000 },
+      forward: {
+        url: 'http://127.0.0.1:9',
+        minRetryMs: 60_000,
+        maxRetryMs: 60_000,
+        aggregateS: { camera: 1 },
+        healthIntervalS: 1,
+        mqtt: { url: 'mqtt://127.0.0.1:9', reconnectMs: 60_000 },
+      },
+    });
     const fleet = new Fleet({ url: t.mqttUrl, sites: ['hub1'], perKind: { camera: 2, door: 2, smoke: 2, bodycam: 2 }, speed: 100, seed: 3 });
     try {
       // A registered device, so coverage is reported too.
@@ -38,8 +49,17 @@ describe('the InfluxDB schema, on a strict engine', () => {
         await c.endAsync();
       };
       await pub({ site: 'hub1', kind: 'camera', deviceId: 'cam-x' }, 'event', { type: 'crowd_count', zone: 'gate-3', count: 412 });
-      await pub({ site: 'hub1', kind: 'door', deviceId: 'door-x' }, 'event', { type: 'access_denied', credential: { type: 'card', id: 'CARD-0042' }, reason: 'expired' });
-      await pub({ site: 'hub1', kind: 'bodycam', deviceId: 'cam-body-x' }, 'telemetry', { recording: true, officer: 'PC Jane Doe', gps: { lat: 51.501234, lon: -0.141234, accuracy_m: 4 }, battery_pct: 77 });
+      await pub({ site: 'hub1', kind: 'door', deviceId: 'door-x' }, 'event', {
+        type: 'access_denied',
+        credential: { type: 'card', id: 'CARD-0042' },
+        reason: 'expired',
+      });
+      await pub({ site: 'hub1', kind: 'bodycam', deviceId: 'cam-body-x' }, 'telemetry', {
+        recording: true,
+        officer: 'PC Jane Doe',
+        gps: { lat: 51.501234, lon: -0.141234, accuracy_m: 4 },
+        battery_pct: 77,
+      });
       await until(() => t.gw.forwarding.spool.depth > 300, 'fleet points spooled', 20_000);
       // Cameras aggregated over 1-s windows: the first closes within a second or two.
       await until(() => t.gw.forwarding.spool.head(100_000, 1e9).some((r) => r.line.startsWith('camera_agg,')), 'a camera aggregate', 20_000);
@@ -66,21 +86,30 @@ describe('the InfluxDB schema, on a strict engine', () => {
       expect(types['status']).toMatchObject({ online: 'boolean' });
 
       // Every panel of the provisioned Grafana dashboard reads a measurement and field that exist, with the box/site/device variables.
-      expect(types['box']).toMatchObject({ spooled_influx: 'integer', spooled_central: 'integer', circuit_central: 'integer', uptime_s: 'integer', open_alerts: 'integer' });
+      expect(types['box']).toMatchObject({
+        spooled_influx: 'integer',
+        spooled_central: 'integer',
+        circuit_central: 'integer',
+        uptime_s: 'integer',
+        open_alerts: 'integer',
+      });
       expect(types['alerts']).toMatchObject({ age_s: 'float', version: 'integer' });
       expect(types['coverage']).toMatchObject({ healthy: 'integer', registered: 'integer', ratio: 'float' });
       for (const file of ['vigil-edge.json', 'vigil-box-health.json']) {
-      const dash = JSON.parse(readFileSync(new URL(`../deploy/grafana/dashboards/${file}`, import.meta.url), 'utf8')) as { panels: { title: string; targets: { query: string }[] }[]; templating: { list: { name: string }[] } };
-      expect(dash.templating.list.map((v) => v.name)).toEqual(['gateway', 'site', 'device']);
-      for (const p of dash.panels) {
-        for (const { query } of p.targets) {
-          const m = /r\._measurement == "(\w+)"/.exec(query)?.[1];
-          const f = /r\._field == "(\w+)"/.exec(query)?.[1];
-          expect(m && f, `${p.title}: a measurement and a _field filter`).toBeTruthy();
-          expect(types[m!]?.[f!], `${p.title}: ${m}.${f}`).toBeDefined();
-          expect(query, p.title).toContain('${gateway:regex}');
+        const dash = JSON.parse(readFileSync(new URL(`../deploy/grafana/dashboards/${file}`, import.meta.url), 'utf8')) as {
+          panels: { title: string; targets: { query: string }[] }[];
+          templating: { list: { name: string }[] };
+        };
+        expect(dash.templating.list.map((v) => v.name)).toEqual(['gateway', 'site', 'device']);
+        for (const p of dash.panels) {
+          for (const { query } of p.targets) {
+            const m = /r\._measurement == "(\w+)"/.exec(query)?.[1];
+            const f = /r\._field == "(\w+)"/.exec(query)?.[1];
+            expect(m && f, `${p.title}: a measurement and a _field filter`).toBeTruthy();
+            expect(types[m!]?.[f!], `${p.title}: ${m}.${f}`).toBeDefined();
+            expect(query, p.title).toContain('${gateway:regex}');
+          }
         }
-      }
       }
 
       const row = async (q: string) => (await db.query(q)).results[0]!.series![0]!;

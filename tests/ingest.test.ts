@@ -40,11 +40,23 @@ describe('ingest', () => {
       expect(r.message.data['temperature_c']).toBeCloseTo(100);
       expect(r.message.data['units']).toBeUndefined();
     }
-    const imu = await run(input('vigil/v1/hub1/bodycam/b1/telemetry', {
-      recording: false,
-      imu: { rate_hz: 2, accel_g: [[0, 0, 9.80665], [0, 0, 19.6133]], gyro_dps: [[0, 0, Math.PI], [0, 0, 0]] },
-      units: { 'imu.accel_g': 'm/s2', 'imu.gyro_dps': 'rad/s' },
-    }));
+    const imu = await run(
+      input('vigil/v1/hub1/bodycam/b1/telemetry', {
+        recording: false,
+        imu: {
+          rate_hz: 2,
+          accel_g: [
+            [0, 0, 9.80665],
+            [0, 0, 19.6133],
+          ],
+          gyro_dps: [
+            [0, 0, Math.PI],
+            [0, 0, 0],
+          ],
+        },
+        units: { 'imu.accel_g': 'm/s2', 'imu.gyro_dps': 'rad/s' },
+      }),
+    );
     expect(imu.ok).toBe(true);
     if (imu.ok) {
       const w = imu.message.data['imu'] as { accel_g: number[][]; gyro_dps: number[][] };
@@ -65,10 +77,20 @@ describe('ingest', () => {
     ['an unknown kind', input('vigil/v1/hub1/toaster/t1/telemetry', {}), 'unknown_kind', /toaster/],
     ['a topic outside the namespace', input('sensors/s1/telemetry', {}, 's1'), 'outside_namespace', /must start with "vigil\/v1\/"/],
     ['an unknown channel', input('vigil/v1/hub1/smoke/s1/debug', {}), 'unknown_channel', /unknown channel "debug"/],
-    ['a snapshot from a kind without a camera', input('vigil/v1/hub1/smoke/s1/snapshot', Buffer.from([0xff, 0xd8, 0xff])), 'unknown_channel', /does not publish snapshots/],
-    ['another device\'s topic', input(smokeT, reading, 's2'), 'device_mismatch', /client "s2" may only publish on its own topics/],
+    [
+      'a snapshot from a kind without a camera',
+      input('vigil/v1/hub1/smoke/s1/snapshot', Buffer.from([0xff, 0xd8, 0xff])),
+      'unknown_channel',
+      /does not publish snapshots/,
+    ],
+    ["another device's topic", input(smokeT, reading, 's2'), 'device_mismatch', /client "s2" may only publish on its own topics/],
     ['a gateway → device topic', input('vigil/v1/hub1/smoke/s1/config/desired', {}), 'reserved_topic', /published by the gateway only/],
-    ['a door event with a bad credential', input('vigil/v1/hub1/door/d1/event', { type: 'access_granted', credential: { type: 'retina', id: 'x' } }), 'schema_violation', /credential\.type/],
+    [
+      'a door event with a bad credential',
+      input('vigil/v1/hub1/door/d1/event', { type: 'access_granted', credential: { type: 'retina', id: 'x' } }),
+      'schema_violation',
+      /credential\.type/,
+    ],
   ];
   it.each(refusals)('refuses %s with a specific reason', async (_name, i, code, msg) => {
     const r = await run(i);

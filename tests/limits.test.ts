@@ -50,7 +50,7 @@ describe('FairQueue', () => {
     expect(q.queued).toBe(2);
     // Another source is not behind source a's queue.
     await expect(q.run('b', async () => 'b first')).resolves.toBe('b first');
-    for (let done = 0; done < 3; ) {
+    for (let done = 0; done < 3;) {
       await new Promise((r) => setImmediate(r));
       const g = gates.shift();
       if (g) {

@@ -21,7 +21,12 @@ afterAll(async () => {
  * The findings we accept, each with its reason: the public health and metrics routes take no input
  * and answer no 4xx; the licence is proprietary and has no public URL.
  */
-const accepted = new Set(['operation-4xx-response #/paths/~1healthz/get/responses', 'operation-4xx-response #/paths/~1readyz/get/responses', 'operation-4xx-response #/paths/~1metrics/get/responses', 'info-license-strict #/info/license/url']);
+const accepted = new Set([
+  'operation-4xx-response #/paths/~1healthz/get/responses',
+  'operation-4xx-response #/paths/~1readyz/get/responses',
+  'operation-4xx-response #/paths/~1metrics/get/responses',
+  'info-license-strict #/info/license/url',
+]);
 
 describe('OpenAPI document', () => {
   it("is clean under Redocly's recommended rules (but the accepted findings above)", async () => {
@@ -31,7 +36,24 @@ describe('OpenAPI document', () => {
   });
 
   it('has an operationId each, roles on every authenticated operation, security: [] on public ones, documented errors and bodies', () => {
-    const doc = JSON.parse(spec) as { servers: unknown[]; paths: Record<string, Record<string, { operationId?: string; security?: unknown[]; description?: string; 'x-roles'?: string[]; responses: Record<string, { description: string }>; requestBody?: { content: Record<string, unknown> } }>>; components: { schemas: Record<string, unknown> } };
+    const doc = JSON.parse(spec) as {
+      servers: unknown[];
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            operationId?: string;
+            security?: unknown[];
+            description?: string;
+            'x-roles'?: string[];
+            responses: Record<string, { description: string }>;
+            requestBody?: { content: Record<string, unknown> };
+          }
+        >
+      >;
+      components: { schemas: Record<string, unknown> };
+    };
     expect(doc.servers).toHaveLength(1);
     expect(Object.keys(doc.components.schemas)).toContain('Error');
     const ids = new Set<string>();

@@ -16,7 +16,12 @@ describe('configuration', () => {
     const file = join(dir, 'a.json');
     writeFileSync(file, JSON.stringify({ gatewayId: 'metro-7', mqtt: { tcp: { port: 1999 } }, ingest: { maxJsonBytes: 4096 } }));
     const c = loadConfig({ file, env: { VIGIL_MQTT_TCP_PORT: '2883', VIGIL_MQTT_WS_ENABLED: 'false', VIGIL_LOG_LEVEL: 'debug' } });
-    expect(c).toMatchObject({ gatewayId: 'metro-7', mqtt: { tcp: { port: 2883 }, ws: { enabled: false } }, ingest: { maxJsonBytes: 4096, maxSnapshotBytes: 1_048_576 }, log: { level: 'debug' } });
+    expect(c).toMatchObject({
+      gatewayId: 'metro-7',
+      mqtt: { tcp: { port: 2883 }, ws: { enabled: false } },
+      ingest: { maxJsonBytes: 4096, maxSnapshotBytes: 1_048_576 },
+      log: { level: 'debug' },
+    });
   });
 
   it('reports every problem with its path and environment variable', () => {
@@ -50,11 +55,20 @@ describe('configuration', () => {
     expect(problems({ VIGIL_FORWARD_URL: 'not a url' })).toEqual([expect.stringMatching(/^forward\.url \(VIGIL_FORWARD_URL\): an http\(s\) URL/)]);
     expect(problems({ VIGIL_FORWARD_MQTT_URL: 'central:1883' })).toEqual([expect.stringMatching(/^forward\.mqtt\.url .*an MQTT URL/)]);
     expect(problems({ VIGIL_HTTP_PORT: '70000' })).toEqual([expect.stringMatching(/^http\.port .*Too big/)]);
-    expect(problems({ VIGIL_MQTT_TLS_ENABLED: 'true', VIGIL_MQTT_TLS_CERT_FILE: join(dir, 'missing.crt'), VIGIL_MQTT_TLS_KEY_FILE: join(dir, 'missing.key'), VIGIL_MQTT_TLS_CLIENT_CERTS: 'off' })).toEqual([
+    expect(
+      problems({
+        VIGIL_MQTT_TLS_ENABLED: 'true',
+        VIGIL_MQTT_TLS_CERT_FILE: join(dir, 'missing.crt'),
+        VIGIL_MQTT_TLS_KEY_FILE: join(dir, 'missing.key'),
+        VIGIL_MQTT_TLS_CLIENT_CERTS: 'off',
+      }),
+    ).toEqual([
       expect.stringMatching(/^mqtt\.tls\.certFile .*cannot read .*missing\.crt \(no such file\)/),
       expect.stringMatching(/^mqtt\.tls\.keyFile .*cannot read .*missing\.key \(no such file\)/),
     ]);
-    expect(problems({ VIGIL_FORWARD_MQTT_URL: 'mqtts://c:8883', VIGIL_FORWARD_MQTT_CERT_FILE: join(ROOT, 'package.json') })).toEqual([expect.stringMatching(/^forward\.mqtt\.keyFile .*needs both/)]);
+    expect(problems({ VIGIL_FORWARD_MQTT_URL: 'mqtts://c:8883', VIGIL_FORWARD_MQTT_CERT_FILE: join(ROOT, 'package.json') })).toEqual([
+      expect.stringMatching(/^forward\.mqtt\.keyFile .*needs both/),
+    ]);
   });
 
   it('the README configuration reference is the one generated from the schema', () => {
@@ -82,7 +96,9 @@ describe('gateway process', () => {
   it('exits 2 when a plaintext listener would face the network without TLS, and says how to fix it', async () => {
     const p = runScript('gateway/main.ts', [], { ...freePortsEnv, VIGIL_MQTT_TCP_HOST: '0.0.0.0' });
     expect((await p.exit).code).toBe(2);
-    expect(p.stderr()).toMatch(/mqtt\.tcp\.host \(VIGIL_MQTT_TCP_HOST\): plaintext listener on non-loopback address "0\.0\.0\.0".*npm run certs -- site.*security\.allowPlaintext/);
+    expect(p.stderr()).toMatch(
+      /mqtt\.tcp\.host \(VIGIL_MQTT_TCP_HOST\): plaintext listener on non-loopback address "0\.0\.0\.0".*npm run certs -- site.*security\.allowPlaintext/,
+    );
   });
 
   it('exits 2 on a data directory that others can read (secrets at rest), and names the fix', async () => {
@@ -100,7 +116,11 @@ describe('gateway process', () => {
     const a = { site: 'hub1', kind: 'smoke', deviceId: 'proc-smoke-1' };
     const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${running.ports.mqtt}`, { clientId: a.deviceId, reconnectPeriod: 0 });
     for (let i = 0; i < 20; i++) {
-      await dev.publishAsync(deviceTopic(a, 'telemetry'), JSON.stringify({ temperature_c: 20, humidity_pct: 40, eco2_ppm: 400, obscuration_pct_m: 0, seq: i }), { qos: 1 });
+      await dev.publishAsync(
+        deviceTopic(a, 'telemetry'),
+        JSON.stringify({ temperature_c: 20, humidity_pct: 40, eco2_ppm: 400, obscuration_pct_m: 0, seq: i }),
+        { qos: 1 },
+      );
     }
     const api = (await (await fetch(`http://127.0.0.1:${running.ports.http}/api/v1/devices/${a.deviceId}`)).json()) as { messages: number };
     expect(api.messages).toBe(20);
@@ -114,7 +134,11 @@ describe('gateway process', () => {
   });
 
   it('npm start under SIGTERM: npm hands the signal to the gateway, which stops and frees its ports; exit 0, no orphan', async () => {
-    const child = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, ...freePortsEnv, VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-npm-start-')) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: ROOT,
+      env: { ...process.env, ...freePortsEnv, VIGIL_DATA_DIR: mkdtempSync(join(tmpdir(), 'vigil-npm-start-')) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d));
     const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
@@ -168,12 +192,19 @@ describe('admin CLI', () => {
 
     const gw = runScript('gateway/main.ts', [], env);
     const running = JSON.parse(await gw.line(/vigil gateway running/)) as { ports: { mqtt: number } };
-    const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${running.ports.mqtt}`, { clientId: 'hub9-door-01', username: 'hub9-door-01', password: creds[0]!.password, reconnectPeriod: 0 });
+    const dev = await mqtt.connectAsync(`mqtt://127.0.0.1:${running.ports.mqtt}`, {
+      clientId: 'hub9-door-01',
+      username: 'hub9-door-01',
+      password: creds[0]!.password,
+      reconnectPeriod: 0,
+    });
     const closed = new Promise<void>((r) => dev.once('close', () => r()));
     expect((await cli('device', 'revoke', 'hub9-door-01')).code).toBe(0);
     await closed; // within the gateway's 2 s database watch
     const audit = JSON.parse((await cli('audit', '--limit', '100')).out) as { action: string; target: string }[];
-    expect(audit.map((r) => `${r.action} ${r.target}`)).toEqual(expect.arrayContaining(['device.provision hub9-door-01', 'mqtt.connect hub9-door-01', 'device.revoke hub9-door-01', 'mqtt.session_closed hub9-door-01']));
+    expect(audit.map((r) => `${r.action} ${r.target}`)).toEqual(
+      expect.arrayContaining(['device.provision hub9-door-01', 'mqtt.connect hub9-door-01', 'device.revoke hub9-door-01', 'mqtt.session_closed hub9-door-01']),
+    );
     // --tail: the newest records; --since: an age back from now.
     const tail = JSON.parse((await cli('audit', '--tail', '--limit', '2', '--since', '1h')).out) as { seq: number }[];
     expect(tail.map((r) => r.seq)).toEqual((audit as unknown as { seq: number }[]).slice(-2).map((r) => r.seq));
@@ -190,14 +221,35 @@ describe('npm run sim', () => {
     const token = JSON.parse(admin.stdout()).token as string;
     const gw = runScript('gateway/main.ts', [], env);
     const ports = (JSON.parse(await gw.line(/vigil gateway running/)) as { ports: { mqtt: number; http: number } }).ports;
-    const args = ['--url', `mqtt://127.0.0.1:${ports.mqtt}`, '--api', `http://127.0.0.1:${ports.http}`, '--sites', 'simx', '--cameras', '1', '--doors', '1', '--smoke', '2', '--bodycams', '1', '--speed', '20', '--duration', '4'];
+    const args = [
+      '--url',
+      `mqtt://127.0.0.1:${ports.mqtt}`,
+      '--api',
+      `http://127.0.0.1:${ports.http}`,
+      '--sites',
+      'simx',
+      '--cameras',
+      '1',
+      '--doors',
+      '1',
+      '--smoke',
+      '2',
+      '--bodycams',
+      '1',
+      '--speed',
+      '20',
+      '--duration',
+      '4',
+    ];
     const sim = runScript('simulators/fleet-cli.ts', args, { VIGIL_TOKEN: token });
     expect((await sim.exit).code, sim.stderr()).toBe(0);
     expect(sim.stdout()).toMatch(/provisioned 5 and re-keyed 0 simulated devices/);
     const again = runScript('simulators/fleet-cli.ts', [...args.slice(0, -2), '--duration', '2'], { VIGIL_TOKEN: token });
     expect((await again.exit).code, again.stderr()).toBe(0);
     expect(again.stdout()).toMatch(/provisioned 0 and re-keyed 5/);
-    const list = (await (await fetch(`http://127.0.0.1:${ports.http}/api/v1/devices?site=simx`, { headers: { authorization: `Bearer ${token}` } })).json()) as { devices: { messages: number; refused: number }[] };
+    const list = (await (await fetch(`http://127.0.0.1:${ports.http}/api/v1/devices?site=simx`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      devices: { messages: number; refused: number }[];
+    };
     expect(list.devices).toHaveLength(5);
     expect(list.devices.every((d) => d.messages > 0 && d.refused === 0)).toBe(true);
     // A wrong token and an unreachable gateway are messages with their exit codes, not stack traces.
@@ -217,16 +269,51 @@ describe('npm run demo', () => {
   it('runs the gateway with all four kinds online, message rates and refused inputs by reason', async () => {
     const labelsFile = join(dir, 'incidents.jsonl');
     const dataDir = join(dir, 'demo');
-    const p = runScript('simulators/demo.ts', ['--duration', '20', '--speed', '20', '--interval', '4', '--labels', labelsFile, '--data-dir', dataDir, '--sites', 'hub1', '--cameras', '1', '--doors', '2', '--smoke', '2', '--bodycams', '1'], freePortsEnv);
+    const p = runScript(
+      'simulators/demo.ts',
+      [
+        '--duration',
+        '20',
+        '--speed',
+        '20',
+        '--interval',
+        '4',
+        '--labels',
+        labelsFile,
+        '--data-dir',
+        dataDir,
+        '--sites',
+        'hub1',
+        '--cameras',
+        '1',
+        '--doors',
+        '2',
+        '--smoke',
+        '2',
+        '--bodycams',
+        '1',
+      ],
+      freePortsEnv,
+    );
     // The newcomer's path: the printed consumer and engineer credentials work straight away.
     await p.line(/curl -H/);
-    const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as Record<string, { id: string; mqttPassword: string; apiToken: string }> & { mqtt: string; http: string };
-    const consumer = await mqtt.connectAsync(creds.mqtt.replace('localhost', '127.0.0.1'), { clientId: `${creds['consumer']!.id}:test`, username: creds['consumer']!.id, password: creds['consumer']!.mqttPassword, reconnectPeriod: 0 });
+    const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as Record<
+      string,
+      { id: string; mqttPassword: string; apiToken: string }
+    > & { mqtt: string; http: string };
+    const consumer = await mqtt.connectAsync(creds.mqtt.replace('localhost', '127.0.0.1'), {
+      clientId: `${creds['consumer']!.id}:test`,
+      username: creds['consumer']!.id,
+      password: creds['consumer']!.mqttPassword,
+      reconnectPeriod: 0,
+    });
     const event = new Promise<string>((r) => consumer.once('message', (t) => r(t)));
     await consumer.subscribeAsync('vigil/v1/+/+/+/telemetry', { qos: 1 });
     expect(await event).toMatch(/^vigil\/v1\/hub1\//);
     consumer.end(true);
-    const api = await fetch(`${creds.http.replace('localhost', '127.0.0.1')}/api/v1/devices`, { headers: { authorization: `Bearer ${creds['engineer']!.apiToken}` } });
+    const api = await fetch(`${creds.http.replace('localhost', '127.0.0.1')}/api/v1/devices`, {
+      headers: { authorization: `Bearer ${creds['engineer']!.apiToken}` },
+    });
     expect(api.status).toBe(200);
     expect(((await api.json()) as { count: number }).count).toBe(7);
     expect((await p.exit).code, p.stderr()).toBe(0);
@@ -235,7 +322,12 @@ describe('npm run demo', () => {
     // Before shutdown every device was online: camera 1 + the faulty camera, 2 doors, 2 smoke, 1 bodycam.
     const lastLive = out.slice(0, out.lastIndexOf('final')).lastIndexOf('kind       online/total');
     const live = out.slice(lastLive);
-    for (const [kind, n] of [['camera', 2], ['door', 2], ['smoke', 2], ['bodycam', 1]] as const) {
+    for (const [kind, n] of [
+      ['camera', 2],
+      ['door', 2],
+      ['smoke', 2],
+      ['bodycam', 1],
+    ] as const) {
       const row = live.split('\n').find((l) => l.startsWith(kind))!;
       expect(row, live).toMatch(new RegExp(`^${kind}\\s+${n}/${n}\\s+\\d+\\.\\d\\s+[1-9]`));
     }
@@ -245,6 +337,11 @@ describe('npm run demo', () => {
     expect(out).toMatch(/ALERT raised +critical +fire +hub1-smoke-0\d/);
     expect(out).toMatch(/ALERT acknowledged .* by ops-center/);
     expect(out).toMatch(/ALERT escalated /);
-    expect(readFileSync(labelsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).type)).toContain('fire');
+    expect(
+      readFileSync(labelsFile, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).type),
+    ).toContain('fire');
   });
 });

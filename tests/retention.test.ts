@@ -69,7 +69,12 @@ describe('alerts, config versions and local telemetry', () => {
     const ins = db.prepare('INSERT INTO alerts (id, key, site, zone, type, state, raised_at, data) VALUES (?, ?, ?, NULL, ?, ?, ?, ?)');
     const hist = db.prepare(`INSERT INTO alert_history (alert_id, ts, event, actor, version, detail) VALUES (?, ?, 'raised', 'gateway', 1, '{}')`);
     const old = clock() - 100 * DAY;
-    for (const [id, state, at] of [['al-old-resolved', 'resolved', old], ['al-old-auto', 'auto_resolved', old], ['al-old-open', 'raised', old], ['al-new-resolved', 'resolved', clock() - DAY]] as const) {
+    for (const [id, state, at] of [
+      ['al-old-resolved', 'resolved', old],
+      ['al-old-auto', 'auto_resolved', old],
+      ['al-old-open', 'raised', old],
+      ['al-new-resolved', 'resolved', clock() - DAY],
+    ] as const) {
       ins.run(id, `k-${id}`, 'hub1', 'fire', state, at, '{}');
       hist.run(id, at);
     }
@@ -85,15 +90,27 @@ describe('alerts, config versions and local telemetry', () => {
     for (let v = 1; v <= 3; v++) ins.run('hub1-door-02', v);
     db.prepare(`INSERT INTO device_config_state (device_id, desired_version, status, updated_at) VALUES ('hub1-door-01', 2, 'in_sync', 0)`).run();
     expect(r.run().configVersions).toBe(6);
-    const versions = (db.prepare(`SELECT version FROM device_configs WHERE device_id = 'hub1-door-01' ORDER BY version`).all() as { version: number }[]).map((x) => x.version);
+    const versions = (db.prepare(`SELECT version FROM device_configs WHERE device_id = 'hub1-door-01' ORDER BY version`).all() as { version: number }[]).map(
+      (x) => x.version,
+    );
     expect(versions).toEqual([2, 8, 9, 10, 11, 12]);
     expect((db.prepare(`SELECT count(*) AS n FROM device_configs WHERE device_id = 'hub1-door-02'`).get() as { n: number }).n).toBe(3);
   });
 
   it('trims the local telemetry store to localTelemetryMaxRows, oldest first, in batches', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-ret-spool-'));
-    const spool = new Spool({ file: join(dir, 'spool.db'), deadLetterFile: join(dir, 'dl.jsonl'), maxBytes: 1 << 24, maxAgeMs: DAY, durability: 'process', commitIntervalMs: 0 });
-    await spool.append([], Array.from({ length: 120 }, (_, i) => ({ device: 'd1', ts: i, fields: '{}' })));
+    const spool = new Spool({
+      file: join(dir, 'spool.db'),
+      deadLetterFile: join(dir, 'dl.jsonl'),
+      maxBytes: 1 << 24,
+      maxAgeMs: DAY,
+      durability: 'process',
+      commitIntervalMs: 0,
+    });
+    await spool.append(
+      [],
+      Array.from({ length: 120 }, (_, i) => ({ device: 'd1', ts: i, fields: '{}' })),
+    );
     expect(spool.trimLocal(100, 15)).toBe(15);
     expect(spool.trimLocal(100, 15)).toBe(5);
     expect(spool.trimLocal(100, 15)).toBe(0);

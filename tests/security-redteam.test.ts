@@ -34,7 +34,11 @@ beforeAll(async () => {
     { deviceId: 'community2-smoke-01', kind: 'smoke', site: 'community2' },
   ];
   for (const p of await G.gw.security.registry.provisionMany(devices, { id: 'test' })) pw[p.device.deviceId] = p.credentials.password;
-  for (const [id, sites] of [['cons', ['hub1']], ['hub1', ['hub1']], ['eng', ['hub1']]] as const) {
+  for (const [id, sites] of [
+    ['cons', ['hub1']],
+    ['hub1', ['hub1']],
+    ['eng', ['hub1']],
+  ] as const) {
     const p = await G.gw.security.registry.addPrincipal({ id, role: id === 'eng' ? 'engineer' : 'consumer', sites: [...sites] }, { id: 'test' });
     principals[id] = { secret: p.credentials.password, token: p.token };
   }
@@ -45,20 +49,30 @@ afterAll(async () => {
 });
 
 const device = (id: string, extra: IClientOptions = {}) => connect(G.mqttUrl, { clientId: id, username: id, password: pw[id], ...extra });
-const person = (id: string, suffix: string, extra: IClientOptions = {}) => connect(G.mqttUrl, { clientId: `${id}:${suffix}`, username: id, password: principals[id]!.secret, ...extra });
+const person = (id: string, suffix: string, extra: IClientOptions = {}) =>
+  connect(G.mqttUrl, { clientId: `${id}:${suffix}`, username: id, password: principals[id]!.secret, ...extra });
 const audits = (action: string, outcome: 'ok' | 'denied') => G.gw.security.audit.query({ action, outcome, limit: 5000 });
 const metrics = async () => scrape(`http://127.0.0.1:${G.gw.ports.http}`);
 
 /** An MQTT client whose TCP connection leaves from another loopback address (127.0.0.2 is another source). */
 function fromAddress(localAddress: string, opts: IClientOptions): MqttClient {
   const port = G.gw.ports.mqtt!;
-  return new MqttClient(() => createConnection({ host: '127.0.0.1', port, localAddress }), { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 30_000, ...opts });
+  return new MqttClient(() => createConnection({ host: '127.0.0.1', port, localAddress }), {
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 30_000,
+    ...opts,
+  });
 }
 
 describe('a person can never speak as a device', () => {
   it('a consumer publishing on device topics — another site, an invented site, its own site, a real device — is refused: no alert, no state, no retained status, no ghost device', async () => {
     const real = await device('hub1-smoke-06');
-    await real.publishAsync(deviceTopic({ site: 'hub1', kind: 'smoke', deviceId: 'hub1-smoke-06' }, 'status'), JSON.stringify({ online: true, firmware: 'real' }), { qos: 1, retain: true });
+    await real.publishAsync(
+      deviceTopic({ site: 'hub1', kind: 'smoke', deviceId: 'hub1-smoke-06' }, 'status'),
+      JSON.stringify({ online: true, firmware: 'real' }),
+      { qos: 1, retain: true },
+    );
     const c = await person('cons', 'phone');
     const errors = await collect(c, clientErrorTopic('cons:phone'));
     const alarm = JSON.stringify({ type: 'alarm', active: true, source: 'smoke' });
@@ -68,7 +82,10 @@ describe('a person can never speak as a device', () => {
       ['vigil/v1/hub1/smoke/cons-hub1-smoke/event', alarm],
       ['vigil/v1/hub1/smoke/hub1-smoke-06/event', alarm],
       ['vigil/v1/hub1/smoke/hub1-smoke-06/status', JSON.stringify({ online: false, firmware: 'forged' })],
-      ['vigil/v1/community2/smoke/community2-smoke-01/telemetry', JSON.stringify({ temperature_c: 90, humidity_pct: 5, eco2_ppm: 20000, obscuration_pct_m: 12 })],
+      [
+        'vigil/v1/community2/smoke/community2-smoke-01/telemetry',
+        JSON.stringify({ temperature_c: 90, humidity_pct: 5, eco2_ppm: 20000, obscuration_pct_m: 12 }),
+      ],
     ] as const;
     for (const [topic, body] of forged) await c.publishAsync(topic, body, { qos: 1, retain: topic.endsWith('/status') });
     await until(() => errors.seen.length >= forged.length, 'one refusal per forged message');
@@ -82,7 +99,10 @@ describe('a person can never speak as a device', () => {
     const list = await G.api('GET', '/api/v1/devices', G.adminToken);
     expect(list.body.devices.map((d: { deviceId: string }) => d.deviceId)).not.toContain('cons-hub1-smoke');
     // The retained status is still the device's own.
-    const late = await collect(await connect(G.mqttUrl, { clientId: 'root-admin:late', username: 'root-admin', password: G.adminSecret }), 'vigil/v1/hub1/smoke/hub1-smoke-06/status');
+    const late = await collect(
+      await connect(G.mqttUrl, { clientId: 'root-admin:late', username: 'root-admin', password: G.adminSecret }),
+      'vigil/v1/hub1/smoke/hub1-smoke-06/status',
+    );
     expect(JSON.parse((await late.next()).payload.toString())).toMatchObject({ firmware: 'real' });
     // Each attempt audited as a denial of the consumer.
     const denied = audits('mqtt.publish', 'denied').filter((r) => r.actor === 'cons');
@@ -99,15 +119,33 @@ describe('a person can never speak as a device', () => {
     expect(owner.connected).toBe(true);
     expect(G.gw.states.get('hub1-smoke-06')?.online).toBe(true);
     expect(await refusedWith(G.mqttUrl, { clientId: 'hub1:console', username: 'hub1', password: principals['hub1']!.secret })).toBe(0);
-    const reasons = audits('mqtt.connect', 'denied').filter((r) => r.actor === 'hub1').map((r) => String(r.detail['reason']));
+    const reasons = audits('mqtt.connect', 'denied')
+      .filter((r) => r.actor === 'hub1')
+      .map((r) => String(r.detail['reason']));
     expect(reasons.some((r) => r.includes('"hub1:<suffix>"'))).toBe(true);
   });
 
   it("a principal's Last Will stays within the alert commands of its granted sites", async () => {
     const will = (topic: string) => ({ will: { topic, payload: Buffer.from('{}'), qos: 1 as const, retain: true } });
-    expect(await refusedWith(G.mqttUrl, { clientId: 'cons:w1', username: 'cons', password: principals['cons']!.secret, ...will('vigil/v1/hub1/smoke/hub1-smoke-06/status') })).toBe(5);
-    expect(await refusedWith(G.mqttUrl, { clientId: 'cons:w2', username: 'cons', password: principals['cons']!.secret, ...will('vigil/v1/community2/alerts/command') })).toBe(5);
-    expect(await refusedWith(G.mqttUrl, { clientId: 'cons:w3', username: 'cons', password: principals['cons']!.secret, ...will('vigil/v1/hub1/alerts/command') })).toBe(0);
+    expect(
+      await refusedWith(G.mqttUrl, {
+        clientId: 'cons:w1',
+        username: 'cons',
+        password: principals['cons']!.secret,
+        ...will('vigil/v1/hub1/smoke/hub1-smoke-06/status'),
+      }),
+    ).toBe(5);
+    expect(
+      await refusedWith(G.mqttUrl, {
+        clientId: 'cons:w2',
+        username: 'cons',
+        password: principals['cons']!.secret,
+        ...will('vigil/v1/community2/alerts/command'),
+      }),
+    ).toBe(5);
+    expect(
+      await refusedWith(G.mqttUrl, { clientId: 'cons:w3', username: 'cons', password: principals['cons']!.secret, ...will('vigil/v1/hub1/alerts/command') }),
+    ).toBe(0);
   });
 
   it('a device that rotates nothing but its connection keeps its publish rate: reconnecting does not refill the bucket', async () => {
@@ -128,7 +166,10 @@ describe('throttling protects, never punishes', () => {
   it("a stranger's bad passwords do not stop the real device, another device at the same address, or the admin's API token", async () => {
     for (let i = 0; i < 10; i++) expect(await refusedWith(G.mqttUrl, { clientId: 'hub1-door-01', username: 'hub1-door-01', password: `guess-${i}` })).toBe(4);
     // Past the free failures, refusals were held back (up to maxDelayMs) — and counted.
-    const delays = audits('mqtt.connect', 'denied').filter((r) => r.actor === 'hub1-door-01').map((r) => r.detail['delayedMs']).filter((d): d is number => typeof d === 'number');
+    const delays = audits('mqtt.connect', 'denied')
+      .filter((r) => r.actor === 'hub1-door-01')
+      .map((r) => r.detail['delayedMs'])
+      .filter((d): d is number => typeof d === 'number');
     expect(delays.length).toBeGreaterThan(0);
     expect(Math.max(...delays)).toBeLessThanOrEqual(200);
     expect(await metrics()).toMatch(/vigil_login_throttled_total\{transport="mqtt",what="delayed"\} [1-9]/);
@@ -159,14 +200,18 @@ describe('throttling protects, never punishes', () => {
   it('a login flood from one address does not hold another address up: its login stays within a small multiple of an idle one, and the flood is shed', async () => {
     const login = async () => {
       const t0 = performance.now();
-      expect(await refusedWith('', {}, fromAddress('127.0.0.2', { clientId: 'hub1-smoke-07', username: 'hub1-smoke-07', password: pw['hub1-smoke-07'] }))).toBe(0);
+      expect(await refusedWith('', {}, fromAddress('127.0.0.2', { clientId: 'hub1-smoke-07', username: 'hub1-smoke-07', password: pw['hub1-smoke-07'] }))).toBe(
+        0,
+      );
       return performance.now() - t0;
     };
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const idle: number[] = [];
     for (let i = 0; i < 5; i++) idle.push(await login());
     // 400 parallel logins with bad passwords from 127.0.0.1.
-    const flood = Array.from({ length: 400 }, (_, i) => refusedWith(G.mqttUrl, { clientId: `flood-${i}`, username: i % 2 ? 'hub1-door-01' : `nobody-${i}`, password: 'x' }));
+    const flood = Array.from({ length: 400 }, (_, i) =>
+      refusedWith(G.mqttUrl, { clientId: `flood-${i}`, username: i % 2 ? 'hub1-door-01' : `nobody-${i}`, password: 'x' }),
+    );
     await until(() => G.gw.security.checks.queued > 0, 'the flood queued');
     const busy: number[] = [];
     for (let i = 0; i < 5; i++) busy.push(await login());
@@ -239,9 +284,20 @@ describe('secrets at rest and encryption in transit', () => {
   it('plaintext listeners on a non-loopback address are refused unless explicitly allowed', () => {
     const load = (overrides: GatewayConfigInput) => () => loadConfig({ env: {}, overrides });
     expect(load({ mqtt: { tcp: { host: '0.0.0.0' } } })).toThrow(ConfigError);
-    expect(load({ mqtt: { tcp: { host: '0.0.0.0' } } })).toThrow(/mqtt\.tcp\.host.*plaintext listener on non-loopback address "0\.0\.0\.0".*security\.allowPlaintext/s);
+    expect(load({ mqtt: { tcp: { host: '0.0.0.0' } } })).toThrow(
+      /mqtt\.tcp\.host.*plaintext listener on non-loopback address "0\.0\.0\.0".*security\.allowPlaintext/s,
+    );
     expect(load({ http: { host: '10.0.0.5' } })).toThrow(/http\.host/);
-    expect(load({ http: { host: '0.0.0.0', tls: true }, mqtt: { tcp: { enabled: false }, ws: { enabled: false }, tls: { certFile: join(pki, 'server.crt'), keyFile: join(pki, 'server.key'), caFile: join(pki, 'ca.crt') } } })).not.toThrow();
+    expect(
+      load({
+        http: { host: '0.0.0.0', tls: true },
+        mqtt: {
+          tcp: { enabled: false },
+          ws: { enabled: false },
+          tls: { certFile: join(pki, 'server.crt'), keyFile: join(pki, 'server.key'), caFile: join(pki, 'ca.crt') },
+        },
+      }),
+    ).not.toThrow();
     expect(load({ mqtt: { tcp: { host: '0.0.0.0' } }, security: { allowPlaintext: true } })).not.toThrow();
   });
 
@@ -249,11 +305,25 @@ describe('secrets at rest and encryption in transit', () => {
     const L = await startSecureGateway(pki, { http: { tls: true } } as GatewayConfigInput);
     try {
       const body = await new Promise<string>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port: L.gw.ports.http, path: '/api/v1/devices', servername: 'localhost', ca: readFileSync(join(pki, 'ca.crt')), headers: { authorization: `Bearer ${L.adminToken}` } }, (res) => {
-          let t = '';
-          res.on('data', (d: Buffer) => (t += d));
-          res.on('end', () => (res.statusCode === 200 && res.headers['strict-transport-security'] ? resolve(t) : reject(new Error(`${res.statusCode} ${JSON.stringify(res.headers)}`))));
-        });
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: L.gw.ports.http,
+            path: '/api/v1/devices',
+            servername: 'localhost',
+            ca: readFileSync(join(pki, 'ca.crt')),
+            headers: { authorization: `Bearer ${L.adminToken}` },
+          },
+          (res) => {
+            let t = '';
+            res.on('data', (d: Buffer) => (t += d));
+            res.on('end', () =>
+              res.statusCode === 200 && res.headers['strict-transport-security']
+                ? resolve(t)
+                : reject(new Error(`${res.statusCode} ${JSON.stringify(res.headers)}`)),
+            );
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -263,4 +333,3 @@ describe('secrets at rest and encryption in transit', () => {
     }
   });
 });
-

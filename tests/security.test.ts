@@ -19,7 +19,12 @@ const otherPki = mkdtempSync(join(tmpdir(), 'vigil-pki-other-'));
 
 /** Everything the gateway logs, to prove no secret ever reaches it. */
 const logLines: string[] = [];
-const logSink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
+const logSink = new Writable({
+  write(chunk, _enc, cb) {
+    logLines.push(String(chunk));
+    cb();
+  },
+});
 const issuedSecrets: string[] = [];
 
 async function startSecureGateway(overrides: GatewayConfigInput = {}) {
@@ -40,7 +45,13 @@ beforeAll(async () => {
   certs('device', otherPki, 'hub1-cam-tls'); // same CN, untrusted CA
   // Every test here connects from 127.0.0.1: the login throttle is tested on its own gateways (security-redteam.test.ts).
   S = await startSecureGateway({ security: { loginThrottle: { freeFailures: 1000 } } } as GatewayConfigInput);
-  const bulk = await S.api('POST', '/api/v1/devices/bulk', S.adminToken, 'deviceId,kind,site,zone,tags\nhub1-smoke-01,smoke,hub1,hall,ceiling\nhub1-cam-01,camera,hub1,,\nhub2-smoke-01,smoke,hub2,,\nhub1-cam-tls,camera,hub1,,\nhub1-cam-revoked,camera,hub1,,\nhub1-door-01,door,hub1,,', 'text/csv');
+  const bulk = await S.api(
+    'POST',
+    '/api/v1/devices/bulk',
+    S.adminToken,
+    'deviceId,kind,site,zone,tags\nhub1-smoke-01,smoke,hub1,hall,ceiling\nhub1-cam-01,camera,hub1,,\nhub2-smoke-01,smoke,hub2,,\nhub1-cam-tls,camera,hub1,,\nhub1-cam-revoked,camera,hub1,,\nhub1-door-01,door,hub1,,',
+    'text/csv',
+  );
   expect(bulk.status, bulk.text).toBe(201);
   for (const d of bulk.body.devices) pw[d.credentials.username] = d.credentials.password;
   issuedSecrets.push(...Object.values(pw));
@@ -51,7 +62,9 @@ afterAll(async () => {
 });
 
 const audits = (q: Partial<AuditRecord> & { since?: number } = {}) =>
-  S.gw.security.audit.query({ limit: 1000 }).filter((r) => Object.entries(q).every(([k, v]) => (k === 'since' ? r.ts >= (v as number) : (r as unknown as Record<string, unknown>)[k] === v)));
+  S.gw.security.audit
+    .query({ limit: 1000 })
+    .filter((r) => Object.entries(q).every(([k, v]) => (k === 'since' ? r.ts >= (v as number) : (r as unknown as Record<string, unknown>)[k] === v)));
 
 const device = (id: string, extra: IClientOptions = {}) => connect(S.mqttUrl, { clientId: id, username: id, password: pw[id], ...extra });
 
@@ -122,9 +135,17 @@ describe('authorization', () => {
   it('a device publishes only on its own topics, as its registered kind and site', async () => {
     const c = await device('hub1-cam-01');
     const errors = await collect(c, deviceTopic({ site: 'hub1', kind: 'camera', deviceId: 'hub1-cam-01' }, 'error'));
-    await c.publishAsync(deviceTopic({ site: 'hub1', kind: 'smoke', deviceId: 'hub1-smoke-01' }, 'event'), JSON.stringify({ type: 'alarm', active: true, source: 'smoke' }), { qos: 1 });
+    await c.publishAsync(
+      deviceTopic({ site: 'hub1', kind: 'smoke', deviceId: 'hub1-smoke-01' }, 'event'),
+      JSON.stringify({ type: 'alarm', active: true, source: 'smoke' }),
+      { qos: 1 },
+    );
     // A compromised camera cannot pass itself off as a smoke alarm under its own id either.
-    await c.publishAsync(deviceTopic({ site: 'hub1', kind: 'smoke', deviceId: 'hub1-cam-01' }, 'event'), JSON.stringify({ type: 'alarm', active: true, source: 'smoke' }), { qos: 1 });
+    await c.publishAsync(
+      deviceTopic({ site: 'hub1', kind: 'smoke', deviceId: 'hub1-cam-01' }, 'event'),
+      JSON.stringify({ type: 'alarm', active: true, source: 'smoke' }),
+      { qos: 1 },
+    );
     await until(() => errors.seen.length >= 2, 'two errors');
     const bodies = errors.json().map((e) => e.body);
     expect(bodies.map((b) => b['code'])).toEqual(['device_mismatch', 'device_mismatch']);
@@ -137,7 +158,14 @@ describe('authorization', () => {
   it('a device subscribes only to its own config/desired and error topics', async () => {
     const a = { site: 'hub1', kind: 'smoke', deviceId: 'hub1-smoke-01' };
     const c = await device(a.deviceId);
-    const granted = await grantedQos(c, [deviceTopic(a, 'config/desired'), deviceTopic(a, 'error'), '#', '$SYS/#', 'vigil/v1/hub1/camera/hub1-cam-01/config/desired', 'vigil/v1/hub1/+/+/telemetry']);
+    const granted = await grantedQos(c, [
+      deviceTopic(a, 'config/desired'),
+      deviceTopic(a, 'error'),
+      '#',
+      '$SYS/#',
+      'vigil/v1/hub1/camera/hub1-cam-01/config/desired',
+      'vigil/v1/hub1/+/+/telemetry',
+    ]);
     expect(granted).toEqual([1, 1, 128, 128, 128, 128]);
     expect(c.connected).toBe(true);
     const denied = audits({ action: 'mqtt.subscribe', actor: a.deviceId, outcome: 'denied' }).map((r) => r.target);
@@ -151,12 +179,20 @@ describe('authorization', () => {
     const granted = await grantedQos(c, ['vigil/v1/hub1/alerts/#', 'vigil/v1/hub1/+/+/status', 'vigil/v1/hub2/alerts/#', 'vigil/v1/+/alerts/#', '#', '$SYS/#']);
     expect(granted).toEqual([1, 1, 128, 128, 128, 128]);
     const got = await collect(c, 'vigil/v1/hub1/alerts/#');
-    S.gw.broker!.publish({ cmd: 'publish', topic: 'vigil/v1/hub2/alerts/critical/fire/x', payload: Buffer.from('{}'), qos: 1, retain: false, dup: false }, () => {});
-    S.gw.broker!.publish({ cmd: 'publish', topic: 'vigil/v1/hub1/alerts/critical/fire/y', payload: Buffer.from('{"ok":1}'), qos: 1, retain: false, dup: false }, () => {});
+    S.gw.broker!.publish(
+      { cmd: 'publish', topic: 'vigil/v1/hub2/alerts/critical/fire/x', payload: Buffer.from('{}'), qos: 1, retain: false, dup: false },
+      () => {},
+    );
+    S.gw.broker!.publish(
+      { cmd: 'publish', topic: 'vigil/v1/hub1/alerts/critical/fire/y', payload: Buffer.from('{"ok":1}'), qos: 1, retain: false, dup: false },
+      () => {},
+    );
     const m = await got.next((x) => x.topic.endsWith('/fire/y'));
     expect(m.payload.toString()).toBe('{"ok":1}');
     expect(got.seen.some((x) => x.topic.includes('hub2'))).toBe(false);
-    expect(audits({ action: 'mqtt.subscribe', actor: 'screen-hub1', outcome: 'denied' }).map((r) => r.target)).toEqual(expect.arrayContaining(['vigil/v1/hub2/alerts/#', 'vigil/v1/+/alerts/#']));
+    expect(audits({ action: 'mqtt.subscribe', actor: 'screen-hub1', outcome: 'denied' }).map((r) => r.target)).toEqual(
+      expect.arrayContaining(['vigil/v1/hub2/alerts/#', 'vigil/v1/+/alerts/#']),
+    );
   });
 });
 
@@ -211,14 +247,26 @@ describe('slow consumers', () => {
 describe('TLS and mutual TLS', () => {
   const ca = () => readFileSync(join(pki, 'ca.crt'));
   it('a device certificate signed by the site CA logs in without a password', async () => {
-    const c = await connect(S.tlsUrl, { clientId: 'hub1-cam-tls', ca: ca(), cert: readFileSync(join(pki, 'hub1-cam-tls.crt')), key: readFileSync(join(pki, 'hub1-cam-tls.key')), servername: 'localhost' });
+    const c = await connect(S.tlsUrl, {
+      clientId: 'hub1-cam-tls',
+      ca: ca(),
+      cert: readFileSync(join(pki, 'hub1-cam-tls.crt')),
+      key: readFileSync(join(pki, 'hub1-cam-tls.key')),
+      servername: 'localhost',
+    });
     await c.publishAsync('vigil/v1/hub1/camera/hub1-cam-tls/telemetry', JSON.stringify({ fps: 25, bitrate_kbps: 3000, temperature_c: 40 }), { qos: 1 });
     expect(S.gw.states.get('hub1-cam-tls')?.telemetry).toBeDefined();
     expect(audits({ action: 'mqtt.connect', actor: 'hub1-cam-tls', outcome: 'ok' })[0]?.detail).toMatchObject({ via: 'certificate' });
   });
 
   it('a certificate from another CA is refused, even with the right CN', async () => {
-    const code = await refusedWith(S.tlsUrl, { clientId: 'hub1-cam-tls', ca: ca(), cert: readFileSync(join(otherPki, 'hub1-cam-tls.crt')), key: readFileSync(join(otherPki, 'hub1-cam-tls.key')), servername: 'localhost' });
+    const code = await refusedWith(S.tlsUrl, {
+      clientId: 'hub1-cam-tls',
+      ca: ca(),
+      cert: readFileSync(join(otherPki, 'hub1-cam-tls.crt')),
+      key: readFileSync(join(otherPki, 'hub1-cam-tls.key')),
+      servername: 'localhost',
+    });
     expect(code).toBe(5);
     const r = audits({ action: 'mqtt.connect', outcome: 'denied' }).find((x) => String(x.detail['reason']).startsWith('client certificate not trusted'));
     expect(r).toBeDefined();
@@ -226,14 +274,26 @@ describe('TLS and mutual TLS', () => {
 
   it('the certificate of a revoked device is refused', async () => {
     await S.api('POST', '/api/v1/devices/hub1-cam-revoked/revoke', S.adminToken);
-    const code = await refusedWith(S.tlsUrl, { clientId: 'hub1-cam-revoked', ca: ca(), cert: readFileSync(join(pki, 'hub1-cam-revoked.crt')), key: readFileSync(join(pki, 'hub1-cam-revoked.key')), servername: 'localhost' });
+    const code = await refusedWith(S.tlsUrl, {
+      clientId: 'hub1-cam-revoked',
+      ca: ca(),
+      cert: readFileSync(join(pki, 'hub1-cam-revoked.crt')),
+      key: readFileSync(join(pki, 'hub1-cam-revoked.key')),
+      servername: 'localhost',
+    });
     expect(code).toBe(5);
   });
 
   it('a device without a certificate can use its password over TLS and secure WebSocket', async () => {
     const c = await connect(S.tlsUrl, { clientId: 'hub1-cam-01', username: 'hub1-cam-01', password: pw['hub1-cam-01'], ca: ca(), servername: 'localhost' });
     expect(c.connected).toBe(true);
-    const w = await connect(S.wssUrl, { clientId: 'hub1-smoke-01', username: 'hub1-smoke-01', password: pw['hub1-smoke-01'], ca: ca(), servername: 'localhost' });
+    const w = await connect(S.wssUrl, {
+      clientId: 'hub1-smoke-01',
+      username: 'hub1-smoke-01',
+      password: pw['hub1-smoke-01'],
+      ca: ca(),
+      servername: 'localhost',
+    });
     expect(w.connected).toBe(true);
     expect(await refusedWith(S.wssUrl, { clientId: 'hub1-smoke-01', username: 'hub1-smoke-01', password: 'nope', ca: ca(), servername: 'localhost' })).toBe(4);
   });
@@ -241,13 +301,29 @@ describe('TLS and mutual TLS', () => {
   it('with clientCerts "required", a client without a valid certificate does not get past the handshake', async () => {
     const R = await startSecureGateway({ mqtt: { tls: { clientCerts: 'required' } } } as GatewayConfigInput);
     try {
-      R.gw.security.db.prepare(`INSERT INTO devices (device_id, kind, site, state, created_at, updated_at) VALUES ('hub1-cam-tls', 'camera', 'hub1', 'enabled', 0, 0)`).run();
+      R.gw.security.db
+        .prepare(`INSERT INTO devices (device_id, kind, site, state, created_at, updated_at) VALUES ('hub1-cam-tls', 'camera', 'hub1', 'enabled', 0, 0)`)
+        .run();
       const url = `mqtts://127.0.0.1:${R.gw.ports.tls}`;
       const tls = { ca: ca(), servername: 'localhost' };
       // TLS errors, not CONNACKs: the broker never sees these connections.
       expect(await refusedWith(url, { clientId: 'x', username: 'root-admin', password: 'whatever', ...tls })).toMatch(/CERTIFICATE_REQUIRED|ECONNRESET/);
-      expect(await refusedWith(url, { clientId: 'hub1-cam-tls', ...tls, cert: readFileSync(join(otherPki, 'hub1-cam-tls.crt')), key: readFileSync(join(otherPki, 'hub1-cam-tls.key')) })).toMatch(/UNKNOWN_CA|ECONNRESET|SSL/);
-      expect(await refusedWith(url, { clientId: 'hub1-cam-tls', ...tls, cert: readFileSync(join(pki, 'hub1-cam-tls.crt')), key: readFileSync(join(pki, 'hub1-cam-tls.key')) })).toBe(0);
+      expect(
+        await refusedWith(url, {
+          clientId: 'hub1-cam-tls',
+          ...tls,
+          cert: readFileSync(join(otherPki, 'hub1-cam-tls.crt')),
+          key: readFileSync(join(otherPki, 'hub1-cam-tls.key')),
+        }),
+      ).toMatch(/UNKNOWN_CA|ECONNRESET|SSL/);
+      expect(
+        await refusedWith(url, {
+          clientId: 'hub1-cam-tls',
+          ...tls,
+          cert: readFileSync(join(pki, 'hub1-cam-tls.crt')),
+          key: readFileSync(join(pki, 'hub1-cam-tls.key')),
+        }),
+      ).toBe(0);
     } finally {
       await R.gw.stop();
     }
@@ -274,7 +350,11 @@ describe('HTTP API roles', () => {
   });
 
   it('provisioning refuses bad input with every problem listed, and provisions nothing', async () => {
-    const r = await S.api('POST', '/api/v1/devices/bulk', S.adminToken, [{ deviceId: 'ok-1', kind: 'smoke', site: 'hub1' }, { deviceId: 'bad id', kind: 'toaster', site: 'hub1' }, { deviceId: 'hub1-smoke-01', kind: 'smoke', site: 'hub1' }]);
+    const r = await S.api('POST', '/api/v1/devices/bulk', S.adminToken, [
+      { deviceId: 'ok-1', kind: 'smoke', site: 'hub1' },
+      { deviceId: 'bad id', kind: 'toaster', site: 'hub1' },
+      { deviceId: 'hub1-smoke-01', kind: 'smoke', site: 'hub1' },
+    ]);
     expect(r.status).toBe(400);
     expect(r.body.code).toBe('VIGIL_ERR_BULK_INVALID');
     expect(r.body.details.map((d: { path: string }) => d.path)).toEqual(['[1].deviceId', '[1].kind', '[2].deviceId']);

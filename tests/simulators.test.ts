@@ -54,7 +54,10 @@ describe('simulated fleet', () => {
     expect(Math.max(...mags)).toBeLessThan(1.6);
   });
 
-  const signatures: Record<Exclude<IncidentType, 'camera_glare' | 'camera_dark' | 'camera_defocused'>, (since: number, id: string) => Promise<boolean> | boolean> = {
+  const signatures: Record<
+    Exclude<IncidentType, 'camera_glare' | 'camera_dark' | 'camera_defocused'>,
+    (since: number, id: string) => Promise<boolean> | boolean
+  > = {
     fire: (since, id) => {
       const tel = rec.since(since, id, 'telemetry').map((m) => m.data as { obscuration_pct_m: number; temperature_c: number });
       const alarm = rec.since(since, id, 'event').some((m) => m.data['type'] === 'alarm' && m.data['active'] === true);

@@ -9,7 +9,16 @@ import { Spool } from '../gateway/forward/spool.ts';
 let clock = 1_000_000;
 const open = (dir: string, over: Partial<ConstructorParameters<typeof Spool>[0]> = {}) => {
   const drops: [PointClass, string, number][] = [];
-  const spool = new Spool({ file: join(dir, 'spool.db'), maxBytes: 1e9, maxAgeMs: 3_600_000, durability: 'fsync', deadLetterFile: join(dir, 'dead.jsonl'), now: () => clock, onDrop: (c, r, n) => drops.push([c, r, n]), ...over });
+  const spool = new Spool({
+    file: join(dir, 'spool.db'),
+    maxBytes: 1e9,
+    maxAgeMs: 3_600_000,
+    durability: 'fsync',
+    deadLetterFile: join(dir, 'dead.jsonl'),
+    now: () => clock,
+    onDrop: (c, r, n) => drops.push([c, r, n]),
+    ...over,
+  });
   return { spool, drops };
 };
 const line = (cls: PointClass, i: number, ts = clock): Line => ({ cls, ts, line: `m,device=d${i} v=${i} ${ts}` });
@@ -91,10 +100,18 @@ describe('spool', () => {
 
   it('drops telemetry, events and status older than maxAge, never alerts', async () => {
     const { spool, drops } = open(mkdtempSync(join(tmpdir(), 'spool-')), { maxAgeMs: 60_000 });
-    await spool.append([line('alert', 1, clock - 120_000), line('telemetry', 2, clock - 120_000), line('event', 3, clock - 120_000), line('telemetry', 4, clock)]);
+    await spool.append([
+      line('alert', 1, clock - 120_000),
+      line('telemetry', 2, clock - 120_000),
+      line('event', 3, clock - 120_000),
+      line('telemetry', 4, clock),
+    ]);
     spool.enforceLimits();
     expect(spool.head(10, 1e9).map((r) => r.cls)).toEqual(['alert', 'telemetry']);
-    expect(drops).toEqual([['telemetry', 'age', 1], ['event', 'age', 1]]);
+    expect(drops).toEqual([
+      ['telemetry', 'age', 1],
+      ['event', 'age', 1],
+    ]);
     spool.close();
   });
 

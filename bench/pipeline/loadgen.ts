@@ -29,7 +29,10 @@ const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Job;
 const bodies = new Map<string, string[]>();
 for (const d of job.mode === 'idle' ? [] : job.devices) {
   const sim = createSim(d.kind, { url: '', site: d.site, deviceId: d.deviceId });
-  bodies.set(d.deviceId, Array.from({ length: 20 }, () => JSON.stringify(sim.sample()).slice(1)));
+  bodies.set(
+    d.deviceId,
+    Array.from({ length: 20 }, () => JSON.stringify(sim.sample()).slice(1)),
+  );
 }
 
 const clients: { c: MqttClient; d: Job['devices'][number]; topic: string; seq: number }[] = [];
@@ -40,7 +43,16 @@ await Promise.all(
   Array.from({ length: 50 }, async () => {
     for (let d = queue.shift(); d; d = queue.shift()) {
       try {
-        const c = await mqtt.connectAsync(job.url, { clientId: d.deviceId, username: d.username, password: d.password, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 60_000, keepalive: job.keepalive ?? 30, clean: true });
+        const c = await mqtt.connectAsync(job.url, {
+          clientId: d.deviceId,
+          username: d.username,
+          password: d.password,
+          protocolVersion: 4,
+          reconnectPeriod: 0,
+          connectTimeout: 60_000,
+          keepalive: job.keepalive ?? 30,
+          clean: true,
+        });
         c.on('error', () => errors++);
         clients.push({ c, d, topic: deviceTopic({ site: d.site, kind: d.kind, deviceId: d.deviceId }, 'telemetry'), seq: 0 });
       } catch {
@@ -86,9 +98,13 @@ const publish = async (x: (typeof clients)[number]) => {
 };
 
 if (job.mode === 'closed') {
-  await Promise.all(clients.flatMap((x) => Array.from({ length: job.window ?? 8 }, async () => {
-    while (Date.now() < end) await publish(x);
-  })));
+  await Promise.all(
+    clients.flatMap((x) =>
+      Array.from({ length: job.window ?? 8 }, async () => {
+        while (Date.now() < end) await publish(x);
+      }),
+    ),
+  );
 } else if (job.mode === 'open') {
   // Open loop: a fixed offered rate, whatever the target does (the way devices really behave).
   const perTick = (job.rate ?? 1000) / 100; // 10 ms ticks
@@ -112,4 +128,6 @@ if (job.mode === 'closed') {
 const windowMs = Math.min(Date.now(), end) - windowStart;
 await Promise.all(clients.map((x) => x.c.endAsync().catch(() => {})));
 // stdout to a pipe is asynchronous: exit only once the line is written, or the parent never gets it.
-process.stdout.write(JSON.stringify({ connected: clients.length, connectMs, sent, acked, errors, inWindow, windowMs, latencyMs: latency }) + '\n', () => process.exit(0));
+process.stdout.write(JSON.stringify({ connected: clients.length, connectMs, sent, acked, errors, inWindow, windowMs, latencyMs: latency }) + '\n', () =>
+  process.exit(0),
+);

@@ -11,7 +11,13 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../gateway/config.ts';
 import { Gateway } from '../../gateway/gateway.ts';
 
-const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as { devices: { deviceId: string; kind: string; site: string }[]; consumers: string[]; forwardUrl: string; dataDir: string; anonymous?: boolean };
+const job = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as {
+  devices: { deviceId: string; kind: string; site: string }[];
+  consumers: string[];
+  forwardUrl: string;
+  dataDir: string;
+  anonymous?: boolean;
+};
 const config = loadConfig({
   env: {},
   overrides: {
@@ -20,7 +26,12 @@ const config = loadConfig({
     mqtt: { tcp: { host: '127.0.0.1', port: 0 }, ws: { enabled: false }, maxConnections: 100_000, maxConnectionsPerAddress: 100_000 },
     http: { host: '127.0.0.1', port: 0 },
     log: { level: 'warn' },
-    security: { allowAnonymous: !!job.anonymous, messagesPerSecond: 1_000_000, messageBurst: 1_000_000, loginThrottle: { perAddressQueued: 100_000, maxQueued: 100_000 } },
+    security: {
+      allowAnonymous: !!job.anonymous,
+      messagesPerSecond: 1_000_000,
+      messageBurst: 1_000_000,
+      loginThrottle: { perAddressQueued: 100_000, maxQueued: 100_000 },
+    },
     forward: { url: job.forwardUrl, token: 'bench', minRetryMs: 100 },
     inference: { modelsDir: fileURLToPath(new URL('../../models', import.meta.url)) },
     alerts: { startupGraceS: 0 },
@@ -30,7 +41,11 @@ const gw = new Gateway({ config, processMetrics: true });
 await gw.start();
 const creds: Record<string, { username: string; password: string }> = {};
 for (let i = 0; i < job.devices.length; i += 500) {
-  for (const p of await gw.security.registry.provisionMany(job.devices.slice(i, i + 500).map((d) => ({ ...d, zone: 'bench' })), { id: 'bench' })) creds[p.device.deviceId] = p.credentials;
+  for (const p of await gw.security.registry.provisionMany(
+    job.devices.slice(i, i + 500).map((d) => ({ ...d, zone: 'bench' })),
+    { id: 'bench' },
+  ))
+    creds[p.device.deviceId] = p.credentials;
 }
 for (const id of job.consumers) {
   const p = await gw.security.registry.addPrincipal({ id, role: 'consumer', sites: ['*'] }, { id: 'bench' });
@@ -64,7 +79,10 @@ const { monitorEventLoopDelay } = await import('node:perf_hooks');
 const eld = monitorEventLoopDelay({ resolution: 5 });
 eld.enable();
 setInterval(() => {
-  appendFileSync(join(job.dataDir, 'event-loop.log'), `${new Date().toISOString()} p50 ${(eld.percentile(50) / 1e6).toFixed(1)} p99 ${(eld.percentile(99) / 1e6).toFixed(1)} max ${(eld.max / 1e6).toFixed(1)} ms\n`);
+  appendFileSync(
+    join(job.dataDir, 'event-loop.log'),
+    `${new Date().toISOString()} p50 ${(eld.percentile(50) / 1e6).toFixed(1)} p99 ${(eld.percentile(99) / 1e6).toFixed(1)} max ${(eld.max / 1e6).toFixed(1)} ms\n`,
+  );
   eld.reset();
 }, 2000).unref();
 console.log(`READY ${gw.ports.mqtt} ${gw.ports.http}`);

@@ -38,9 +38,7 @@ export const door = defineDevice({
     heldOpenTimeoutS: z.number().int().min(5).max(600).default(30),
     unlockDurationS: z.number().int().min(1).max(60).default(5),
     /** Hours (local, 0-23) during which the door unlocks for valid credentials. */
-    schedule: z
-      .strictObject({ from: z.number().int().min(0).max(23), to: z.number().int().min(0).max(24) })
-      .default({ from: 0, to: 24 }),
+    schedule: z.strictObject({ from: z.number().int().min(0).max(23), to: z.number().int().min(0).max(24) }).default({ from: 0, to: 24 }),
   },
   capabilities: [reporting(60), tamper(['enclosure_opened', 'reader_removed', 'wiring_cut'])],
 });

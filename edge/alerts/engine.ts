@@ -100,10 +100,23 @@ export class AlertEngine {
     const latest = this.#store.findLatest(key);
     if (latest && latest.state === 'auto_resolved' && latest.resolvedAt !== null && now - latest.resolvedAt < this.#policy.holdDownMs) {
       Object.assign(latest, {
-        state: 'raised', reopenCount: latest.reopenCount + 1, raisedAt: now, lastSeenAt: now, clearSince: null,
-        resolvedAt: null, resolvedBy: null, acknowledgedAt: null, acknowledgedBy: null, escalationLevel: 0, escalatedAt: null,
-        reinforcementRequested: false, reinforcementRequestedAt: null, severity: latest.baseSeverity, reason: c.reason,
-        evidence: c.evidence ?? {}, version: latest.version + 1,
+        state: 'raised',
+        reopenCount: latest.reopenCount + 1,
+        raisedAt: now,
+        lastSeenAt: now,
+        clearSince: null,
+        resolvedAt: null,
+        resolvedBy: null,
+        acknowledgedAt: null,
+        acknowledgedBy: null,
+        escalationLevel: 0,
+        escalatedAt: null,
+        reinforcementRequested: false,
+        reinforcementRequestedAt: null,
+        severity: latest.baseSeverity,
+        reason: c.reason,
+        evidence: c.evidence ?? {},
+        version: latest.version + 1,
       } satisfies Partial<AlertRecord>);
       this.#emit(latest, 'reopened', 'gateway');
       return latest;
@@ -112,10 +125,33 @@ export class AlertEngine {
     const id = newId(now);
     const related = zone ? this.#store.openInZone(c.site, zone, now - this.#policy.groupWindowMs)[0] : undefined;
     const a: AlertRecord = {
-      id, key, version: 1, incidentId: related?.incidentId ?? id, site: c.site, zone, deviceId: c.deviceId, kind: c.kind, type: c.type,
-      severity: c.severity, baseSeverity: c.severity, state: 'raised', reason: c.reason, evidence: c.evidence ?? {},
-      repeatCount: 0, reopenCount: 0, escalationLevel: 0, reinforcementRequested: false, raisedAt: now, lastSeenAt: now,
-      acknowledgedAt: null, acknowledgedBy: null, escalatedAt: null, reinforcementRequestedAt: null, resolvedAt: null, resolvedBy: null, clearSince: null,
+      id,
+      key,
+      version: 1,
+      incidentId: related?.incidentId ?? id,
+      site: c.site,
+      zone,
+      deviceId: c.deviceId,
+      kind: c.kind,
+      type: c.type,
+      severity: c.severity,
+      baseSeverity: c.severity,
+      state: 'raised',
+      reason: c.reason,
+      evidence: c.evidence ?? {},
+      repeatCount: 0,
+      reopenCount: 0,
+      escalationLevel: 0,
+      reinforcementRequested: false,
+      raisedAt: now,
+      lastSeenAt: now,
+      acknowledgedAt: null,
+      acknowledgedBy: null,
+      escalatedAt: null,
+      reinforcementRequestedAt: null,
+      resolvedAt: null,
+      resolvedBy: null,
+      clearSince: null,
     };
     this.#emit(a, 'raised', 'gateway');
     return a;

@@ -99,6 +99,17 @@ export class FireConfirmation implements PipelineStage {
   }
 
   #emit(deviceId: string, s: Suspect, active: boolean, reason: string, ts: number): void {
-    this.#sink({ site: s.site, deviceId, kind: s.kind, type: 'fire', active, severity: defaultSeverity.fire, reason, evidence: { confirmedBy: s.confirmed, suspectedSince: s.since }, ts, source: 'fire-confirmation' });
+    this.#sink({
+      site: s.site,
+      deviceId,
+      kind: s.kind,
+      type: 'fire',
+      active,
+      severity: defaultSeverity.fire,
+      reason,
+      evidence: { confirmedBy: s.confirmed, suspectedSince: s.since },
+      ts,
+      source: 'fire-confirmation',
+    });
   }
 }

@@ -182,10 +182,22 @@ export class RuleStage implements PipelineStage {
     const smoke = d.obscuration_pct_m >= this.#s.smokeObscurationPctM;
     const heat = d.temperature_c >= this.#s.heatC;
     if (smoke || heat) {
-      const why = [smoke && `smoke ${d.obscuration_pct_m.toFixed(1)} %/m (alarm level ${this.#s.smokeObscurationPctM})`, heat && `temperature ${d.temperature_c.toFixed(1)} °C`, `eCO2 ${Math.round(d.eco2_ppm)} ppm`].filter(Boolean).join(', ');
+      const why = [
+        smoke && `smoke ${d.obscuration_pct_m.toFixed(1)} %/m (alarm level ${this.#s.smokeObscurationPctM})`,
+        heat && `temperature ${d.temperature_c.toFixed(1)} °C`,
+        `eCO2 ${Math.round(d.eco2_ppm)} ppm`,
+      ]
+        .filter(Boolean)
+        .join(', ');
       this.#emit(m, 'fire', true, why, { obscuration_pct_m: d.obscuration_pct_m, temperature_c: d.temperature_c, eco2_ppm: d.eco2_ppm });
     } else if (this.#smoulder(m, mem, d.obscuration_pct_m)) {
-      this.#emit(m, 'fire', true, `smoke rising steadily: ${d.obscuration_pct_m.toFixed(1)} %/m after ${Math.round(this.#s.smoulderWindowS / 60)} min of increase (smouldering fire)`, { obscuration_pct_m: d.obscuration_pct_m, temperature_c: d.temperature_c, eco2_ppm: d.eco2_ppm });
+      this.#emit(
+        m,
+        'fire',
+        true,
+        `smoke rising steadily: ${d.obscuration_pct_m.toFixed(1)} %/m after ${Math.round(this.#s.smoulderWindowS / 60)} min of increase (smouldering fire)`,
+        { obscuration_pct_m: d.obscuration_pct_m, temperature_c: d.temperature_c, eco2_ppm: d.eco2_ppm },
+      );
     } else if (!mem.smokeAlarm && d.obscuration_pct_m < this.#s.smokeObscurationPctM / 4) {
       mem.smoulder = false;
       this.#emit(m, 'fire', false, 'readings back to normal');
@@ -201,7 +213,8 @@ export class RuleStage implements PipelineStage {
     const w = (mem.obscuration ??= []);
     const last = w.at(-1);
     if (last && m.ts < last.ts) w.length = 0; // clock went back
-    if (last && m.ts === last.ts) last.v = v; // two readings stamped alike (a burst): keep the latest
+    if (last && m.ts === last.ts)
+      last.v = v; // two readings stamped alike (a burst): keep the latest
     else w.push({ ts: m.ts, v });
     const span = this.#s.smoulderWindowS * 1000;
     while (w.length > 1 && m.ts - w[1]!.ts >= span) w.shift();
@@ -227,7 +240,11 @@ export class RuleStage implements PipelineStage {
       mem.stillS = (mem.stillS ?? 0) + seconds;
       if (!mem.downRaised && mem.stillS >= this.#s.manDownStillS) {
         mem.downRaised = true;
-        this.#emit(m, 'man_down', true, `impact ${mem.impactG!.toFixed(1)} g, then no movement for ${Math.round(mem.stillS)} s`, { impact_g: mem.impactG, still_s: mem.stillS, gps: m.data['gps'] });
+        this.#emit(m, 'man_down', true, `impact ${mem.impactG!.toFixed(1)} g, then no movement for ${Math.round(mem.stillS)} s`, {
+          impact_g: mem.impactG,
+          still_s: mem.stillS,
+          gps: m.data['gps'],
+        });
       }
     } else {
       if (mem.downRaised) this.#emit(m, 'man_down', false, 'moving again');
@@ -243,7 +260,14 @@ export class RuleStage implements PipelineStage {
       if (mem.denials!.length === 0) {
         const a = mem.bruteForce;
         mem.bruteForce = undefined;
-        this.#sink({ ...a, type: 'brute_force', active: false, severity: defaultSeverity.brute_force, reason: `no denial for ${this.#s.bruteForceWindowS} s`, ts: now });
+        this.#sink({
+          ...a,
+          type: 'brute_force',
+          active: false,
+          severity: defaultSeverity.brute_force,
+          reason: `no denial for ${this.#s.bruteForceWindowS} s`,
+          ts: now,
+        });
       }
     }
   }

@@ -72,7 +72,7 @@ export async function frameStats(jpeg: Buffer): Promise<FrameStats> {
 function corr(a: Float32Array, b: Float32Array): number {
   let ma = 0;
   let mb = 0;
-  for (let i = 0; i < a.length; i++) (ma += a[i]!), (mb += b[i]!);
+  for (let i = 0; i < a.length; i++) ((ma += a[i]!), (mb += b[i]!));
   ma /= a.length;
   mb /= b.length;
   let sab = 0;
@@ -145,7 +145,10 @@ export class CameraFeatures {
 
   /** The reference frames and whether it is frozen: a restart must not take a taped lens as the new normal. */
   snapshot(): CameraSnapshot {
-    return { frozen: this.frozen, recent: this.#recent.map((r) => ({ mean: r.mean, std: r.std, sharpness: r.sharpness, coarse: [...r.coarse], edges: [...r.edges] })) };
+    return {
+      frozen: this.frozen,
+      recent: this.#recent.map((r) => ({ mean: r.mean, std: r.std, sharpness: r.sharpness, coarse: [...r.coarse], edges: [...r.edges] })),
+    };
   }
 
   static restore(s: CameraSnapshot): CameraFeatures {

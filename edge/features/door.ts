@@ -5,7 +5,17 @@
  * against what the door has seen before it; then the door learns it. Deterministic rules (forced
  * open, held open, tamper) stay in edge/alerts/rules.ts.
  */
-export const doorFeatureNames = ['hour_rarity', 'pair_seen_ln', 'credential_new', 'credential_elsewhere', 'denied', 'denials_60s', 'denials_10min', 'denied_credentials_10min', 'history_ln'] as const;
+export const doorFeatureNames = [
+  'hour_rarity',
+  'pair_seen_ln',
+  'credential_new',
+  'credential_elsewhere',
+  'denied',
+  'denials_60s',
+  'denials_10min',
+  'denied_credentials_10min',
+  'history_ln',
+] as const;
 
 export interface AccessEvent {
   ts: number;
@@ -116,7 +126,8 @@ export function explainDoor(f: number[], hour?: number): { reason: string; type:
   const [hourRarity, , isNew, elsewhere, denied, d60, d10, creds] = f as [number, number, number, number, number, number, number, number];
   const parts: string[] = [];
   if (d60 >= 3 || d10 >= 5) parts.push(`${d60} denials in 60 s, ${d10} in 10 min, ${creds} credential${creds === 1 ? '' : 's'}`);
-  if (hourRarity >= 2) parts.push(`${denied ? 'attempt' : 'use'} at an hour this door is rarely used${hour !== undefined ? ` (${String(hour).padStart(2, '0')}:00)` : ''}`);
+  if (hourRarity >= 2)
+    parts.push(`${denied ? 'attempt' : 'use'} at an hour this door is rarely used${hour !== undefined ? ` (${String(hour).padStart(2, '0')}:00)` : ''}`);
   if (isNew && !denied) parts.push(elsewhere ? 'credential of other doors, never used at this one' : 'credential never used at this door before');
   const type = d60 >= 3 || d10 >= 5 ? 'brute_force' : 'access_anomaly';
   return { reason: parts.length ? parts.join('; ') : 'unusual access pattern', type };

@@ -63,14 +63,20 @@ export class FallFeatures {
     while (this.#recent.length && ts - this.#recent[0]!.ts >= 1000) this.#recent.shift();
     const sec = Math.floor(ts / 1000);
     const last = this.#seconds.at(-1);
-    if (last?.s === sec) (last.max = Math.max(last.max, mag)), (last.min = Math.min(last.min, mag));
+    if (last?.s === sec) ((last.max = Math.max(last.max, mag)), (last.min = Math.min(last.min, mag)));
     else this.#seconds.push({ s: sec, max: mag, min: mag });
     while (this.#seconds.length && sec - this.#seconds[0]!.s >= LONG_S) this.#seconds.shift();
   }
 
   /** The wearer's learned upright and the last two minutes (a restart during a fall keeps the impact in view). */
   snapshot(): FallSnapshot {
-    return { bin: this.#bin && { ...this.#bin, sum: [...this.#bin.sum] }, recent: this.#recent.map((x) => ({ ...x })), seconds: this.#seconds.map((x) => ({ ...x })), ref: this.#ref, refTs: this.#refTs };
+    return {
+      bin: this.#bin && { ...this.#bin, sum: [...this.#bin.sum] },
+      recent: this.#recent.map((x) => ({ ...x })),
+      seconds: this.#seconds.map((x) => ({ ...x })),
+      ref: this.#ref,
+      refTs: this.#refTs,
+    };
   }
 
   static restore(s: FallSnapshot): FallFeatures {
@@ -115,7 +121,7 @@ export class FallFeatures {
     }
     let max = 0;
     let min = Infinity;
-    for (const s of this.#seconds) (max = Math.max(max, s.max)), (min = Math.min(min, s.min));
+    for (const s of this.#seconds) ((max = Math.max(max, s.max)), (min = Math.min(min, s.min)));
     return [max, min, tilt, sd, mMag];
   }
 }

@@ -5,7 +5,14 @@
  * the last minute and departures from a slow per-device baseline (τ = 30 min) carry the
  * physics of a developing fire (heat, combustion gases, drying air) at any reporting rate.
  */
-export const smokeFeatureNames = ['temp_rise_60s_c', 'temp_above_base_c', 'humidity_change_60s', 'humidity_below_base', 'eco2_rise_60s_ln', 'eco2_above_base_ln'] as const;
+export const smokeFeatureNames = [
+  'temp_rise_60s_c',
+  'temp_above_base_c',
+  'humidity_change_60s',
+  'humidity_below_base',
+  'eco2_rise_60s_ln',
+  'eco2_above_base_ln',
+] as const;
 
 export interface SmokeReading {
   /** ms */

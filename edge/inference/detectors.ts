@@ -59,11 +59,19 @@ const smoke: Detector<SmokeFeatures> = {
   extract(s, m) {
     if (m.channel !== 'telemetry') return undefined;
     const d = m.data as { temperature_c: number; humidity_pct: number; eco2_ppm: number };
-    return { features: s.push({ ts: m.ts, temperature_c: d.temperature_c, humidity_pct: d.humidity_pct, eco2_ppm: d.eco2_ppm }), scored: (score, clear) => (s.frozen = score >= clear) };
+    return {
+      features: s.push({ ts: m.ts, temperature_c: d.temperature_c, humidity_pct: d.humidity_pct, eco2_ppm: d.eco2_ppm }),
+      scored: (score, clear) => (s.frozen = score >= clear),
+    };
   },
   explain: (f, _s, m) => ({
     reason: explainSmoke(f),
-    evidence: { features: named(smokeFeatureNames, f), temperature_c: m.data['temperature_c'], eco2_ppm: m.data['eco2_ppm'], humidity_pct: m.data['humidity_pct'] },
+    evidence: {
+      features: named(smokeFeatureNames, f),
+      temperature_c: m.data['temperature_c'],
+      eco2_ppm: m.data['eco2_ppm'],
+      humidity_pct: m.data['humidity_pct'],
+    },
   }),
 };
 
@@ -128,7 +136,10 @@ const camera: Detector<CameraState> = {
       },
     };
   },
-  explain: (f) => ({ reason: explainCamera(f), evidence: { features: named(cameraFeatureNames, f), scene_anomaly: Math.round(sceneAnomaly(f) * 1000) / 1000 } }),
+  explain: (f) => ({
+    reason: explainCamera(f),
+    evidence: { features: named(cameraFeatureNames, f), scene_anomaly: Math.round(sceneAnomaly(f) * 1000) / 1000 },
+  }),
 };
 
 const siteCredentials = (site: string, shared: Map<string, unknown>) => {

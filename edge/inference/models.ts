@@ -53,7 +53,9 @@ export class ModelStore {
   /** Every `<dir>/<id>/manifest.json`; returns what loaded. Problems are kept in `problems`. */
   async loadAll(): Promise<LoadedModel[]> {
     if (!existsSync(this.#dir)) return [];
-    const ids = readdirSync(this.#dir, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(join(this.#dir, d.name, 'manifest.json'))).map((d) => d.name);
+    const ids = readdirSync(this.#dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(join(this.#dir, d.name, 'manifest.json')))
+      .map((d) => d.name);
     const out: LoadedModel[] = [];
     for (const id of ids) {
       const m = await this.reload(id).catch(() => undefined);
@@ -76,7 +78,12 @@ export class ModelStore {
         throw new Error(`model inputs/outputs (${session.inputNames.join(',')} → ${session.outputNames.join(',')}) do not match the manifest`);
       }
       const f = manifest.input.features.length;
-      const batcher = new MicroBatcher(sessionRunner(session, ort, manifest.input.name, manifest.output.name, f), f, this.#batch.maxBatch, this.#batch.maxWaitMs);
+      const batcher = new MicroBatcher(
+        sessionRunner(session, ort, manifest.input.name, manifest.output.name, f),
+        f,
+        this.#batch.maxBatch,
+        this.#batch.maxWaitMs,
+      );
       const loaded: LoadedModel = { manifest, session, batcher, loadedAt: Date.now() };
       const previous = this.#models.get(id);
       this.#models.set(id, loaded);

@@ -73,7 +73,12 @@ export class DetectorStage implements PipelineStage {
     this.#listeners.push(fn);
   }
 
-  constructor(models: ModelStore, sink: (c: Condition) => void, events: DetectorEvents = {}, opts: { detectors?: Record<string, Detector>; maxQueue?: number } = {}) {
+  constructor(
+    models: ModelStore,
+    sink: (c: Condition) => void,
+    events: DetectorEvents = {},
+    opts: { detectors?: Record<string, Detector>; maxQueue?: number } = {},
+  ) {
     this.#models = models;
     this.#sink = sink;
     this.#events = events;
@@ -104,8 +109,15 @@ export class DetectorStage implements PipelineStage {
       if (!run || run.version !== model.manifest.version) {
         // A new version starts with fresh thresholds but keeps the device's learned features.
         run = {
-          model: model.manifest.id, site: m.site, kind: m.kind, deviceId: m.deviceId,
-          state: run?.state ?? detector.init(m, this.#shared), decision: new Decision(model.manifest.thresholds), version: model.manifest.version, chain: run?.chain ?? Promise.resolve(), queued: run?.queued ?? 0,
+          model: model.manifest.id,
+          site: m.site,
+          kind: m.kind,
+          deviceId: m.deviceId,
+          state: run?.state ?? detector.init(m, this.#shared),
+          decision: new Decision(model.manifest.thresholds),
+          version: model.manifest.version,
+          chain: run?.chain ?? Promise.resolve(),
+          queued: run?.queued ?? 0,
         };
         this.#runs.set(key, run);
       }
@@ -137,10 +149,19 @@ export class DetectorStage implements PipelineStage {
     const type = change === 'clear' ? (run.raisedType ?? current.manifest.alertType) : (e.type ?? current.manifest.alertType);
     run.raisedType = change === 'raise' ? type : undefined;
     const c: Condition = {
-      site: m.site, deviceId: m.deviceId, kind: m.kind, type, active: change === 'raise', severity: defaultSeverity[type],
-      reason: change === 'raise' ? `${e.reason} (model ${current.manifest.id} ${score.toFixed(2)})` : `model ${current.manifest.id}: back to normal (${score.toFixed(2)})`,
+      site: m.site,
+      deviceId: m.deviceId,
+      kind: m.kind,
+      type,
+      active: change === 'raise',
+      severity: defaultSeverity[type],
+      reason:
+        change === 'raise'
+          ? `${e.reason} (model ${current.manifest.id} ${score.toFixed(2)})`
+          : `model ${current.manifest.id}: back to normal (${score.toFixed(2)})`,
       evidence: { ...e.evidence, model: current.manifest.id, version: current.manifest.version, score: Math.round(score * 1000) / 1000 },
-      ts: m.ts, source: `model:${current.manifest.id}`,
+      ts: m.ts,
+      source: `model:${current.manifest.id}`,
     };
     this.#sink(c);
     for (const fn of this.#listeners) fn(current.manifest.id, c);
@@ -163,7 +184,18 @@ export class DetectorStage implements PipelineStage {
         d.rebaseline!(r.state);
         if (r.decision.active) {
           const type = r.raisedType ?? model.manifest.alertType;
-          const c: Condition = { site: r.site, deviceId, kind: r.kind, type, active: false, severity: defaultSeverity[type], reason: `model ${r.model}: ${why}`, evidence: { model: r.model, version: r.version }, ts, source: `model:${r.model}` };
+          const c: Condition = {
+            site: r.site,
+            deviceId,
+            kind: r.kind,
+            type,
+            active: false,
+            severity: defaultSeverity[type],
+            reason: `model ${r.model}: ${why}`,
+            evidence: { model: r.model, version: r.version },
+            ts,
+            source: `model:${r.model}`,
+          };
           this.#sink(c);
           for (const fn of this.#listeners) fn(r.model, c);
           out.cleared = true;
@@ -182,7 +214,17 @@ export class DetectorStage implements PipelineStage {
     for (const r of this.#runs.values()) {
       const d = this.#detectors[r.kind];
       if (!d) continue;
-      out.push({ model: r.model, deviceId: r.deviceId, site: r.site, kind: r.kind, version: r.version, format: d.stateFormat, state: d.snapshot(r.state), decision: r.decision.snapshot(), ...(r.raisedType ? { raisedType: r.raisedType } : {}) });
+      out.push({
+        model: r.model,
+        deviceId: r.deviceId,
+        site: r.site,
+        kind: r.kind,
+        version: r.version,
+        format: d.stateFormat,
+        state: d.snapshot(r.state),
+        decision: r.decision.snapshot(),
+        ...(r.raisedType ? { raisedType: r.raisedType } : {}),
+      });
     }
     return out;
   }
@@ -198,14 +240,23 @@ export class DetectorStage implements PipelineStage {
     for (const s of saved) {
       const d = this.#detectors[s.kind];
       const model = this.#models.models.find((m) => m.manifest.id === s.model);
-      const why = !d ? `no detector for kind ${s.kind}` : d.stateFormat !== s.format ? `state format ${s.format}, detector has ${d.stateFormat}` : !model ? 'model not loaded' : undefined;
+      const why = !d
+        ? `no detector for kind ${s.kind}`
+        : d.stateFormat !== s.format
+          ? `state format ${s.format}, detector has ${d.stateFormat}`
+          : !model
+            ? 'model not loaded'
+            : undefined;
       if (why) {
         out.discarded.push({ model: s.model, deviceId: s.deviceId, why });
         continue;
       }
       const sameVersion = model!.manifest.version === s.version;
       this.#runs.set(`${s.model}/${s.deviceId}`, {
-        model: s.model, site: s.site, kind: s.kind, deviceId: s.deviceId,
+        model: s.model,
+        site: s.site,
+        kind: s.kind,
+        deviceId: s.deviceId,
         state: d!.restore(s.state, s, this.#shared),
         decision: sameVersion ? Decision.restore(model!.manifest.thresholds, s.decision) : new Decision(model!.manifest.thresholds),
         version: model!.manifest.version,

@@ -101,6 +101,9 @@ export class FleetHealth {
         ts: now,
       });
     }
-    return { conditions, coverage: coverage.sort((a, b) => a.site.localeCompare(b.site) || kindNames.indexOf(a.kind as never) - kindNames.indexOf(b.kind as never)) };
+    return {
+      conditions,
+      coverage: coverage.sort((a, b) => a.site.localeCompare(b.site) || kindNames.indexOf(a.kind as never) - kindNames.indexOf(b.kind as never)),
+    };
   }
 }

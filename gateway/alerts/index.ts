@@ -91,11 +91,16 @@ export class Alerts {
       heatWindowS: c.fireConfirmWindowS,
       dependencyWindowS: c.fireDependencyWindowS,
     });
-    this.health = new FleetHealth(deps.states, deps.security.registry, {
-      coverageTarget: c.coverageTarget,
-      heartbeatMisses: c.heartbeatMisses,
-      startupGraceMs: c.startupGraceS * 1000,
-    }, this.#now);
+    this.health = new FleetHealth(
+      deps.states,
+      deps.security.registry,
+      {
+        coverageTarget: c.coverageTarget,
+        heartbeatMisses: c.heartbeatMisses,
+        startupGraceMs: c.startupGraceS * 1000,
+      },
+      this.#now,
+    );
     this.engine.onChange((alert, event, actor) => this.#publish(alert, event, actor));
   }
 
@@ -150,7 +155,10 @@ export class Alerts {
   }
 
   #publishSummary(site: string): void {
-    this.#broker?.publish({ cmd: 'publish', topic: summaryTopic(site), payload: Buffer.from(JSON.stringify(this.summary(site))), qos: 1, retain: true, dup: false }, () => {});
+    this.#broker?.publish(
+      { cmd: 'publish', topic: summaryTopic(site), payload: Buffer.from(JSON.stringify(this.summary(site))), qos: 1, retain: true, dup: false },
+      () => {},
+    );
   }
 
   /** The open alerts of a site, as the retained summary topic carries them (here and on the central uplink). */
@@ -163,21 +171,51 @@ export class Alerts {
       bySeverity: Object.fromEntries(['critical', 'major', 'minor', 'info'].map((s) => [s, open.filter((a) => a.severity === s).length])),
       alerts: open.map((a) => {
         const x = toAlert(a);
-        return { id: x.id, incidentId: x.incidentId, type: x.type, severity: x.severity, state: x.state, deviceId: x.deviceId, zone: x.zone, reason: x.reason, raisedAt: x.raisedAt, escalationLevel: x.escalationLevel };
+        return {
+          id: x.id,
+          incidentId: x.incidentId,
+          type: x.type,
+          severity: x.severity,
+          state: x.state,
+          deviceId: x.deviceId,
+          zone: x.zone,
+          reason: x.reason,
+          raisedAt: x.raisedAt,
+          escalationLevel: x.escalationLevel,
+        };
       }),
     };
   }
 
   /** Acknowledge or resolve for a person; checks their site grant and audits it. */
-  act(action: 'ack' | 'resolve', alertId: string, who: { id: string; sites: string[]; address?: string; via: 'mqtt' | 'http' | 'central' }, note?: string): AlertRecord {
+  act(
+    action: 'ack' | 'resolve',
+    alertId: string,
+    who: { id: string; sites: string[]; address?: string; via: 'mqtt' | 'http' | 'central' },
+    note?: string,
+  ): AlertRecord {
     const a = this.store.get(alertId);
     if (!a || !grants(who.sites, a.site)) throw new AlertError(`alert ${alertId} does not exist`, 404, 'VIGIL_ERR_ALERT_NOT_FOUND');
     try {
       const r = action === 'ack' ? this.engine.acknowledge(alertId, who.id, note) : this.engine.resolve(alertId, who.id, note);
-      this.#deps.security.audit.record({ actor: who.id, action: `alert.${action}`, target: alertId, outcome: 'ok', address: who.address, detail: { via: who.via, type: a.type, site: a.site, ...(note ? { note } : {}) } });
+      this.#deps.security.audit.record({
+        actor: who.id,
+        action: `alert.${action}`,
+        target: alertId,
+        outcome: 'ok',
+        address: who.address,
+        detail: { via: who.via, type: a.type, site: a.site, ...(note ? { note } : {}) },
+      });
       return r;
     } catch (err) {
-      this.#deps.security.audit.record({ actor: who.id, action: `alert.${action}`, target: alertId, outcome: 'failed', address: who.address, detail: { via: who.via, error: (err as Error).message } });
+      this.#deps.security.audit.record({
+        actor: who.id,
+        action: `alert.${action}`,
+        target: alertId,
+        outcome: 'failed',
+        address: who.address,
+        detail: { via: who.via, error: (err as Error).message },
+      });
       throw err;
     }
   }
@@ -191,18 +229,35 @@ export class Alerts {
         const site = re.exec(packet.topic)![1]!;
         const identity = this.#deps.security.identities.get(client);
         const reply = (body: Record<string, unknown>) =>
-          this.#broker?.publish({ cmd: 'publish', topic: commandReplyTopic(site, client.id), payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false }, () => {});
+          this.#broker?.publish(
+            { cmd: 'publish', topic: commandReplyTopic(site, client.id), payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false },
+            () => {},
+          );
         const who =
-          identity?.type === 'principal' ? { id: identity.id, sites: identity.sites } : identity?.type === 'anonymous' ? { id: `anonymous:${client.id}`, sites: ['*'] } : undefined;
+          identity?.type === 'principal'
+            ? { id: identity.id, sites: identity.sites }
+            : identity?.type === 'anonymous'
+              ? { id: `anonymous:${client.id}`, sites: ['*'] }
+              : undefined;
         if (!who || !grants(who.sites, site)) {
-          this.#deps.security.audit.recordThrottled({ actor: identity?.id ?? client.id, action: 'mqtt.publish', target: packet.topic, outcome: 'denied', address: remoteAddress(client), detail: { reason: 'alert commands are for people granted this site' } });
+          this.#deps.security.audit.recordThrottled({
+            actor: identity?.id ?? client.id,
+            action: 'mqtt.publish',
+            target: packet.topic,
+            outcome: 'denied',
+            address: remoteAddress(client),
+            detail: { reason: 'alert commands are for people granted this site' },
+          });
           return reply({ ok: false, error: 'not authorized to command alerts of this site' });
         }
         let cmd: z.infer<typeof commandSchema>;
         try {
           cmd = commandSchema.parse(JSON.parse(String(packet.payload)));
         } catch (err) {
-          return reply({ ok: false, error: `invalid command: ${err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message}` });
+          return reply({
+            ok: false,
+            error: `invalid command: ${err instanceof z.ZodError ? err.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : (err as Error).message}`,
+          });
         }
         try {
           const a = this.act(cmd.action, cmd.alertId, { ...who, address: remoteAddress(client), via: 'mqtt' }, cmd.note);

@@ -44,13 +44,17 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   openAlerts() {
-    return (this.#sql(`SELECT data FROM alerts WHERE state IN ('raised', 'acknowledged') ORDER BY raised_at`).all() as { data: string }[]).map((r) => this.#row(r)!);
+    return (this.#sql(`SELECT data FROM alerts WHERE state IN ('raised', 'acknowledged') ORDER BY raised_at`).all() as { data: string }[]).map((r) =>
+      this.#row(r)!,
+    );
   }
 
   openInZone(site: string, zone: string, since: number) {
-    return (this.#db
-      .prepare(`SELECT data FROM alerts WHERE site = ? AND zone = ? AND state IN ('raised', 'acknowledged') AND raised_at >= ? ORDER BY raised_at`)
-      .all(site, zone, since) as { data: string }[]).map((r) => this.#row(r)!);
+    return (
+      this.#db
+        .prepare(`SELECT data FROM alerts WHERE site = ? AND zone = ? AND state IN ('raised', 'acknowledged') AND raised_at >= ? ORDER BY raised_at`)
+        .all(site, zone, since) as { data: string }[]
+    ).map((r) => this.#row(r)!);
   }
 
   save(a: AlertRecord, event: AlertEvent | undefined, actor: string, detail?: Record<string, unknown>): void {
@@ -66,12 +70,30 @@ export class SqliteAlertStore implements AlertStore {
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.state === 'open') where.push(`state IN ('raised', 'acknowledged')`);
-    else if (q.state) { where.push('state = ?'); args.push(q.state); }
-    if (q.site) { where.push('site = ?'); args.push(q.site); }
-    if (q.sites && !q.sites.includes('*')) { where.push(`site IN (${q.sites.map(() => '?').join(',')})`); args.push(...q.sites); }
-    if (q.type) { where.push('type = ?'); args.push(q.type); }
-    if (q.since !== undefined) { where.push('raised_at >= ?'); args.push(q.since); }
-    if (q.before) { where.push('(raised_at < ? OR (raised_at = ? AND id < ?))'); args.push(q.before.raisedAt, q.before.raisedAt, q.before.id); }
+    else if (q.state) {
+      where.push('state = ?');
+      args.push(q.state);
+    }
+    if (q.site) {
+      where.push('site = ?');
+      args.push(q.site);
+    }
+    if (q.sites && !q.sites.includes('*')) {
+      where.push(`site IN (${q.sites.map(() => '?').join(',')})`);
+      args.push(...q.sites);
+    }
+    if (q.type) {
+      where.push('type = ?');
+      args.push(q.type);
+    }
+    if (q.since !== undefined) {
+      where.push('raised_at >= ?');
+      args.push(q.since);
+    }
+    if (q.before) {
+      where.push('(raised_at < ? OR (raised_at = ? AND id < ?))');
+      args.push(q.before.raisedAt, q.before.raisedAt, q.before.id);
+    }
     args.push(Math.min(q.limit ?? 50, 500));
     const rows = this.#db
       .prepare(`SELECT data FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY raised_at DESC, id DESC LIMIT ?`)
@@ -80,8 +102,10 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   history(id: string): HistoryEntry[] {
-    return (this.#sql('SELECT ts, event, actor, version, detail FROM alert_history WHERE alert_id = ? ORDER BY seq').all(id) as (Omit<HistoryEntry, 'detail'> & { detail: string })[]).map(
-      (h) => ({ ...h, detail: JSON.parse(h.detail) as Record<string, unknown> }),
-    );
+    return (
+      this.#sql('SELECT ts, event, actor, version, detail FROM alert_history WHERE alert_id = ? ORDER BY seq').all(id) as (Omit<HistoryEntry, 'detail'> & {
+        detail: string;
+      })[]
+    ).map((h) => ({ ...h, detail: JSON.parse(h.detail) as Record<string, unknown> }));
   }
 }

@@ -48,7 +48,10 @@ export async function createBroker({ config, policy, states, metrics, log, hooks
       // [MQTT-3.1.2-24] keep-alive 0 turns the mechanism off: legal, and TCP keep-alive (listeners.ts) finds dead peers.
       // A keep-alive above the limit has no CONNACK code in 3.1.1: the connection is closed, and the reason logged.
       if (m.keepaliveLimitS > 0 && (packet.keepalive ?? 0) > m.keepaliveLimitS) {
-        log.info({ clientId: packet.clientId, keepalive: packet.keepalive, limit: m.keepaliveLimitS }, 'keep-alive above mqtt.keepaliveLimitS: connection closed');
+        log.info(
+          { clientId: packet.clientId, keepalive: packet.keepalive, limit: m.keepaliveLimitS },
+          'keep-alive above mqtt.keepaliveLimitS: connection closed',
+        );
         return done(new Error(`keep-alive ${packet.keepalive} s is above the limit of ${m.keepaliveLimitS} s`), false);
       }
       policy.bind(client, packet.clientId, packet.will?.topic);

@@ -31,8 +31,7 @@ const listen = (server: NetServer | HttpServer, host: string, port: number) =>
     });
   });
 
-const closeServer = (server: NetServer | HttpServer) =>
-  new Promise<void>((resolve) => server.close(() => resolve()));
+const closeServer = (server: NetServer | HttpServer) => new Promise<void>((resolve) => server.close(() => resolve()));
 
 const guarded = (socket: import('node:net').Socket, maxPacketBytes: number, metrics: Metrics, transport: string) =>
   new FrameGuard(socket, maxPacketBytes, () => metrics.oversizedPackets.inc({ transport }));
@@ -111,7 +110,12 @@ export async function startWebSocket(broker: Aedes, cfg: GatewayConfig['mqtt']['
   const http = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   http.on(tls ? 'secureConnection' : 'connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
   http.on('connection', (socket: import('node:net').Socket) => admit(ctx, tls ? 'mqtt-wss' : 'mqtt-ws', socket));
-  const wss = new WebSocketServer({ server: http, path: cfg.path, maxPayload: maxPacketBytes, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false) });
+  const wss = new WebSocketServer({
+    server: http,
+    path: cfg.path,
+    maxPayload: maxPacketBytes,
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+  });
   wss.on('connection', (ws, req) => {
     metrics.connections.inc({ transport: scheme });
     const stream = createWebSocketStream(ws);

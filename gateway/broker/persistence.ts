@@ -78,7 +78,8 @@ export interface BrokerPersistenceOptions {
   now?: () => number;
 }
 
-const toJson = (p: StoredPacket) => JSON.stringify({ ...p, payload: p.payload ? Buffer.from(p.payload).toString('base64') : undefined, writeCallback: undefined });
+const toJson = (p: StoredPacket) =>
+  JSON.stringify({ ...p, payload: p.payload ? Buffer.from(p.payload).toString('base64') : undefined, writeCallback: undefined });
 const fromJson = (s: string): StoredPacket => {
   const o = JSON.parse(s) as StoredPacket & { payload?: string };
   return { ...o, payload: o.payload !== undefined ? Buffer.from(o.payload, 'base64') : undefined } as StoredPacket;
@@ -156,7 +157,8 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
       q.items.push({ seq: r.seq, packet });
       q.bytes += sizeOf(packet);
     }
-    for (const r of this.db.prepare('SELECT client_id, packet FROM incoming').all() as { client_id: string; packet: string }[]) await super.incomingStorePacket({ id: r.client_id }, fromJson(r.packet));
+    for (const r of this.db.prepare('SELECT client_id, packet FROM incoming').all() as { client_id: string; packet: string }[])
+      await super.incomingStorePacket({ id: r.client_id }, fromJson(r.packet));
     // Wills left by the previous run of this broker: under an id that never heartbeats again, so aedes
     // publishes them unless their client reconnects first (a reconnect deletes its will).
     const previous = `${this.#broker!.id}:before-restart`;

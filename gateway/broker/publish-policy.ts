@@ -116,14 +116,20 @@ export class PublishPolicy {
     const identity = this.#deps.identities?.get(client);
     // People and services publish alert commands of their sites, never on a device's channels.
     if (!mayPublish(identity, packet.topic)) {
-      this.#refuse(client, packet, { code: 'not_permitted', message: `a ${identity?.type === 'principal' ? identity.role : 'client'} may publish only alert commands (vigil/v1/{site}/alerts/command) of the sites it is granted; device topics are accepted from the registered device only` });
+      this.#refuse(client, packet, {
+        code: 'not_permitted',
+        message: `a ${identity?.type === 'principal' ? identity.role : 'client'} may publish only alert commands (vigil/v1/{site}/alerts/command) of the sites it is granted; device topics are accepted from the registered device only`,
+      });
       return done(null);
     }
     // A Last Will is never rate limited: it is how the site learns the device is gone.
     // The bucket is the identity's, not the connection's: reconnecting does not refill it.
     const isWill = (client as unknown as { will?: unknown }).will === packet;
     if (this.#rate && !isWill && !this.#rate.take(bucketKey(identity, client))) {
-      this.#refuse(client, packet, { code: 'rate_limited', message: `more than ${this.#deps.rate!.perSecond} messages/s (burst ${this.#deps.rate!.burst}); message dropped` });
+      this.#refuse(client, packet, {
+        code: 'rate_limited',
+        message: `more than ${this.#deps.rate!.perSecond} messages/s (burst ${this.#deps.rate!.burst}); message dropped`,
+      });
       return done(null);
     }
     const command = this.#commands.find((c) => c.match(packet.topic));
@@ -145,13 +151,7 @@ export class PublishPolicy {
     void p.finally(() => this.#inflight.delete(p));
   }
 
-  #settle(
-    client: Client,
-    packet: PublishPacket,
-    result: Awaited<ReturnType<typeof ingest>>,
-    done: (err?: Error | null) => void,
-    t0: number,
-  ): void {
+  #settle(client: Client, packet: PublishPacket, result: Awaited<ReturnType<typeof ingest>>, done: (err?: Error | null) => void, t0: number): void {
     if (!result.ok) {
       this.#refuse(client, packet, result.refusal);
       return done(null);
@@ -174,13 +174,10 @@ export class PublishPolicy {
       done(null);
     };
     if (!handed) return acked();
-    const p = handed.then(
-      acked,
-      (err: unknown) => {
-        this.#refuse(client, packet, { code: 'pipeline_unavailable', message: 'the gateway could not store this message; retry' }, false);
-        done(err as Error);
-      },
-    );
+    const p = handed.then(acked, (err: unknown) => {
+      this.#refuse(client, packet, { code: 'pipeline_unavailable', message: 'the gateway could not store this message; retry' }, false);
+      done(err as Error);
+    });
     this.#inflight.add(p);
     void p.finally(() => this.#inflight.delete(p));
   }

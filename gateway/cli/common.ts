@@ -10,7 +10,11 @@ export const EXIT = { ok: 0, failed: 1, invalid: 2, unauthorized: 3, notFound: 4
 
 /** An expected failure: a message for a person, and its exit code. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number = EXIT.failed, readonly details: { path: string; message: string }[] = []) {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failed,
+    readonly details: { path: string; message: string }[] = [],
+  ) {
     super(message);
   }
 }
@@ -52,18 +56,22 @@ export async function runProgram(program: Command): Promise<void> {
 }
 
 /** A commander argument parser for an integer in [min, max]. */
-export const intArg = (min: number, max = Number.MAX_SAFE_INTEGER) => (v: string): number => {
-  const n = Number(v);
-  if (!/^-?\d+$/.test(v.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-  return n;
-};
+export const intArg =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return n;
+  };
 
 /** A commander argument parser for a number in [min, max]. */
-export const numArg = (min: number, max: number) => (v: string): number => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number from ${min} to ${max}`);
-  return n;
-};
+export const numArg =
+  (min: number, max: number) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number from ${min} to ${max}`);
+    return n;
+  };
 
 /** JSON given on the command line or in a file, or a specific invalid-input error naming where it came from. */
 export function parseJson(text: string, what: string): Record<string, unknown> {

@@ -22,11 +22,16 @@ const program = cliProgram('vigil')
 
 const g = () => program.opts<{ url: string; token?: string; mqtt: string; json?: boolean }>();
 
-const exitFor = (status: number) => (status === 400 || status === 409 ? EXIT.invalid : status === 401 || status === 403 ? EXIT.unauthorized : status === 404 ? EXIT.notFound : EXIT.failed);
+const exitFor = (status: number) =>
+  status === 400 || status === 409 ? EXIT.invalid : status === 401 || status === 403 ? EXIT.unauthorized : status === 404 ? EXIT.notFound : EXIT.failed;
 
 /** An answer of the API as an expected failure: its message, its field errors, the exit code of its status. */
 class ApiError extends CliError {
-  constructor(readonly status: number, message: string, details?: { path: string; message: string }[]) {
+  constructor(
+    readonly status: number,
+    message: string,
+    details?: { path: string; message: string }[],
+  ) {
     super(message, exitFor(status), details);
   }
 }
@@ -43,7 +48,10 @@ async function api<T = Record<string, any>>(method: string, path: string, body?:
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
   } catch (err) {
-    throw new CliError(`cannot reach the gateway at ${url}: ${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}`, EXIT.unreachable);
+    throw new CliError(
+      `cannot reach the gateway at ${url}: ${(err as Error).cause ? String((err as { cause: Error }).cause.message) : (err as Error).message}`,
+      EXIT.unreachable,
+    );
   }
   const text = await res.text();
   let data: Record<string, any> = {};
@@ -59,8 +67,19 @@ async function api<T = Record<string, any>>(method: string, path: string, body?:
 function table(rows: Record<string, unknown>[], cols: [string, string][]): void {
   const cells = rows.map((r) => cols.map(([k]) => (r[k] === null || r[k] === undefined ? '-' : String(r[k]))));
   const w = cols.map(([, h], i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  console.log(cols.map(([, h], i) => h.padEnd(w[i]!)).join('  ').trimEnd());
-  for (const c of cells) console.log(c.map((x, i) => x.padEnd(w[i]!)).join('  ').trimEnd());
+  console.log(
+    cols
+      .map(([, h], i) => h.padEnd(w[i]!))
+      .join('  ')
+      .trimEnd(),
+  );
+  for (const c of cells)
+    console.log(
+      c
+        .map((x, i) => x.padEnd(w[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 const out = (data: unknown, human: () => void) => (g().json ? console.log(JSON.stringify(data, null, 2)) : human());
@@ -179,7 +198,16 @@ config
     try {
       const q = new URLSearchParams(Object.entries({ site: o.site, kind: o.kind }).filter(([, v]) => v) as [string, string][]);
       const r = await api('GET', `/api/v1/config/status?${q}`);
-      out(r, () => table(r['devices'], [['deviceId', 'DEVICE'], ['kind', 'KIND'], ['status', 'STATUS'], ['desiredVersion', 'DESIRED'], ['reportedVersion', 'REPORTED'], ['reason', 'REASON']]));
+      out(r, () =>
+        table(r['devices'], [
+          ['deviceId', 'DEVICE'],
+          ['kind', 'KIND'],
+          ['status', 'STATUS'],
+          ['desiredVersion', 'DESIRED'],
+          ['reportedVersion', 'REPORTED'],
+          ['reason', 'REASON'],
+        ]),
+      );
       process.exit((r['devices'] as { status: string }[]).some((d) => d.status === 'failed') ? 1 : 0);
     } catch (err) {
       fail(err);
@@ -194,7 +222,13 @@ config
       const r = await api('GET', `/api/v1/devices/${id}/config`);
       out(r, () => {
         console.log(`${id}: ${r['status']} (desired ${r['desiredVersion'] ?? '-'}, reported ${r['reportedVersion'] ?? '-'})`);
-        table(r['history'], [['version', 'VERSION'], ['author', 'AUTHOR'], ['createdAt', 'WHEN'], ['rolloutId', 'ROLLOUT'], ['note', 'NOTE']]);
+        table(r['history'], [
+          ['version', 'VERSION'],
+          ['author', 'AUTHOR'],
+          ['createdAt', 'WHEN'],
+          ['rolloutId', 'ROLLOUT'],
+          ['note', 'NOTE'],
+        ]);
       });
     } catch (err) {
       fail(err);
@@ -212,7 +246,9 @@ config
       const r = o.rollout
         ? await api('POST', `/api/v1/config/rollouts/${o.rollout}/rollback`)
         : await api('POST', `/api/v1/devices/${id ?? ''}/config/rollback`, o.to !== undefined ? { toVersion: Number(o.to) } : {});
-      out(r, () => console.log(o.rollout ? `rollout ${o.rollout}: ${r['state']}` : `${id}: rolled back, now desired version ${r['desiredVersion']} (${r['status']})`));
+      out(r, () =>
+        console.log(o.rollout ? `rollout ${o.rollout}: ${r['state']}` : `${id}: rolled back, now desired version ${r['desiredVersion']} (${r['status']})`),
+      );
     } catch (err) {
       fail(err);
     }
@@ -227,7 +263,19 @@ devices
     try {
       const q = new URLSearchParams(Object.entries({ site: o.site, kind: o.kind }).filter(([, v]) => v) as [string, string][]);
       const r = await api('GET', `/api/v1/devices?${q}`);
-      out(r, () => table(r['devices'], [['deviceId', 'DEVICE'], ['kind', 'KIND'], ['site', 'SITE'], ['zone', 'ZONE'], ['registration', 'REGISTRATION'], ['online', 'ONLINE'], ['lastSeen', 'LAST SEEN'], ['messages', 'MSGS'], ['refused', 'REFUSED']]));
+      out(r, () =>
+        table(r['devices'], [
+          ['deviceId', 'DEVICE'],
+          ['kind', 'KIND'],
+          ['site', 'SITE'],
+          ['zone', 'ZONE'],
+          ['registration', 'REGISTRATION'],
+          ['online', 'ONLINE'],
+          ['lastSeen', 'LAST SEEN'],
+          ['messages', 'MSGS'],
+          ['refused', 'REFUSED'],
+        ]),
+      );
     } catch (err) {
       fail(err);
     }
@@ -244,11 +292,30 @@ devices
     try {
       if (o.file) {
         const text = readFileSync(o.file, 'utf8');
-        const r = await api('POST', '/api/v1/devices/bulk', o.file.endsWith('.json') ? JSON.parse(text) : text, o.file.endsWith('.json') ? 'application/json' : 'text/csv');
-        out(r, () => table(r['devices'].map((d: { credentials: Record<string, string> }) => d.credentials), [['username', 'DEVICE'], ['password', 'PASSWORD (shown once)']]));
+        const r = await api(
+          'POST',
+          '/api/v1/devices/bulk',
+          o.file.endsWith('.json') ? JSON.parse(text) : text,
+          o.file.endsWith('.json') ? 'application/json' : 'text/csv',
+        );
+        out(r, () =>
+          table(
+            r['devices'].map((d: { credentials: Record<string, string> }) => d.credentials),
+            [
+              ['username', 'DEVICE'],
+              ['password', 'PASSWORD (shown once)'],
+            ],
+          ),
+        );
         return;
       }
-      const r = await api('POST', '/api/v1/devices', { deviceId: id, kind: o.kind, site: o.site, ...(o.zone ? { zone: o.zone } : {}), tags: o.tags ? String(o.tags).split(',') : [] });
+      const r = await api('POST', '/api/v1/devices', {
+        deviceId: id,
+        kind: o.kind,
+        site: o.site,
+        ...(o.zone ? { zone: o.zone } : {}),
+        tags: o.tags ? String(o.tags).split(',') : [],
+      });
       out(r, () => console.log(`provisioned ${id}\n  MQTT username ${r['credentials'].username}\n  MQTT password ${r['credentials'].password}   (shown once)`));
     } catch (err) {
       fail(err);
@@ -264,7 +331,11 @@ program
   .action(async (id: string, o: { note?: string }) => {
     try {
       const r = await api('POST', `/api/v1/devices/${id}/accept-view`, o.note ? { note: o.note } : {});
-      out(r, () => console.log(`${id}: new view accepted; ${r['models'].join(', ') || 'no model'} re-learning its reference${r['alarmCleared'] ? '; the tamper alarm cleared' : ''}`));
+      out(r, () =>
+        console.log(
+          `${id}: new view accepted; ${r['models'].join(', ') || 'no model'} re-learning its reference${r['alarmCleared'] ? '; the tamper alarm cleared' : ''}`,
+        ),
+      );
     } catch (err) {
       fail(err);
     }
@@ -287,7 +358,17 @@ alertsCmd
       const r = await api('GET', `/api/v1/alerts?${q}`);
       out(r, () => {
         if (!r['alerts'].length) console.log(`no ${o.state} alerts`);
-        else table(r['alerts'], [['raisedAt', 'RAISED'], ['severity', 'SEVERITY'], ['state', 'STATE'], ['type', 'TYPE'], ['site', 'SITE'], ['deviceId', 'DEVICE'], ['id', 'ID'], ['reason', 'REASON']]);
+        else
+          table(r['alerts'], [
+            ['raisedAt', 'RAISED'],
+            ['severity', 'SEVERITY'],
+            ['state', 'STATE'],
+            ['type', 'TYPE'],
+            ['site', 'SITE'],
+            ['deviceId', 'DEVICE'],
+            ['id', 'ID'],
+            ['reason', 'REASON'],
+          ]);
       });
     } catch (err) {
       fail(err);
@@ -325,16 +406,27 @@ alertsCmd
       const filters = sites.includes('*') ? ['vigil/v1/+/alerts/+/+/+'] : sites.map((s) => `vigil/v1/${s}/alerts/+/+/+`);
       let client;
       try {
-        client = await mqtt.connectAsync(url, { clientId: `${id}:cli-${process.pid}`, username: id, password: token.slice(dot + 1), reconnectPeriod: 0, connectTimeout: 5000 });
+        client = await mqtt.connectAsync(url, {
+          clientId: `${id}:cli-${process.pid}`,
+          username: id,
+          password: token.slice(dot + 1),
+          reconnectPeriod: 0,
+          connectTimeout: 5000,
+        });
       } catch (err) {
         const code = (err as { code?: number }).code;
-        throw code === 4 || code === 5 ? new CliError(`MQTT login refused (${(err as Error).message})`, EXIT.unauthorized) : new CliError(`cannot reach ${url}: ${(err as Error).message}`, EXIT.unreachable);
+        throw code === 4 || code === 5
+          ? new CliError(`MQTT login refused (${(err as Error).message})`, EXIT.unauthorized)
+          : new CliError(`cannot reach ${url}: ${(err as Error).message}`, EXIT.unreachable);
       }
       let n = 0;
       client.on('message', (_t, payload) => {
         const a = JSON.parse(payload.toString()) as Record<string, string>;
         if (g().json) console.log(JSON.stringify(a));
-        else console.log(`${new Date().toISOString().slice(11, 19)} ${a['event']!.padEnd(23)} ${a['severity']!.padEnd(8)} ${a['type']!.padEnd(14)} ${a['site']}/${a['deviceId']}  ${a['reason']}${a['acknowledgedBy'] && a['event'] === 'acknowledged' ? ` by ${a['acknowledgedBy']}` : ''}  [${a['id']}]`);
+        else
+          console.log(
+            `${new Date().toISOString().slice(11, 19)} ${a['event']!.padEnd(23)} ${a['severity']!.padEnd(8)} ${a['type']!.padEnd(14)} ${a['site']}/${a['deviceId']}  ${a['reason']}${a['acknowledgedBy'] && a['event'] === 'acknowledged' ? ` by ${a['acknowledgedBy']}` : ''}  [${a['id']}]`,
+          );
         if (o.count && ++n >= o.count) void client.endAsync().then(() => process.exit(EXIT.ok));
       });
       let granted;

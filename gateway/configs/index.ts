@@ -102,7 +102,16 @@ export class Configs implements PipelineStage {
 
   state(deviceId: string): SyncState | undefined {
     const r = this.#sql('SELECT * FROM device_config_state WHERE device_id = ?').get(deviceId) as StateRow | undefined;
-    return r && { deviceId: r.device_id, desiredVersion: r.desired_version, reportedVersion: r.reported_version, status: r.status, reason: r.reason, updatedAt: r.updated_at };
+    return (
+      r && {
+        deviceId: r.device_id,
+        desiredVersion: r.desired_version,
+        reportedVersion: r.reported_version,
+        status: r.status,
+        reason: r.reason,
+        updatedAt: r.updated_at,
+      }
+    );
   }
 
   /** The full configuration `input` means for this device, validated against its kind; every problem listed. */
@@ -115,7 +124,10 @@ export class Configs implements PipelineStage {
       throw new BulkInvalidError(
         r.error.issues.flatMap((i) =>
           i.code === 'unrecognized_keys'
-            ? i.keys.map((k) => ({ path: `${device.deviceId}: ${[...i.path, k].join('.')}`, message: unknownSetting(k, knownKeys(def.schemas.config, i.path), device.kind) }))
+            ? i.keys.map((k) => ({
+                path: `${device.deviceId}: ${[...i.path, k].join('.')}`,
+                message: unknownSetting(k, knownKeys(def.schemas.config, i.path), device.kind),
+              }))
             : [{ path: `${device.deviceId}: ${i.path.join('.') || '(config)'}`, message: i.message }],
         ),
       );
@@ -134,11 +146,27 @@ export class Configs implements PipelineStage {
     const now = this.#now();
     const version = (this.current(device.deviceId)?.version ?? 0) + 1;
     this.#db.transaction(() => {
-      this.#sql('INSERT INTO device_configs (device_id, version, config, author, created_at, rollout_id, note) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(device.deviceId, version, JSON.stringify(config), actor.id, now, opts.rolloutId ?? null, opts.note ?? null);
-      this.#sql(`INSERT INTO device_config_state (device_id, desired_version, reported_version, status, reason, updated_at) VALUES (?, ?, NULL, 'pending', NULL, ?)
-        ON CONFLICT (device_id) DO UPDATE SET desired_version = excluded.desired_version, status = 'pending', reason = NULL, updated_at = excluded.updated_at`).run(device.deviceId, version, now);
-      this.#security.audit.record({ actor: actor.id, address: actor.address, action: 'config.push', target: device.deviceId, outcome: 'ok', detail: { version, ...(opts.rolloutId ? { rolloutId: opts.rolloutId } : {}), ...(opts.note ? { note: opts.note } : {}) } });
+      this.#sql('INSERT INTO device_configs (device_id, version, config, author, created_at, rollout_id, note) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
+        device.deviceId,
+        version,
+        JSON.stringify(config),
+        actor.id,
+        now,
+        opts.rolloutId ?? null,
+        opts.note ?? null,
+      );
+      this.#sql(
+        `INSERT INTO device_config_state (device_id, desired_version, reported_version, status, reason, updated_at) VALUES (?, ?, NULL, 'pending', NULL, ?)
+        ON CONFLICT (device_id) DO UPDATE SET desired_version = excluded.desired_version, status = 'pending', reason = NULL, updated_at = excluded.updated_at`,
+      ).run(device.deviceId, version, now);
+      this.#security.audit.record({
+        actor: actor.id,
+        address: actor.address,
+        action: 'config.push',
+        target: device.deviceId,
+        outcome: 'ok',
+        detail: { version, ...(opts.rolloutId ? { rolloutId: opts.rolloutId } : {}), ...(opts.note ? { note: opts.note } : {}) },
+      });
     })();
     this.#deliver(device.deviceId);
     return version;
@@ -169,7 +197,14 @@ export class Configs implements PipelineStage {
       k.keyId,
     );
     this.#broker.publish(
-      { cmd: 'publish', topic: deviceTopic({ site: device.site, kind: device.kind, deviceId }, 'config/desired'), payload: Buffer.from(JSON.stringify(envelope)), qos: 1, retain: true, dup: false },
+      {
+        cmd: 'publish',
+        topic: deviceTopic({ site: device.site, kind: device.kind, deviceId }, 'config/desired'),
+        payload: Buffer.from(JSON.stringify(envelope)),
+        qos: 1,
+        retain: true,
+        dup: false,
+      },
       (err) => err && this.#log.error({ err, deviceId }, 'could not deliver desired config'),
     );
   }
@@ -192,33 +227,50 @@ export class Configs implements PipelineStage {
       reason = `device reports version ${version}, desired is ${s.desiredVersion}`;
       this.#deliver(m.deviceId);
     }
-    this.#sql('UPDATE device_config_state SET reported_version = ?, status = ?, reason = ?, updated_at = ? WHERE device_id = ?')
-      .run(version, status, reason, this.#now(), m.deviceId);
+    this.#sql('UPDATE device_config_state SET reported_version = ?, status = ?, reason = ?, updated_at = ? WHERE device_id = ?').run(
+      version,
+      status,
+      reason,
+      this.#now(),
+      m.deviceId,
+    );
   }
 }
 
 type Row = { device_id: string; version: number; config: string; author: string; created_at: number; rollout_id: string | null; note: string | null };
 type StateRow = { device_id: string; desired_version: number; reported_version: number | null; status: SyncStatus; reason: string | null; updated_at: number };
-const toVersion = (r: Row): ConfigVersion => ({ version: r.version, config: JSON.parse(r.config) as Record<string, unknown>, author: r.author, createdAt: r.created_at, rolloutId: r.rollout_id, note: r.note });
+const toVersion = (r: Row): ConfigVersion => ({
+  version: r.version,
+  config: JSON.parse(r.config) as Record<string, unknown>,
+  author: r.author,
+  createdAt: r.created_at,
+  rolloutId: r.rollout_id,
+  note: r.note,
+});
 
 /** JSON with object keys sorted, for comparing configurations. */
 function stableJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x,
+  );
 }
 
 /** The settings a (nested) config object accepts. */
 function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
   let s: z.ZodType | undefined = schema;
   for (const p of path) {
-    while (s && !(s instanceof z.ZodObject) && 'unwrap' in s && typeof (s as { unwrap?: unknown }).unwrap === 'function') s = (s as unknown as { unwrap(): z.ZodType }).unwrap();
+    while (s && !(s instanceof z.ZodObject) && 'unwrap' in s && typeof (s as { unwrap?: unknown }).unwrap === 'function')
+      s = (s as unknown as { unwrap(): z.ZodType }).unwrap();
     s = s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>)[String(p)] : undefined;
   }
-  while (s && !(s instanceof z.ZodObject) && 'unwrap' in s && typeof (s as { unwrap?: unknown }).unwrap === 'function') s = (s as unknown as { unwrap(): z.ZodType }).unwrap();
+  while (s && !(s instanceof z.ZodObject) && 'unwrap' in s && typeof (s as { unwrap?: unknown }).unwrap === 'function')
+    s = (s as unknown as { unwrap(): z.ZodType }).unwrap();
   return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
 }
 
 function unknownSetting(key: string, known: string[], kind: string): string {
   const near = known.length ? closest(key, known) : undefined;
-  const hint = near !== undefined && distance(key.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(near.length / 3)) ? `; did you mean "${near}"?` : '';
+  const hint =
+    near !== undefined && distance(key.toLowerCase(), near.toLowerCase()) <= Math.max(2, Math.floor(near.length / 3)) ? `; did you mean "${near}"?` : '';
   return `unknown setting "${key}" for a ${kind}${hint} (settings: ${known.join(', ')})`;
 }

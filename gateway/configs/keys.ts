@@ -33,13 +33,20 @@ export class SiteKeys {
   get(site: string): { privateKey: KeyObject; publicPem: string; keyId: string } {
     let k = this.#cache.get(site);
     if (!k) {
-      const row = this.#db.prepare('SELECT public_key, private_key FROM site_keys WHERE site = ?').get(site) as { public_key: string; private_key: string } | undefined;
-      if (row) k = { privateKey: createPrivateKey(isSealed(row.private_key) ? unseal(this.#master, row.private_key, aad(site)) : row.private_key), publicPem: row.public_key };
+      const row = this.#db.prepare('SELECT public_key, private_key FROM site_keys WHERE site = ?').get(site) as
+        { public_key: string; private_key: string } | undefined;
+      if (row)
+        k = {
+          privateKey: createPrivateKey(isSealed(row.private_key) ? unseal(this.#master, row.private_key, aad(site)) : row.private_key),
+          publicPem: row.public_key,
+        };
       else {
         const pair = generateKeyPairSync('ed25519');
         const publicPem = pair.publicKey.export({ type: 'spki', format: 'pem' }).toString();
         const privatePem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-        this.#db.prepare('INSERT INTO site_keys (site, public_key, private_key, created_at) VALUES (?, ?, ?, ?)').run(site, publicPem, seal(this.#master, privatePem, aad(site)), this.#now());
+        this.#db
+          .prepare('INSERT INTO site_keys (site, public_key, private_key, created_at) VALUES (?, ?, ?, ?)')
+          .run(site, publicPem, seal(this.#master, privatePem, aad(site)), this.#now());
         k = { privateKey: pair.privateKey, publicPem };
       }
       this.#cache.set(site, k);

@@ -90,7 +90,17 @@ export class Rollouts {
     const targets = matching.filter((d) => !this.#configs.unchanged(d.deviceId, all.get(d.deviceId)!));
     const configs = all;
     if (!targets.length) {
-      return { id: '', createdBy: actor.id, createdAt: this.#now(), state: 'unchanged', selector: input.selector, total: 0, waves: [], reason: `all ${matching.length} matching device(s) already have this configuration`, note: input.note ?? null };
+      return {
+        id: '',
+        createdBy: actor.id,
+        createdAt: this.#now(),
+        state: 'unchanged',
+        selector: input.selector,
+        total: 0,
+        waves: [],
+        reason: `all ${matching.length} matching device(s) already have this configuration`,
+        note: input.note ?? null,
+      };
     }
     const canary = Math.max(1, Math.ceil((targets.length * input.canaryPercent) / 100));
     const waves = [targets.slice(0, canary), targets.slice(canary)].filter((w) => w.length);
@@ -117,7 +127,13 @@ export class Rollouts {
     return r;
   }
 
-  async #run(r: Rollout, waves: DeviceRecord[][], configs: Map<string, Record<string, unknown>>, input: z.infer<typeof rolloutInput>, actor: Actor): Promise<void> {
+  async #run(
+    r: Rollout,
+    waves: DeviceRecord[][],
+    configs: Map<string, Record<string, unknown>>,
+    input: z.infer<typeof rolloutInput>,
+    actor: Actor,
+  ): Promise<void> {
     for (const [i, wave] of waves.entries()) {
       const w = r.waves[i]!;
       for (const d of wave) {
@@ -186,8 +202,9 @@ export class Rollouts {
   }
 
   #save(r: Rollout): void {
-    this.#sql('INSERT INTO rollouts (id, created_by, created_at, state, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data')
-      .run(r.id, r.createdBy, r.createdAt, r.state, JSON.stringify(r));
+    this.#sql(
+      'INSERT INTO rollouts (id, created_by, created_at, state, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, data = excluded.data',
+    ).run(r.id, r.createdBy, r.createdAt, r.state, JSON.stringify(r));
   }
 
   async stop(): Promise<void> {

@@ -41,7 +41,11 @@ export type Circuit = 'closed' | 'open' | 'half_open';
 export const circuitValue: Record<Circuit, number> = { closed: 0, half_open: 1, open: 2 };
 
 class Retryable extends Error {
-  constructor(message: string, readonly reason: string, readonly retryAfterMs: number | undefined) {
+  constructor(
+    message: string,
+    readonly reason: string,
+    readonly retryAfterMs: number | undefined,
+  ) {
     super(message);
   }
 }
@@ -145,7 +149,10 @@ export class Forwarder {
         this.circuit = 'open';
         this.retryAt = this.#now() + delay;
         if (this.#attempt === 1 || this.#attempt % 10 === 0) {
-          this.#log.warn({ err: e.message, attempt: this.#attempt, retryInMs: Math.round(delay), spooled: this.#spool.depth }, 'uplink write failed; circuit open, points stay spooled');
+          this.#log.warn(
+            { err: e.message, attempt: this.#attempt, retryInMs: Math.round(delay), spooled: this.#spool.depth },
+            'uplink write failed; circuit open, points stay spooled',
+          );
         }
         await this.#sleep(delay, 'retry');
       }

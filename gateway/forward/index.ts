@@ -62,7 +62,12 @@ export class Forwarding implements PipelineStage {
     const privacy = config.forward.privacy;
     const hashing = privacy.officerId === 'hash' || privacy.credentialId === 'hash';
     this.encoder = new LineEncoder({ gatewayId: config.gatewayId, privacy, pseudonymKey: hashing ? pseudonymKey(config) : undefined });
-    const dropped = new Counter({ name: 'vigil_spool_dropped_total', help: 'Points dropped from the spool by the size or age policy, by class and reason.', labelNames: ['class', 'reason'] as const, registers: reg });
+    const dropped = new Counter({
+      name: 'vigil_spool_dropped_total',
+      help: 'Points dropped from the spool by the size or age policy, by class and reason.',
+      labelNames: ['class', 'reason'] as const,
+      registers: reg,
+    });
     this.spool = new Spool({
       file: join(config.dataDir, 'spool.db'),
       maxBytes: config.spool.maxBytes,
@@ -79,8 +84,22 @@ export class Forwarding implements PipelineStage {
     });
     for (const [kind, s] of Object.entries(config.forward.aggregateS)) if (s > 0) this.#aggregators.set(kind, new Aggregator(s));
     const spool = this.spool;
-    new Gauge({ name: 'vigil_spool_depth_points', help: 'Points waiting in the spool.', registers: reg, collect() { this.set(spool.depth); } });
-    new Gauge({ name: 'vigil_spool_bytes', help: 'Bytes used by spooled points.', registers: reg, collect() { this.set(spool.bytes); } });
+    new Gauge({
+      name: 'vigil_spool_depth_points',
+      help: 'Points waiting in the spool.',
+      registers: reg,
+      collect() {
+        this.set(spool.depth);
+      },
+    });
+    new Gauge({
+      name: 'vigil_spool_bytes',
+      help: 'Bytes used by spooled points.',
+      registers: reg,
+      collect() {
+        this.set(spool.bytes);
+      },
+    });
     const now = this.#now;
     new Gauge({
       name: 'vigil_spool_oldest_age_seconds',
@@ -92,31 +111,88 @@ export class Forwarding implements PipelineStage {
       },
     });
     this.#written = new Counter({ name: 'vigil_forward_points_written_total', help: 'Points accepted by the time-series server.', registers: reg });
-    const failures = new Counter({ name: 'vigil_forward_failures_total', help: 'Failed write attempts, by reason (network, http_503, http_429, ...).', labelNames: ['reason'] as const, registers: reg });
-    const dead = new Counter({ name: 'vigil_forward_dead_lettered_total', help: 'Points the server refused as malformed, set aside in the dead-letter file.', registers: reg });
+    const failures = new Counter({
+      name: 'vigil_forward_failures_total',
+      help: 'Failed write attempts, by reason (network, http_503, http_429, ...).',
+      labelNames: ['reason'] as const,
+      registers: reg,
+    });
+    const dead = new Counter({
+      name: 'vigil_forward_dead_lettered_total',
+      help: 'Points the server refused as malformed, set aside in the dead-letter file.',
+      registers: reg,
+    });
     if (config.forward.url) {
       const f = config.forward;
       this.forwarder = new Forwarder(
-        { url: f.url, org: f.org, bucket: f.bucket, token: f.token, timeoutMs: f.timeoutMs, batchLines: f.batchLines, batchBytes: f.batchBytes, gzipThreshold: f.gzipThreshold, minRetryMs: f.minRetryMs, maxRetryMs: f.maxRetryMs, now: this.#now },
+        {
+          url: f.url,
+          org: f.org,
+          bucket: f.bucket,
+          token: f.token,
+          timeoutMs: f.timeoutMs,
+          batchLines: f.batchLines,
+          batchBytes: f.batchBytes,
+          gzipThreshold: f.gzipThreshold,
+          minRetryMs: f.minRetryMs,
+          maxRetryMs: f.maxRetryMs,
+          now: this.#now,
+        },
         this.spool,
         log,
         { written: (n) => this.#written.inc(n), failed: (r) => failures.inc({ reason: r }), deadLettered: (n) => dead.inc(n) },
       );
       const fw = this.forwarder;
-      new Gauge({ name: 'vigil_forward_last_success_timestamp_seconds', help: 'When the server last accepted a write (0: never since start).', registers: reg, collect() { this.set(fw.lastSuccess / 1000); } });
+      new Gauge({
+        name: 'vigil_forward_last_success_timestamp_seconds',
+        help: 'When the server last accepted a write (0: never since start).',
+        registers: reg,
+        collect() {
+          this.set(fw.lastSuccess / 1000);
+        },
+      });
     }
     const m = config.forward.mqtt;
     if (m.url) {
       this.central = new MqttUplink(
-        { url: m.url, gatewayId: config.gatewayId, prefix: m.prefix, username: m.username, password: m.password, caFile: m.caFile, certFile: m.certFile, keyFile: m.keyFile, reconnectMs: m.reconnectMs, maxReconnectMs: config.forward.maxRetryMs, keepaliveS: m.keepaliveS, batch: 500 },
+        {
+          url: m.url,
+          gatewayId: config.gatewayId,
+          prefix: m.prefix,
+          username: m.username,
+          password: m.password,
+          caFile: m.caFile,
+          certFile: m.certFile,
+          keyFile: m.keyFile,
+          reconnectMs: m.reconnectMs,
+          maxReconnectMs: config.forward.maxRetryMs,
+          keepaliveS: m.keepaliveS,
+          batch: 500,
+        },
         this.spool,
         log.child({ target: 'central' }),
         (c) => this.bind.command(c),
       );
     }
     const targets = () => this.targets;
-    new Gauge({ name: 'vigil_uplink_circuit_state', help: 'Circuit of each forward target: 0 closed (writing/connected), 1 half-open (trying again), 2 open (waiting out a backoff, Retry-After or a broker that is away).', labelNames: ['target'] as const, registers: reg, collect() { for (const t of targets()) this.set({ target: t.target }, circuitValue[t.circuit]); } });
-    new Gauge({ name: 'vigil_uplink_spooled', help: 'Points or messages waiting in the spool, per forward target.', labelNames: ['target'] as const, registers: reg, collect() { for (const t of targets()) this.set({ target: t.target }, spool.depthOf(t.target)); } });
+    new Gauge({
+      name: 'vigil_uplink_circuit_state',
+      help: 'Circuit of each forward target: 0 closed (writing/connected), 1 half-open (trying again), 2 open (waiting out a backoff, Retry-After or a broker that is away).',
+      labelNames: ['target'] as const,
+      registers: reg,
+      collect() {
+        for (const t of targets()) this.set({ target: t.target }, circuitValue[t.circuit]);
+      },
+    });
+    new Gauge({
+      name: 'vigil_uplink_spooled',
+      help: 'Points or messages waiting in the spool, per forward target.',
+      labelNames: ['target'] as const,
+      registers: reg,
+      collect() {
+        for (const t of targets()) this.set({ target: t.target }, spool.depthOf(t.target));
+      },
+    });
   }
 
   get forwarding(): boolean {
@@ -158,7 +234,12 @@ export class Forwarding implements PipelineStage {
     const lines: Line[] = this.forwarding ? [this.encoder.alert(a, event, now)] : [];
     if (this.central) {
       lines.push(
-        { cls: 'alert', ts: now, target: 'central', line: centralRow(`alerts/${a.site}/${a.type}`, { event, actor, box: this.#deps.config.gatewayId, ...toAlert(a) }) },
+        {
+          cls: 'alert',
+          ts: now,
+          target: 'central',
+          line: centralRow(`alerts/${a.site}/${a.type}`, { event, actor, box: this.#deps.config.gatewayId, ...toAlert(a) }),
+        },
         { cls: 'alert', ts: now, target: 'central', line: centralRow(`summary/${a.site}`, this.bind.summary(a.site), true) },
       );
     }
@@ -184,7 +265,8 @@ export class Forwarding implements PipelineStage {
   #health(): void {
     const h = this.bind.health() as BoxHealth;
     this.central?.publishState('health', h);
-    if (this.forwarder && h.box) void this.spool.append(this.encoder.health(h, this.#now())).catch((err: unknown) => this.#deps.log.error({ err }, 'could not spool box health'));
+    if (this.forwarder && h.box)
+      void this.spool.append(this.encoder.health(h, this.#now())).catch((err: unknown) => this.#deps.log.error({ err }, 'could not spool box health'));
   }
 
   #flushAggregates(): Promise<void> {

@@ -49,7 +49,11 @@ export const centralCommandSchema = z.object({
   id: z.string().min(1).max(64),
   action: z.enum(['ack', 'resolve']),
   alertId: z.string().min(1).max(64),
-  operator: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.@-]+$/, 'letters, digits and _ . @ - only'),
+  operator: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.@-]+$/, 'letters, digits and _ . @ - only'),
   note: z.string().max(500).optional(),
 });
 export type CentralCommand = z.infer<typeof centralCommandSchema>;
@@ -125,7 +129,8 @@ export class MqttUplink {
       c.publish(this.topic('online'), JSON.stringify({ online: true, box: o.gatewayId }), { qos: 1, retain: true });
       // Subscribed each time: a broker that lost its session state (no persistence) still delivers.
       c.subscribe(this.topic('cmd/alerts'), { qos: 1 }, (err, granted) => {
-        if (err || granted?.some((g) => g.qos === 128)) this.#log.error({ err, granted }, 'central uplink: the broker refused the command subscription (check its ACL)');
+        if (err || granted?.some((g) => g.qos === 128))
+          this.#log.error({ err, granted }, 'central uplink: the broker refused the command subscription (check its ACL)');
       });
       this.#wake?.();
     });
@@ -134,12 +139,15 @@ export class MqttUplink {
       this.circuit = 'open';
       if (this.#stopped || this.#retry) return;
       this.#backoff = (this.#backoff ?? factory).next(undefined);
-      this.#retry = setTimeout(() => {
-        this.#retry = undefined;
-        if (this.#stopped || c.connected) return;
-        this.circuit = 'half_open';
-        c.reconnect();
-      }, Math.max(100, this.#backoff.duration));
+      this.#retry = setTimeout(
+        () => {
+          this.#retry = undefined;
+          if (this.#stopped || c.connected) return;
+          this.circuit = 'half_open';
+          c.reconnect();
+        },
+        Math.max(100, this.#backoff.duration),
+      );
     });
     c.on('error', (err) => {
       this.lastError = err.message;
@@ -259,7 +267,13 @@ export class MqttUplink {
     const c = this.#client;
     if (!c) return;
     // A clean goodbye: retained presence says offline (the Will is for unclean exits), then disconnect.
-    if (c.connected) await Promise.race([c.publishAsync(this.topic('online'), JSON.stringify({ online: false, box: this.#o.gatewayId, reason: 'shutdown' }), { qos: 1, retain: true }).catch(() => {}), grace(2000)]);
+    if (c.connected)
+      await Promise.race([
+        c
+          .publishAsync(this.topic('online'), JSON.stringify({ online: false, box: this.#o.gatewayId, reason: 'shutdown' }), { qos: 1, retain: true })
+          .catch(() => {}),
+        grace(2000),
+      ]);
     await Promise.race([c.endAsync(!c.connected).catch(() => {}), grace(2000)]);
   }
 

@@ -49,12 +49,34 @@ function imuSummary(w: ImuWindow): Fields {
 
 /** Fields computed at the edge (not in any device schema), with their types. */
 const computed: Record<string, FieldType> = {
-  imu_samples: 'integer', imu_accel_peak_g: 'float', imu_accel_mean_g: 'float', imu_accel_sd_g: 'float', imu_gyro_mean_dps: 'float',
-  samples: 'integer', event_count: 'integer', bytes: 'integer', width: 'integer', height: 'integer',
-  alert_id: 'string', incident_id: 'string', reason: 'string', version: 'integer', repeat_count: 'integer', escalation_level: 'integer', age_s: 'float',
+  imu_samples: 'integer',
+  imu_accel_peak_g: 'float',
+  imu_accel_mean_g: 'float',
+  imu_accel_sd_g: 'float',
+  imu_gyro_mean_dps: 'float',
+  samples: 'integer',
+  event_count: 'integer',
+  bytes: 'integer',
+  width: 'integer',
+  height: 'integer',
+  alert_id: 'string',
+  incident_id: 'string',
+  reason: 'string',
+  version: 'integer',
+  repeat_count: 'integer',
+  escalation_level: 'integer',
+  age_s: 'float',
 };
 
-type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema>; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; allOf?: JsonSchema[]; enum?: unknown[]; const?: unknown };
+type JsonSchema = {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+  enum?: unknown[];
+  const?: unknown;
+};
 
 function walk(s: JsonSchema, prefix: string, out: Record<string, FieldType>): void {
   for (const alt of [...(s.anyOf ?? []), ...(s.oneOf ?? []), ...(s.allOf ?? [])]) walk(alt, prefix, out);
@@ -64,7 +86,16 @@ function walk(s: JsonSchema, prefix: string, out: Record<string, FieldType>): vo
     return;
   }
   if (!prefix) return;
-  const ft: FieldType | undefined = t === 'integer' ? 'integer' : t === 'number' ? 'float' : t === 'boolean' ? 'boolean' : t === 'string' || s.enum || typeof s.const === 'string' ? 'string' : undefined;
+  const ft: FieldType | undefined =
+    t === 'integer'
+      ? 'integer'
+      : t === 'number'
+        ? 'float'
+        : t === 'boolean'
+          ? 'boolean'
+          : t === 'string' || s.enum || typeof s.const === 'string'
+            ? 'string'
+            : undefined;
   if (!ft) return;
   // Two event types of a kind declaring one field differently: the wider type wins (float over integer).
   const prev = out[prefix];
@@ -80,7 +111,14 @@ export function fieldTypes(kind: string, channel: 'telemetry' | 'event' | 'statu
     t = {};
     const def = getKind(kind);
     if (def) {
-      const schema = channel === 'telemetry' ? def.schemas.telemetry : channel === 'event' ? def.schemas.event : channel === 'status' ? def.schemas.status : def.schemas.configReported;
+      const schema =
+        channel === 'telemetry'
+          ? def.schemas.telemetry
+          : channel === 'event'
+            ? def.schemas.event
+            : channel === 'status'
+              ? def.schemas.status
+              : def.schemas.configReported;
       walk(z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' }) as JsonSchema, '', t);
     }
     typeCache.set(key, t);
@@ -143,7 +181,8 @@ export class LineEncoder {
     this.#gateway = o.gatewayId;
     this.#privacy = o.privacy ?? defaultPrivacy;
     this.#key = o.pseudonymKey ?? Buffer.alloc(0);
-    if ((this.#privacy.officerId === 'hash' || this.#privacy.credentialId === 'hash') && !this.#key.length) throw new Error('hashing personal ids needs a pseudonym key');
+    if ((this.#privacy.officerId === 'hash' || this.#privacy.credentialId === 'hash') && !this.#key.length)
+      throw new Error('hashing personal ids needs a pseudonym key');
   }
 
   pseudonym(id: string): string {
@@ -220,7 +259,15 @@ export class LineEncoder {
     const p = this.#point(
       'alerts',
       { site: a.site, zone: a.zone, kind: a.kind, device: a.deviceId, type: a.type, severity: a.severity, state: a.state, event },
-      { alert_id: a.id, incident_id: a.incidentId, reason: a.reason, version: a.version, repeat_count: a.repeatCount, escalation_level: a.escalationLevel, age_s: Math.max(0, (ts - a.raisedAt) / 1000) },
+      {
+        alert_id: a.id,
+        incident_id: a.incidentId,
+        reason: a.reason,
+        version: a.version,
+        repeat_count: a.repeatCount,
+        escalation_level: a.escalationLevel,
+        age_s: Math.max(0, (ts - a.raisedAt) / 1000),
+      },
       ts,
       computed,
     );
@@ -230,11 +277,20 @@ export class LineEncoder {
   /** Box health as `box` (spool and circuit per forward target, open alerts) and `coverage` (per site and kind) points. */
   health(h: BoxHealth, ts: number): Line[] {
     const box: Fields = { uptime_s: h.uptimeS, open_alerts: h.openAlerts };
-    for (const [t, u] of Object.entries(h.uplinks)) Object.assign(box, { [`spooled_${t}`]: u.spooled, [`oldest_age_s_${t}`]: u.oldestAgeS, [`circuit_${t}`]: circuitCode[u.circuit] ?? 2 });
+    for (const [t, u] of Object.entries(h.uplinks))
+      Object.assign(box, { [`spooled_${t}`]: u.spooled, [`oldest_age_s_${t}`]: u.oldestAgeS, [`circuit_${t}`]: circuitCode[u.circuit] ?? 2 });
     const ints = Object.fromEntries(Object.keys(box).map((k) => [k, 'integer' as const]));
     const out: Line[] = [{ cls: 'status', ts, line: this.#point('box', {}, box, ts, ints).toLineProtocol()! }];
     for (const c of h.coverage) {
-      out.push({ cls: 'status', ts, line: this.#point('coverage', { site: c.site, kind: c.kind }, { healthy: c.healthy, registered: c.registered, ratio: c.ratio }, ts, { healthy: 'integer', registered: 'integer', ratio: 'float' }).toLineProtocol()! });
+      out.push({
+        cls: 'status',
+        ts,
+        line: this.#point('coverage', { site: c.site, kind: c.kind }, { healthy: c.healthy, registered: c.registered, ratio: c.ratio }, ts, {
+          healthy: 'integer',
+          registered: 'integer',
+          ratio: 'float',
+        }).toLineProtocol()!,
+      });
     }
     return out;
   }

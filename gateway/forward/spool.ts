@@ -72,7 +72,8 @@ export class Spool {
     this.db = new Database(o.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${o.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
-    this.db.exec(`CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, cls TEXT NOT NULL, bytes INTEGER NOT NULL, line TEXT NOT NULL);
+    this.db
+      .exec(`CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, cls TEXT NOT NULL, bytes INTEGER NOT NULL, line TEXT NOT NULL);
                   CREATE INDEX IF NOT EXISTS spool_cls ON spool (cls, seq);
                   CREATE TABLE IF NOT EXISTS local_telemetry (device TEXT NOT NULL, ts INTEGER NOT NULL, fields TEXT NOT NULL);
                   CREATE INDEX IF NOT EXISTS local_telemetry_device_ts ON local_telemetry (device, ts);
@@ -98,7 +99,8 @@ export class Spool {
   }
 
   oldestTs(target?: string): number | undefined {
-    const r = target === undefined ? this.db.prepare('SELECT MIN(ts) t FROM spool').get() : this.db.prepare('SELECT MIN(ts) t FROM spool WHERE target = ?').get(target);
+    const r =
+      target === undefined ? this.db.prepare('SELECT MIN(ts) t FROM spool').get() : this.db.prepare('SELECT MIN(ts) t FROM spool WHERE target = ?').get(target);
     return (r as { t: number | null }).t ?? undefined;
   }
 
@@ -160,7 +162,9 @@ export class Spool {
 
   /** A target's oldest rows first, up to `maxLines` and about `maxBytes`. */
   head(maxLines: number, maxBytes: number, target = 'influx'): SpoolRow[] {
-    const rows = this.db.prepare('SELECT seq, target, ts, cls, bytes, line FROM spool WHERE target = ? ORDER BY seq LIMIT ?').all(target, maxLines) as SpoolRow[];
+    const rows = this.db
+      .prepare('SELECT seq, target, ts, cls, bytes, line FROM spool WHERE target = ? ORDER BY seq LIMIT ?')
+      .all(target, maxLines) as SpoolRow[];
     let total = 0;
     const out: SpoolRow[] = [];
     for (const r of rows) {
@@ -175,7 +179,9 @@ export class Spool {
   remove(rows: SpoolRow[]): void {
     if (!rows.length) return;
     // RETURNING: rows the size policy dropped meanwhile are not counted twice.
-    const r = this.db.prepare('DELETE FROM spool WHERE target = ? AND seq >= ? AND seq <= ? RETURNING bytes').all(rows[0]!.target, rows[0]!.seq, rows.at(-1)!.seq) as { bytes: number }[];
+    const r = this.db
+      .prepare('DELETE FROM spool WHERE target = ? AND seq >= ? AND seq <= ? RETURNING bytes')
+      .all(rows[0]!.target, rows[0]!.seq, rows.at(-1)!.seq) as { bytes: number }[];
     this.#count -= r.length;
     this.#bytes -= r.reduce((a, x) => a + x.bytes, 0);
   }
@@ -185,13 +191,18 @@ export class Spool {
     // rowids only grow: keeping the newest maxRows rowids keeps at most maxRows readings, without counting them.
     const { hi } = this.db.prepare('SELECT max(rowid) AS hi FROM local_telemetry').get() as { hi: number | null };
     if (hi === null || hi <= maxRows) return 0;
-    return this.db.prepare('DELETE FROM local_telemetry WHERE rowid IN (SELECT rowid FROM local_telemetry WHERE rowid <= ? ORDER BY rowid LIMIT ?)').run(hi - maxRows, batch).changes;
+    return this.db
+      .prepare('DELETE FROM local_telemetry WHERE rowid IN (SELECT rowid FROM local_telemetry WHERE rowid <= ? ORDER BY rowid LIMIT ?)')
+      .run(hi - maxRows, batch).changes;
   }
 
   /** Set aside points the server refuses as malformed, with the reason, and take them off the queue. */
   deadLetter(rows: SpoolRow[], reason: string): void {
     privateFile(this.#o.deadLetterFile);
-    appendFileSync(this.#o.deadLetterFile, rows.map((r) => JSON.stringify({ at: new Date(this.#now()).toISOString(), reason, seq: r.seq, cls: r.cls, line: r.line })).join('\n') + '\n');
+    appendFileSync(
+      this.#o.deadLetterFile,
+      rows.map((r) => JSON.stringify({ at: new Date(this.#now()).toISOString(), reason, seq: r.seq, cls: r.cls, line: r.line })).join('\n') + '\n',
+    );
     this.remove(rows);
   }
 
@@ -214,7 +225,9 @@ export class Spool {
       while (this.#bytes > this.#o.maxBytes) {
         // About as many rows as the excess, from the oldest of this class: no more than needed.
         const n = Math.max(1, Math.ceil((this.#bytes - this.#o.maxBytes) / (this.#bytes / Math.max(1, this.#count))));
-        const r = this.db.prepare('DELETE FROM spool WHERE seq IN (SELECT seq FROM spool WHERE cls = ? ORDER BY seq LIMIT ?) RETURNING bytes').all(cls, n) as { bytes: number }[];
+        const r = this.db.prepare('DELETE FROM spool WHERE seq IN (SELECT seq FROM spool WHERE cls = ? ORDER BY seq LIMIT ?) RETURNING bytes').all(cls, n) as {
+          bytes: number;
+        }[];
         if (!r.length) break;
         this.#dropped(cls, 'full', r);
       }
@@ -228,15 +241,21 @@ export class Spool {
   }
 
   localTelemetry(device: string, from: number, to: number, limit: number): { ts: number; fields: Record<string, unknown> }[] {
-    return (this.db.prepare('SELECT ts, fields FROM local_telemetry WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?').all(device, from, to, limit) as { ts: number; fields: string }[]).map(
-      (r) => ({ ts: r.ts, fields: JSON.parse(r.fields) as Record<string, unknown> }),
-    );
+    return (
+      this.db.prepare('SELECT ts, fields FROM local_telemetry WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ?').all(device, from, to, limit) as {
+        ts: number;
+        fields: string;
+      }[]
+    ).map((r) => ({ ts: r.ts, fields: JSON.parse(r.fields) as Record<string, unknown> }));
   }
 
   purgeLocal(before: number): number {
     // In batches of 5000 through the ts index: short transactions, never one long scan.
     let n = 0;
-    for (let c = -1; c !== 0; n += c) c = this.db.prepare('DELETE FROM local_telemetry WHERE rowid IN (SELECT rowid FROM local_telemetry WHERE ts < ? ORDER BY ts LIMIT 5000)').run(before).changes;
+    for (let c = -1; c !== 0; n += c)
+      c = this.db
+        .prepare('DELETE FROM local_telemetry WHERE rowid IN (SELECT rowid FROM local_telemetry WHERE ts < ? ORDER BY ts LIMIT 5000)')
+        .run(before).changes;
     return n;
   }
 

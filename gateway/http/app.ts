@@ -112,7 +112,10 @@ export async function buildApp(deps: AppDeps) {
   const routeRoles = new Map<string, { roles: readonly string[]; consumes?: string[] }>();
   app.addHook('onRoute', (r) => {
     for (const m of [r.method].flat()) {
-      routeRoles.set(`${m.toLowerCase()} ${r.url.replace(/:(\w+)/g, '{$1}')}`, { roles: (r.config as { roles?: readonly string[] } | undefined)?.roles ?? [], consumes: (r.schema as { consumes?: string[] } | undefined)?.consumes });
+      routeRoles.set(`${m.toLowerCase()} ${r.url.replace(/:(\w+)/g, '{$1}')}`, {
+        roles: (r.config as { roles?: readonly string[] } | undefined)?.roles ?? [],
+        consumes: (r.schema as { consumes?: string[] } | undefined)?.consumes,
+      });
     }
   });
   await app.register(swagger, {
@@ -120,7 +123,8 @@ export async function buildApp(deps: AppDeps) {
       info: {
         title: 'Vigil edge gateway API',
         version: deps.version,
-        description: 'Devices, provisioning, configs, alerts, audit, health and metrics of one Vigil edge box. /api routes need `Authorization: Bearer <principalId>.<secret>`; each operation names the roles it admits.',
+        description:
+          'Devices, provisioning, configs, alerts, audit, health and metrics of one Vigil edge box. /api routes need `Authorization: Bearer <principalId>.<secret>`; each operation names the roles it admits.',
         license: { name: 'Proprietary' },
       },
       servers: [{ url: '/', description: 'this gateway (the API is served by the box itself)' }],
@@ -172,16 +176,38 @@ type OpenApiOperation = {
 type OpenApiDoc = { paths?: Record<string, Record<string, OpenApiOperation>> } & Record<string, unknown>;
 
 const statusText: Record<string, string> = {
-  '200': 'OK', '201': 'Created', '202': 'Accepted: the change is on its way', '204': 'Done, no content',
-  '400': 'Invalid request: the body, query or path failed validation (details per field)', '401': 'Missing or invalid bearer token',
-  '403': 'The token\'s role or sites do not admit this', '404': 'Not found (or not among the caller\'s sites)', '409': 'Conflicts with the current state',
-  '413': 'Body too large', '429': 'Too many attempts; retry after Retry-After', '503': 'Not ready, or shedding load; retry later',
+  '200': 'OK',
+  '201': 'Created',
+  '202': 'Accepted: the change is on its way',
+  '204': 'Done, no content',
+  '400': 'Invalid request: the body, query or path failed validation (details per field)',
+  '401': 'Missing or invalid bearer token',
+  '403': "The token's role or sites do not admit this",
+  '404': "Not found (or not among the caller's sites)",
+  '409': 'Conflicts with the current state',
+  '413': 'Body too large',
+  '429': 'Too many attempts; retry after Retry-After',
+  '503': 'Not ready, or shedding load; retry later',
 };
 
 /** operationId from method and path: GET /api/v1/devices/{id}/config → getDevicesByIdConfig. */
 function operationId(method: string, path: string): string {
-  const words = path.replace(/^\/api\/v1/, '').split('/').filter(Boolean).map((w) => (w.startsWith('{') ? `By${w.slice(1, -1)}` : w));
-  return method + words.map((w) => w.split(/[-_.]/).map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('')).join('');
+  const words = path
+    .replace(/^\/api\/v1/, '')
+    .split('/')
+    .filter(Boolean)
+    .map((w) => (w.startsWith('{') ? `By${w.slice(1, -1)}` : w));
+  return (
+    method +
+    words
+      .map((w) =>
+        w
+          .split(/[-_.]/)
+          .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+          .join(''),
+      )
+      .join('')
+  );
 }
 
 /**
@@ -196,24 +222,30 @@ function polishOpenApi(doc: OpenApiDoc, routes: Map<string, { roles: readonly st
       const route = routes.get(`${method} ${path}`);
       const r = route?.roles ?? [];
       // Bodies the route also takes as text (CSV), beside JSON.
-      for (const type of route?.consumes ?? []) if (op.requestBody?.content && !op.requestBody.content[type]) op.requestBody.content[type] = { schema: { type: 'string' } };
+      for (const type of route?.consumes ?? [])
+        if (op.requestBody?.content && !op.requestBody.content[type]) op.requestBody.content[type] = { schema: { type: 'string' } };
       op.responses ??= {};
       if (!r.length) op.security = [];
       else {
         op['x-roles'] = r;
         op.description = `${op.description ? `${op.description}\n\n` : ''}Roles: ${r.join(', ')}.`;
         for (const code of ['401', '403', ...(op.parameters?.length || op.requestBody ? ['400'] : [])]) {
-          op.responses[code] ??= { description: statusText[code]!, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } } as never;
+          op.responses[code] ??= {
+            description: statusText[code]!,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+          } as never;
         }
       }
-      for (const [code, resp] of Object.entries(op.responses)) if (!resp.description || resp.description === 'Default Response') resp.description = statusText[code] ?? 'Response';
+      for (const [code, resp] of Object.entries(op.responses))
+        if (!resp.description || resp.description === 'Default Response') resp.description = statusText[code] ?? 'Response';
     }
   }
   // Shared schemas nothing refers to (the input twin of the Error component) are left out.
   const schemas = (doc['components'] as { schemas?: Record<string, unknown> } | undefined)?.schemas ?? {};
   for (const name of Object.keys(schemas)) {
     const { [name]: _self, ...rest } = schemas;
-    if (!JSON.stringify({ ...doc, components: { ...(doc['components'] as object), schemas: rest } }).includes(`#/components/schemas/${name}"`)) delete schemas[name];
+    if (!JSON.stringify({ ...doc, components: { ...(doc['components'] as object), schemas: rest } }).includes(`#/components/schemas/${name}"`))
+      delete schemas[name];
   }
   return doc;
 }

@@ -57,7 +57,14 @@ export function installAuth(app: FastifyInstance, security: Security, allowAnony
     if (!r?.ok) {
       const who = m?.[1]?.split('.')[0] ?? 'unknown';
       const t = security.apiThrottle.fail(who, req.ip);
-      security.audit.recordThrottled({ actor: who, action: 'api.auth', target: `${req.method} ${req.routeOptions.url}`, outcome: 'denied', address: req.ip, detail: { reason: r ? r.reason : 'malformed Authorization header', ...(t.delayMs ? { delayedMs: t.delayMs } : {}) } });
+      security.audit.recordThrottled({
+        actor: who,
+        action: 'api.auth',
+        target: `${req.method} ${req.routeOptions.url}`,
+        outcome: 'denied',
+        address: req.ip,
+        detail: { reason: r ? r.reason : 'malformed Authorization header', ...(t.delayMs ? { delayedMs: t.delayMs } : {}) },
+      });
       if (t.delayMs) {
         security.onThrottle?.('api', 'delayed');
         await new Promise((resolve) => setTimeout(resolve, t.delayMs));
@@ -67,7 +74,14 @@ export function installAuth(app: FastifyInstance, security: Security, allowAnony
     security.apiThrottle.succeed(r.record.id, req.ip);
     req.principal = r.record;
     if (!roles.includes(r.record.role)) {
-      security.audit.record({ actor: r.record.id, action: 'api.access', target: `${req.method} ${req.routeOptions.url}`, outcome: 'denied', address: req.ip, detail: { role: r.record.role, needs: roles } });
+      security.audit.record({
+        actor: r.record.id,
+        action: 'api.access',
+        target: `${req.method} ${req.routeOptions.url}`,
+        outcome: 'denied',
+        address: req.ip,
+        detail: { role: r.record.role, needs: roles },
+      });
       throw new ForbiddenError(`role "${r.record.role}" may not ${req.method} ${req.routeOptions.url} (needs ${roles.join(' or ')})`);
     }
   });

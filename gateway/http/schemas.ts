@@ -10,7 +10,10 @@ export const errorBody = z
     code: z.string().describe('stable machine-readable code, e.g. VIGIL_ERR_VALIDATION'),
     error: z.string(),
     message: z.string(),
-    details: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('one entry per invalid field'),
+    details: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .describe('one entry per invalid field'),
   })
   .meta({ id: 'Error' });
 
@@ -49,9 +52,12 @@ export const deviceDetail = deviceSummary.extend({
 
 export const readiness = z.object({
   ready: z.boolean(),
-  checks: z.record(z.string(), z.object({
-    ok: z.boolean(),
-    detail: z.string().optional(),
-    critical: z.boolean().optional().describe('false: reported, but the gateway stays ready without it (an uplink down is what the spool is for)'),
-  })),
+  checks: z.record(
+    z.string(),
+    z.object({
+      ok: z.boolean(),
+      detail: z.string().optional(),
+      critical: z.boolean().optional().describe('false: reported, but the gateway stays ready without it (an uplink down is what the spool is for)'),
+    }),
+  ),
 });

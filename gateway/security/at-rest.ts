@@ -12,7 +12,9 @@ import { dirname, join } from 'node:path';
 /** Refusing to start on an unsafe data directory: exit code 2, like a bad configuration. */
 export class InsecureFilesError extends Error {
   constructor(readonly problems: string[]) {
-    super(`data files readable by others:\n  ${problems.join('\n  ')}\nfix the modes (chmod 700 <dir>; chmod 600 <file>) or set security.allowInsecureFileModes=true`);
+    super(
+      `data files readable by others:\n  ${problems.join('\n  ')}\nfix the modes (chmod 700 <dir>; chmod 600 <file>) or set security.allowInsecureFileModes=true`,
+    );
     this.name = 'InsecureFilesError';
   }
 }
@@ -75,7 +77,10 @@ export function seal(key: Buffer, plaintext: string, aad: string): string {
 }
 
 export function unseal(key: Buffer, sealed: string, aad: string): string {
-  const [iv, tag, body] = sealed.slice(PREFIX.length).split(':').map((p) => Buffer.from(p, 'base64url'));
+  const [iv, tag, body] = sealed
+    .slice(PREFIX.length)
+    .split(':')
+    .map((p) => Buffer.from(p, 'base64url'));
   const d = createDecipheriv('aes-256-gcm', key, iv!);
   d.setAAD(Buffer.from(aad));
   d.setAuthTag(tag!);

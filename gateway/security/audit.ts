@@ -80,10 +80,12 @@ export class AuditLog {
       detail: JSON.stringify(e.detail ?? {}),
     };
     // The previous hash is read in the same write transaction: the admin CLI and the gateway may both append.
-    this.#db.transaction(() => {
-      const prev = (this.#last.get() as { hash: string } | undefined)?.hash ?? '';
-      this.#insert.run({ ...row, prev_hash: prev, hash: chainHash(prev, row) });
-    }).immediate();
+    this.#db
+      .transaction(() => {
+        const prev = (this.#last.get() as { hash: string } | undefined)?.hash ?? '';
+        this.#insert.run({ ...row, prev_hash: prev, hash: chainHash(prev, row) });
+      })
+      .immediate();
   }
 
   /**
@@ -92,19 +94,37 @@ export class AuditLog {
    * or the genesis (''); records written before the chain existed are counted, not checked.
    */
   verify(): { ok: boolean; checked: number; unchained: number; problem?: string } {
-    const anchors = new Set([''].concat((this.#db.prepare(`SELECT detail FROM audit WHERE action = 'audit.retention'`).all() as { detail: string }[]).map((r) => String((JSON.parse(r.detail) as { anchorHash?: string }).anchorHash ?? ''))));
+    const anchors = new Set(
+      [''].concat(
+        (this.#db.prepare(`SELECT detail FROM audit WHERE action = 'audit.retention'`).all() as { detail: string }[]).map((r) =>
+          String((JSON.parse(r.detail) as { anchorHash?: string }).anchorHash ?? ''),
+        ),
+      ),
+    );
     let prev: string | undefined;
     let checked = 0;
     let unchained = 0;
-    for (const r of this.#db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as IterableIterator<Record<string, unknown> & { seq: number; prev_hash: string | null; hash: string | null }>) {
+    for (const r of this.#db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as IterableIterator<
+      Record<string, unknown> & { seq: number; prev_hash: string | null; hash: string | null }
+    >) {
       if (r.hash === null) {
         unchained++;
         continue;
       }
       const expectedPrev = prev ?? (anchors.has(String(r.prev_hash)) ? r.prev_hash : undefined);
-      if (r.prev_hash !== expectedPrev) return { ok: false, checked, unchained, problem: `record ${r.seq}: does not follow the record before it (a record was removed or inserted)` };
-      const row = { ts: r['ts'], actor: r['actor'], action: r['action'], target: r['target'], outcome: r['outcome'], address: r['address'], detail: r['detail'] } as Parameters<typeof chainHash>[1];
-      if (chainHash(r.prev_hash ?? '', row) !== r.hash) return { ok: false, checked, unchained, problem: `record ${r.seq}: its fields do not match its hash (edited)` };
+      if (r.prev_hash !== expectedPrev)
+        return { ok: false, checked, unchained, problem: `record ${r.seq}: does not follow the record before it (a record was removed or inserted)` };
+      const row = {
+        ts: r['ts'],
+        actor: r['actor'],
+        action: r['action'],
+        target: r['target'],
+        outcome: r['outcome'],
+        address: r['address'],
+        detail: r['detail'],
+      } as Parameters<typeof chainHash>[1];
+      if (chainHash(r.prev_hash ?? '', row) !== r.hash)
+        return { ok: false, checked, unchained, problem: `record ${r.seq}: its fields do not match its hash (edited)` };
       prev = r.hash;
       checked++;
     }
@@ -131,12 +151,30 @@ export class AuditLog {
   query(q: AuditQuery = {}): AuditRecord[] {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
-    if (q.since !== undefined) { where.push('ts >= @since'); args['since'] = q.since; }
-    if (q.until !== undefined) { where.push('ts < @until'); args['until'] = q.until; }
-    if (q.action) { where.push('action = @action'); args['action'] = q.action; }
-    if (q.actor) { where.push('actor = @actor'); args['actor'] = q.actor; }
-    if (q.outcome) { where.push('outcome = @outcome'); args['outcome'] = q.outcome; }
-    if (q.afterSeq !== undefined) { where.push('seq > @afterSeq'); args['afterSeq'] = q.afterSeq; }
+    if (q.since !== undefined) {
+      where.push('ts >= @since');
+      args['since'] = q.since;
+    }
+    if (q.until !== undefined) {
+      where.push('ts < @until');
+      args['until'] = q.until;
+    }
+    if (q.action) {
+      where.push('action = @action');
+      args['action'] = q.action;
+    }
+    if (q.actor) {
+      where.push('actor = @actor');
+      args['actor'] = q.actor;
+    }
+    if (q.outcome) {
+      where.push('outcome = @outcome');
+      args['outcome'] = q.outcome;
+    }
+    if (q.afterSeq !== undefined) {
+      where.push('seq > @afterSeq');
+      args['afterSeq'] = q.afterSeq;
+    }
     args['limit'] = Math.min(q.limit ?? 100, 1000);
     const rows = this.#db
       .prepare(`SELECT * FROM audit ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq ${q.newest ? 'DESC' : ''} LIMIT @limit`)
@@ -147,6 +185,11 @@ export class AuditLog {
 }
 
 /** sha256 over the previous hash and the record's fields, in a fixed order. */
-export function chainHash(prev: string, r: { ts: unknown; actor: unknown; action: unknown; target: unknown; outcome: unknown; address: unknown; detail: unknown }): string {
-  return createHash('sha256').update(JSON.stringify([prev, r.ts, r.actor, r.action, r.target, r.outcome, r.address, r.detail])).digest('hex');
+export function chainHash(
+  prev: string,
+  r: { ts: unknown; actor: unknown; action: unknown; target: unknown; outcome: unknown; address: unknown; detail: unknown },
+): string {
+  return createHash('sha256')
+    .update(JSON.stringify([prev, r.ts, r.actor, r.action, r.target, r.outcome, r.address, r.detail]))
+    .digest('hex');
 }

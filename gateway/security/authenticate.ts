@@ -51,7 +51,14 @@ export function createAuthenticate(d: AuthDeps) {
     const credential = username ?? client.id;
     const deny = (code: 2 | 4 | 5, reason: string, actor = credential) => {
       const t = d.throttle.fail(actor, address);
-      d.audit.recordThrottled({ actor, action: 'mqtt.connect', target: client.id, outcome: 'denied', address, detail: { reason, ...(t.delayMs ? { delayedMs: t.delayMs } : {}), ...(t.flooding ? { flooding: true } : {}) } });
+      d.audit.recordThrottled({
+        actor,
+        action: 'mqtt.connect',
+        target: client.id,
+        outcome: 'denied',
+        address,
+        detail: { reason, ...(t.delayMs ? { delayedMs: t.delayMs } : {}), ...(t.flooding ? { flooding: true } : {}) },
+      });
       if (!t.delayMs) return done(refusal(code, reason), null);
       // Held back, not refused early: the next try of this pair waits as long, and a right secret is never refused.
       d.onThrottle?.('delayed');
@@ -61,7 +68,14 @@ export function createAuthenticate(d: AuthDeps) {
       d.throttle.succeed(identity.type === 'device' && identity.via === 'certificate' ? identity.id : credential, address);
       d.identities.set(client, identity);
       if (identity.type === 'device') d.registry.touchDevice(identity.id, address);
-      d.audit.recordThrottled({ actor: identity.id, action: 'mqtt.connect', target: client.id, outcome: 'ok', address, detail: { type: identity.type, ...(identity.type === 'device' ? { via: identity.via } : {}) } });
+      d.audit.recordThrottled({
+        actor: identity.id,
+        action: 'mqtt.connect',
+        target: client.id,
+        outcome: 'ok',
+        address,
+        detail: { type: identity.type, ...(identity.type === 'device' ? { via: identity.via } : {}) },
+      });
       done(null, true);
     };
 
@@ -90,16 +104,25 @@ export function createAuthenticate(d: AuthDeps) {
       }
       const r = await d.checks.run(address, () => d.registry.verifyPrincipal(username, secret));
       if (!r.ok) return deny(r.reason === 'revoked' ? 5 : 4, r.reason === 'revoked' ? 'principal is revoked' : 'bad user name or password');
-      if (!principalClientId(username).test(client.id)) return deny(2, `client id of a person or service must be "${username}:<suffix>" (e.g. "${username}:console"); device client ids are the devices' own`);
+      if (!principalClientId(username).test(client.id))
+        return deny(2, `client id of a person or service must be "${username}:<suffix>" (e.g. "${username}:console"); device client ids are the devices' own`);
       const identity: Identity = { type: 'principal', id: username, role: r.record.role, sites: r.record.sites };
       const will = (client as unknown as { _will?: { topic: string } })._will;
-      if (will && !mayPublish(identity, will.topic)) return deny(5, `Last Will topic "${will.topic}" is not one this principal may publish (alert commands of its granted sites)`);
+      if (will && !mayPublish(identity, will.topic))
+        return deny(5, `Last Will topic "${will.topic}" is not one this principal may publish (alert commands of its granted sites)`);
       return accept(identity);
     };
     check().catch((err: Error) => {
       if (err instanceof ShedError) {
         d.onThrottle?.('shed');
-        d.audit.recordThrottled({ actor: credential, action: 'mqtt.connect', target: client.id, outcome: 'denied', address, detail: { reason: 'shed: too many logins in progress from this address' } });
+        d.audit.recordThrottled({
+          actor: credential,
+          action: 'mqtt.connect',
+          target: client.id,
+          outcome: 'denied',
+          address,
+          detail: { reason: 'shed: too many logins in progress from this address' },
+        });
         return done(refusal(3, err.message), null);
       }
       done(refusal(5, `authentication failed: ${err.message}`), null);

@@ -11,6 +11,11 @@ export class BulkInvalidError extends Error {
   readonly statusCode = 400;
   readonly code = 'VIGIL_ERR_BULK_INVALID';
   constructor(readonly details: { path: string; message: string }[]) {
-    super(`${details.length} problem(s) in the bulk file; nothing was provisioned: ${details.slice(0, 3).map((d) => `${d.path}: ${d.message}`).join('; ')}`);
+    super(
+      `${details.length} problem(s) in the bulk file; nothing was provisioned: ${details
+        .slice(0, 3)
+        .map((d) => `${d.path}: ${d.message}`)
+        .join('; ')}`,
+    );
   }
 }

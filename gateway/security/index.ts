@@ -51,7 +51,13 @@ export class Security {
     this.audit = new AuditLog(this.db, now);
     this.registry = new Registry(this.db, this.audit, now);
     const t = config.security.loginThrottle;
-    const policy = { freeFailures: t.freeFailures, windowMs: t.windowS * 1000, baseDelayMs: t.baseDelayMs, maxDelayMs: t.maxDelayMs, floodFailures: t.floodFailures };
+    const policy = {
+      freeFailures: t.freeFailures,
+      windowMs: t.windowS * 1000,
+      baseDelayMs: t.baseDelayMs,
+      maxDelayMs: t.maxDelayMs,
+      floodFailures: t.floodFailures,
+    };
     this.mqttThrottle = new LoginThrottle(policy, now);
     this.apiThrottle = new LoginThrottle(policy, now);
     this.checks = new FairQueue({ perSourceInFlight: t.perAddressInFlight, perSourceQueued: t.perAddressQueued, maxQueued: t.maxQueued });
@@ -110,7 +116,13 @@ export class Security {
       if (!id || id.type === 'anonymous') continue;
       const state = id.type === 'device' ? this.registry.getDevice(id.id)?.state : this.registry.getPrincipal(id.id)?.state;
       if (state !== 'enabled') {
-        this.audit.record({ actor: 'gateway', action: 'mqtt.session_closed', target: id.id, outcome: 'ok', detail: { reason: `credentials ${state ?? 'deleted'}` } });
+        this.audit.record({
+          actor: 'gateway',
+          action: 'mqtt.session_closed',
+          target: id.id,
+          outcome: 'ok',
+          detail: { reason: `credentials ${state ?? 'deleted'}` },
+        });
         this.#log.info({ id: id.id, state }, 'closing session of revoked identity');
         client.close();
         closed++;

@@ -63,14 +63,40 @@ export interface Actor {
   address?: string;
 }
 
-type DeviceRow = { device_id: string; kind: string; site: string; zone: string | null; tags: string; secret_hash: string | null; state: DeviceRecord['state']; created_at: number; updated_at: number; last_seen: number | null; last_address: string | null };
+type DeviceRow = {
+  device_id: string;
+  kind: string;
+  site: string;
+  zone: string | null;
+  tags: string;
+  secret_hash: string | null;
+  state: DeviceRecord['state'];
+  created_at: number;
+  updated_at: number;
+  last_seen: number | null;
+  last_address: string | null;
+};
 type PrincipalRow = { id: string; role: Role; sites: string; secret_hash: string | null; state: Principal['state']; created_at: number };
 
 const toDevice = (r: DeviceRow): DeviceRecord => ({
-  deviceId: r.device_id, kind: r.kind, site: r.site, zone: r.zone, tags: JSON.parse(r.tags) as string[], state: r.state,
-  createdAt: r.created_at, updatedAt: r.updated_at, lastSeen: r.last_seen, lastAddress: r.last_address,
+  deviceId: r.device_id,
+  kind: r.kind,
+  site: r.site,
+  zone: r.zone,
+  tags: JSON.parse(r.tags) as string[],
+  state: r.state,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  lastSeen: r.last_seen,
+  lastAddress: r.last_address,
 });
-const toPrincipal = (r: PrincipalRow): Principal => ({ id: r.id, role: r.role, sites: JSON.parse(r.sites) as string[], state: r.state, createdAt: r.created_at });
+const toPrincipal = (r: PrincipalRow): Principal => ({
+  id: r.id,
+  role: r.role,
+  sites: JSON.parse(r.sites) as string[],
+  state: r.state,
+  createdAt: r.created_at,
+});
 
 export type VerifyResult<T> = { ok: true; record: T } | { ok: false; reason: 'unknown' | 'bad_secret' | 'revoked' | 'disabled' };
 
@@ -135,7 +161,8 @@ export class Registry {
       }
       const id = r.data.deviceId;
       if (seen.has(id)) problems.push({ path: `[${i}].deviceId`, message: `"${id}" appears twice in this file` });
-      else if (this.getDevice(id)) problems.push({ path: `[${i}].deviceId`, message: `device "${id}" is already provisioned (rotate its credentials instead)` });
+      else if (this.getDevice(id))
+        problems.push({ path: `[${i}].deviceId`, message: `device "${id}" is already provisioned (rotate its credentials instead)` });
       else if (this.getPrincipal(id)) problems.push({ path: `[${i}].deviceId`, message: `"${id}" is the id of a principal` });
       seen.add(id);
       valid.push(r.data);
@@ -154,7 +181,14 @@ export class Registry {
     this.#db.transaction(() => {
       valid.forEach((d, i) => {
         insert.run(d.deviceId, d.kind, d.site, d.zone ?? null, JSON.stringify(d.tags), hashes[i], now, now);
-        this.#audit.record({ actor: actor.id, address: actor.address, action: 'device.provision', target: d.deviceId, outcome: 'ok', detail: { kind: d.kind, site: d.site, zone: d.zone, bulk: valid.length > 1 } });
+        this.#audit.record({
+          actor: actor.id,
+          address: actor.address,
+          action: 'device.provision',
+          target: d.deviceId,
+          outcome: 'ok',
+          detail: { kind: d.kind, site: d.site, zone: d.zone, bulk: valid.length > 1 },
+        });
       });
     })();
     return valid.map((d, i) => ({ device: this.getDevice(d.deviceId)!, credentials: { username: d.deviceId, password: secrets[i]! } }));
@@ -218,9 +252,22 @@ export class Registry {
     if (this.getDevice(p.id)) throw new ConflictError(`"${p.id}" is the id of a device`);
     const secret = newSecret();
     const now = this.#now();
-    this.#sql(`INSERT INTO principals (id, role, sites, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'enabled', ?, ?)`)
-      .run(p.id, p.role, JSON.stringify(p.sites), await hashSecret(secret), now, now);
-    this.#audit.record({ actor: actor.id, address: actor.address, action: 'principal.add', target: p.id, outcome: 'ok', detail: { role: p.role, sites: p.sites } });
+    this.#sql(`INSERT INTO principals (id, role, sites, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'enabled', ?, ?)`).run(
+      p.id,
+      p.role,
+      JSON.stringify(p.sites),
+      await hashSecret(secret),
+      now,
+      now,
+    );
+    this.#audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action: 'principal.add',
+      target: p.id,
+      outcome: 'ok',
+      detail: { role: p.role, sites: p.sites },
+    });
     return { principal: this.getPrincipal(p.id)!, token: `${p.id}.${secret}`, credentials: { username: p.id, password: secret } };
   }
 
@@ -300,6 +347,11 @@ export function parseBulk(text: string, format: 'json' | 'csv'): unknown[] {
     kind: r['kind'],
     site: r['site'],
     ...(r['zone'] ? { zone: r['zone'] } : {}),
-    tags: r['tags'] ? r['tags'].split(';').map((t) => t.trim()).filter(Boolean) : [],
+    tags: r['tags']
+      ? r['tags']
+          .split(';')
+          .map((t) => t.trim())
+          .filter(Boolean)
+      : [],
   }));
 }

@@ -27,7 +27,7 @@ export function loadUpFall(path: string): FallTrial[] {
   let t = 0;
   for (const r of records) {
     for (const c of ['BeltACCX', 'NeckACCX', 'LABEL', 'round', 'Activity']) if (!(c in r)) throw new Error(`${path}: missing column ${c}`);
-    const label: 0 | 1 | null = r["LABEL"] === "" ? null : Number(r["LABEL"]) ? 1 : 0;
+    const label: 0 | 1 | null = r['LABEL'] === '' ? null : Number(r['LABEL']) ? 1 : 0;
     const effective: 0 | 1 | null = label ?? prevLabel;
     const boundary = !cur || cur.round !== r['round'] || cur.activity !== r['Activity'] || (prevLabel === 1 && effective === 0);
     if (boundary) {

@@ -64,8 +64,27 @@ export async function evaluateTrials(setting: string, trials: FallTrial[], score
       const d = (await alarmsOn(down, score)).raised.find((i) => down[i]!.ts >= t0);
       if (d !== undefined) (raisedDown++, alarmDelays.push((down[d]!.ts - t0) / 1000));
     }
-    const c = confusion(truth.map((v) => v === 1), pred.map((v) => v === 1));
-    out.push({ setting, view, samples: c.n, accuracy: c.accuracy, precision: c.precision, recall: c.recall, f1: c.f1, trials: trials.length, detected, early, medianDelayS: quantile(delays, 0.5), raised, longEnough, raisedDown, medianAlarmS: quantile(alarmDelays, 0.5) });
+    const c = confusion(
+      truth.map((v) => v === 1),
+      pred.map((v) => v === 1),
+    );
+    out.push({
+      setting,
+      view,
+      samples: c.n,
+      accuracy: c.accuracy,
+      precision: c.precision,
+      recall: c.recall,
+      f1: c.f1,
+      trials: trials.length,
+      detected,
+      early,
+      medianDelayS: quantile(delays, 0.5),
+      raised,
+      longEnough,
+      raisedDown,
+      medianAlarmS: quantile(alarmDelays, 0.5),
+    });
   }
   return out;
 }
@@ -93,10 +112,41 @@ export async function evaluateRecordings(setting: string, recs: Recording[], sco
 const f3 = (v: number) => (Number.isNaN(v) ? '–' : v.toFixed(3));
 export function trialTable(rows: TrialFigures[]): string {
   return mdTable(
-    ['setting', 'sensor', 'samples', 'accuracy', 'precision', 'recall', 'F1', 'falls detected', 'median s from onset', 'trials alarmed before the fall', `raised by the ${thresholds.forS}-s rule (trials lasting ${thresholds.forS} s after the fall)`, `raised by the ${thresholds.forS}-s rule, trial + 30 s down`, 'median s onset → man_down'],
-    rows.map((r) => [r.setting, r.view, r.samples, f3(r.accuracy), f3(r.precision), f3(r.recall), f3(r.f1), `${r.detected}/${r.trials}`, Number.isNaN(r.medianDelayS) ? '–' : r.medianDelayS.toFixed(2), r.early, `${r.raised}/${r.trials} (${r.longEnough})`, `${r.raisedDown}/${r.trials}`, Number.isNaN(r.medianAlarmS) ? '–' : r.medianAlarmS.toFixed(1)]),
+    [
+      'setting',
+      'sensor',
+      'samples',
+      'accuracy',
+      'precision',
+      'recall',
+      'F1',
+      'falls detected',
+      'median s from onset',
+      'trials alarmed before the fall',
+      `raised by the ${thresholds.forS}-s rule (trials lasting ${thresholds.forS} s after the fall)`,
+      `raised by the ${thresholds.forS}-s rule, trial + 30 s down`,
+      'median s onset → man_down',
+    ],
+    rows.map((r) => [
+      r.setting,
+      r.view,
+      r.samples,
+      f3(r.accuracy),
+      f3(r.precision),
+      f3(r.recall),
+      f3(r.f1),
+      `${r.detected}/${r.trials}`,
+      Number.isNaN(r.medianDelayS) ? '–' : r.medianDelayS.toFixed(2),
+      r.early,
+      `${r.raised}/${r.trials} (${r.longEnough})`,
+      `${r.raisedDown}/${r.trials}`,
+      Number.isNaN(r.medianAlarmS) ? '–' : r.medianAlarmS.toFixed(1),
+    ]),
   );
 }
 export function recordingTable(rows: RecordingFigures[]): string {
-  return mdTable(['setting', 'recording', 'minutes', 'man-down alarms', 's at or above alert'], rows.map((r) => [r.setting, r.recording, r.minutes.toFixed(1), r.alarms, r.secondsAbove]));
+  return mdTable(
+    ['setting', 'recording', 'minutes', 'man-down alarms', 's at or above alert'],
+    rows.map((r) => [r.setting, r.recording, r.minutes.toFixed(1), r.alarms, r.secondsAbove]),
+  );
 }

@@ -32,8 +32,13 @@ export async function subtleTamper(jpeg: Buffer, kind: (typeof subtle)[number], 
   }
   const w = Math.round(width * rng.range(0.4, 0.7));
   const left = rng.chance(0.5) ? 0 : width - w;
-  const tape = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${height}"><rect width="${w}" height="${height}" fill="#1a1816"/></svg>`);
-  return img.composite([{ input: tape, left, top: 0 }]).jpeg({ quality: 80 }).toBuffer();
+  const tape = Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${height}"><rect width="${w}" height="${height}" fill="#1a1816"/></svg>`,
+  );
+  return img
+    .composite([{ input: tape, left, top: 0 }])
+    .jpeg({ quality: 80 })
+    .toBuffer();
 }
 
 export interface LabelledFrame {
@@ -64,7 +69,11 @@ export async function cameraStream(camera: string, frames: number, seed: string,
     const base: Tamper = (tampers as string[]).includes(kind) ? (kind as Tamper) : 'none';
     let jpeg = await scene.frame(people, base, rng.int(55, 90));
     if ((subtle as readonly string[]).includes(kind)) jpeg = await subtleTamper(jpeg, kind as (typeof subtle)[number], rng);
-    if (kind === 'lighting') jpeg = await sharp(jpeg).modulate({ brightness: rng.pick([rng.range(0.55, 0.8), rng.range(1.2, 1.5)]) }).jpeg({ quality: 80 }).toBuffer();
+    if (kind === 'lighting')
+      jpeg = await sharp(jpeg)
+        .modulate({ brightness: rng.pick([rng.range(0.55, 0.8), rng.range(1.2, 1.5)]) })
+        .jpeg({ quality: 80 })
+        .toBuffer();
     const stats = await frameStats(jpeg);
     const f = feats.features(stats);
     const tampered = kind === 'none' || kind === 'lighting' || kind === 'crowd' ? 0 : 1;
@@ -88,13 +97,17 @@ const PHOTOS = fileURLToPath(new URL('../data/photos/', import.meta.url));
  * aside for independent evaluation — no training script reads them.
  */
 export function photos(set: 'train' | 'heldout'): { name: string; backdrop: Buffer }[] {
-  return readdirSync(join(PHOTOS, set)).filter((f) => f.endsWith('.jpg')).sort().map((f) => ({ name: f.replace(/\.jpg$/, ''), backdrop: readFileSync(join(PHOTOS, set, f)) }));
+  return readdirSync(join(PHOTOS, set))
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .map((f) => ({ name: f.replace(/\.jpg$/, ''), backdrop: readFileSync(join(PHOTOS, set, f)) }));
 }
 
 /** `perPhoto` cameras on each photograph of a set (each its own people, noise and starting regime). */
 export async function photoSet(set: 'train' | 'heldout', perPhoto: number, frames: number, seed: string): Promise<LabelledFrame[]> {
   const out: LabelledFrame[] = [];
-  for (const { name, backdrop } of photos(set)) for (let c = 0; c < perPhoto; c++) out.push(...(await cameraStream(`photo-${name}-${c}`, frames, seed, backdrop)));
+  for (const { name, backdrop } of photos(set))
+    for (let c = 0; c < perPhoto; c++) out.push(...(await cameraStream(`photo-${name}-${c}`, frames, seed, backdrop)));
   return out;
 }
 
@@ -104,10 +117,17 @@ export async function photoSet(set: 'train' | 'heldout', perPhoto: number, frame
  * reference in a crowd, then takes a snapshot every `intervalS` for three hours while the crowd
  * follows the hub's occupancy curve. Every frame is normal: whatever is flagged is a false alarm.
  */
-export async function rushHourStreams(cameras: number | { name: string; backdrop: Buffer }[], seed: string, intervalS = 60): Promise<{ camera: string; features: number[] | undefined; stats: Awaited<ReturnType<typeof frameStats>> }[][]> {
+export async function rushHourStreams(
+  cameras: number | { name: string; backdrop: Buffer }[],
+  seed: string,
+  intervalS = 60,
+): Promise<{ camera: string; features: number[] | undefined; stats: Awaited<ReturnType<typeof frameStats>> }[][]> {
   const { occupancy } = await import('../../simulators/random.ts');
   const out = [];
-  const views = typeof cameras === 'number' ? Array.from({ length: cameras }, (_, c) => ({ name: `rush-cam-${String(c).padStart(2, '0')}`, backdrop: undefined })) : cameras.map((p) => ({ name: `rush-photo-${p.name}`, backdrop: p.backdrop }));
+  const views =
+    typeof cameras === 'number'
+      ? Array.from({ length: cameras }, (_, c) => ({ name: `rush-cam-${String(c).padStart(2, '0')}`, backdrop: undefined }))
+      : cameras.map((p) => ({ name: `rush-photo-${p.name}`, backdrop: p.backdrop }));
   for (const { name: camera, backdrop } of views) {
     const rng = new Rng(`${seed}:${camera}`);
     const scene = new SceneRenderer(camera, seed, backdrop);

@@ -44,7 +44,8 @@ export async function evaluateCamera(frames: LabelledFrame[], score: (f: number[
 }
 
 export function cameraTable(setting: string, e: Awaited<ReturnType<typeof evaluateCamera>>): string {
-  const label = (k: string) => (k === 'none' ? 'normal' : k === 'lighting' ? 'normal: lights dimmed/brightened' : k === 'crowd' ? 'normal: crowd surge' : `tamper: ${k.replace('_', ' ')}`);
+  const label = (k: string) =>
+    k === 'none' ? 'normal' : k === 'lighting' ? 'normal: lights dimmed/brightened' : k === 'crowd' ? 'normal: crowd surge' : `tamper: ${k.replace('_', ' ')}`;
   return mdTable(
     ['setting', 'frames', 'flagged as tampered', 'rate'],
     [
@@ -87,7 +88,14 @@ export async function evaluateRush(streams: Awaited<ReturnType<typeof rushHourSt
 
 export function rushTable(r: Awaited<ReturnType<typeof evaluateRush>>, views = 'rendered scenes'): string {
   return mdTable(
-    ['untouched cameras through a morning rush', 'snapshots scored', 'flagged', 'false tamper alerts', 'cameras with one', `per camera-day (1 snapshot / ${r.intervalS} s)`],
+    [
+      'untouched cameras through a morning rush',
+      'snapshots scored',
+      'flagged',
+      'false tamper alerts',
+      'cameras with one',
+      `per camera-day (1 snapshot / ${r.intervalS} s)`,
+    ],
     [[`${r.cameras} cameras on ${views}, started 06:30–09:30`, r.frames, r.flagged, r.alerts, r.camerasAlerting, r.perCameraDay.toFixed(2)]],
   );
 }

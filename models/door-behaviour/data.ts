@@ -74,7 +74,15 @@ export function siteTraffic(site: string, doors: number, days: number, warmupDay
         }
         if (rng.chance(0.3 / 4320)) {
           const n = rng.int(3, 7);
-          for (let k = 0; k < n; k++) emit(d, t + k * rng.range(2000, 3000), false, rng.chance(0.5) ? `unknown-${rng.int(1e5, 1e6)}` : rng.pick(d.staff), 'denial_burst', k >= 2 ? 1 : null);
+          for (let k = 0; k < n; k++)
+            emit(
+              d,
+              t + k * rng.range(2000, 3000),
+              false,
+              rng.chance(0.5) ? `unknown-${rng.int(1e5, 1e6)}` : rng.pick(d.staff),
+              'denial_burst',
+              k >= 2 ? 1 : null,
+            );
           continue;
         }
       }

@@ -42,7 +42,11 @@ export async function evaluateDoor(events: DoorEvent[], doorDays: number, score:
     truth.push(e.label === 1);
     pred.push(hit);
   }
-  return { kinds: [...byKind.values()].sort((a, b) => a.kind.localeCompare(b.kind)), overall: confusion(truth, pred), falseAlarmsPerDoorDay: falseAlarms / doorDays };
+  return {
+    kinds: [...byKind.values()].sort((a, b) => a.kind.localeCompare(b.kind)),
+    overall: confusion(truth, pred),
+    falseAlarmsPerDoorDay: falseAlarms / doorDays,
+  };
 }
 
 export function doorTable(setting: string, e: Awaited<ReturnType<typeof evaluateDoor>>): string {
@@ -51,9 +55,16 @@ export function doorTable(setting: string, e: Awaited<ReturnType<typeof evaluate
     ['setting', 'events', 'kind', 'flagged by the model', 'flagged by the brute-force rule'],
     [
       ...e.kinds.map((k) => [setting, k.events, anomalyLabel(k.kind), r(k.flagged, k.events), r(k.rule, k.events)]),
-      [setting, e.overall.n, 'all', `precision ${e.overall.precision.toFixed(3)}, recall ${e.overall.recall.toFixed(3)}, F1 ${e.overall.f1.toFixed(3)}`, `false alarms per door-day: ${e.falseAlarmsPerDoorDay.toFixed(3)}`],
+      [
+        setting,
+        e.overall.n,
+        'all',
+        `precision ${e.overall.precision.toFixed(3)}, recall ${e.overall.recall.toFixed(3)}, F1 ${e.overall.f1.toFixed(3)}`,
+        `false alarms per door-day: ${e.falseAlarmsPerDoorDay.toFixed(3)}`,
+      ],
     ],
   );
 }
 
-const anomalyLabel = (k: string) => (['off_hours', 'unusual_pair', 'denial_burst'].includes(k) ? `anomaly: ${k.replace('_', ' ')}` : `normal: ${k.replace('_', ' ')}`);
+const anomalyLabel = (k: string) =>
+  ['off_hours', 'unusual_pair', 'denial_burst'].includes(k) ? `anomaly: ${k.replace('_', ' ')}` : `normal: ${k.replace('_', ' ')}`;

@@ -11,14 +11,24 @@ import { predict, type Trained } from './train.ts';
 
 export const MODELS_DIR = new URL('..', import.meta.url).pathname;
 
-export async function exportModel(m: Trained, meta: Omit<Manifest, 'file' | 'sha256' | 'input' | 'normalisation' | 'output'> & { features: readonly string[]; windowS: number; meaning: string }, check: number[][]): Promise<Manifest> {
+export async function exportModel(
+  m: Trained,
+  meta: Omit<Manifest, 'file' | 'sha256' | 'input' | 'normalisation' | 'output'> & { features: readonly string[]; windowS: number; meaning: string },
+  check: number[][],
+): Promise<Manifest> {
   const bytes = buildMlp({ name: meta.id, inputName: 'features', outputName: 'score', mean: m.mean, std: m.std, layers: m.layers });
   const manifest = manifestSchema.parse({
-    id: meta.id, version: meta.version, kind: meta.kind, file: 'model.onnx', sha256: sha256(bytes),
+    id: meta.id,
+    version: meta.version,
+    kind: meta.kind,
+    file: 'model.onnx',
+    sha256: sha256(bytes),
     input: { name: 'features', features: [...meta.features], window: { seconds: meta.windowS } },
     normalisation: { mean: m.mean, std: m.std },
     output: { name: 'score', meaning: meta.meaning },
-    thresholds: meta.thresholds, alertType: meta.alertType, training: meta.training,
+    thresholds: meta.thresholds,
+    alertType: meta.alertType,
+    training: meta.training,
   } satisfies Manifest);
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
   const rows = check.slice(0, 256);

@@ -12,7 +12,10 @@ export interface Scores {
 }
 
 export function confusion(truth: readonly (0 | 1 | boolean)[], pred: readonly (0 | 1 | boolean)[]): Scores {
-  let tp = 0, fp = 0, fn = 0, tn = 0;
+  let tp = 0,
+    fp = 0,
+    fn = 0,
+    tn = 0;
   truth.forEach((t, i) => {
     const p = pred[i];
     if (t && p) tp++;
@@ -23,7 +26,13 @@ export function confusion(truth: readonly (0 | 1 | boolean)[], pred: readonly (0
   const precision = tp + fp ? tp / (tp + fp) : 0;
   const recall = tp + fn ? tp / (tp + fn) : 0;
   return {
-    n: truth.length, tp, fp, fn, tn, precision, recall,
+    n: truth.length,
+    tp,
+    fp,
+    fn,
+    tn,
+    precision,
+    recall,
     f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0,
     accuracy: truth.length ? (tp + tn) / truth.length : 0,
   };

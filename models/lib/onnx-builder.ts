@@ -33,7 +33,9 @@ const valueInfo = (name: string, dims: (number | string)[]) =>
       tensorType: onnx.TypeProto.Tensor.create({
         elemType: FLOAT,
         shape: onnx.TensorShapeProto.create({
-          dim: dims.map((d) => (typeof d === 'string' ? onnx.TensorShapeProto.Dimension.create({ dimParam: d }) : onnx.TensorShapeProto.Dimension.create({ dimValue: d }))),
+          dim: dims.map((d) =>
+            typeof d === 'string' ? onnx.TensorShapeProto.Dimension.create({ dimParam: d }) : onnx.TensorShapeProto.Dimension.create({ dimValue: d }),
+          ),
         }),
       }),
     }),
@@ -41,7 +43,14 @@ const valueInfo = (name: string, dims: (number | string)[]) =>
 
 export function buildMlp(spec: MlpSpec): Uint8Array {
   const f = spec.mean.length;
-  const init = [tensor('mean', [f], spec.mean), tensor('std', [f], spec.std.map((s) => (s === 0 ? 1 : s)))];
+  const init = [
+    tensor('mean', [f], spec.mean),
+    tensor(
+      'std',
+      [f],
+      spec.std.map((s) => (s === 0 ? 1 : s)),
+    ),
+  ];
   const nodes = [
     onnx.NodeProto.create({ opType: 'Sub', input: [spec.inputName, 'mean'], output: ['centred'] }),
     onnx.NodeProto.create({ opType: 'Div', input: ['centred', 'std'], output: ['h0'] }),
@@ -62,7 +71,12 @@ export function buildMlp(spec: MlpSpec): Uint8Array {
     output: [valueInfo(spec.outputName, ['N', spec.layers.at(-1)!.bias.length])],
     node: nodes,
   });
-  const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'vigil-models', opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })], graph });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'vigil-models',
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 13 })],
+    graph,
+  });
   return onnx.ModelProto.encode(model).finish();
 }
 

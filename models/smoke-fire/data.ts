@@ -31,7 +31,14 @@ export function loadSmokeCsv(path: string): Map<string, SmokeRow[]> {
     const row = r['row'] !== undefined && r['row'] !== '' ? Number(r['row']) : i;
     const list = sessions.get(session) ?? [];
     sessions.set(session, list);
-    list.push({ ts: row * 1000, temperature_c: Number(r['temperature_c']), humidity_pct: Number(r['humidity_pct']), eco2_ppm: Number(r['eco2_ppm']), fire: Number(r['fire_alarm']) ? 1 : 0, session });
+    list.push({
+      ts: row * 1000,
+      temperature_c: Number(r['temperature_c']),
+      humidity_pct: Number(r['humidity_pct']),
+      eco2_ppm: Number(r['eco2_ppm']),
+      fire: Number(r['fire_alarm']) ? 1 : 0,
+      session,
+    });
   });
   return sessions;
 }
@@ -91,7 +98,12 @@ export function syntheticNuisance(background: SmokeRow[], rng: Rng): SmokeRow[] 
   const dH = kind === 'heating' ? -dT * rng.range(1, 2.5) : kind === 'steam' ? rng.range(10, 40) : rng.range(0, 5);
   return background.slice(start, start + len).map((r, i) => {
     const f = Math.min(1, i / ramp);
-    return { ...r, temperature_c: r.temperature_c + dT * f, humidity_pct: Math.min(100, Math.max(0, r.humidity_pct + dH * f)), eco2_ppm: r.eco2_ppm * (1 + (co2x - 1) * f) };
+    return {
+      ...r,
+      temperature_c: r.temperature_c + dT * f,
+      humidity_pct: Math.min(100, Math.max(0, r.humidity_pct + dH * f)),
+      eco2_ppm: r.eco2_ppm * (1 + (co2x - 1) * f),
+    };
   });
 }
 

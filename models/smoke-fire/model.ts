@@ -60,7 +60,10 @@ export async function runDetector(rows: SmokeRow[], score: Scorer, t: Thresholds
 
 /** A trained model in memory, or the shipped ONNX through onnxruntime. */
 export type Scorer = (f: number[]) => number | Promise<number>;
-export const modelScorer = (m: Trained): Scorer => (f) => predict(m, f);
+export const modelScorer =
+  (m: Trained): Scorer =>
+  (f) =>
+    predict(m, f);
 
 /** The single-threshold alarms the model is compared with. */
 export const baselines: Record<string, (r: SmokeRow) => boolean> = {

@@ -10,15 +10,40 @@ export function smokeTable(reports: { setting: string; report: SessionReport }[]
     for (const d of r.detectors) {
       const s = d.synthetic;
       rows.push([
-        setting, r.session, n(r.normalHours, 2), r.fireRows, d.detector,
-        r.fireRows ? n(d.precision, 3) : '–', r.fireRows ? n(d.recall, 3) : '–', r.fireRows ? n(d.f1, 3) : '–',
-        `${d.falseAlarms} (${n(d.falseAlarmsPerDay, 1)}/day)`, n(d.onsetDelayS),
-        s ? `${s.detected}/${s.fires}` : '–', s ? n(s.medianDelayS) : '–', s ? n(s.p90DelayS) : '–', s ? s.falseAlarmsBeforeOnset : '–',
+        setting,
+        r.session,
+        n(r.normalHours, 2),
+        r.fireRows,
+        d.detector,
+        r.fireRows ? n(d.precision, 3) : '–',
+        r.fireRows ? n(d.recall, 3) : '–',
+        r.fireRows ? n(d.f1, 3) : '–',
+        `${d.falseAlarms} (${n(d.falseAlarmsPerDay, 1)}/day)`,
+        n(d.onsetDelayS),
+        s ? `${s.detected}/${s.fires}` : '–',
+        s ? n(s.medianDelayS) : '–',
+        s ? n(s.p90DelayS) : '–',
+        s ? s.falseAlarmsBeforeOnset : '–',
       ]);
     }
   }
   return mdTable(
-    ['setting', 'test session', 'normal h', 'labelled fire rows', 'detector', 'precision', 'recall', 'F1', 'false alarms (per day)', 's to labelled onset', 'synthetic fires detected', 'median s', 'p90 s', 'alarms before onset'],
+    [
+      'setting',
+      'test session',
+      'normal h',
+      'labelled fire rows',
+      'detector',
+      'precision',
+      'recall',
+      'F1',
+      'false alarms (per day)',
+      's to labelled onset',
+      'synthetic fires detected',
+      'median s',
+      'p90 s',
+      'alarms before onset',
+    ],
     rows,
   );
 }

@@ -31,23 +31,35 @@ async function main() {
   const folds = await leaveOneSessionOut(sessions);
   const model = trainSmoke([...sessions.values()]);
   const all = [...sessions.values()].flat();
-  const manifest = await exportModel(model, {
-    id: ID, version: VERSION, kind: 'smoke', features: smokeFeatureNames, windowS: 60,
-    meaning: 'probability that the readings are a developing fire (not a nuisance: heating, steam, people)',
-    thresholds, alertType: 'fire_suspected',
-    training: {
-      data: 'models/data/smoke/smoke_sessions_dev.csv (sessions A, D; Smoke Detection IoT, Kaggle 2022)',
-      positives: 'synthetic t²-growth fires (flaming, smouldering) laid over real normal readings',
-      negatives: 'every real normal reading, and synthetic nuisances (heating, steam, occupancy)',
-      validation: 'leave one session out; see REPORT.md',
-      script: 'models/smoke-fire/train.ts',
+  const manifest = await exportModel(
+    model,
+    {
+      id: ID,
+      version: VERSION,
+      kind: 'smoke',
+      features: smokeFeatureNames,
+      windowS: 60,
+      meaning: 'probability that the readings are a developing fire (not a nuisance: heating, steam, people)',
+      thresholds,
+      alertType: 'fire_suspected',
+      training: {
+        data: 'models/data/smoke/smoke_sessions_dev.csv (sessions A, D; Smoke Detection IoT, Kaggle 2022)',
+        positives: 'synthetic t²-growth fires (flaming, smouldering) laid over real normal readings',
+        negatives: 'every real normal reading, and synthetic nuisances (heating, steam, occupancy)',
+        validation: 'leave one session out; see REPORT.md',
+        script: 'models/smoke-fire/train.ts',
+      },
     },
-  }, featureRows(all.slice(3000, 3400)));
+    featureRows(all.slice(3000, 3400)),
+  );
   const shipped = [];
   for (const [name, rows] of sessions) shipped.push(await evaluateSession(name, rows, modelScorer(model), `vigil-smoke-eval:${name}`));
   const scorer = modelScorer(model);
   const twoStages: string[] = [];
-  for (const [name, rows] of sessions) twoStages.push(`### On session ${name}'s backgrounds: nuisance classes and fires from another generator\n\n${twoStageTable(await evaluateTwoStage([rows], scorer, 20, `vigil-smoke-two-stage:${name}`))}`);
+  for (const [name, rows] of sessions)
+    twoStages.push(
+      `### On session ${name}'s backgrounds: nuisance classes and fires from another generator\n\n${twoStageTable(await evaluateTwoStage([rows], scorer, 20, `vigil-smoke-two-stage:${name}`))}`,
+    );
   twoStages.push(`### The sessions as recorded\n\n${recordedTable(await evaluateRecorded(sessions, scorer))}`);
   writeFileSync(`${MODELS_DIR}${ID}/REPORT.md`, report(folds, shipped, manifest.sha256, twoStages.join('\n\n')));
   console.log(`${ID} ${VERSION} sha256 ${manifest.sha256}`);

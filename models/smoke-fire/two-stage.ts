@@ -26,13 +26,17 @@ export const nuisanceClasses = ['vape', 'cigarette', 'cooking', 'toaster', 'aero
 export type NuisanceClass = (typeof nuisanceClasses)[number];
 
 const burst = (t: number, riseS: number, decayS: number) => (t < 0 ? 0 : t < riseS ? t / riseS : Math.exp(-(t - riseS) / decayS));
-const plateau = (t: number, riseS: number, holdS: number, decayS: number) => (t < 0 ? 0 : t < riseS ? t / riseS : t < riseS + holdS ? 1 : Math.exp(-(t - riseS - holdS) / decayS));
+const plateau = (t: number, riseS: number, holdS: number, decayS: number) =>
+  t < 0 ? 0 : t < riseS ? t / riseS : t < riseS + holdS ? 1 : Math.exp(-(t - riseS - holdS) / decayS);
 
 /** What each class adds to temperature (°C), humidity (%RH) and eCO2 (factor − 1) at t seconds after it starts. */
 function overlay(kind: NuisanceClass, rng: Rng): (t: number) => { dT: number; dH: number; co2: number } {
   switch (kind) {
     case 'vape': {
-      const k = rng.range(1, 7), d = rng.range(90, 300), dH = rng.range(0, 2), rise = rng.range(20, 60);
+      const k = rng.range(1, 7),
+        d = rng.range(90, 300),
+        dH = rng.range(0, 2),
+        rise = rng.range(20, 60);
       return (t) => ({ dT: 0, dH: dH * burst(t, 30, d), co2: k * burst(t, rise, d) });
     }
     case 'cigarette': {
@@ -40,11 +44,14 @@ function overlay(kind: NuisanceClass, rng: Rng): (t: number) => { dT: number; dH
       return (t) => ({ dT: 0.2 * plateau(t, 60, 300, 300), dH: 0, co2: k * plateau(t, 60, 300, 400) });
     }
     case 'cooking': {
-      const dT = rng.range(1, 3), k = rng.range(0.5, 1), dH = rng.range(5, 15);
+      const dT = rng.range(1, 3),
+        k = rng.range(0.5, 1),
+        dH = rng.range(5, 15);
       return (t) => ({ dT: dT * plateau(t, 300, 600, 600), dH: dH * plateau(t, 120, 600, 300), co2: k * plateau(t, 180, 600, 600) });
     }
     case 'toaster': {
-      const k = rng.range(0.3, 1), dT = rng.range(0.3, 1);
+      const k = rng.range(0.3, 1),
+        dT = rng.range(0.3, 1);
       return (t) => ({ dT: dT * burst(t, 60, 180), dH: 0, co2: k * burst(t, 90, 200) });
     }
     case 'aerosol': {
@@ -52,7 +59,8 @@ function overlay(kind: NuisanceClass, rng: Rng): (t: number) => { dT: number; dH
       return (t) => ({ dT: 0, dH: 0, co2: k * burst(t, 10, 120) });
     }
     case 'steam': {
-      const dH = rng.range(15, 40), dT = rng.range(0, 3);
+      const dH = rng.range(15, 40),
+        dT = rng.range(0, 3);
       return (t) => ({ dT: dT * plateau(t, 120, 600, 600), dH: dH * plateau(t, 60, 600, 300), co2: 0 });
     }
     case 'heater': {
@@ -90,16 +98,36 @@ export async function twoStage(rows: SmokeRow[], score: Scorer): Promise<{ preAl
   const feats = new SmokeFeatures();
   const d = new Decision(thresholds);
   const fires: Condition[] = [];
-  const confirm = new FireConfirmation((c) => c.active && fires.push(c), () => null);
+  const confirm = new FireConfirmation(
+    (c) => c.active && fires.push(c),
+    () => null,
+  );
   const out: { preAlarmAt?: number; fireAt?: number; preAlarms: number; fires: number } = { preAlarms: 0, fires: 0 };
   for (const r of rows) {
-    const msg = { site: 'eval', kind: 'smoke', deviceId: 'd', channel: 'telemetry', ts: r.ts, data: { temperature_c: r.temperature_c } } as unknown as DeviceMessage;
+    const msg = {
+      site: 'eval',
+      kind: 'smoke',
+      deviceId: 'd',
+      channel: 'telemetry',
+      ts: r.ts,
+      data: { temperature_c: r.temperature_c },
+    } as unknown as DeviceMessage;
     confirm.accept(msg);
     const s = await score(feats.push(r));
     feats.frozen = s >= thresholds.clear;
     const change = d.update(s, r.ts);
-    if (change) confirm.suspicion({ site: 'eval', deviceId: 'd', kind: 'smoke', type: 'fire_suspected', active: change === 'raise', severity: 'major', reason: 'model', ts: r.ts });
-    if (change === 'raise') (out.preAlarmAt ??= r.ts, out.preAlarms++);
+    if (change)
+      confirm.suspicion({
+        site: 'eval',
+        deviceId: 'd',
+        kind: 'smoke',
+        type: 'fire_suspected',
+        active: change === 'raise',
+        severity: 'major',
+        reason: 'model',
+        ts: r.ts,
+      });
+    if (change === 'raise') ((out.preAlarmAt ??= r.ts), out.preAlarms++);
     if (fires.length) out.fireAt ??= r.ts;
   }
   out.fires = fires.length;
@@ -122,7 +150,10 @@ export interface RecordedRow {
 export async function evaluateRecorded(sessions: Map<string, SmokeRow[]>, score: Scorer): Promise<RecordedRow[]> {
   const out: RecordedRow[] = [];
   for (const [session, rows] of sessions) {
-    for (const [part, keep] of [['normal readings', 0], ['labelled fire_alarm = 1', 1]] as const) {
+    for (const [part, keep] of [
+      ['normal readings', 0],
+      ['labelled fire_alarm = 1', 1],
+    ] as const) {
       const stretches = keep ? [rows.filter((r) => r.fire === 1)] : normalStretches(rows);
       let pre = 0;
       let fire = 0;
@@ -170,7 +201,14 @@ export async function evaluateTwoStage(sessions: SmokeRow[][], score: Scorer, pe
       if (r.preAlarmAt !== undefined && r.preAlarmAt >= t0) pre.push((r.preAlarmAt - t0) / 1000);
       if (r.fireAt !== undefined && r.fireAt >= t0) fire.push((r.fireAt - t0) / 1000);
     }
-    rowsOut.push({ kind, cases: cases.length, preAlarms: pre.length, fires: fire.length, ...(pre.length ? { medianPreAlarmS: quantile(pre, 0.5) } : {}), ...(fire.length ? { medianFireS: quantile(fire, 0.5) } : {}) });
+    rowsOut.push({
+      kind,
+      cases: cases.length,
+      preAlarms: pre.length,
+      fires: fire.length,
+      ...(pre.length ? { medianPreAlarmS: quantile(pre, 0.5) } : {}),
+      ...(fire.length ? { medianFireS: quantile(fire, 0.5) } : {}),
+    });
   };
   for (const kind of nuisanceClasses) {
     const cases: { rows: SmokeRow[]; onset: number }[] = [];

@@ -79,7 +79,10 @@ export class BodycamSim extends SimDevice {
       this.#heading = (this.#heading + this.rng.gauss(0, 15) + 360) % 360;
       const step = 1.3 * this.def.telemetryPeriodS; // metres walked
       const rad = (this.#heading * Math.PI) / 180;
-      this.#pos = [this.#pos[0] + (step * Math.cos(rad)) / 111_320, this.#pos[1] + (step * Math.sin(rad)) / (111_320 * Math.cos((this.#pos[0] * Math.PI) / 180))];
+      this.#pos = [
+        this.#pos[0] + (step * Math.cos(rad)) / 111_320,
+        this.#pos[1] + (step * Math.sin(rad)) / (111_320 * Math.cos((this.#pos[0] * Math.PI) / 180)),
+      ];
       // Stay within ~300 m of the site.
       if (Math.hypot(this.#pos[0] - this.#origin[0], this.#pos[1] - this.#origin[1]) > 0.003) this.#heading = (this.#heading + 180) % 360;
     }
@@ -89,7 +92,13 @@ export class BodycamSim extends SimDevice {
     return {
       imu,
       recording: this.#recording,
-      gps: { lat: round(this.#pos[0], 6), lon: round(this.#pos[1], 6), accuracy_m: round(this.rng.range(3, 8), 1), speed_mps: this.#posture === 'walking' ? 1.3 : 0, heading_deg: round(this.#heading, 1) },
+      gps: {
+        lat: round(this.#pos[0], 6),
+        lon: round(this.#pos[1], 6),
+        accuracy_m: round(this.rng.range(3, 8), 1),
+        speed_mps: this.#posture === 'walking' ? 1.3 : 0,
+        heading_deg: round(this.#heading, 1),
+      },
       battery_pct: round(this.#battery, 1),
       signal: { network: '5g', rsrp_dbm: Math.round(this.rng.gauss(-92, 5)), sinr_db: round(this.rng.gauss(14, 3), 1) },
       officer: `officer-${this.id}`,

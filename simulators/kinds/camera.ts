@@ -51,7 +51,8 @@ export class CameraSim extends SimDevice {
       const people = this.people;
       if (people > 0 && this.rng.chance(0.6)) await this.publish('event', { type: 'motion', zone: this.zone, confidence: round(this.rng.range(0.6, 0.99)) });
       if (this.rng.chance(0.25)) await this.publish('event', { type: 'crowd_count', zone: this.zone, count: people });
-      if (this.rng.chance(0.01)) await this.publish('event', { type: 'loitering', zone: this.zone, confidence: round(this.rng.range(0.5, 0.9)), duration_s: this.rng.int(60, 300) });
+      if (this.rng.chance(0.01))
+        await this.publish('event', { type: 'loitering', zone: this.zone, confidence: round(this.rng.range(0.5, 0.9)), duration_s: this.rng.int(60, 300) });
     });
   }
 

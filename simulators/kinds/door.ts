@@ -33,7 +33,11 @@ export class DoorSim extends SimDevice {
     this.every(20_000, async () => {
       if (this.#busy || !this.rng.chance(occupancy(this.now()))) return;
       if (this.rng.chance(0.03)) {
-        await this.publish('event', { type: 'access_denied', credential: this.rng.pick(this.#staff), reason: this.rng.pick(['expired', 'out_of_schedule', 'wrong_pin'] as const) });
+        await this.publish('event', {
+          type: 'access_denied',
+          credential: this.rng.pick(this.#staff),
+          reason: this.rng.pick(['expired', 'out_of_schedule', 'wrong_pin'] as const),
+        });
         return;
       }
       if (this.rng.chance(0.15)) await this.publish('event', { type: 'exit_request' });

@@ -76,18 +76,39 @@ export class SmokeSim extends SimDevice {
     switch (type) {
       case 'vape': {
         const k = this.rng.range(2, 8);
-        return this.#profile('vape', 5, `vape/cigarette fumes, eCO2 ×${k.toFixed(1)}`, (p) => ({ eco2Factor: 1 + (k - 1) * burst(p, 0.2), tvoc: 4000 * burst(p, 0.2), obscuration: this.rng.range(0.3, 1.2) * burst(p, 0.15), humidity: 2 * burst(p, 0.2) }));
+        return this.#profile('vape', 5, `vape/cigarette fumes, eCO2 ×${k.toFixed(1)}`, (p) => ({
+          eco2Factor: 1 + (k - 1) * burst(p, 0.2),
+          tvoc: 4000 * burst(p, 0.2),
+          obscuration: this.rng.range(0.3, 1.2) * burst(p, 0.15),
+          humidity: 2 * burst(p, 0.2),
+        }));
       }
       case 'cooking': {
         const k = this.rng.range(1.5, 2);
         const dt = this.rng.range(1, 3);
-        return this.#profile('cooking', 12, `frying: +${dt.toFixed(1)} °C, eCO2 ×${k.toFixed(1)}, steam`, (p) => ({ temperature: dt * Math.min(1, p * 3), humidity: 8 * Math.min(1, p * 4), eco2Factor: 1 + (k - 1) * Math.min(1, p * 2), tvoc: 1500 * Math.min(1, p * 2), obscuration: 0.4 * Math.min(1, p * 2) }));
+        return this.#profile('cooking', 12, `frying: +${dt.toFixed(1)} °C, eCO2 ×${k.toFixed(1)}, steam`, (p) => ({
+          temperature: dt * Math.min(1, p * 3),
+          humidity: 8 * Math.min(1, p * 4),
+          eco2Factor: 1 + (k - 1) * Math.min(1, p * 2),
+          tvoc: 1500 * Math.min(1, p * 2),
+          obscuration: 0.4 * Math.min(1, p * 2),
+        }));
       }
       case 'toaster':
-        return this.#profile('toaster', 3, 'burnt toast', (p) => ({ temperature: 0.5 * burst(p, 0.3), eco2Factor: 1 + 0.6 * burst(p, 0.3), tvoc: 2500 * burst(p, 0.3), obscuration: 2 * burst(p, 0.3) }));
+        return this.#profile('toaster', 3, 'burnt toast', (p) => ({
+          temperature: 0.5 * burst(p, 0.3),
+          eco2Factor: 1 + 0.6 * burst(p, 0.3),
+          tvoc: 2500 * burst(p, 0.3),
+          obscuration: 2 * burst(p, 0.3),
+        }));
       case 'smoulder':
         // 20 minutes of slowly building smoke, +0–0.5 °C, eCO2 ×1.5–3: what the model alone misses.
-        return this.#profile('smoulder', 20, 'smouldering: smoke builds for 20 min with little heat or gas', (p) => ({ temperature: 0.5 * p, eco2Factor: 1 + 1.5 * p, tvoc: 3000 * p, obscuration: 4.5 * p ** 1.2 }));
+        return this.#profile('smoulder', 20, 'smouldering: smoke builds for 20 min with little heat or gas', (p) => ({
+          temperature: 0.5 * p,
+          eco2Factor: 1 + 1.5 * p,
+          tvoc: 3000 * p,
+          obscuration: 4.5 * p ** 1.2,
+        }));
     }
     if (type !== 'fire') return super.incident(type);
     const steps = 24; // 24 telemetry periods ≈ 4 minutes of real time

@@ -39,7 +39,11 @@ export class FaultProxy {
         return res.end(JSON.stringify({ code: 'invalid', message: `unable to parse points containing "${p.poison}"` }));
       }
       try {
-        const up = await fetch(`${target()}${req.url}`, { method: req.method, body, headers: { 'content-type': String(req.headers['content-type'] ?? 'text/plain') } });
+        const up = await fetch(`${target()}${req.url}`, {
+          method: req.method,
+          body,
+          headers: { 'content-type': String(req.headers['content-type'] ?? 'text/plain') },
+        });
         p.seen.push(up.status);
         res.writeHead(up.status);
         res.end(await up.text());

@@ -71,7 +71,11 @@ export async function collect(client: MqttClient, filter: string) {
   client.on('message', (topic, payload, packet) => {
     const m = { topic, payload, retain: packet.retain };
     seen.push(m);
-    for (const w of [...waiters]) if (w.pred(m)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(m); }
+    for (const w of [...waiters])
+      if (w.pred(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
   });
   await client.subscribeAsync(filter, { qos: 1 });
   return {
@@ -82,7 +86,13 @@ export async function collect(client: MqttClient, filter: string) {
       if (hit) return Promise.resolve(hit);
       return new Promise<(typeof seen)[number]>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`no message on ${filter} matching within ${timeoutMs} ms; saw ${seen.length}`)), timeoutMs);
-        waiters.push({ pred, resolve: (m) => { clearTimeout(t); resolve(m); } });
+        waiters.push({
+          pred,
+          resolve: (m) => {
+            clearTimeout(t);
+            resolve(m);
+          },
+        });
       });
     },
   };

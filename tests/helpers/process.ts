@@ -48,7 +48,13 @@ export function runScript(script: string, args: string[] = [], env: NodeJS.Proce
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`no line matching ${re} within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`)), timeoutMs);
         void exit.then(() => setTimeout(() => reject(new Error(`process exited before printing ${re}\nstdout: ${out}\nstderr: ${err}`)), 50));
-        waiters.push({ re, resolve: (l) => { clearTimeout(t); resolve(l); } });
+        waiters.push({
+          re,
+          resolve: (l) => {
+            clearTimeout(t);
+            resolve(l);
+          },
+        });
       });
     },
   };

@@ -34,7 +34,16 @@ export async function startSecureGateway(pki: string, overrides: GatewayConfigIn
         wss: { enabled: true, host: '127.0.0.1', port: 0 },
         // A subscriber that stops reading is dropped quickly (see "slow consumer").
         drainTimeoutMs: 500,
-        tls: { enabled: true, host: '127.0.0.1', port: 0, certFile: join(pki, 'server.crt'), keyFile: join(pki, 'server.key'), caFile: join(pki, 'ca.crt'), clientCerts: 'optional', ...overrides.mqtt?.tls },
+        tls: {
+          enabled: true,
+          host: '127.0.0.1',
+          port: 0,
+          certFile: join(pki, 'server.crt'),
+          keyFile: join(pki, 'server.key'),
+          caFile: join(pki, 'ca.crt'),
+          clientCerts: 'optional',
+          ...overrides.mqtt?.tls,
+        },
       },
       http: { host: '127.0.0.1', port: 0, ...overrides.http },
       security: { allowAnonymous: false, messagesPerSecond: 5, messageBurst: 10, ...overrides.security } as GatewayConfigInput['security'],
@@ -52,7 +61,15 @@ export async function startSecureGateway(pki: string, overrides: GatewayConfigIn
     return { status: res.status, text, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
   };
   const admin = await gw.security.registry.addPrincipal({ id: 'root-admin', role: 'admin', sites: ['*'] }, { id: 'test' });
-  return { gw, api, adminToken: admin.token, adminSecret: admin.credentials.password, mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`, tlsUrl: `mqtts://127.0.0.1:${gw.ports.tls}`, wssUrl: `wss://127.0.0.1:${gw.ports.wss}/mqtt` };
+  return {
+    gw,
+    api,
+    adminToken: admin.token,
+    adminSecret: admin.credentials.password,
+    mqttUrl: `mqtt://127.0.0.1:${gw.ports.mqtt}`,
+    tlsUrl: `mqtts://127.0.0.1:${gw.ports.tls}`,
+    wssUrl: `wss://127.0.0.1:${gw.ports.wss}/mqtt`,
+  };
 }
 
 /** SUBACK return code per filter, one SUBSCRIBE each (MQTT.js rejects a SUBACK that holds a 0x80). */

@@ -19,67 +19,88 @@ const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody,
 const note = z.object({ note: z.string().max(500).optional() }).nullish(); // an empty POST body arrives as null
 
 export const alertRoutes: FastifyPluginAsyncZod<{ alerts: Alerts }> = async (app, { alerts }) => {
-  app.get('/api/v1/alerts', {
-    config: { roles: anyRole },
-    schema: {
-      tags: ['alerts'],
-      summary: 'Alerts of the caller\'s sites, newest first; page with `cursor`',
-      querystring: z.object({
-        state: z.enum([...alertStates, 'open']).optional().describe('open = raised or acknowledged'),
-        site: z.string().optional(),
-        type: z.enum(alertTypes).optional(),
-        since: z.iso.datetime({ offset: true }).optional().describe('raised at or after'),
-        limit: z.coerce.number().int().min(1).max(500).default(50),
-        cursor: z.string().optional().describe('nextCursor of the previous page'),
-      }),
-      response: { 200: z.object({ count: z.number(), alerts: z.array(alertSchema), nextCursor: z.string().nullable() }), ...errors },
-    },
-  }, async (req) => {
-    const q = req.query;
-    const rows = alerts.store.query({
-      state: q.state,
-      site: q.site,
-      sites: req.principal!.sites,
-      type: q.type,
-      since: q.since ? Date.parse(q.since) : undefined,
-      before: q.cursor ? cursor.decode(q.cursor) : undefined,
-      limit: q.limit,
-    });
-    return { count: rows.length, alerts: rows.map(toAlert), nextCursor: rows.length === q.limit ? cursor.encode(rows.at(-1)!) : null };
-  });
-
-  app.get('/api/v1/alerts/:id', {
-    config: { roles: anyRole },
-    schema: {
-      tags: ['alerts'],
-      summary: 'One alert with its full history (every transition, who and when)',
-      params: z.object({ id: z.string() }),
-      response: {
-        200: alertSchema.extend({ history: z.array(z.object({ ts: z.string(), event: z.enum(alertEvents), actor: z.string(), version: z.number(), detail: z.record(z.string(), z.unknown()) })) }),
-        ...errors,
-      },
-    },
-  }, async (req, reply) => {
-    const a = alerts.store.get(req.params.id);
-    if (!a || !grants(req.principal!.sites, a.site)) {
-      return reply.code(404).send({ statusCode: 404, code: 'VIGIL_ERR_ALERT_NOT_FOUND', error: 'Not Found', message: `alert ${req.params.id} does not exist` });
-    }
-    return { ...toAlert(a), history: alerts.store.history(a.id).map((h) => ({ ...h, ts: new Date(h.ts).toISOString() })) };
-  });
-
-  for (const action of ['ack', 'resolve'] as const) {
-    app.post(`/api/v1/alerts/:id/${action}`, {
+  app.get(
+    '/api/v1/alerts',
+    {
       config: { roles: anyRole },
       schema: {
         tags: ['alerts'],
-        summary: action === 'ack' ? 'Acknowledge: someone is responding (stops the first escalation)' : 'Resolve: handled',
-        params: z.object({ id: z.string() }),
-        body: note,
-        response: { 200: alertSchema, ...errors },
+        summary: "Alerts of the caller's sites, newest first; page with `cursor`",
+        querystring: z.object({
+          state: z
+            .enum([...alertStates, 'open'])
+            .optional()
+            .describe('open = raised or acknowledged'),
+          site: z.string().optional(),
+          type: z.enum(alertTypes).optional(),
+          since: z.iso.datetime({ offset: true }).optional().describe('raised at or after'),
+          limit: z.coerce.number().int().min(1).max(500).default(50),
+          cursor: z.string().optional().describe('nextCursor of the previous page'),
+        }),
+        response: { 200: z.object({ count: z.number(), alerts: z.array(alertSchema), nextCursor: z.string().nullable() }), ...errors },
       },
-    }, async (req) => {
-      const p = req.principal!;
-      return toAlert(alerts.act(action, req.params.id, { id: p.id, sites: p.sites, address: req.ip, via: 'http' }, req.body?.note));
-    });
+    },
+    async (req) => {
+      const q = req.query;
+      const rows = alerts.store.query({
+        state: q.state,
+        site: q.site,
+        sites: req.principal!.sites,
+        type: q.type,
+        since: q.since ? Date.parse(q.since) : undefined,
+        before: q.cursor ? cursor.decode(q.cursor) : undefined,
+        limit: q.limit,
+      });
+      return { count: rows.length, alerts: rows.map(toAlert), nextCursor: rows.length === q.limit ? cursor.encode(rows.at(-1)!) : null };
+    },
+  );
+
+  app.get(
+    '/api/v1/alerts/:id',
+    {
+      config: { roles: anyRole },
+      schema: {
+        tags: ['alerts'],
+        summary: 'One alert with its full history (every transition, who and when)',
+        params: z.object({ id: z.string() }),
+        response: {
+          200: alertSchema.extend({
+            history: z.array(
+              z.object({ ts: z.string(), event: z.enum(alertEvents), actor: z.string(), version: z.number(), detail: z.record(z.string(), z.unknown()) }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (req, reply) => {
+      const a = alerts.store.get(req.params.id);
+      if (!a || !grants(req.principal!.sites, a.site)) {
+        return reply
+          .code(404)
+          .send({ statusCode: 404, code: 'VIGIL_ERR_ALERT_NOT_FOUND', error: 'Not Found', message: `alert ${req.params.id} does not exist` });
+      }
+      return { ...toAlert(a), history: alerts.store.history(a.id).map((h) => ({ ...h, ts: new Date(h.ts).toISOString() })) };
+    },
+  );
+
+  for (const action of ['ack', 'resolve'] as const) {
+    app.post(
+      `/api/v1/alerts/:id/${action}`,
+      {
+        config: { roles: anyRole },
+        schema: {
+          tags: ['alerts'],
+          summary: action === 'ack' ? 'Acknowledge: someone is responding (stops the first escalation)' : 'Resolve: handled',
+          params: z.object({ id: z.string() }),
+          body: note,
+          response: { 200: alertSchema, ...errors },
+        },
+      },
+      async (req) => {
+        const p = req.principal!;
+        return toAlert(alerts.act(action, req.params.id, { id: p.id, sites: p.sites, address: req.ip, via: 'http' }, req.body?.note));
+      },
+    );
   }
 };

@@ -12,22 +12,47 @@ import { DeviceNotFoundError } from '../errors.ts';
 import { errorBody } from '../schemas.ts';
 
 export const cameraRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (app, { gateway }) => {
-  app.post('/api/v1/devices/:id/accept-view', {
-    config: { roles: staffRoles },
-    schema: {
-      tags: ['devices'],
-      summary: "Accept a camera's present view as its new normal: the tamper detector re-learns its reference (after its warm-up) and an alarm in progress clears",
-      params: z.object({ id: z.string() }),
-      body: z.object({ note: z.string().max(500).optional() }).optional(),
-      response: { 200: z.object({ deviceId: z.string(), models: z.array(z.string()), alarmCleared: z.boolean() }), 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody },
+  app.post(
+    '/api/v1/devices/:id/accept-view',
+    {
+      config: { roles: staffRoles },
+      schema: {
+        tags: ['devices'],
+        summary:
+          "Accept a camera's present view as its new normal: the tamper detector re-learns its reference (after its warm-up) and an alarm in progress clears",
+        params: z.object({ id: z.string() }),
+        body: z.object({ note: z.string().max(500).optional() }).optional(),
+        response: {
+          200: z.object({ deviceId: z.string(), models: z.array(z.string()), alarmCleared: z.boolean() }),
+          400: errorBody,
+          401: errorBody,
+          403: errorBody,
+          404: errorBody,
+        },
+      },
     },
-  }, async (req, reply) => {
-    const d = gateway.security.registry.getDevice(req.params.id);
-    if (!d || !grants(req.principal!.sites, d.site)) throw new DeviceNotFoundError(req.params.id);
-    if (d.kind !== 'camera') return reply.code(400).send({ statusCode: 400, code: 'VIGIL_ERR_NOT_A_CAMERA', error: 'Bad Request', message: `device "${d.deviceId}" is a ${d.kind}, not a camera` });
-    const who = actorOf(req);
-    const r = await gateway.detectors.rebaseline(d.deviceId, `new view accepted by ${who.id}${req.body?.note ? ` (${req.body.note})` : ''}; reference re-learned`, gateway.now());
-    gateway.security.audit.record({ actor: who.id, address: who.address, action: 'camera.accept_view', target: d.deviceId, outcome: 'ok', detail: { models: r.models, alarmCleared: r.cleared, ...(req.body?.note ? { note: req.body.note } : {}) } });
-    return { deviceId: d.deviceId, models: r.models, alarmCleared: r.cleared };
-  });
+    async (req, reply) => {
+      const d = gateway.security.registry.getDevice(req.params.id);
+      if (!d || !grants(req.principal!.sites, d.site)) throw new DeviceNotFoundError(req.params.id);
+      if (d.kind !== 'camera')
+        return reply
+          .code(400)
+          .send({ statusCode: 400, code: 'VIGIL_ERR_NOT_A_CAMERA', error: 'Bad Request', message: `device "${d.deviceId}" is a ${d.kind}, not a camera` });
+      const who = actorOf(req);
+      const r = await gateway.detectors.rebaseline(
+        d.deviceId,
+        `new view accepted by ${who.id}${req.body?.note ? ` (${req.body.note})` : ''}; reference re-learned`,
+        gateway.now(),
+      );
+      gateway.security.audit.record({
+        actor: who.id,
+        address: who.address,
+        action: 'camera.accept_view',
+        target: d.deviceId,
+        outcome: 'ok',
+        detail: { models: r.models, alarmCleared: r.cleared, ...(req.body?.note ? { note: req.body.note } : {}) },
+      });
+      return { deviceId: d.deviceId, models: r.models, alarmCleared: r.cleared };
+    },
+  );
 };

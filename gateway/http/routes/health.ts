@@ -9,22 +9,30 @@ export interface HealthDeps {
 }
 
 export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps) => {
-  app.get('/healthz', {
-    schema: {
-      tags: ['health'],
-      summary: 'Liveness: the process is up and serving HTTP',
-      response: { 200: z.object({ status: z.literal('ok'), uptimeS: z.number() }) },
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness: the process is up and serving HTTP',
+        response: { 200: z.object({ status: z.literal('ok'), uptimeS: z.number() }) },
+      },
     },
-  }, async () => ({ status: 'ok' as const, uptimeS: Math.round((Date.now() - deps.startedAt) / 1000) }));
+    async () => ({ status: 'ok' as const, uptimeS: Math.round((Date.now() - deps.startedAt) / 1000) }),
+  );
 
-  app.get('/readyz', {
-    schema: {
-      tags: ['health'],
-      summary: 'Readiness: every part the gateway needs is running (503 otherwise)',
-      response: { 200: readiness, 503: readiness },
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness: every part the gateway needs is running (503 otherwise)',
+        response: { 200: readiness, 503: readiness },
+      },
     },
-  }, async (_req, reply) => {
-    const r = deps.readiness();
-    return reply.code(r.ready ? 200 : 503).send(r);
-  });
+    async (_req, reply) => {
+      const r = deps.readiness();
+      return reply.code(r.ready ? 200 : 503).send(r);
+    },
+  );
 };

@@ -13,7 +13,19 @@ import sharp from 'sharp';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Photographs (not illustrations) of plasma-workspace-wallpapers 5.27: for training. */
-export const TRAIN_PHOTOS = ['BytheWater', 'ColdRipple', 'ColorfulCups', 'DarkestHour', 'EveningGlow', 'FallenLeaf', 'Grey', 'Kite', 'OneStandsOut', 'Path', 'summer_1am'];
+export const TRAIN_PHOTOS = [
+  'BytheWater',
+  'ColdRipple',
+  'ColorfulCups',
+  'DarkestHour',
+  'EveningGlow',
+  'FallenLeaf',
+  'Grey',
+  'Kite',
+  'OneStandsOut',
+  'Path',
+  'summer_1am',
+];
 /** scikit-image's sample photographs: held out for independent evaluation, never trained or tuned on. */
 export const HELDOUT_PHOTOS = ['astronaut.png', 'camera.png', 'chelsea.png', 'coffee.png', 'rocket.jpg'];
 
@@ -35,7 +47,8 @@ async function main() {
     const biggest = readdirSync(dir).sort((a, b) => parseInt(b) - parseInt(a))[0]!;
     await backdrop(join(dir, biggest), join(here, 'train', `${name}.jpg`));
   }
-  for (const file of HELDOUT_PHOTOS) await backdrop(join(skimage, 'usr/lib/python3/dist-packages/skimage/data', file), join(here, 'heldout', file.replace(/\.\w+$/, '.jpg')));
+  for (const file of HELDOUT_PHOTOS)
+    await backdrop(join(skimage, 'usr/lib/python3/dist-packages/skimage/data', file), join(here, 'heldout', file.replace(/\.\w+$/, '.jpg')));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
