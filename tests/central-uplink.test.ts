@@ -13,6 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../devices/index.ts';
+import { pino } from 'pino';
+import { centralRow, MqttUplink } from '../gateway/forward/mqtt-uplink.ts';
+import { Spool } from '../gateway/forward/spool.ts';
 import { CentralBroker } from '../scripts/central-broker.ts';
 import { scrape, startTestGateway, until } from './helpers/gateway.ts';
 import { ROOT as ROOT_DIR, runScript, type Proc } from './helpers/process.ts';
@@ -370,4 +373,40 @@ describe('a central broker that refuses connections', () => {
       server.close();
     }
   });
+});
+
+describe('a central broker stopped in the middle of a drain', () => {
+  it('does not leave the uplink waiting for acknowledgements that will never come: the backlog drains once it is back', async () => {
+    const b = await CentralBroker.start({ 'box-d': 'pd' });
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-drain-'));
+    const spool = new Spool({ file: join(dir, 'spool.db'), maxBytes: 1e10, maxAgeMs: 1e12, durability: 'process', deadLetterFile: join(dir, 'dead.jsonl') });
+    const N = 20_000;
+    for (let i = 0; i < N; i += 5000)
+      await spool.append(
+        Array.from({ length: 5000 }, (_, k) => ({
+          cls: 'telemetry' as const,
+          ts: i + k,
+          target: 'central',
+          line: centralRow('telemetry/s/bodycam/b1', { i: i + k }),
+        })),
+      );
+    const up = new MqttUplink(
+      { url: b.url, gatewayId: 'box-d', prefix: ROOT, username: 'box-d', password: 'pd', reconnectMs: 200, maxReconnectMs: 1000, keepaliveS: 30, batch: 500 },
+      spool,
+      pino({ level: 'silent' }),
+      () => ({ ok: false, error: 'none' }),
+    );
+    try {
+      up.start();
+      await until(() => spool.depthOf('central') < N - 2000, 'the drain under way', 20_000);
+      await b.stop(); // with a batch in flight
+      await b.restart();
+      await until(() => spool.depthOf('central') === 0, 'the whole backlog delivered after the restart', 60_000);
+      expect(up.connected).toBe(true);
+    } finally {
+      await up.stop();
+      spool.close();
+      await b.stop();
+    }
+  }, 90_000);
 });

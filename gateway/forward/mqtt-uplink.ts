@@ -78,6 +78,8 @@ export class MqttUplink {
   #loop?: Promise<void>;
   #backoff?: IBackoff<unknown>;
   #retry?: NodeJS.Timeout;
+  /** Message ids of the batch waiting for PUBACKs: given up when the link drops (see #abandon). */
+  #inflight: number[] = [];
   circuit: Circuit = 'open';
   lastSuccess = 0;
   lastError?: string;
@@ -137,6 +139,7 @@ export class MqttUplink {
     c.on('close', () => {
       if (this.circuit === 'closed') this.#log.warn({ url: o.url, spooled: this.#spool.depthOf(this.target) }, 'central uplink lost; alerts stay spooled');
       this.circuit = 'open';
+      this.#abandon();
       if (this.#stopped || this.#retry) return;
       this.#backoff = (this.#backoff ?? factory).next(undefined);
       this.#retry = setTimeout(
@@ -234,12 +237,32 @@ export class MqttUplink {
     }
   }
 
+  /**
+   * The link dropped with a batch in flight: its unacknowledged messages are taken out of MQTT.js's
+   * store (their publishes fail), so the rows stay in the spool and go again, in order, on the next
+   * connection — rather than waiting for a resend a restarted broker may never acknowledge.
+   */
+  #abandon(): void {
+    const c = this.#client;
+    const mids = this.#inflight;
+    this.#inflight = [];
+    for (const mid of mids) c?.removeOutgoingMessage(mid);
+  }
+
   /** In order; a row leaves the spool once the broker acknowledged it (and every row before it). */
   async #send(c: MqttClient, rows: SpoolRow[]): Promise<void> {
+    const mids: number[] = [];
     const acks = rows.map((r) => {
       const { topic, payload, retain } = JSON.parse(r.line) as { topic: string; payload: unknown; retain: boolean };
-      return c.publishAsync(this.topic(topic), JSON.stringify(payload), { qos: 1, retain });
+      const ack = new Promise<void>((resolve, reject) =>
+        c.publish(this.topic(topic), JSON.stringify(payload), { qos: 1, retain }, (err) => (err ? reject(err) : resolve())),
+      );
+      mids.push(c.getLastMessageId());
+      return ack;
     });
+    this.#inflight = mids;
+    // A broker that takes the messages but never answers: give the batch up after a while, like a dropped link.
+    const stall = setTimeout(() => this.#abandon(), Math.max(30_000, this.#o.keepaliveS * 2000));
     let done = 0;
     try {
       for (const a of acks) {
@@ -247,6 +270,8 @@ export class MqttUplink {
         done++;
       }
     } finally {
+      clearTimeout(stall);
+      if (this.#inflight === mids) this.#inflight = [];
       if (done) {
         this.#spool.remove(rows.slice(0, done));
         this.published += done;
