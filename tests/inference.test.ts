@@ -14,12 +14,13 @@ const mean = [0, 1, 0, 2, 0, 0.5];
 const std = [2, 10, 3, 5, 0.5, 0.5];
 const pad = (w: number[]) => [...w, ...Array(6 - w.length).fill(0)];
 
-function writeModel(dir: string, id: string, version: string, layers: Dense[], opts: { bytes?: Uint8Array; sha?: string } = {}) {
+function writeModel(dir: string, id: string, version: string, layers: Dense[], opts: { bytes?: Uint8Array; sha?: string; detector?: string } = {}) {
   const bytes = opts.bytes ?? buildMlp({ name: id, inputName: 'features', outputName: 'score', mean, std, layers });
   const manifest: Manifest = {
     id,
     version,
     kind: 'smoke',
+    ...(opts.detector ? { detector: opts.detector } : {}),
     file: 'model.onnx',
     sha256: opts.sha ?? sha256(bytes),
     input: { name: 'features', features, window: { seconds: 60 } },
@@ -123,6 +124,38 @@ describe('inference engine', () => {
 });
 
 describe('models and their detectors', () => {
+  it('several models may serve one kind, each naming its detector; a detector of another kind is refused', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'vigil-two-models-'));
+    writeModel(d, 'smoke-a', '1.0.0', lr([1.5, -0.5, 2], -1)); // no detector named: its kind's
+    writeModel(d, 'smoke-b', '1.0.0', lr([0.5, 0, 1], 0), { detector: 'smoke' });
+    writeModel(d, 'smoke-wrong', '1.0.0', lr([1], 0), { detector: 'man-down' });
+    const g = await startTestGateway({ inference: { modelsDir: d, maxWaitMs: 0 } });
+    try {
+      expect(
+        g.gw.models
+          .forKind('smoke')
+          .map((m) => m.manifest.id)
+          .sort(),
+      ).toEqual(['smoke-a', 'smoke-b', 'smoke-wrong']);
+      expect(g.gw.detectors.mismatched.get('smoke-wrong')).toBe('detector "man-down" reads bodycam devices, the model is for smoke');
+      const c = await connect(g.mqttUrl, { clientId: 'two-smoke-1' });
+      for (let i = 0; i < 3; i++) {
+        await c.publishAsync(
+          'vigil/v1/two/smoke/two-smoke-1/telemetry',
+          JSON.stringify({ temperature_c: 21 + i, humidity_pct: 40, eco2_ppm: 450, obscuration_pct_m: 0 }),
+          { qos: 1 },
+        );
+      }
+      await g.gw.detectors.idle();
+      const runs = Object.fromEntries(g.gw.models.models.map((m) => [m.manifest.id, m.batcher.stats.inferences]));
+      expect(runs['smoke-a']).toBeGreaterThan(0);
+      expect(runs['smoke-b']).toBeGreaterThan(0);
+      expect(runs['smoke-wrong']).toBe(0);
+    } finally {
+      await g.stop();
+    }
+  });
+
   it("a model whose features are not the ones its kind's detector computes is refused, and says why", async () => {
     const d = mkdtempSync(join(tmpdir(), 'vigil-mismatch-'));
     const bytes = buildMlp({

@@ -11,6 +11,11 @@ export const manifestSchema = z
     id: z.string().regex(/^[a-z][a-z0-9-]{1,40}$/),
     version: z.string().regex(/^\d+\.\d+\.\d+$/, 'semantic version, e.g. 1.2.0'),
     kind: z.enum(kindNames).describe('the device kind it runs for'),
+    detector: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{1,40}$/)
+      .optional()
+      .describe("the feature extractor it reads (edge/inference/detectors.ts); several models may serve one kind. Default: the kind's"),
     file: z.string().regex(/^[\w.-]+\.onnx$/),
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
     input: z.object({

@@ -9,7 +9,7 @@ import { defaultSeverity } from '../alerts/rules.ts';
 import type { DeviceMessage } from '../message.ts';
 import type { PipelineStage } from '../pipeline.ts';
 import { Decision, type DecisionSnapshot } from './decision.ts';
-import { detectors as builtIn, type Detector } from './detectors.ts';
+import { defaultDetector, detectors as builtIn, type Detector } from './detectors.ts';
 import type { LoadedModel, ModelStore } from './models.ts';
 
 /** Failures are reported here; scores and decisions through onScore() / onDecision(). */
@@ -19,6 +19,8 @@ export interface DetectorEvents {
 
 interface DeviceRun {
   model: string;
+  /** The detector (feature extractor) the model reads. */
+  detector: string;
   site: string;
   kind: string;
   deviceId: string;
@@ -86,12 +88,24 @@ export class DetectorStage implements PipelineStage {
     this.#maxQueue = opts.maxQueue ?? 64;
   }
 
-  /** Whether a loaded model can run: its features are the ones its kind's detector computes. */
+  /** The detector a model names (or its kind's, for manifests that name none). */
+  #detectorName(model: LoadedModel): string {
+    return model.manifest.detector ?? defaultDetector[model.manifest.kind] ?? model.manifest.kind;
+  }
+
+  /** Whether a loaded model can run: its detector exists, serves its kind, and computes the features it reads. */
   check(model: LoadedModel): string | undefined {
-    const d = this.#detectors[model.manifest.kind];
+    const name = this.#detectorName(model);
+    const d = this.#detectors[name];
     const want = d?.features.join(',');
     const got = model.manifest.input.features.join(',');
-    const problem = !d ? `no detector for kind ${model.manifest.kind}` : want !== got ? `features [${got}] are not the detector's [${want}]` : undefined;
+    const problem = !d
+      ? `no detector "${name}"`
+      : d.kind !== model.manifest.kind
+        ? `detector "${name}" reads ${d.kind} devices, the model is for ${model.manifest.kind}`
+        : want !== got
+          ? `features [${got}] are not the detector's [${want}]`
+          : undefined;
     if (problem) this.mismatched.set(model.manifest.id, problem);
     else this.mismatched.delete(model.manifest.id);
     return problem;
@@ -100,16 +114,18 @@ export class DetectorStage implements PipelineStage {
   accept(m: DeviceMessage): void {
     const models = this.#models.forKind(m.kind);
     if (!models.length) return;
-    const detector = this.#detectors[m.kind];
-    if (!detector) return;
     for (const model of models) {
       if (this.mismatched.has(model.manifest.id)) continue;
+      const detectorName = this.#detectorName(model);
+      const detector = this.#detectors[detectorName];
+      if (!detector) continue;
       const key = `${model.manifest.id}/${m.deviceId}`;
       let run = this.#runs.get(key);
       if (!run || run.version !== model.manifest.version) {
         // A new version starts with fresh thresholds but keeps the device's learned features.
         run = {
           model: model.manifest.id,
+          detector: detectorName,
           site: m.site,
           kind: m.kind,
           deviceId: m.deviceId,
@@ -176,7 +192,7 @@ export class DetectorStage implements PipelineStage {
     const out = { models: [] as string[], cleared: false };
     for (const r of this.#runs.values()) {
       if (r.deviceId !== deviceId) continue;
-      const d = this.#detectors[r.kind];
+      const d = this.#detectors[r.detector];
       const model = this.#models.models.find((m) => m.manifest.id === r.model);
       if (!d?.rebaseline || !model) continue;
       // In the device's order: after the windows already queued, before the next one.
@@ -212,7 +228,7 @@ export class DetectorStage implements PipelineStage {
   snapshot(): SavedRun[] {
     const out: SavedRun[] = [];
     for (const r of this.#runs.values()) {
-      const d = this.#detectors[r.kind];
+      const d = this.#detectors[r.detector];
       if (!d) continue;
       out.push({
         model: r.model,
@@ -238,10 +254,11 @@ export class DetectorStage implements PipelineStage {
   restore(saved: SavedRun[]): { restored: number; decisions: number; discarded: { model: string; deviceId: string; why: string }[] } {
     const out = { restored: 0, decisions: 0, discarded: [] as { model: string; deviceId: string; why: string }[] };
     for (const s of saved) {
-      const d = this.#detectors[s.kind];
       const model = this.#models.models.find((m) => m.manifest.id === s.model);
+      const detectorName = model ? this.#detectorName(model) : (defaultDetector[s.kind] ?? s.kind);
+      const d = this.#detectors[detectorName];
       const why = !d
-        ? `no detector for kind ${s.kind}`
+        ? `no detector "${detectorName}"`
         : d.stateFormat !== s.format
           ? `state format ${s.format}, detector has ${d.stateFormat}`
           : !model
@@ -254,6 +271,7 @@ export class DetectorStage implements PipelineStage {
       const sameVersion = model!.manifest.version === s.version;
       this.#runs.set(`${s.model}/${s.deviceId}`, {
         model: s.model,
+        detector: detectorName,
         site: s.site,
         kind: s.kind,
         deviceId: s.deviceId,

@@ -57,6 +57,7 @@ async function main() {
       id: ID,
       version: VERSION,
       kind: 'bodycam',
+      detector: 'man-down',
       features,
       windowS: 120,
       meaning: 'probability that the wearer has fallen (impact or free fall, then a body off upright) and is down',

@@ -34,6 +34,7 @@ async function main() {
       id: ID,
       version: VERSION,
       kind: 'camera',
+      detector: 'camera-scene',
       features,
       windowS: 60,
       meaning: 'probability that the snapshot shows a tampered camera (covered, defocused, turned away, blinded, dark) rather than its scene',

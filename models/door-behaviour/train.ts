@@ -32,6 +32,7 @@ async function main() {
       id: ID,
       version: VERSION,
       kind: 'door',
+      detector: 'door-access',
       features,
       windowS: 600,
       meaning: 'probability that an access event is anomalous for this door (hour, credential/door pair, bursts of refusals)',

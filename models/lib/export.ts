@@ -21,6 +21,7 @@ export async function exportModel(
     id: meta.id,
     version: meta.version,
     kind: meta.kind,
+    ...(meta.detector ? { detector: meta.detector } : {}),
     file: 'model.onnx',
     sha256: sha256(bytes),
     input: { name: 'features', features: [...meta.features], window: { seconds: meta.windowS } },

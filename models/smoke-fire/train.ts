@@ -37,6 +37,7 @@ async function main() {
       id: ID,
       version: VERSION,
       kind: 'smoke',
+      detector: 'smoke',
       features: smokeFeatureNames,
       windowS: 60,
       meaning: 'probability that the readings are a developing fire (not a nuisance: heating, steam, people)',
