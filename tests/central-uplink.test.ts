@@ -18,7 +18,7 @@ import { centralRow, MqttUplink } from '../gateway/forward/mqtt-uplink.ts';
 import { Spool } from '../gateway/forward/spool.ts';
 import { CentralBroker } from '../scripts/central-broker.ts';
 import { scrape, startTestGateway, until } from './helpers/gateway.ts';
-import { ROOT as ROOT_DIR, runScript, type Proc } from './helpers/process.ts';
+import { freePortsEnv, ROOT as ROOT_DIR, runScript, type Proc } from './helpers/process.ts';
 
 const BOXES = ['box-a', 'box-b', 'box-c'] as const;
 const PASS: Record<string, string> = { 'box-a': 'pw-a', 'box-b': 'pw-b', 'box-c': 'pw-c', 'centre-ops': 'pw-ops' };
@@ -52,13 +52,8 @@ const alertsOf = (box: string) => received.filter((r) => r.box === box && r.topi
 
 async function startBox(box: string, dataDir: string): Promise<void> {
   const proc = runScript('gateway/main.ts', [], {
+    ...freePortsEnv,
     VIGIL_DATA_DIR: dataDir,
-    VIGIL_MQTT_TCP_PORT: '0',
-    VIGIL_MQTT_TCP_HOST: '127.0.0.1',
-    VIGIL_MQTT_WS_PORT: '0',
-    VIGIL_MQTT_WS_HOST: '127.0.0.1',
-    VIGIL_HTTP_PORT: '0',
-    VIGIL_HTTP_HOST: '127.0.0.1',
     VIGIL_GATEWAY_ID: box,
     VIGIL_SECURITY_ALLOW_ANONYMOUS: 'true',
     VIGIL_FORWARD_MQTT_URL: broker.url,
