@@ -12,6 +12,7 @@
 import { HttpError, InfluxDB, setLogger } from '@influxdata/influxdb-client';
 import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
 import type { Logger } from '../logger.ts';
+import { Pause } from './pause.ts';
 import type { Spool, SpoolRow } from './spool.ts';
 
 export interface ForwarderOptions {
@@ -69,10 +70,10 @@ export class Forwarder {
   readonly #now: () => number;
   readonly #backoff: ExponentialBackoff<number>;
   #stopped = false;
-  /** Ends the idle wait (new points, stop). */
-  #wakeIdle?: () => void;
-  /** Ends the retry wait: only stop() calls it. */
-  #wakeRetry?: () => void;
+  /** The idle wait: new points and stop() end it. */
+  readonly #idle = new Pause();
+  /** The retry wait: only stop() ends it. */
+  readonly #retry = new Pause();
   #loop?: Promise<void>;
   #attempt = 0;
   #next?: IBackoff<unknown>;
@@ -90,7 +91,7 @@ export class Forwarder {
     this.#backoff = new ExponentialBackoff({ generator: fullJitterGenerator, initialDelay: o.minRetryMs, maxDelay: o.maxRetryMs });
     setLogger({ error: (msg, err) => log.debug({ err }, msg), warn: (msg, err) => log.debug({ err }, msg) });
     this.#influx = new InfluxDB({ url: o.url, token: o.token, timeout: o.timeoutMs });
-    spool.onAppend(() => this.#wakeIdle?.());
+    spool.onAppend(() => this.#idle.wake());
   }
 
   start(): void {
@@ -99,8 +100,8 @@ export class Forwarder {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#wakeIdle?.();
-    this.#wakeRetry?.();
+    this.#idle.wake();
+    this.#retry.wake();
     await this.#loop;
   }
 
@@ -110,26 +111,11 @@ export class Forwarder {
     return `circuit ${this.circuit} after ${this.#attempt} failed attempt${this.#attempt === 1 ? '' : 's'} (${this.lastError ?? 'error'})${this.circuit === 'open' ? `, next try in ${wait} s` : ''}; ${this.#spool.depth} points spooled`;
   }
 
-  #sleep(ms: number, slot: 'idle' | 'retry'): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      const self = this;
-      function done() {
-        clearTimeout(t);
-        if (slot === 'idle') self.#wakeIdle = undefined;
-        else self.#wakeRetry = undefined;
-        resolve();
-      }
-      if (slot === 'idle') this.#wakeIdle = done;
-      else this.#wakeRetry = done;
-    });
-  }
-
   async #run(): Promise<void> {
     while (!this.#stopped) {
       const batch = this.#spool.head(this.#o.batchLines, this.#o.batchBytes);
       if (!batch.length) {
-        await this.#sleep(1000, 'idle');
+        await this.#idle.for(1000);
         continue;
       }
       if (this.circuit === 'open') this.circuit = 'half_open';
@@ -154,7 +140,7 @@ export class Forwarder {
             'uplink write failed; circuit open, points stay spooled',
           );
         }
-        await this.#sleep(delay, 'retry');
+        await this.#retry.for(delay);
       }
     }
   }

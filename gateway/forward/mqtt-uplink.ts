@@ -25,6 +25,7 @@ import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatie
 import mqtt, { type MqttClient } from 'mqtt';
 import { z } from 'zod';
 import type { Logger } from '../logger.ts';
+import { Pause } from './pause.ts';
 import type { Circuit } from './forwarder.ts';
 import type { Spool, SpoolRow } from './spool.ts';
 
@@ -74,7 +75,8 @@ export class MqttUplink {
   readonly #remember: Database.Statement;
   #client?: MqttClient;
   #stopped = false;
-  #wake?: () => void;
+  /** The wait between attempts: new rows, a connection and stop() end it. */
+  readonly #pause = new Pause();
   #loop?: Promise<void>;
   #backoff?: IBackoff<unknown>;
   #retry?: NodeJS.Timeout;
@@ -93,7 +95,7 @@ export class MqttUplink {
     spool.db.exec('CREATE TABLE IF NOT EXISTS central_commands (id TEXT PRIMARY KEY, at INTEGER NOT NULL, reply TEXT NOT NULL)');
     this.#seen = spool.db.prepare('SELECT reply FROM central_commands WHERE id = ?');
     this.#remember = spool.db.prepare('INSERT OR IGNORE INTO central_commands (id, at, reply) VALUES (?, ?, ?)');
-    spool.onAppend(() => this.#wake?.());
+    spool.onAppend(() => this.#pause.wake());
   }
 
   /** `<prefix>/<gatewayId>/<rest>`. */
@@ -134,7 +136,7 @@ export class MqttUplink {
         if (err || granted?.some((g) => g.qos === 128))
           this.#log.error({ err, granted }, 'central uplink: the broker refused the command subscription (check its ACL)');
       });
-      this.#wake?.();
+      this.#pause.wake();
     });
     c.on('close', () => {
       if (this.circuit === 'closed') this.#log.warn({ url: o.url, spooled: this.#spool.depthOf(this.target) }, 'central uplink lost; alerts stay spooled');
@@ -201,29 +203,16 @@ export class MqttUplink {
     this.#client?.publish(this.topic(`cmd/reply/${id}`), JSON.stringify(body), { qos: 1 });
   }
 
-  #idle(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      const self = this;
-      function done() {
-        clearTimeout(t);
-        self.#wake = undefined;
-        resolve();
-      }
-      this.#wake = done;
-    });
-  }
-
   async #run(): Promise<void> {
     while (!this.#stopped) {
       const c = this.#client!;
       if (!c.connected) {
-        await this.#idle(1000);
+        await this.#pause.for(1000);
         continue;
       }
       const rows = this.#spool.head(this.#o.batch, 4_000_000, this.target);
       if (!rows.length) {
-        await this.#idle(1000);
+        await this.#pause.for(1000);
         continue;
       }
       try {
@@ -232,7 +221,7 @@ export class MqttUplink {
         // Not delivered (the link went down mid-batch): the rows stay; MQTT.js retries its in-flight
         // messages on reconnect, and whatever is left goes again from the spool.
         this.lastError = (err as Error).message;
-        await this.#idle(this.#o.reconnectMs);
+        await this.#pause.for(this.#o.reconnectMs);
       }
     }
   }
@@ -285,7 +274,7 @@ export class MqttUplink {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retry);
-    this.#wake?.();
+    this.#pause.wake();
     // A batch waiting for PUBACKs from a broker that is away does not hold the shutdown: its rows stay spooled.
     const grace = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
     await Promise.race([this.#loop, grace(3000)]);
