@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import type { UnitSpec } from './units.ts';
+import type { AlertTypeSpec, RuleDefinition } from './rules.ts';
 
 /** Site, zone and device identifiers: safe in MQTT topics, file names and URLs. */
 export const idSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit');
@@ -32,6 +33,9 @@ export interface Capability {
   config?: z.ZodRawShape;
   units?: Record<string, UnitSpec>;
   snapshot?: boolean;
+  /** Alert types the capability's rules raise. */
+  alerts?: Record<string, AlertTypeSpec>;
+  rules?: RuleDefinition[];
 }
 
 export interface DeviceSpec<K extends string> {
@@ -47,9 +51,24 @@ export interface DeviceSpec<K extends string> {
    * `door: "open" | "closed"` becomes the boolean `door_open`, which a dashboard can graph.
    */
   forward?: FieldConverters;
+  /** Structured telemetry fields forwarded as a summary instead of flattened (field name → summary). */
+  summaries?: Record<string, FieldSummary>;
   config: z.ZodRawShape;
   units: Record<string, UnitSpec>;
   capabilities: Capability[];
+  /**
+   * Alert types that concern this kind, with their default severity: those its rules raise and those
+   * its detectors (models) raise. A type may be declared by several kinds with the same severity.
+   */
+  alerts?: Record<string, AlertTypeSpec>;
+  /** Deterministic rules (devices/rules.ts) run by the alert engine on this kind's messages. */
+  rules?: RuleDefinition[];
+  /** The detector (feature extractor, edge/inference/detectors.ts) a model of this kind reads unless its manifest names another. */
+  detector?: string;
+  /** Forwarding defaults: telemetry summarised per window of this many seconds (0: every reading); `kinds.<kind>.aggregateS`. */
+  aggregation?: { defaultS: number };
+  /** Commands the device accepts (name → parameters schema); the command channel validates against them. */
+  commands?: Record<string, z.ZodObject>;
 }
 
 export const statusSchema = z.object({
@@ -68,11 +87,28 @@ export const configReportedSchema = z.object({
 });
 
 export type FieldValue = number | boolean | string;
+export type FieldType = 'integer' | 'float' | 'boolean' | 'string';
+
+/** A structured telemetry field summarised into scalar fields for the time-series store (a body camera's IMU window → peak, mean, sd). */
+export interface FieldSummary {
+  /** The fields `summarise` returns, with their types. */
+  types: Record<string, FieldType>;
+  summarise(v: unknown): Record<string, FieldValue>;
+}
 export type FieldConverters = Record<string, (v: FieldValue) => Record<string, FieldValue>>;
 
 export interface DeviceDefinition<K extends string = string> {
   /** Field converters for the time-series store (DeviceSpec.forward). */
   forward: FieldConverters;
+  summaries: Record<string, FieldSummary>;
+  /** Alert types of the kind and its capabilities. */
+  alerts: Record<string, AlertTypeSpec>;
+  /** The kind's rules, then its capabilities'. */
+  rules: RuleDefinition[];
+  detector?: string;
+  aggregation: { defaultS: number };
+  /** The kind's settings (its rules' settings plus aggregateS): `kinds.<kind>` of the gateway configuration. */
+  settings: z.ZodObject;
   kind: K;
   title: string;
   description: string;
@@ -89,6 +125,8 @@ export interface DeviceDefinition<K extends string = string> {
     status: typeof statusSchema;
     config: z.ZodObject;
     configReported: typeof configReportedSchema;
+    /** Command name → parameters. */
+    commands: Record<string, z.ZodObject>;
   };
 }
 
@@ -108,6 +146,8 @@ export function defineDevice<K extends string>(spec: DeviceSpec<K>): DeviceDefin
   const configShape: z.ZodRawShape = { ...spec.config };
   const units: Record<string, UnitSpec> = { ...spec.units };
   const events = [...spec.events];
+  const alerts: Record<string, AlertTypeSpec> = { ...spec.alerts };
+  const rules: RuleDefinition[] = [...(spec.rules ?? [])];
   let snapshots = false;
   for (const cap of spec.capabilities) {
     Object.assign(telemetryShape, cap.telemetry ?? {});
@@ -115,6 +155,31 @@ export function defineDevice<K extends string>(spec: DeviceSpec<K>): DeviceDefin
     Object.assign(units, cap.units ?? {});
     events.push(...(cap.events ?? []));
     snapshots ||= cap.snapshot === true;
+    for (const [type, a] of Object.entries(cap.alerts ?? {})) {
+      if (alerts[type] && alerts[type].severity !== a.severity) problems.push(`alert type "${type}" declared twice with different severities`);
+      alerts[type] ??= a;
+    }
+    rules.push(...(cap.rules ?? []));
+  }
+  for (const type of Object.keys(alerts)) if (!/^[a-z][a-z0-9_]{1,47}$/.test(type)) problems.push(`alert type "${type}" must be lower_snake_case`);
+  const names = rules.map((r) => r.name);
+  const dupRules = names.filter((n, i) => names.indexOf(n) !== i);
+  if (dupRules.length) problems.push(`duplicate rules: ${[...new Set(dupRules)].join(', ')}`);
+
+  // The kind's settings: aggregation plus every rule's settings, flat (a key two rules declare is one setting).
+  const settingsShape: Record<string, z.ZodType> = {
+    aggregateS: z
+      .number()
+      .int()
+      .min(0)
+      .default(spec.aggregation?.defaultS ?? 0)
+      .describe(`Forward ${spec.kind} telemetry as per-window min/max/mean over this many seconds (0 = every reading).`),
+  };
+  for (const r of rules) {
+    for (const [key, schema] of Object.entries(r.settings?.shape ?? {})) {
+      if (key in settingsShape && settingsShape[key] !== schema) problems.push(`setting "${key}" declared by two rules`);
+      settingsShape[key] = schema;
+    }
   }
 
   const eventTypes = events.map(eventTypeOf);
@@ -139,6 +204,12 @@ export function defineDevice<K extends string>(spec: DeviceSpec<K>): DeviceDefin
     description: spec.description,
     telemetryPeriodS: spec.telemetryPeriodS,
     forward: spec.forward ?? {},
+    summaries: spec.summaries ?? {},
+    alerts,
+    rules,
+    ...(spec.detector ? { detector: spec.detector } : {}),
+    aggregation: { defaultS: spec.aggregation?.defaultS ?? 0 },
+    settings: z.strictObject(settingsShape),
     capabilities: spec.capabilities.map((c) => c.name),
     eventTypes,
     units,
@@ -150,6 +221,7 @@ export function defineDevice<K extends string>(spec: DeviceSpec<K>): DeviceDefin
       // Strict: a typo in a setting is refused, not silently dropped (and a new version pushed for nothing).
       config: z.strictObject(configShape),
       configReported: configReportedSchema,
+      commands: Object.fromEntries(Object.entries(spec.commands ?? {}).map(([name, params]) => [name, z.strictObject(params.shape)])),
     },
   };
 }

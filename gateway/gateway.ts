@@ -114,8 +114,7 @@ export class Gateway {
     this.configs = new Configs(this.security.db, this.security, this.log.child({ module: 'configs' }), opts.now);
     this.rollouts = new Rollouts(this.security.db, this.configs, this.security.registry, this.log.child({ module: 'rollouts' }), opts.now);
     this.pipeline.use(this.states);
-    this.pipeline.use(this.alerts.rules);
-    this.pipeline.use(this.alerts.fire);
+    this.pipeline.use(this.alerts.pipeline.rules);
     this.models = new ModelStore(this.config.inference.modelsDir, { maxBatch: this.config.inference.maxBatch, maxWaitMs: this.config.inference.maxWaitMs });
     this.detectors = new DetectorStage(
       this.models,

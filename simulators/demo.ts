@@ -171,14 +171,14 @@ function summary(): string {
   lines.push(`kind       online/total    msgs/s    accepted   refused`);
   const next = new Map<string, number>();
   let totalRate = 0;
-  for (const kind of kindNames) {
+  for (const kind of kindNames()) {
     const ds = devices.filter((d) => d.kind === kind);
     const msgs = ds.reduce((n, d) => n + d.messages, 0);
     const refused = ds.reduce((n, d) => n + d.refused, 0);
     const rate = (msgs - (last.get(kind) ?? 0)) / dt;
     totalRate += rate;
     next.set(kind, msgs);
-    const expected = counts[kind] * sites.length + (kind === 'camera' ? 1 : 0);
+    const expected = (counts[kind] ?? 0) * sites.length + (kind === 'camera' ? 1 : 0);
     lines.push(
       `${kind.padEnd(10)} ${fmt(ds.filter((d) => d.online).length, 6)}/${String(Math.max(expected, ds.length)).padEnd(6)} ${rate.toFixed(1).padStart(9)} ${fmt(msgs, 11)} ${fmt(refused, 9)}`,
     );

@@ -1,5 +1,5 @@
 /** A simulated fleet: N devices of each kind at each site, over real MQTT. */
-import type { DeviceKind } from '../devices/index.ts';
+import { getKind } from '../devices/index.ts';
 import { SimDevice, type SimOptions } from './device.ts';
 import { BodycamSim } from './kinds/bodycam.ts';
 import { CameraSim } from './kinds/camera.ts';
@@ -7,24 +7,37 @@ import { DoorSim } from './kinds/door.ts';
 import { SmokeSim } from './kinds/smoke.ts';
 import type { LabelLog } from './labels.ts';
 
-export const simulators: Record<DeviceKind, new (o: SimOptions) => SimDevice> = {
-  camera: CameraSim,
-  door: DoorSim,
-  smoke: SmokeSim,
-  bodycam: BodycamSim,
-};
+export type SimulatorClass = new (o: SimOptions) => SimDevice;
 
-export function createSim(kind: DeviceKind, opts: SimOptions): SimDevice {
-  return new simulators[kind](opts);
+/** Simulators by kind: the shipped kinds' below; a kind registered elsewhere brings its own through registerSimulator(). */
+const simulators = new Map<string, SimulatorClass>([
+  ['camera', CameraSim],
+  ['door', DoorSim],
+  ['smoke', SmokeSim],
+  ['bodycam', BodycamSim],
+]);
+
+export function registerSimulator(kind: string, sim: SimulatorClass): void {
+  if (!getKind(kind)) throw new Error(`no device kind "${kind}" is registered (devices/index.ts registerKind)`);
+  if (simulators.has(kind)) throw new Error(`kind "${kind}" already has a simulator`);
+  simulators.set(kind, sim);
+}
+
+export const simulatedKinds = (): string[] => [...simulators.keys()];
+
+export function createSim(kind: string, opts: SimOptions): SimDevice {
+  const Sim = simulators.get(kind);
+  if (!Sim) throw new Error(`no simulator for kind "${kind}"; simulated kinds: ${simulatedKinds().join(', ')}`);
+  return new Sim(opts);
 }
 
 export const deviceIdFor = (site: string, kind: string, n: number) => `${site}-${kind}-${String(n).padStart(2, '0')}`;
 
 /** The devices a fleet of this shape has, in order: what to provision before starting it. */
-export function fleetPlan(sites: string[], perKind: Partial<Record<DeviceKind, number>>): { site: string; kind: DeviceKind; deviceId: string }[] {
-  const out: { site: string; kind: DeviceKind; deviceId: string }[] = [];
+export function fleetPlan(sites: string[], perKind: Record<string, number>): { site: string; kind: string; deviceId: string }[] {
+  const out: { site: string; kind: string; deviceId: string }[] = [];
   for (const site of sites) {
-    for (const [kind, n] of Object.entries(perKind) as [DeviceKind, number][]) {
+    for (const [kind, n] of Object.entries(perKind)) {
       for (let i = 1; i <= n; i++) out.push({ site, kind, deviceId: deviceIdFor(site, kind, i) });
     }
   }
@@ -34,7 +47,7 @@ export function fleetPlan(sites: string[], perKind: Partial<Record<DeviceKind, n
 export interface FleetOptions {
   url: string;
   sites: string[];
-  perKind: Partial<Record<DeviceKind, number>>;
+  perKind: Record<string, number>;
   speed?: number;
   seed?: number | string;
   labels?: LabelLog;

@@ -1,6 +1,7 @@
 /** Two-stage fire (pre-alarm → confirmed fire) and the slow-smoulder rule, on device time. */
 import { describe, expect, it } from 'vitest';
-import { FireConfirmation } from '../edge/alerts/fire.ts';
+import { FireConfirmation } from '../devices/kinds/smoke/fire-confirmation.ts';
+import { severityOf } from '../devices/index.ts';
 import type { Condition } from '../edge/alerts/model.ts';
 import { RuleStage } from '../edge/alerts/rules.ts';
 import type { DeviceMessage } from '../edge/message.ts';
@@ -31,8 +32,9 @@ const suspect = (deviceId: string, ts: number, active = true): Condition => ({
 
 function setup(zones: Record<string, string | null> = {}) {
   const out: Condition[] = [];
+  // The engine gives a rule's verdict the severity its type declares.
   const f = new FireConfirmation(
-    (c) => out.push(c),
+    (c) => out.push({ ...c, severity: severityOf(c.type) }),
     (id) => zones[id] ?? null,
   );
   return { f, fires: () => out.filter((c) => c.type === 'fire') };

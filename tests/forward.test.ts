@@ -299,7 +299,7 @@ describe('standalone: no uplink configured', () => {
 
 describe('edge aggregation', () => {
   it('forwards per-minute min/max/mean, in their own measurement <kind>_agg, instead of every reading for a kind configured so', async () => {
-    const gw = await gateway({ forward: { url: vm.url, aggregateS: { smoke: 60 } } });
+    const gw = await gateway({ forward: { url: vm.url }, kinds: { smoke: { aggregateS: 60 } } });
     try {
       const a = { site: 'agg', kind: 'smoke', deviceId: 'agg-smoke-1' };
       const dev = await connect(`mqtt://127.0.0.1:${gw.ports.mqtt}`, { clientId: a.deviceId });

@@ -28,11 +28,11 @@ describe('the InfluxDB schema, on a strict engine', () => {
     const t = await startTestGateway({
       gatewayId: 'box-7',
       security: { messagesPerSecond: 100_000, messageBurst: 100_000 },
+      kinds: { camera: { aggregateS: 1 } },
       forward: {
         url: 'http://127.0.0.1:9',
         minRetryMs: 60_000,
         maxRetryMs: 60_000,
-        aggregateS: { camera: 1 },
         healthIntervalS: 1,
         mqtt: { url: 'mqtt://127.0.0.1:9', reconnectMs: 60_000 },
       },
@@ -130,7 +130,7 @@ describe('the InfluxDB schema, on a strict engine', () => {
 
   it('every measurement has one type per field across all kinds (events of four kinds share one measurement)', () => {
     const seen = new Map<string, string>();
-    for (const kind of kindNames) {
+    for (const kind of kindNames()) {
       for (const [f, type] of Object.entries(fieldTypes(kind, 'event'))) {
         const key = (TAG_KEYS as readonly string[]).includes(f) ? `data_${f}` : f;
         if (f === 'type') continue;

@@ -35,13 +35,14 @@ export interface AlertPolicy {
 
 export type AlertListener = (alert: AlertRecord, event: AlertEvent, actor: string) => void;
 
+/** A domain error: a stable code (the HTTP layer's error catalogue gives it a status), no transport detail. */
 export class AlertError extends Error {
   constructor(
     message: string,
-    readonly statusCode: number,
-    readonly code: string,
+    readonly code: 'VIGIL_ERR_ALERT_NOT_FOUND' | 'VIGIL_ERR_ALERT_CLOSED',
   ) {
     super(message);
+    this.name = 'AlertError';
   }
 }
 
@@ -160,7 +161,7 @@ export class AlertEngine {
   acknowledge(id: string, who: string, note?: string): AlertRecord {
     const a = this.#get(id);
     if (a.state === 'acknowledged') return a; // idempotent: a second operator pressing ack changes nothing
-    if (!openStates.includes(a.state)) throw new AlertError(`alert ${id} is already ${a.state}`, 409, 'VIGIL_ERR_ALERT_CLOSED');
+    if (!openStates.includes(a.state)) throw new AlertError(`alert ${id} is already ${a.state}`, 'VIGIL_ERR_ALERT_CLOSED');
     Object.assign(a, { state: 'acknowledged', acknowledgedAt: this.#now(), acknowledgedBy: who, version: a.version + 1 });
     this.#emit(a, 'acknowledged', who, note ? { note } : undefined);
     return a;
@@ -176,7 +177,7 @@ export class AlertEngine {
 
   #get(id: string): AlertRecord {
     const a = this.#store.get(id);
-    if (!a) throw new AlertError(`alert ${id} does not exist`, 404, 'VIGIL_ERR_ALERT_NOT_FOUND');
+    if (!a) throw new AlertError(`alert ${id} does not exist`, 'VIGIL_ERR_ALERT_NOT_FOUND');
     return a;
   }
 

@@ -6,27 +6,19 @@ import { z } from 'zod';
 
 export const ALERT_SCHEMA_VERSION = 1;
 
-export const severities = ['info', 'minor', 'major', 'critical'] as const;
-export type Severity = (typeof severities)[number];
+export { severities, type Severity } from '../../devices/index.ts';
+import { alertTypeSchema, severities, type Severity } from '../../devices/index.ts';
 export const raise = (s: Severity, by = 1): Severity => severities[Math.min(severities.length - 1, severities.indexOf(s) + by)]!;
 
-export const alertTypes = [
-  'fire',
-  'fire_suspected',
-  'forced_entry',
-  'door_held_open',
-  'brute_force',
-  'device_tamper',
-  'camera_tamper',
-  'man_down',
-  'sos',
-  'device_offline',
-  'low_battery',
-  'device_fault',
-  'coverage_drop',
-  'access_anomaly',
-] as const;
-export type AlertType = (typeof alertTypes)[number];
+/**
+ * Alert types are declared by the device kinds (devices/kinds/<kind>: `alerts`) and the fleet
+ * (devices/index.ts coreAlertTypes), each with its default severity; `alertTypeNames()` lists them.
+ */
+export type AlertType = string;
+export { alertTypeNames, alertTypeSchema, severityOf } from '../../devices/index.ts';
+
+/** A device that announces one of these reasons when going offline is not an incident (coverage still counts the gap). */
+export const plannedOffline: ReadonlySet<string> = new Set(['shutdown', 'maintenance', 'reboot']);
 
 export const alertStates = ['raised', 'acknowledged', 'resolved', 'auto_resolved'] as const;
 export type AlertState = (typeof alertStates)[number];
@@ -45,7 +37,7 @@ export const alertSchema = z.object({
   zone: z.string().nullable(),
   deviceId: z.string().describe('the device, or coverage-{kind} for a site coverage alert'),
   kind: z.string(),
-  type: z.enum(alertTypes),
+  type: alertTypeSchema,
   severity: z.enum(severities).describe('current severity, raised by escalation'),
   baseSeverity: z.enum(severities),
   state: z.enum(alertStates),

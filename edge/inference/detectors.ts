@@ -169,9 +169,6 @@ const door: Detector<DoorFeatures> = {
 
 /**
  * Detectors by name: a model's manifest names the one whose features it reads (`detector`), so
- * several models may serve one kind. A manifest without the field gets its kind's detector below.
+ * several models may serve one kind. A manifest without the field gets its kind's (devices/kinds/<kind>: `detector`).
  */
 export const detectors: Record<string, Detector<any>> = { smoke, 'man-down': manDown, 'camera-scene': camera, 'door-access': door };
-
-/** The detector of manifests written before they named one: one per kind, as it used to be. */
-export const defaultDetector: Record<string, string> = { smoke: 'smoke', bodycam: 'man-down', camera: 'camera-scene', door: 'door-access' };

@@ -3,14 +3,13 @@
  * (sha256, checked at load), what it reads and what its output means.
  */
 import { z } from 'zod';
-import { kindNames } from '../../devices/index.ts';
-import { alertTypes } from '../alerts/model.ts';
+import { alertTypeSchema, getKind, kindSchema } from '../../devices/index.ts';
 
 export const manifestSchema = z
   .object({
     id: z.string().regex(/^[a-z][a-z0-9-]{1,40}$/),
     version: z.string().regex(/^\d+\.\d+\.\d+$/, 'semantic version, e.g. 1.2.0'),
-    kind: z.enum(kindNames).describe('the device kind it runs for'),
+    kind: kindSchema.describe('the device kind it runs for'),
     detector: z
       .string()
       .regex(/^[a-z][a-z0-9-]{1,40}$/)
@@ -34,8 +33,12 @@ export const manifestSchema = z
         forS: z.number().min(0).max(3600).optional().describe('seconds the detector must stay on before the alarm is raised (default 0)'),
       })
       .refine((t) => t.clear <= t.alert, 'clear must not exceed alert'),
-    alertType: z.enum(alertTypes),
+    alertType: alertTypeSchema.describe('the alert type it raises: one its kind declares'),
     training: z.record(z.string(), z.unknown()).optional().describe('data, split and figures of the training run'),
+  })
+  .refine((m) => !getKind(m.kind) || m.alertType in getKind(m.kind)!.alerts, {
+    message: 'the kind does not declare this alert type (devices/kinds/<kind>: alerts)',
+    path: ['alertType'],
   })
   .refine((m) => m.normalisation.mean.length === m.input.features.length && m.normalisation.std.length === m.input.features.length, {
     message: 'normalisation must have one mean and one std per feature',

@@ -5,11 +5,11 @@
  * after the message is accepted, off the ingest path, and a failure is counted, not thrown.
  */
 import type { AlertType, Condition } from '../alerts/model.ts';
-import { defaultSeverity } from '../alerts/rules.ts';
+import { getKind, severityOf } from '../../devices/index.ts';
 import type { DeviceMessage } from '../message.ts';
 import type { PipelineStage } from '../pipeline.ts';
 import { Decision, type DecisionSnapshot } from './decision.ts';
-import { defaultDetector, detectors as builtIn, type Detector } from './detectors.ts';
+import { detectors as builtIn, type Detector } from './detectors.ts';
 import type { LoadedModel, ModelStore } from './models.ts';
 
 /** Failures are reported here; scores and decisions through onScore() / onDecision(). */
@@ -90,7 +90,7 @@ export class DetectorStage implements PipelineStage {
 
   /** The detector a model names (or its kind's, for manifests that name none). */
   #detectorName(model: LoadedModel): string {
-    return model.manifest.detector ?? defaultDetector[model.manifest.kind] ?? model.manifest.kind;
+    return model.manifest.detector ?? getKind(model.manifest.kind)?.detector ?? model.manifest.kind;
   }
 
   /** Whether a loaded model can run: its detector exists, serves its kind, and computes the features it reads. */
@@ -170,7 +170,7 @@ export class DetectorStage implements PipelineStage {
       kind: m.kind,
       type,
       active: change === 'raise',
-      severity: defaultSeverity[type],
+      severity: severityOf(type),
       reason:
         change === 'raise'
           ? `${e.reason} (model ${current.manifest.id} ${score.toFixed(2)})`
@@ -206,7 +206,7 @@ export class DetectorStage implements PipelineStage {
             kind: r.kind,
             type,
             active: false,
-            severity: defaultSeverity[type],
+            severity: severityOf(type),
             reason: `model ${r.model}: ${why}`,
             evidence: { model: r.model, version: r.version },
             ts,
@@ -255,7 +255,7 @@ export class DetectorStage implements PipelineStage {
     const out = { restored: 0, decisions: 0, discarded: [] as { model: string; deviceId: string; why: string }[] };
     for (const s of saved) {
       const model = this.#models.models.find((m) => m.manifest.id === s.model);
-      const detectorName = model ? this.#detectorName(model) : (defaultDetector[s.kind] ?? s.kind);
+      const detectorName = model ? this.#detectorName(model) : (getKind(s.kind)?.detector ?? s.kind);
       const d = this.#detectors[detectorName];
       const why = !d
         ? `no detector "${detectorName}"`

@@ -1,15 +1,14 @@
 /**
- * Alerts feature: rules (pipeline stage) and fleet health produce conditions; the engine
- * turns them into persisted alerts; the publisher puts each change on MQTT and keeps a
- * retained per-site summary; operators acknowledge and resolve over MQTT or HTTP.
+ * Alerts feature, the gateway's side of the alert pipeline (edge/alerts/pipeline.ts): SQLite
+ * persistence, MQTT publication of every change and of a retained per-site summary, and the
+ * operators' commands (acknowledge, resolve) over MQTT, HTTP and the central uplink, audited.
  */
 import type { Aedes, Client, PublishPacket } from 'aedes';
-import { AlertEngine, AlertError, type AlertPolicy, type EscalationTimes } from '../../edge/alerts/engine.ts';
+import { AlertError, type AlertPolicy, type EscalationTimes } from '../../edge/alerts/engine.ts';
 import { alertTopic, commandReplyTopic, escalationTopic, summaryTopic, type AlertEvent, type AlertType, type Condition } from '../../edge/alerts/model.ts';
-import { RuleStage } from '../../edge/alerts/rules.ts';
-import { ConditionSources } from '../../edge/alerts/sources.ts';
-import { FireConfirmation } from '../../edge/alerts/fire.ts';
+import { AlertPipeline } from '../../edge/alerts/pipeline.ts';
 import { toAlert, type AlertRecord } from '../../edge/alerts/store.ts';
+import type { Coverage } from '../../edge/alerts/fleet-health.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
 import { z } from 'zod';
 import type { GatewayConfig } from '../config.ts';
@@ -17,7 +16,6 @@ import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
 import type { Security } from '../security/index.ts';
 import { grants, remoteAddress } from '../security/identity.ts';
-import { FleetHealth, type Coverage } from './fleet-health.ts';
 import { SqliteAlertStore } from './sqlite-store.ts';
 
 export const commandSchema = z.object({
@@ -51,19 +49,12 @@ export type AlertChange = { alert: AlertRecord; event: AlertEvent; actor: string
 
 export class Alerts {
   readonly store: SqliteAlertStore;
-  readonly engine: AlertEngine;
-  readonly rules: RuleStage;
-  /** Pre-alarm → fire: a pipeline stage (temperatures) and a listener of fire_suspected conditions. */
-  readonly fire: FireConfirmation;
-  /** Rules, fleet health and detectors may speak about one condition: it clears when all have cleared. */
-  readonly sources: ConditionSources;
-  readonly health: FleetHealth;
+  readonly pipeline: AlertPipeline;
   readonly #deps: AlertsDeps;
   readonly #now: () => number;
   readonly #listeners: ((c: AlertChange) => void)[] = [];
   #broker?: Aedes;
   #timer?: NodeJS.Timeout;
-  coverage: Coverage[] = [];
 
   constructor(deps: AlertsDeps) {
     this.#deps = deps;
@@ -78,30 +69,26 @@ export class Alerts {
       escalation: escalationPolicy(c),
       manualResolve: new Set(c.manualResolve as AlertType[]),
     };
-    const zoneOf = (id: string) => deps.security.registry.getDevice(id)?.zone ?? null;
-    this.engine = new AlertEngine(this.store, policy, this.#now, zoneOf);
-    this.sources = new ConditionSources((cond) => this.engine.signal(cond));
-    this.rules = new RuleStage((cond) => this.signal(cond), {
-      manDownStillS: c.manDownStillS,
-      bruteForceDenials: c.bruteForceDenials,
-      bruteForceWindowS: c.bruteForceWindowS,
-    });
-    this.fire = new FireConfirmation((cond) => this.signal(cond), zoneOf, {
-      heatRiseC: c.fireConfirmHeatRiseC,
-      heatWindowS: c.fireConfirmWindowS,
-      dependencyWindowS: c.fireDependencyWindowS,
-    });
-    this.health = new FleetHealth(
-      deps.states,
-      deps.security.registry,
-      {
-        coverageTarget: c.coverageTarget,
-        heartbeatMisses: c.heartbeatMisses,
-        startupGraceMs: c.startupGraceS * 1000,
+    const registry = deps.security.registry;
+    this.pipeline = new AlertPipeline({
+      store: this.store,
+      policy,
+      now: this.#now,
+      zoneOf: (id) => registry.getDevice(id)?.zone ?? null,
+      kindSettings: deps.config.kinds,
+      fleet: {
+        states: deps.states,
+        directory: { enabled: () => registry.listDevices().filter((d) => d.state === 'enabled'), has: (id) => !!registry.getDevice(id) },
+        settings: { coverageTarget: c.coverageTarget, heartbeatMisses: c.heartbeatMisses, startupGraceMs: c.startupGraceS * 1000 },
       },
-      this.#now,
-    );
-    this.engine.onChange((alert, event, actor) => this.#publish(alert, event, actor));
+      onError: (err, what) => deps.log.error({ err, ...what }, what.tick ? 'alert tick failed' : 'alert engine failed on a condition'),
+    });
+    this.pipeline.onChange((alert, event, actor) => this.#publish(alert, event, actor));
+  }
+
+  /** Open alerts' coverage per site and kind, as of the last tick. */
+  get coverage(): Coverage[] {
+    return this.pipeline.coverage;
   }
 
   onChange(fn: (c: AlertChange) => void): void {
@@ -109,12 +96,7 @@ export class Alerts {
   }
 
   signal(c: Condition): void {
-    try {
-      this.sources.signal(c);
-      if (c.type === 'fire_suspected') this.fire.suspicion(c);
-    } catch (err) {
-      this.#deps.log.error({ err, condition: c }, 'alert engine failed on a condition');
-    }
+    this.pipeline.signal(c);
   }
 
   start(broker: Aedes, tickMs = 1000): void {
@@ -127,15 +109,7 @@ export class Alerts {
 
   /** Deadlines, silence-ended conditions and fleet health; the interval calls it, tests call it with a fake clock. */
   tick(): void {
-    try {
-      this.rules.tick(this.#now());
-      const h = this.health.check();
-      this.coverage = h.coverage;
-      for (const c of h.conditions) this.signal(c);
-      this.engine.tick();
-    } catch (err) {
-      this.#deps.log.error({ err }, 'alert tick failed');
-    }
+    this.pipeline.tick();
   }
 
   stop(): void {
@@ -195,9 +169,9 @@ export class Alerts {
     note?: string,
   ): AlertRecord {
     const a = this.store.get(alertId);
-    if (!a || !grants(who.sites, a.site)) throw new AlertError(`alert ${alertId} does not exist`, 404, 'VIGIL_ERR_ALERT_NOT_FOUND');
+    if (!a || !grants(who.sites, a.site)) throw new AlertError(`alert ${alertId} does not exist`, 'VIGIL_ERR_ALERT_NOT_FOUND');
     try {
-      const r = action === 'ack' ? this.engine.acknowledge(alertId, who.id, note) : this.engine.resolve(alertId, who.id, note);
+      const r = action === 'ack' ? this.pipeline.acknowledge(alertId, who.id, note) : this.pipeline.resolve(alertId, who.id, note);
       this.#deps.security.audit.record({
         actor: who.id,
         action: `alert.${action}`,

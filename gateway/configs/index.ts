@@ -14,7 +14,7 @@ import type { DeviceMessage } from '../../edge/message.ts';
 import type { PipelineStage } from '../../edge/pipeline.ts';
 import { statementCache, type Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
-import { BulkInvalidError, NotFoundError } from '../security/errors.ts';
+import { BulkInvalidError, NotFoundError } from '../errors.ts';
 import type { Security } from '../security/index.ts';
 import type { Actor, DeviceRecord } from '../security/registry.ts';
 import { SiteKeys } from './keys.ts';

@@ -7,10 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { idSchema, kindNames } from '../../devices/index.ts';
+import { idSchema, kindSchema } from '../../devices/index.ts';
 import { statementCache, type Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
-import { NotFoundError } from '../security/errors.ts';
+import { NotFoundError } from '../errors.ts';
 import type { Actor, DeviceRecord, Registry } from '../security/registry.ts';
 import type { Configs, SyncStatus } from './index.ts';
 
@@ -18,7 +18,7 @@ export const rolloutInput = z
   .object({
     selector: z.object({
       site: idSchema,
-      kind: z.enum(kindNames),
+      kind: kindSchema,
       zone: z.string().optional(),
       tags: z.array(z.string()).optional().describe('devices carrying all of these tags'),
     }),

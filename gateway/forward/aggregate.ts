@@ -32,7 +32,7 @@ export class Aggregator {
     }
     const cur = this.#open.get(m.deviceId) ?? { start, msg: m, n: 0, stats: {} };
     cur.n++;
-    for (const [k, v] of Object.entries(flatten(m.data))) {
+    for (const [k, v] of Object.entries(flatten(m.data, m.kind))) {
       if (typeof v !== 'number') continue;
       const s = (cur.stats[k] ??= { min: v, max: v, sum: 0 });
       s.min = Math.min(s.min, v);

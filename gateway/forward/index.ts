@@ -82,7 +82,7 @@ export class Forwarding implements PipelineStage {
         log.warn({ class: cls, reason, points: n, spoolBytes: this.spool.bytes }, 'spool policy dropped points');
       },
     });
-    for (const [kind, s] of Object.entries(config.forward.aggregateS)) if (s > 0) this.#aggregators.set(kind, new Aggregator(s));
+    for (const [kind, k] of Object.entries(config.kinds)) if (k.aggregateS > 0) this.#aggregators.set(kind, new Aggregator(k.aggregateS));
     const spool = this.spool;
     new Gauge({
       name: 'vigil_spool_depth_points',
@@ -215,7 +215,7 @@ export class Forwarding implements PipelineStage {
     const local: LocalRow[] = [];
     const retain = this.#deps.config.localTelemetry.retentionH > 0;
     if (m.channel === 'telemetry') {
-      const fields = flatten(m.data);
+      const fields = flatten(m.data, m.kind);
       if (retain) local.push({ device: m.deviceId, ts: m.ts, fields: JSON.stringify(fields) });
       const agg = this.#aggregators.get(m.kind);
       if (agg) {

@@ -16,8 +16,7 @@
 import { createHmac } from 'node:crypto';
 import { Point } from '@influxdata/influxdb-client';
 import { z } from 'zod';
-import { getKind } from '../../devices/index.ts';
-import { imuStats, type ImuWindow } from '../../edge/imu.ts';
+import { getKind, type FieldSummary, type FieldType } from '../../devices/index.ts';
 import type { DeviceMessage } from '../../edge/message.ts';
 import type { AlertEvent } from '../../edge/alerts/model.ts';
 import type { AlertRecord } from '../../edge/alerts/store.ts';
@@ -26,34 +25,27 @@ import type { AlertRecord } from '../../edge/alerts/store.ts';
 export type PointClass = 'telemetry' | 'event' | 'status' | 'alert';
 
 export type Fields = Record<string, number | boolean | string>;
-export type FieldType = 'integer' | 'float' | 'boolean' | 'string';
+export type { FieldType };
 
-/** Flatten a reading into scalar fields: `gps.lat` → `gps_lat`; an IMU window → its summary. */
-export function flatten(data: Record<string, unknown>, prefix = '', out: Fields = {}): Fields {
-  for (const [k, v] of Object.entries(data)) {
-    const name = prefix ? `${prefix}_${k}` : k;
-    if (typeof v === 'number' && Number.isFinite(v)) out[name] = v;
-    else if (typeof v === 'boolean' || typeof v === 'string') out[name] = v;
-    else if (k === 'imu' && v && typeof v === 'object') Object.assign(out, imuSummary(v as ImuWindow));
-    else if (v && typeof v === 'object' && !Array.isArray(v)) flatten(v as Record<string, unknown>, name, out);
-  }
-  return out;
+/** Flatten a reading into scalar fields: `gps.lat` → `gps_lat`; a field the kind summarises (an IMU window) → its summary. */
+export function flatten(data: Record<string, unknown>, kind?: string): Fields {
+  return flattenInto(data, '', {}, kind ? getKind(kind)?.summaries : undefined);
 }
 
-function imuSummary(w: ImuWindow): Fields {
-  const s = imuStats(w);
-  const out: Fields = { imu_samples: s.samples, imu_accel_peak_g: s.peakG, imu_accel_mean_g: s.meanG, imu_accel_sd_g: s.sdG };
-  if (s.gyroMeanDps !== undefined) out['imu_gyro_mean_dps'] = s.gyroMeanDps;
+function flattenInto(data: Record<string, unknown>, prefix: string, out: Fields, summaries?: Record<string, FieldSummary>): Fields {
+  for (const [k, v] of Object.entries(data)) {
+    const name = prefix ? `${prefix}_${k}` : k;
+    const summary = !prefix ? summaries?.[k] : undefined;
+    if (typeof v === 'number' && Number.isFinite(v)) out[name] = v;
+    else if (typeof v === 'boolean' || typeof v === 'string') out[name] = v;
+    else if (summary && v && typeof v === 'object') Object.assign(out, summary.summarise(v));
+    else if (v && typeof v === 'object' && !Array.isArray(v)) flattenInto(v as Record<string, unknown>, name, out);
+  }
   return out;
 }
 
 /** Fields computed at the edge (not in any device schema), with their types. */
 const computed: Record<string, FieldType> = {
-  imu_samples: 'integer',
-  imu_accel_peak_g: 'float',
-  imu_accel_mean_g: 'float',
-  imu_accel_sd_g: 'float',
-  imu_gyro_mean_dps: 'float',
   samples: 'integer',
   event_count: 'integer',
   bytes: 'integer',
@@ -120,6 +112,7 @@ export function fieldTypes(kind: string, channel: 'telemetry' | 'event' | 'statu
               ? def.schemas.status
               : def.schemas.configReported;
       walk(z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' }) as JsonSchema, '', t);
+      if (channel === 'telemetry') for (const summary of Object.values(def.summaries)) Object.assign(t, summary.types);
     }
     typeCache.set(key, t);
   }
@@ -231,7 +224,7 @@ export class LineEncoder {
     let f: Fields;
     let cls: PointClass = 'telemetry';
     if (m.channel === 'snapshot') f = { bytes: m.snapshot?.jpeg.length ?? 0, width: m.snapshot?.width ?? 0, height: m.snapshot?.height ?? 0 };
-    else f = fields ?? flatten(m.data);
+    else f = fields ?? flatten(m.data, m.kind);
     if (m.channel === 'event') {
       cls = 'event';
       const { type, ...rest } = f;

@@ -19,7 +19,8 @@ import type { DeviceStates } from '../../edge/device-state.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Security } from '../security/index.ts';
-import { installAuth } from './auth.ts';
+import { authPlugin } from './auth.ts';
+import { NotFoundError, statusOf } from '../errors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import type { Alerts } from '../alerts/index.ts';
@@ -93,7 +94,8 @@ export async function buildApp(deps: AppDeps) {
         details: err.validation.map((v) => ({ path: v.instancePath, message: v.message ?? '' })),
       });
     }
-    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    // Catalogue errors carry their status; a domain error (edge/) only its code, whose status the catalogue gives.
+    const status = statusOf(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
     const details = (err as { details?: unknown }).details;
     return reply.code(status).send({
@@ -104,9 +106,9 @@ export async function buildApp(deps: AppDeps) {
       ...(status < 500 && Array.isArray(details) ? { details } : {}),
     });
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).send({ statusCode: 404, code: 'VIGIL_ERR_NOT_FOUND', error: 'Not Found', message: `no route ${req.method} ${req.url}; see /docs` }),
-  );
+  app.setNotFoundHandler((req) => {
+    throw new NotFoundError(`no route ${req.method} ${req.url}; see /docs`);
+  });
 
   // Roles of each route, by "METHOD url", for the OpenAPI document (routes are registered before it is generated).
   const routeRoles = new Map<string, { roles: readonly string[]; consumes?: string[] }>();
@@ -148,15 +150,21 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  installAuth(app, deps.security, deps.allowAnonymous);
   await app.register(healthRoutes, { readiness: deps.readiness, startedAt: deps.startedAt });
-  await app.register(deviceRoutes, { states: deps.states, security: deps.security, forwarding: deps.forwarding });
-  await app.register(adminRoutes, { security: deps.security });
-  await app.register(alertRoutes, { alerts: deps.alerts });
-  await app.register(modelRoutes, { gateway: deps.gateway });
-  await app.register(sessionRoutes, { gateway: deps.gateway });
-  await app.register(cameraRoutes, { gateway: deps.gateway });
-  await app.register(configRoutes, { configs: deps.configs, rollouts: deps.rollouts, registry: deps.security.registry });
+  // The API: authenticated as a whole (the auth plugin's hooks cover this scope and nothing else).
+  await app.register(
+    async (api) => {
+      await api.register(authPlugin, { security: deps.security, allowAnonymous: deps.allowAnonymous });
+      await api.register(deviceRoutes, { states: deps.states, security: deps.security, forwarding: deps.forwarding });
+      await api.register(adminRoutes, { security: deps.security });
+      await api.register(alertRoutes, { alerts: deps.alerts });
+      await api.register(modelRoutes, { gateway: deps.gateway });
+      await api.register(sessionRoutes, { gateway: deps.gateway });
+      await api.register(cameraRoutes, { gateway: deps.gateway });
+      await api.register(configRoutes, { configs: deps.configs, rollouts: deps.rollouts, registry: deps.security.registry });
+    },
+    { prefix: '/api/v1' },
+  );
   app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) =>
     reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
   );

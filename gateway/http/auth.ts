@@ -1,14 +1,16 @@
 /**
- * Bearer-token authentication and role checks for /api routes.
+ * Bearer-token authentication and role checks: the `vigil-auth` plugin, registered in the
+ * `/api/v1` scope only (health, metrics and docs stay public by where they live, not by a flag).
  * `Authorization: Bearer <principalId>.<secret>`; each route names the roles it admits
  * in `config.roles`. Failures are audited and slowed per (principal, address), on a budget of
  * their own (MQTT failures never cost the API anything); the right token is never refused
  * because of anyone else's failures. Under a flood of checks from one address, its extra
  * requests get 503 + Retry-After at once.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Security } from '../security/index.ts';
-import { ForbiddenError, UnauthorizedError } from '../security/errors.ts';
+import { BusyError, ForbiddenError, UnauthorizedError } from '../errors.ts';
 import { ShedError } from '../security/limits.ts';
 import type { Principal, Role } from '../security/registry.ts';
 
@@ -32,10 +34,21 @@ export function actorOf(req: FastifyRequest) {
   return { id: req.principal?.id ?? 'anonymous', address: req.ip };
 }
 
-export function installAuth(app: FastifyInstance, security: Security, allowAnonymous: boolean): void {
+export interface AuthOptions {
+  security: Security;
+  /** Development mode (security.allowAnonymous): a request without a token is an admin. */
+  allowAnonymous: boolean;
+}
+
+const auth: FastifyPluginAsync<AuthOptions> = async (app, { security, allowAnonymous }) => {
+  app.decorateRequest('principal', undefined);
+  // Every route of the scope names its roles: one that forgot would otherwise be open to anyone.
+  app.addHook('onRoute', (r) => {
+    if (!(r.config as { roles?: unknown } | undefined)?.roles) throw new Error(`route ${String(r.method)} ${r.url} has no config.roles`);
+  });
   app.addHook('onRequest', async (req, reply) => {
     const roles = req.routeOptions.config?.roles;
-    if (!roles) return;
+    if (!roles) throw new ForbiddenError(`${req.method} ${req.url} admits nobody`);
     const header = req.headers.authorization;
     if (!header) {
       if (allowAnonymous) {
@@ -52,7 +65,7 @@ export function installAuth(app: FastifyInstance, security: Security, allowAnony
       if (!(err instanceof ShedError)) throw err;
       security.onThrottle?.('api', 'shed');
       reply.header('retry-after', 1);
-      return reply.code(503).send({ statusCode: 503, code: 'VIGIL_ERR_BUSY', error: 'Service Unavailable', message: err.message });
+      throw new BusyError(err.message);
     }
     if (!r?.ok) {
       const who = m?.[1]?.split('.')[0] ?? 'unknown';
@@ -85,4 +98,7 @@ export function installAuth(app: FastifyInstance, security: Security, allowAnony
       throw new ForbiddenError(`role "${r.record.role}" may not ${req.method} ${req.routeOptions.url} (needs ${roles.join(' or ')})`);
     }
   });
-}
+};
+
+/** Not encapsulated (fastify-plugin): its hooks apply to the scope that registers it, `/api/v1`. */
+export const authPlugin = fp(auth, { name: 'vigil-auth', fastify: '5.x' });

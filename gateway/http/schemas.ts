@@ -1,6 +1,6 @@
 /** Response schemas of the HTTP API: they validate, type and document (OpenAPI at /docs) at once. */
 import { z } from 'zod';
-import { kindNames } from '../../devices/index.ts';
+import { kindSchema } from '../../devices/index.ts';
 import { refusalCodes } from '../../edge/message.ts';
 
 /** The one error shape of the API (a shared component, `Error`, in the OpenAPI document). */
@@ -28,7 +28,7 @@ export const reading = z.object({
 export const deviceSummary = z.object({
   deviceId: z.string(),
   site: z.string(),
-  kind: z.enum(kindNames),
+  kind: kindSchema,
   zone: z.string().nullable(),
   tags: z.array(z.string()),
   registration: z.enum(['enabled', 'disabled', 'revoked', 'unregistered']).describe('registry state; unregistered = seen in anonymous dev mode only'),

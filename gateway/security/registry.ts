@@ -5,15 +5,15 @@
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
-import { idSchema, kindNames } from '../../devices/index.ts';
+import { idSchema, kindSchema } from '../../devices/index.ts';
 import type { AuditLog } from './audit.ts';
-import { BulkInvalidError, ConflictError, NotFoundError } from './errors.ts';
+import { BulkInvalidError, ConflictError, NotFoundError } from '../errors.ts';
 import { hashSecret, newSecret, verifySecret } from './secrets.ts';
 import { statementCache, type Db } from '../db.ts';
 
 export const provisionSchema = z.object({
   deviceId: idSchema,
-  kind: z.enum(kindNames),
+  kind: kindSchema,
   site: idSchema,
   zone: z.string().min(1).max(64).optional(),
   tags: z.array(z.string().min(1).max(32)).max(20).default([]),

@@ -12,8 +12,8 @@
  * optical obscuration channel, so the smoke rules (≥ 4 %/m, the smoulder trend) cannot be scored
  * here: a smouldering fire shows as a pre-alarm only in these figures.
  */
-import { FireConfirmation } from '../../edge/alerts/fire.ts';
-import type { Condition } from '../../edge/alerts/model.ts';
+import { FireConfirmation } from '../../devices/kinds/smoke/fire-confirmation.ts';
+import type { Signal } from '../../devices/index.ts';
 import { SmokeFeatures } from '../../edge/features/smoke.ts';
 import { Decision } from '../../edge/inference/decision.ts';
 import type { DeviceMessage } from '../../edge/message.ts';
@@ -97,9 +97,9 @@ function evaluationFire(background: SmokeRow[], rng: Rng): { rows: SmokeRow[]; o
 export async function twoStage(rows: SmokeRow[], score: Scorer): Promise<{ preAlarmAt?: number; fireAt?: number; preAlarms: number; fires: number }> {
   const feats = new SmokeFeatures();
   const d = new Decision(thresholds);
-  const fires: Condition[] = [];
+  const fires: Signal[] = [];
   const confirm = new FireConfirmation(
-    (c) => c.active && fires.push(c),
+    (c: Signal) => c.active && fires.push(c),
     () => null,
   );
   const out: { preAlarmAt?: number; fireAt?: number; preAlarms: number; fires: number } = { preAlarms: 0, fires: 0 };

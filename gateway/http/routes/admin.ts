@@ -1,7 +1,7 @@
 /** Credential management (admin): provision devices one by one or in bulk, rotate, revoke; principals; the audit log. */
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { kindNames } from '../../../devices/index.ts';
+import { kindSchema } from '../../../devices/index.ts';
 import type { Security } from '../../security/index.ts';
 import { parseBulk, principalSchema, provisionSchema, roles, type DeviceRecord, type Principal } from '../../security/registry.ts';
 import { actorOf, adminOnly, anyRole } from '../auth.ts';
@@ -11,7 +11,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 export const registeredDevice = z.object({
   deviceId: z.string(),
-  kind: z.enum(kindNames),
+  kind: kindSchema,
   site: z.string(),
   zone: z.string().nullable(),
   tags: z.array(z.string()),
@@ -50,7 +50,7 @@ const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody,
 export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async (app, { security }) => {
   const { registry, audit } = security;
   app.get(
-    '/api/v1/me',
+    '/me',
     {
       config: { roles: anyRole },
       schema: {
@@ -68,7 +68,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async 
   app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.post(
-    '/api/v1/devices',
+    '/devices',
     {
       config: { roles: adminOnly },
       schema: {
@@ -85,7 +85,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async 
   );
 
   app.post(
-    '/api/v1/devices/bulk',
+    '/devices/bulk',
     {
       config: { roles: adminOnly },
       schema: {
@@ -108,7 +108,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async 
   );
 
   app.post(
-    '/api/v1/devices/:id/rotate',
+    '/devices/:id/rotate',
     {
       config: { roles: adminOnly },
       schema: {
@@ -126,7 +126,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async 
   );
 
   app.post(
-    '/api/v1/devices/:id/revoke',
+    '/devices/:id/revoke',
     {
       config: { roles: adminOnly },
       schema: {
@@ -144,7 +144,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async 
   );
 
   app.get(
-    '/api/v1/principals',
+    '/principals',
     {
       config: { roles: adminOnly },
       schema: {
@@ -157,7 +157,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async 
   );
 
   app.post(
-    '/api/v1/principals',
+    '/principals',
     {
       config: { roles: adminOnly },
       schema: {
@@ -174,7 +174,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async 
   );
 
   app.post(
-    '/api/v1/principals/:id/rotate',
+    '/principals/:id/rotate',
     {
       config: { roles: adminOnly },
       schema: {
@@ -188,7 +188,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async 
   );
 
   app.post(
-    '/api/v1/principals/:id/revoke',
+    '/principals/:id/revoke',
     {
       config: { roles: adminOnly },
       schema: {
@@ -206,7 +206,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ security: Security }> = async 
   );
 
   app.get(
-    '/api/v1/audit',
+    '/audit',
     {
       config: { roles: adminOnly },
       schema: {

@@ -1,8 +1,9 @@
 /** Alerts over HTTP: list with paging, one with its history, acknowledge and resolve (recording who). */
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { alertEvents, alertSchema, alertStates, alertTypes } from '../../../edge/alerts/model.ts';
+import { alertEvents, alertSchema, alertStates, alertTypeSchema } from '../../../edge/alerts/model.ts';
 import { toAlert } from '../../../edge/alerts/store.ts';
+import { AlertError } from '../../../edge/alerts/engine.ts';
 import type { Alerts } from '../../alerts/index.ts';
 import { grants } from '../../security/identity.ts';
 import { anyRole } from '../auth.ts';
@@ -20,7 +21,7 @@ const note = z.object({ note: z.string().max(500).optional() }).nullish(); // an
 
 export const alertRoutes: FastifyPluginAsyncZod<{ alerts: Alerts }> = async (app, { alerts }) => {
   app.get(
-    '/api/v1/alerts',
+    '/alerts',
     {
       config: { roles: anyRole },
       schema: {
@@ -32,7 +33,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ alerts: Alerts }> = async (app
             .optional()
             .describe('open = raised or acknowledged'),
           site: z.string().optional(),
-          type: z.enum(alertTypes).optional(),
+          type: alertTypeSchema.optional(),
           since: z.iso.datetime({ offset: true }).optional().describe('raised at or after'),
           limit: z.coerce.number().int().min(1).max(500).default(50),
           cursor: z.string().optional().describe('nextCursor of the previous page'),
@@ -56,7 +57,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ alerts: Alerts }> = async (app
   );
 
   app.get(
-    '/api/v1/alerts/:id',
+    '/alerts/:id',
     {
       config: { roles: anyRole },
       schema: {
@@ -75,18 +76,14 @@ export const alertRoutes: FastifyPluginAsyncZod<{ alerts: Alerts }> = async (app
     },
     async (req, reply) => {
       const a = alerts.store.get(req.params.id);
-      if (!a || !grants(req.principal!.sites, a.site)) {
-        return reply
-          .code(404)
-          .send({ statusCode: 404, code: 'VIGIL_ERR_ALERT_NOT_FOUND', error: 'Not Found', message: `alert ${req.params.id} does not exist` });
-      }
+      if (!a || !grants(req.principal!.sites, a.site)) throw new AlertError(`alert ${req.params.id} does not exist`, 'VIGIL_ERR_ALERT_NOT_FOUND');
       return { ...toAlert(a), history: alerts.store.history(a.id).map((h) => ({ ...h, ts: new Date(h.ts).toISOString() })) };
     },
   );
 
   for (const action of ['ack', 'resolve'] as const) {
     app.post(
-      `/api/v1/alerts/:id/${action}`,
+      `/alerts/:id/${action}`,
       {
         config: { roles: anyRole },
         schema: {

@@ -8,12 +8,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Gateway } from '../../gateway.ts';
 import { grants } from '../../security/identity.ts';
 import { actorOf, staffRoles } from '../auth.ts';
-import { DeviceNotFoundError } from '../errors.ts';
+import { DeviceNotFoundError, NotACameraError } from '../../errors.ts';
 import { errorBody } from '../schemas.ts';
 
 export const cameraRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (app, { gateway }) => {
   app.post(
-    '/api/v1/devices/:id/accept-view',
+    '/devices/:id/accept-view',
     {
       config: { roles: staffRoles },
       schema: {
@@ -34,10 +34,7 @@ export const cameraRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (
     async (req, reply) => {
       const d = gateway.security.registry.getDevice(req.params.id);
       if (!d || !grants(req.principal!.sites, d.site)) throw new DeviceNotFoundError(req.params.id);
-      if (d.kind !== 'camera')
-        return reply
-          .code(400)
-          .send({ statusCode: 400, code: 'VIGIL_ERR_NOT_A_CAMERA', error: 'Bad Request', message: `device "${d.deviceId}" is a ${d.kind}, not a camera` });
+      if (d.kind !== 'camera') throw new NotACameraError(`device "${d.deviceId}" is a ${d.kind}, not a camera`);
       const who = actorOf(req);
       const r = await gateway.detectors.rebaseline(
         d.deviceId,

@@ -1,10 +1,10 @@
 /** Config flashing over HTTP: per device (push, history, rollback), status, staged rollouts. */
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { idSchema, kindNames } from '../../../devices/index.ts';
+import { idSchema, kindSchema } from '../../../devices/index.ts';
 import { configInput, type Configs } from '../../configs/index.ts';
 import { rolloutInput, type Rollouts } from '../../configs/rollouts.ts';
-import { ForbiddenError, NotFoundError } from '../../security/errors.ts';
+import { ForbiddenError, NotFoundError } from '../../errors.ts';
 import { grants } from '../../security/identity.ts';
 import type { Registry } from '../../security/registry.ts';
 import { actorOf, anyRole, staffRoles } from '../auth.ts';
@@ -48,7 +48,7 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
   };
 
   app.get(
-    '/api/v1/sites/:site/config-key',
+    '/sites/:site/config-key',
     {
       config: { roles: anyRole },
       schema: {
@@ -66,7 +66,7 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
   );
 
   app.get(
-    '/api/v1/devices/:id/config',
+    '/devices/:id/config',
     {
       config: { roles: anyRole },
       schema: {
@@ -99,7 +99,7 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
   );
 
   app.post(
-    '/api/v1/devices/:id/config',
+    '/devices/:id/config',
     {
       config: { roles: staffRoles },
       schema: {
@@ -122,7 +122,7 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
   );
 
   app.post(
-    '/api/v1/devices/:id/config/rollback',
+    '/devices/:id/config/rollback',
     {
       config: { roles: staffRoles },
       schema: {
@@ -141,13 +141,13 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
   );
 
   app.get(
-    '/api/v1/config/status',
+    '/config/status',
     {
       config: { roles: anyRole },
       schema: {
         tags: ['config'],
         summary: 'Which device runs which config version',
-        querystring: z.object({ site: z.string().optional(), kind: z.enum(kindNames).optional() }),
+        querystring: z.object({ site: z.string().optional(), kind: kindSchema.optional() }),
         response: { 200: z.object({ devices: z.array(statusOut) }), ...errors },
       },
     },
@@ -177,7 +177,7 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
   });
 
   app.post(
-    '/api/v1/config/rollouts',
+    '/config/rollouts',
     {
       config: { roles: staffRoles },
       schema: {
@@ -198,7 +198,7 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
   );
 
   app.get(
-    '/api/v1/config/rollouts',
+    '/config/rollouts',
     {
       config: { roles: anyRole },
       schema: { tags: ['config'], summary: 'Recent rollouts, newest first', response: { 200: z.object({ rollouts: z.array(rolloutOut) }), ...errors } },
@@ -207,7 +207,7 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
   );
 
   app.get(
-    '/api/v1/config/rollouts/:id',
+    '/config/rollouts/:id',
     {
       config: { roles: anyRole },
       schema: {
@@ -225,7 +225,7 @@ export const configRoutes: FastifyPluginAsyncZod<{ configs: Configs; rollouts: R
   );
 
   app.post(
-    '/api/v1/config/rollouts/:id/rollback',
+    '/config/rollouts/:id/rollback',
     {
       config: { roles: staffRoles },
       schema: {

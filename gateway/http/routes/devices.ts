@@ -1,14 +1,14 @@
 /** Devices seen by this gateway: what an engineer on site checks first. */
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { kindNames } from '../../../devices/index.ts';
+import { kindSchema } from '../../../devices/index.ts';
 import type { DeviceStates, DeviceView, Reading } from '../../../edge/device-state.ts';
 import type { Security } from '../../security/index.ts';
 import type { Forwarding } from '../../forward/index.ts';
 import { grants } from '../../security/identity.ts';
 import type { DeviceRecord } from '../../security/registry.ts';
 import { anyRole } from '../auth.ts';
-import { DeviceNotFoundError } from '../errors.ts';
+import { DeviceNotFoundError } from '../../errors.ts';
 import { deviceDetail, deviceSummary, errorBody } from '../schemas.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -48,14 +48,14 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates; securit
     return { d, r };
   };
   app.get(
-    '/api/v1/devices',
+    '/devices',
     {
       config: { roles: anyRole },
       schema: {
         tags: ['devices'],
         summary: 'List devices with kind, site, last seen, online state and counters',
         querystring: z.object({
-          kind: z.enum(kindNames).optional(),
+          kind: kindSchema.optional(),
           site: z.string().optional(),
           online: z
             .enum(['true', 'false'])
@@ -79,7 +79,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates; securit
   );
 
   app.get(
-    '/api/v1/devices/:id',
+    '/devices/:id',
     {
       config: { roles: anyRole },
       schema: {
@@ -104,7 +104,7 @@ export const deviceRoutes: FastifyPluginAsyncZod<{ states: DeviceStates; securit
   );
 
   app.get(
-    '/api/v1/devices/:id/telemetry',
+    '/devices/:id/telemetry',
     {
       config: { roles: anyRole },
       schema: {

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Gateway } from '../../gateway.ts';
 import { actorOf, adminOnly, anyRole } from '../auth.ts';
 import { errorBody } from '../schemas.ts';
+import { ModelLoadError } from '../../errors.ts';
 
 const modelOut = z.object({
   id: z.string(),
@@ -20,7 +21,7 @@ const modelOut = z.object({
 /** Persistent MQTT sessions and what is queued for them (durable broker state). */
 export const sessionRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (app, { gateway }) => {
   app.get(
-    '/api/v1/broker/sessions',
+    '/broker/sessions',
     {
       config: { roles: adminOnly },
       schema: {
@@ -56,7 +57,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (a
   });
 
   app.get(
-    '/api/v1/models',
+    '/models',
     {
       config: { roles: anyRole },
       schema: {
@@ -72,7 +73,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (a
   );
 
   app.post(
-    '/api/v1/models/:id/reload',
+    '/models/:id/reload',
     {
       config: { roles: adminOnly },
       schema: {
@@ -103,7 +104,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (a
           outcome: 'failed',
           detail: { error: (err as Error).message },
         });
-        return reply.code(409).send({ statusCode: 409, code: 'VIGIL_ERR_MODEL_LOAD', error: 'Conflict', message: (err as Error).message });
+        throw new ModelLoadError((err as Error).message);
       }
     },
   );

@@ -6,15 +6,13 @@
  * - heat: the same detector's temperature rose by `heatRiseC` within `heatWindowS` (a flaming fire
  *   heats the ceiling by tens of degrees; cooking, a toaster or a vape by a degree or two);
  * - a second detector in the same zone suspects a fire within `dependencyWindowS` (type C);
- * - the obscuration and heat rules and the detector's own alarm (edge/alerts/rules.ts) raise `fire`
+ * - the obscuration and heat rules and the detector's own alarm (./rules.ts) raise `fire`
  *   directly, as a fire panel does on its smoke and heat thresholds.
  * Cigarette and vape fumes, frying and toast move eCO2 and VOCs, sometimes obscuration, far less
  * often temperature: at most a pre-alarm, never a critical fire on the model alone.
  */
-import type { DeviceMessage } from '../message.ts';
-import type { PipelineStage } from '../pipeline.ts';
-import type { Condition } from './model.ts';
-import { defaultSeverity } from './rules.ts';
+import { z } from 'zod';
+import { defineRule, type Observation, type Signal } from '../../rules.ts';
 
 export interface FireConfirmSettings {
   heatRiseC: number;
@@ -33,23 +31,23 @@ interface Suspect {
   confirmed?: string;
 }
 
-export class FireConfirmation implements PipelineStage {
+export class FireConfirmation {
   readonly name = 'fire-confirmation';
-  readonly #sink: (c: Condition) => void;
+  readonly #sink: (c: Signal) => void;
   readonly #zoneOf: (deviceId: string) => string | null;
   readonly #s: FireConfirmSettings;
   /** Recent temperatures per smoke detector (device time), for the heat criterion. */
   readonly #temps = new Map<string, { ts: number; t: number }[]>();
   readonly #suspects = new Map<string, Suspect>();
 
-  constructor(sink: (c: Condition) => void, zoneOf: (deviceId: string) => string | null, settings: Partial<FireConfirmSettings> = {}) {
+  constructor(sink: (c: Signal) => void, zoneOf: (deviceId: string) => string | null, settings: Partial<FireConfirmSettings> = {}) {
     this.#sink = sink;
     this.#zoneOf = zoneOf;
     this.#s = { ...defaultFireConfirm, ...settings };
   }
 
   /** Every `fire_suspected` condition (raise and clear) comes through here. */
-  suspicion(c: Condition): void {
+  suspicion(c: Signal): void {
     if (c.type !== 'fire_suspected') return;
     const prev = this.#suspects.get(c.deviceId);
     if (!c.active) {
@@ -72,8 +70,8 @@ export class FireConfirmation implements PipelineStage {
     }
   }
 
-  accept(m: DeviceMessage): void {
-    if (m.kind !== 'smoke' || m.channel !== 'telemetry' || typeof m.data['temperature_c'] !== 'number') return;
+  accept(m: Observation): void {
+    if (m.channel !== 'telemetry' || typeof m.data['temperature_c'] !== 'number') return;
     const list = this.#temps.get(m.deviceId) ?? [];
     this.#temps.set(m.deviceId, list);
     list.push({ ts: m.ts, t: m.data['temperature_c'] });
@@ -105,7 +103,6 @@ export class FireConfirmation implements PipelineStage {
       kind: s.kind,
       type: 'fire',
       active,
-      severity: defaultSeverity.fire,
       reason,
       evidence: { confirmedBy: s.confirmed, suspectedSince: s.since },
       ts,
@@ -113,3 +110,38 @@ export class FireConfirmation implements PipelineStage {
     });
   }
 }
+
+/** The confirmation as a rule of the smoke kind: it reads the kind's temperatures and hears every fire_suspected condition. */
+export const fireConfirmationRule = defineRule({
+  name: 'fire-confirmation',
+  listens: ['fire_suspected'],
+  settings: z.object({
+    fireConfirmHeatRiseC: z
+      .number()
+      .min(0.5)
+      .default(defaultFireConfirm.heatRiseC)
+      .describe(
+        "A model-only fire signal (fire_suspected, major) becomes fire (critical) when the same detector's temperature rose this much within fireConfirmWindowS ...",
+      ),
+    fireConfirmWindowS: z
+      .number()
+      .min(10)
+      .default(defaultFireConfirm.heatWindowS)
+      .describe(
+        '... seconds: a rate of rise (6 °C in 5 min, 1.2 °C/min), above a room or a sensor warming up (session A of the smoke data: 0.6 °C/min), below any flaming fire.',
+      ),
+    fireDependencyWindowS: z
+      .number()
+      .min(1)
+      .default(defaultFireConfirm.dependencyWindowS)
+      .describe('... or when a second detector of the same zone suspects a fire within this many seconds (EN 54-2 type C dependency).'),
+  }),
+  create(ctx) {
+    const f = new FireConfirmation(ctx.emit, ctx.zoneOf, {
+      heatRiseC: ctx.settings.fireConfirmHeatRiseC,
+      heatWindowS: ctx.settings.fireConfirmWindowS,
+      dependencyWindowS: ctx.settings.fireDependencyWindowS,
+    });
+    return { accept: (m) => f.accept(m), condition: (c) => f.suspicion(c) };
+  },
+});

@@ -1,7 +1,8 @@
 /** Door access controller: card/face/PIN decisions, door contact, forced and held-open, exit button. */
 import { z } from 'zod';
-import { defineDevice } from '../define.ts';
-import { reporting, tamper } from '../capabilities.ts';
+import { defineDevice } from '../../define.ts';
+import { reporting, tamper } from '../../capabilities.ts';
+import { bruteForceRule, doorStateRule } from './rules.ts';
 
 export const credential = z.object({
   type: z.enum(['card', 'face', 'pin']),
@@ -41,4 +42,12 @@ export const door = defineDevice({
     schedule: z.strictObject({ from: z.number().int().min(0).max(23), to: z.number().int().min(0).max(24) }).default({ from: 0, to: 24 }),
   },
   capabilities: [reporting(60), tamper(['enclosure_opened', 'reader_removed', 'wiring_cut'])],
+  alerts: {
+    forced_entry: { severity: 'critical', title: 'The door opened without a valid credential.' },
+    door_held_open: { severity: 'major', title: 'The door stayed open past its held-open timeout.' },
+    brute_force: { severity: 'major', title: 'A burst of refused credentials at one door.' },
+    access_anomaly: { severity: 'major', title: "The door model finds the access pattern unusual for this door's history." },
+  },
+  rules: [doorStateRule, bruteForceRule],
+  detector: 'door-access',
 });

@@ -1,8 +1,10 @@
 /** 5G body-worn camera: GPS, IMU windows, battery, radio, recording state, SOS button, snapshots. */
 import { z } from 'zod';
-import { defineDevice } from '../define.ts';
-import { battery, gps, reporting, snapshot, tamper } from '../capabilities.ts';
-import { unit } from '../units.ts';
+import { defineDevice } from '../../define.ts';
+import { battery, gps, reporting, snapshot, tamper } from '../../capabilities.ts';
+import { unit } from '../../units.ts';
+import { manDownRule, sosRule } from './rules.ts';
+import { imuStats, type ImuWindow } from './imu.ts';
 
 const vec3 = z.tuple([z.number(), z.number(), z.number()]);
 
@@ -53,4 +55,26 @@ export const bodycam = defineDevice({
     imuRateHz: z.number().int().min(10).max(200).default(50),
   },
   capabilities: [reporting(2), gps(), battery(), snapshot(), tamper(['case_opened'])],
+  alerts: {
+    sos: { severity: 'critical', title: 'The officer pressed the SOS button (resolved by an operator only).' },
+    man_down: { severity: 'critical', title: 'The officer fell and has not moved since (IMU rule or model).' },
+  },
+  rules: [sosRule, manDownRule],
+  // A window of raw samples is no time series: the store gets its summary (the rules read the same, memoised).
+  summaries: {
+    imu: {
+      types: { imu_samples: 'integer', imu_accel_peak_g: 'float', imu_accel_mean_g: 'float', imu_accel_sd_g: 'float', imu_gyro_mean_dps: 'float' },
+      summarise(v) {
+        const s = imuStats(v as ImuWindow);
+        return {
+          imu_samples: s.samples,
+          imu_accel_peak_g: s.peakG,
+          imu_accel_mean_g: s.meanG,
+          imu_accel_sd_g: s.sdG,
+          ...(s.gyroMeanDps !== undefined ? { imu_gyro_mean_dps: s.gyroMeanDps } : {}),
+        };
+      },
+    },
+  },
+  detector: 'man-down',
 });

@@ -1,8 +1,8 @@
 /** Smart camera: on-board analytics events, periodic health, JPEG snapshots. */
 import { z } from 'zod';
-import { defineDevice } from '../define.ts';
-import { reporting, snapshot, tamper } from '../capabilities.ts';
-import { unit } from '../units.ts';
+import { defineDevice } from '../../define.ts';
+import { reporting, snapshot, tamper } from '../../capabilities.ts';
+import { unit } from '../../units.ts';
 
 const zone = z.string().min(1).max(64);
 const confidence = z.number().min(0).max(1);
@@ -44,5 +44,6 @@ export const camera = defineDevice({
       .prefault({}),
     loiteringThresholdS: z.number().int().min(5).max(3600).default(60),
   },
-  capabilities: [reporting(30), snapshot(), tamper(['covered', 'defocused', 'moved', 'glare', 'dark', 'enclosure_opened'])],
+  capabilities: [reporting(30), snapshot(), tamper(['covered', 'defocused', 'moved', 'glare', 'dark', 'enclosure_opened'], 'camera_tamper')],
+  detector: 'camera-scene',
 });

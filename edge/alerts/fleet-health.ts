@@ -2,11 +2,17 @@
  * Fleet health: devices that went silent (missed heartbeats) and per-site coverage,
  * the share of registered devices of each kind online and healthy (target 90 %).
  */
-import { getKind, kindNames } from '../../devices/index.ts';
-import type { DeviceStates } from '../../edge/device-state.ts';
-import type { Condition } from '../../edge/alerts/model.ts';
-import { defaultSeverity, plannedOffline } from '../../edge/alerts/rules.ts';
-import type { Registry } from '../security/registry.ts';
+import { getKind, kindNames, severityOf } from '../../devices/index.ts';
+import type { DeviceStates } from '../device-state.ts';
+import { plannedOffline, type Condition } from './model.ts';
+
+/** Where the devices the box must account for are listed (the gateway's registry). */
+export interface DeviceDirectory {
+  /** Registered devices that are enabled. */
+  enabled(): { site: string; kind: string; deviceId: string }[];
+  /** Whether the device is registered at all (enabled or not). */
+  has(deviceId: string): boolean;
+}
 
 /** A reconnect within this is a blip, not an outage. */
 export const RECONNECT_GRACE_MS = 10_000;
@@ -27,15 +33,15 @@ export interface Coverage {
 
 export class FleetHealth {
   readonly #states: DeviceStates;
-  readonly #registry: Registry;
+  readonly #directory: DeviceDirectory;
   readonly #s: FleetHealthSettings;
   readonly #now: () => number;
   readonly #startedAt: number;
   readonly #silent = new Set<string>();
 
-  constructor(states: DeviceStates, registry: Registry, s: FleetHealthSettings, now: () => number) {
+  constructor(states: DeviceStates, directory: DeviceDirectory, s: FleetHealthSettings, now: () => number) {
     this.#states = states;
-    this.#registry = registry;
+    this.#directory = directory;
     this.#s = s;
     this.#now = now;
     this.#startedAt = now();
@@ -44,8 +50,8 @@ export class FleetHealth {
   /** Devices to account for: the registry's enabled ones, plus any seen in anonymous dev mode. */
   #fleet() {
     const devices = new Map<string, { site: string; kind: string; deviceId: string }>();
-    for (const d of this.#registry.listDevices()) if (d.state === 'enabled') devices.set(d.deviceId, d);
-    for (const d of this.#states.list()) if (!devices.has(d.deviceId) && !this.#registry.getDevice(d.deviceId)) devices.set(d.deviceId, d);
+    for (const d of this.#directory.enabled()) devices.set(d.deviceId, d);
+    for (const d of this.#states.list()) if (!devices.has(d.deviceId) && !this.#directory.has(d.deviceId)) devices.set(d.deviceId, d);
     return [...devices.values()];
   }
 
@@ -75,10 +81,10 @@ export class FleetHealth {
         const reason = gone
           ? `disconnected ${Math.round((now - v.disconnectedAt!) / 1000)} s ago`
           : `no message for ${Math.round((now - v!.lastSeen) / 1000)} s (${this.#s.heartbeatMisses} reporting periods)`;
-        conditions.push({ ...d, type: 'device_offline', active: true, severity: defaultSeverity.device_offline, reason, ts: now });
+        conditions.push({ ...d, type: 'device_offline', active: true, severity: severityOf('device_offline'), reason, ts: now });
       } else if (!silent && this.#silent.has(d.deviceId)) {
         this.#silent.delete(d.deviceId);
-        if (ok) conditions.push({ ...d, type: 'device_offline', active: false, severity: defaultSeverity.device_offline, reason: 'reporting again', ts: now });
+        if (ok) conditions.push({ ...d, type: 'device_offline', active: false, severity: severityOf('device_offline'), reason: 'reporting again', ts: now });
       }
       const k = `${d.site}/${d.kind}`;
       const c = bySiteKind.get(k) ?? { site: d.site, kind: d.kind, registered: 0, healthy: 0, ratio: 1 };
@@ -95,15 +101,16 @@ export class FleetHealth {
         kind: c.kind,
         type: 'coverage_drop',
         active: below,
-        severity: defaultSeverity.coverage_drop,
+        severity: severityOf('coverage_drop'),
         reason: `${c.kind} coverage ${(c.ratio * 100).toFixed(0)} % (${c.healthy} of ${c.registered} online and healthy; target ${(this.#s.coverageTarget * 100).toFixed(0)} %)`,
         evidence: { healthy: c.healthy, registered: c.registered, ratio: Number(c.ratio.toFixed(3)), target: this.#s.coverageTarget },
         ts: now,
       });
     }
+    const order = kindNames();
     return {
       conditions,
-      coverage: coverage.sort((a, b) => a.site.localeCompare(b.site) || kindNames.indexOf(a.kind as never) - kindNames.indexOf(b.kind as never)),
+      coverage: coverage.sort((a, b) => a.site.localeCompare(b.site) || order.indexOf(a.kind) - order.indexOf(b.kind)),
     };
   }
 }

@@ -4,9 +4,11 @@
  * obscuration, battery, and alarm/test/fault/tamper events.
  */
 import { z } from 'zod';
-import { defineDevice } from '../define.ts';
-import { battery, reporting, tamper } from '../capabilities.ts';
-import { unit } from '../units.ts';
+import { defineDevice } from '../../define.ts';
+import { battery, reporting, tamper } from '../../capabilities.ts';
+import { unit } from '../../units.ts';
+import { faultRule, fireRule } from './rules.ts';
+import { fireConfirmationRule } from './fire-confirmation.ts';
 
 export const smoke = defineDevice({
   kind: 'smoke',
@@ -38,4 +40,11 @@ export const smoke = defineDevice({
     hushDurationS: z.number().int().min(0).max(900).default(300),
   },
   capabilities: [reporting(10), battery(), tamper(['enclosure_opened', 'removed_from_base'])],
+  alerts: {
+    fire: { severity: 'critical', title: "Fire: the detector's alarm, smoke or heat over the alarm level, a smoulder, or a confirmed model suspicion." },
+    fire_suspected: { severity: 'major', title: 'Pre-alarm: the smoke model alone suspects a fire; somebody should look.' },
+    device_fault: { severity: 'minor', title: 'The detector reports a fault (sensor, dirty chamber, end of life).' },
+  },
+  rules: [fireRule, fireConfirmationRule, faultRule],
+  detector: 'smoke',
 });

@@ -1,0 +1,87 @@
+/**
+ * The alert pipeline, one home for alerts on the box:
+ *
+ *   device message ─▶ rules (per kind) ─┐
+ *   detector verdict ────────────────────┼─▶ condition sources ─▶ engine ─▶ onChange
+ *   fleet health (tick) ─────────────────┘        │                 │
+ *                                                  └▶ rules that listen (fire confirmation)
+ *
+ * Ports: an AlertStore (the gateway gives SQLite), a zone lookup and a device directory (the
+ * gateway's registry). Publication, commands and persistence live in `gateway/alerts`.
+ */
+import type { DeviceStates } from '../device-state.ts';
+import { AlertEngine, type AlertListener, type AlertPolicy } from './engine.ts';
+import { FleetHealth, type Coverage, type DeviceDirectory, type FleetHealthSettings } from './fleet-health.ts';
+import type { Condition } from './model.ts';
+import { RuleStage } from './rules.ts';
+import { ConditionSources } from './sources.ts';
+import type { AlertRecord, AlertStore } from './store.ts';
+
+export interface AlertPipelineOptions {
+  store: AlertStore;
+  policy: AlertPolicy;
+  now: () => number;
+  zoneOf: (deviceId: string) => string | null;
+  /** Per-kind settings (`kinds.<kind>`) for the kinds' rules. */
+  kindSettings?: Record<string, Record<string, unknown>>;
+  /** Missed heartbeats and coverage; absent: no fleet health. */
+  fleet?: { states: DeviceStates; directory: DeviceDirectory; settings: FleetHealthSettings };
+  /** A condition or tick that failed; the pipeline carries on with the next. */
+  onError?: (err: unknown, what: { condition?: Condition; tick?: true }) => void;
+}
+
+export class AlertPipeline {
+  readonly engine: AlertEngine;
+  /** The pipeline stage that runs the kinds' rules on every accepted message. */
+  readonly rules: RuleStage;
+  /** Rules, fleet health and detectors may speak about one condition: it clears when all have cleared. */
+  readonly sources: ConditionSources;
+  readonly health?: FleetHealth;
+  coverage: Coverage[] = [];
+  readonly #opts: AlertPipelineOptions;
+
+  constructor(opts: AlertPipelineOptions) {
+    this.#opts = opts;
+    this.engine = new AlertEngine(opts.store, opts.policy, opts.now, opts.zoneOf);
+    this.sources = new ConditionSources((c) => this.engine.signal(c));
+    this.rules = new RuleStage((c) => this.signal(c), { settings: opts.kindSettings, zoneOf: opts.zoneOf });
+    if (opts.fleet) this.health = new FleetHealth(opts.fleet.states, opts.fleet.directory, opts.fleet.settings, opts.now);
+  }
+
+  onChange(fn: AlertListener): void {
+    this.engine.onChange(fn);
+  }
+
+  /** A verdict from any source (rules, detectors, fleet health). Never throws: a failure is reported and the next condition is served. */
+  signal(c: Condition): void {
+    try {
+      this.sources.signal(c);
+      this.rules.condition(c);
+    } catch (err) {
+      this.#opts.onError?.(err, { condition: c });
+    }
+  }
+
+  /** Silence-ended conditions, fleet health and the engine's deadlines; about once a second. */
+  tick(): void {
+    try {
+      this.rules.tick(this.#opts.now());
+      if (this.health) {
+        const h = this.health.check();
+        this.coverage = h.coverage;
+        for (const c of h.conditions) this.signal(c);
+      }
+      this.engine.tick();
+    } catch (err) {
+      this.#opts.onError?.(err, { tick: true });
+    }
+  }
+
+  acknowledge(id: string, who: string, note?: string): AlertRecord {
+    return this.engine.acknowledge(id, who, note);
+  }
+
+  resolve(id: string, who: string, note?: string): AlertRecord {
+    return this.engine.resolve(id, who, note);
+  }
+}
