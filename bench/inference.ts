@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { frameStats } from '../edge/features/camera.ts';
-import { MicroBatcher, sessionRunner } from '../edge/inference/batcher.ts';
+import { MicroBatcher, sessionRunner } from '../gateway/inference/batcher.ts';
 import { quantile } from '../models/lib/metrics.ts';
 import { loadShipped } from '../models/lib/shipped.ts';
 import { loadSmokeCsv } from '../models/smoke-fire/data.ts';

@@ -1,8 +1,10 @@
 /**
- * One edge box: broker + ingest + pipeline + HTTP API, started and stopped as a unit.
- * Start order: pipeline → broker → MQTT listeners → HTTP. Stop order is the reverse
- * of what accepts work: stop accepting, drain in-flight ingest, close clients,
- * flush the pipeline, close HTTP.
+ * The composition root: one edge box. The gateway opens the database, makes the features
+ * (gateway/feature.ts: security, inference, retention, alerts, configs, rollouts) and the
+ * pipeline stages, and starts them as a unit:
+ *   pipeline → broker → features (reverse on stop) → MQTT listeners → HTTP.
+ * Stop is the reverse of what accepts work: stop accepting and drain the features' timers,
+ * drain in-flight ingest, close clients, flush the pipeline, stop the features, close HTTP and the database.
  */
 import { Counter, Gauge } from 'prom-client';
 import { readFileSync } from 'node:fs';
@@ -13,7 +15,6 @@ import { isLoopback, plaintextListeners, type GatewayConfig } from './config.ts'
 import { ConnectionLimiter } from './security/limits.ts';
 import { SqlitePersistence } from './broker/persistence.ts';
 import { Retention } from './retention.ts';
-import { DetectorCheckpoints } from './detector-state.ts';
 import { join } from 'node:path';
 import { createBroker } from './broker/index.ts';
 import { startTcp, startTls, startWebSocket, tlsOptions, type Listener } from './broker/listeners.ts';
@@ -21,13 +22,14 @@ import { PublishPolicy } from './broker/publish-policy.ts';
 import { buildApp, type VigilApp } from './http/app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { Security } from './security/index.ts';
+import { openBoxDb, Security } from './security/index.ts';
+import type { Db } from './db.ts';
+import type { Feature, FeatureContext } from './feature.ts';
+import { Inference } from './inference/index.ts';
 import { Alerts } from './alerts/index.ts';
 import { Forwarding } from './forward/index.ts';
 import { Configs } from './configs/index.ts';
 import { Rollouts } from './configs/rollouts.ts';
-import { ModelStore } from '../edge/inference/models.ts';
-import { DetectorStage } from '../edge/inference/stage.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -62,8 +64,11 @@ export class Gateway {
   readonly forwarding: Forwarding;
   readonly configs: Configs;
   readonly rollouts: Rollouts;
-  readonly models: ModelStore;
-  readonly detectors: DetectorStage;
+  readonly inference: Inference;
+  /** The box's database (vigil.db), opened here and handed to the features. */
+  readonly db: Db;
+  /** In start order; drained and stopped in reverse. */
+  readonly features: Feature[];
   readonly ports: Ports = {};
   /** The gateway's clock (injected in tests): alerts, audit, ingest, rollouts, retention, checkpoints. */
   readonly now: () => number;
@@ -72,11 +77,11 @@ export class Gateway {
   /** Durable broker state (mqtt.persistence.durable). */
   readonly persistence?: SqlitePersistence;
   readonly retention: Retention;
-  readonly checkpoints: DetectorCheckpoints;
   #expiryTimer?: NodeJS.Timeout;
   #listeners: Listener[] = [];
   #app?: VigilApp;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  #started: Feature[] = [];
 
   constructor(opts: GatewayOptions) {
     this.config = opts.config;
@@ -88,12 +93,13 @@ export class Gateway {
       this.metrics.stageErrors.inc({ stage });
       this.log.error({ stage, err }, 'pipeline stage failed');
     });
-    this.security = new Security(this.config, this.log.child({ module: 'security' }), opts.now);
+    this.db = openBoxDb(this.config, this.log);
+    this.security = new Security(this.config, this.db, this.log.child({ module: 'security' }), opts.now);
     this.security.audit.onEvent((e) => this.metrics.securityEvents.inc({ action: e.action, outcome: e.outcome }));
     this.security.onThrottle = (transport, what) => this.metrics.loginThrottle.inc({ transport, what });
     this.alerts = new Alerts({
       config: this.config,
-      db: this.security.db,
+      db: this.db,
       states: this.states,
       security: this.security,
       log: this.log.child({ module: 'alerts' }),
@@ -111,29 +117,20 @@ export class Gateway {
       summary: (site) => this.alerts.summary(site),
       health: () => this.boxHealth(),
     };
-    this.configs = new Configs(this.security.db, this.security, this.log.child({ module: 'configs' }), opts.now);
-    this.rollouts = new Rollouts(this.security.db, this.configs, this.security.registry, this.log.child({ module: 'rollouts' }), opts.now);
+    this.configs = new Configs(this.db, this.security, this.log.child({ module: 'configs' }), opts.now);
+    this.rollouts = new Rollouts(this.db, this.configs, this.security.registry, this.log.child({ module: 'rollouts' }), opts.now);
+    this.inference = new Inference({
+      config: this.config.inference,
+      db: this.db,
+      log: this.log.child({ module: 'inference' }),
+      metrics: this.metrics,
+      signal: (c) => this.alerts.signal(c),
+      now: opts.now,
+    });
     this.pipeline.use(this.states);
     this.pipeline.use(this.alerts.pipeline.rules);
-    this.models = new ModelStore(this.config.inference.modelsDir, { maxBatch: this.config.inference.maxBatch, maxWaitMs: this.config.inference.maxWaitMs });
-    this.detectors = new DetectorStage(
-      this.models,
-      (c) => this.alerts.signal(c),
-      {
-        onError: (model, err) => {
-          this.metrics.stageErrors.inc({ stage: `detector:${model}` });
-          this.log.error({ model, err }, 'detector failed on a window');
-        },
-      },
-      { maxQueue: this.config.inference.maxQueuePerDevice },
-    );
-    this.detectors.onDecision((model, c) => {
-      this.metrics.modelDetections.inc({ model, type: c.type, change: c.active ? 'raise' : 'clear' });
-      this.log.info({ model, device: c.deviceId, type: c.type, active: c.active, reason: c.reason }, 'detector decision');
-    });
-    this.pipeline.use(this.detectors);
-    this.checkpoints = new DetectorCheckpoints(this.security.db, this.detectors, this.log.child({ module: 'detector-state' }), opts.now);
-    this.pipeline.use(this.configs);
+    this.pipeline.use(this.inference.detectors);
+    this.pipeline.use(this.configs.tracker);
     this.pipeline.use(this.forwarding);
     this.#operatorMetrics();
     for (const s of opts.stages ?? []) this.pipeline.use(s);
@@ -150,7 +147,7 @@ export class Gateway {
     });
     this.policy.addCommand(this.alerts.commandHandler());
     this.retention = new Retention({
-      db: this.security.db,
+      db: this.db,
       audit: this.security.audit,
       config: this.config.retention,
       trimLocalTelemetry: (max, batch) => this.forwarding.spool.trimLocal(max, batch),
@@ -175,34 +172,28 @@ export class Gateway {
       });
       this.metrics.sources.queued = () => this.persistence!.queued().reduce((n, q) => n + q.messages, 0);
     }
-    this.models.onLoaded = (m) => {
-      const id = m.manifest.id;
-      const problem = this.detectors.check(m);
-      if (problem) {
-        this.models.problems.push({ id, at: Date.now(), error: problem });
-        this.metrics.modelLoadFailures.inc({ model: id });
-        this.log.error({ model: id, err: problem }, "model loaded but not used: it does not match its kind's detector");
-      }
-      this.metrics.modelsLoaded.set(this.models.models.length);
-      m.batcher.onBatch = (n, ms, scores) => {
-        this.metrics.modelInferences.inc({ model: id, version: m.manifest.version }, n);
-        this.metrics.modelBatches.observe({ model: id }, n);
-        this.metrics.modelLatency.observe({ model: id }, ms / 1000);
-        for (const s of scores) this.metrics.modelScores.observe({ model: id }, s);
-      };
-      this.log.info({ model: id, version: m.manifest.version, kind: m.manifest.kind }, 'model loaded');
-    };
+    const rollouts = this.rollouts;
+    this.features = [
+      this.security,
+      this.inference,
+      this.retention,
+      this.alerts,
+      this.configs,
+      { name: 'rollouts', start: () => {}, drain: () => rollouts.stop(), stop: () => rollouts.stop() },
+    ];
+  }
+
+  get models() {
+    return this.inference.models;
+  }
+
+  get detectors() {
+    return this.inference.detectors;
   }
 
   /** Load or hot-reload one model; a failure leaves the running version serving, and is counted. */
-  async reloadModel(id: string) {
-    try {
-      return await this.models.reload(id);
-    } catch (err) {
-      this.metrics.modelLoadFailures.inc({ model: id });
-      this.log.error({ model: id, err: (err as Error).message }, 'model failed to load');
-      throw err;
-    }
+  reloadModel(id: string) {
+    return this.inference.reload(id);
   }
 
   get running(): boolean {
@@ -214,14 +205,6 @@ export class Gateway {
     this.#state = 'starting';
     try {
       await this.pipeline.start();
-      await this.models.loadAll();
-      for (const p of this.models.problems) {
-        this.metrics.modelLoadFailures.inc({ model: p.id });
-        this.log.error({ model: p.id, err: p.error }, 'model failed to load; running on rules for it');
-      }
-      // Learned state and alarms in progress come back before any device does.
-      this.checkpoints.load();
-      this.checkpoints.start(this.config.inference.checkpointS);
       this.broker = await createBroker({
         config: this.config,
         policy: this.policy,
@@ -237,10 +220,12 @@ export class Gateway {
         this.#expiryTimer = setInterval(() => this.persistence!.expireSessions(), 60_000);
         this.#expiryTimer.unref();
       }
-      this.security.start(this.broker);
-      this.retention.start();
-      this.alerts.start(this.broker);
-      this.configs.attach(this.broker, !!this.persistence);
+      // Features start before any listener accepts a connection: learned state, alarms in progress and desired configs come back first.
+      const featureCtx: FeatureContext = { broker: this.broker, durableBroker: !!this.persistence };
+      for (const f of this.features) {
+        await f.start(featureCtx);
+        this.#started.push(f);
+      }
       const { tcp, ws, tls, wss } = this.config.mqtt;
       const tlsOpts = tls.enabled || wss.enabled || this.config.http.tls ? tlsOptions(tls) : undefined;
       const ctx = {
@@ -285,7 +270,9 @@ export class Gateway {
           forwarding: this.forwarding,
           configs: this.configs,
           rollouts: this.rollouts,
-          gateway: this,
+          inference: this.inference,
+          persistence: this.persistence,
+          now: this.now,
           allowAnonymous: this.config.security.allowAnonymous,
           http: this.config.http,
           tls: this.config.http.tls ? tlsOpts : undefined,
@@ -315,7 +302,7 @@ export class Gateway {
     const reg = [this.metrics.registry];
     const alerts = this.alerts;
     const configs = this.configs;
-    const detectors = this.detectors;
+    const detectors = this.inference.detectors;
     new Gauge({
       name: 'vigil_alerts_open',
       help: 'Open alerts (raised or acknowledged), by site, severity and state.',
@@ -397,13 +384,7 @@ export class Gateway {
       listeners: { ok: this.#listeners.length > 0, detail: this.#listeners.map((l) => `${l.name}:${l.port}`).join(', ') || 'none' },
       pipeline: { ok: this.pipeline.stages.length > 0, detail: this.pipeline.stages.join(' → ') },
       // No model is not a readiness failure either: the rules still raise alerts. It is said plainly.
-      inference: {
-        ok: true,
-        detail: this.models.models.length
-          ? this.models.models.map((m) => `${m.manifest.id}@${m.manifest.version}`).join(', ') +
-            (this.models.problems.length ? `; last problem: ${this.models.problems.at(-1)!.error}` : '')
-          : `no models loaded: running on rules alone${this.models.problems.length ? ` (${this.models.problems.at(-1)!.id}: ${this.models.problems.at(-1)!.error})` : ''}`,
-      },
+      inference: { ok: true, detail: this.inference.describe() },
       // The uplink being down is not a readiness failure: the spool is there for exactly that. It is reported, not failed.
       spool: { ok: true, detail: `${this.forwarding.spool.depth} points spooled${this.forwarding.forwarding ? '' : ' (standalone: no uplink configured)'}` },
     };
@@ -419,9 +400,7 @@ export class Gateway {
     // net.Server.close() stops listening now but calls back only when every connection is gone.
     const listenersClosed = Promise.all(this.#listeners.map((l) => l.stopAccepting()));
     const grace = new Promise<'timeout'>((r) => setTimeout(r, this.config.shutdownGraceMs, 'timeout').unref());
-    this.alerts.stop();
-    this.retention.stop();
-    await this.rollouts.stop();
+    for (const f of [...this.#started].reverse()) await f.drain?.();
     if ((await Promise.race([this.policy.drain(), grace])) === 'timeout') {
       this.log.warn({ graceMs: this.config.shutdownGraceMs }, 'shutdown grace elapsed with messages still in validation');
     }
@@ -431,17 +410,16 @@ export class Gateway {
     await this.persistence?.destroy().catch((err: Error) => this.log.error({ err }, 'closing broker persistence failed'));
     await listenersClosed;
     await this.pipeline.stop();
-    this.checkpoints.stop();
-    if (this.models.models.length) {
+    for (const f of this.#started.reverse()) {
       try {
-        this.checkpoints.save();
+        await f.stop();
       } catch (err) {
-        this.log.error({ err }, 'detector state not saved at shutdown');
+        this.log.error({ err, feature: f.name }, 'feature failed to stop');
       }
     }
+    this.#started = [];
     await this.#app?.close();
-    await this.models.close();
-    this.security.close();
+    this.db.close();
     this.#listeners = [];
     this.#state = 'stopped';
     this.log.info({ ms: Date.now() - t0 }, 'vigil gateway stopped');

@@ -8,6 +8,7 @@
  * transaction), and each cut is itself an audit record carrying the hash of the last record
  * removed, so the chain still verifies from there (AuditLog.verify).
  */
+import type { Feature } from './feature.ts';
 import type { GatewayConfig } from './config.ts';
 import type { Db } from './db.ts';
 import type { Logger } from './logger.ts';
@@ -32,7 +33,7 @@ export interface RetentionRun {
 
 const DAY = 86_400_000;
 
-export class Retention {
+export class Retention implements Feature {
   readonly #d: RetentionDeps;
   readonly #now: () => number;
   #timer?: NodeJS.Timeout;
@@ -41,6 +42,8 @@ export class Retention {
     this.#d = d;
     this.#now = d.now ?? Date.now;
   }
+
+  readonly name = 'retention';
 
   start(): void {
     this.#timer = setInterval(() => {
@@ -51,6 +54,10 @@ export class Retention {
       }
     }, this.#d.config.intervalS * 1000);
     this.#timer.unref();
+  }
+
+  drain(): void {
+    clearInterval(this.#timer);
   }
 
   stop(): void {

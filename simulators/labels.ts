@@ -4,7 +4,9 @@
  */
 import { appendFileSync } from 'node:fs';
 
+/** The shipped simulators' incidents; a kind registered elsewhere brings its own names. */
 export type IncidentType =
+  | (string & {})
   | 'fire'
   | 'smoulder'
   | 'vape'

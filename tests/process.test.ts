@@ -270,7 +270,7 @@ describe('npm run demo', () => {
     const labelsFile = join(dir, 'incidents.jsonl');
     const dataDir = join(dir, 'demo');
     const p = runScript(
-      'simulators/demo.ts',
+      'scripts/demo.ts',
       [
         '--duration',
         '20',

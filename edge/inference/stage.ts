@@ -10,7 +10,20 @@ import type { DeviceMessage } from '../message.ts';
 import type { PipelineStage } from '../pipeline.ts';
 import { Decision, type DecisionSnapshot } from './decision.ts';
 import { detectors as builtIn, type Detector } from './detectors.ts';
-import type { LoadedModel, ModelStore } from './models.ts';
+import type { Manifest } from './manifest.ts';
+
+/** A model as the stage runs it; gateway/inference loads them (files, hashes, onnxruntime sessions, micro-batching). */
+export interface ServingModel {
+  manifest: Manifest;
+  /** Scores one feature vector (batched with others behind the scenes). */
+  batcher: { infer(x: Float32Array): Promise<number> };
+}
+
+/** The models loaded now (a port: the gateway's ModelStore is one). */
+export interface ModelCatalog {
+  readonly models: readonly ServingModel[];
+  forKind(kind: string): readonly ServingModel[];
+}
 
 /** Failures are reported here; scores and decisions through onScore() / onDecision(). */
 export interface DetectorEvents {
@@ -51,7 +64,7 @@ export interface SavedRun {
 
 export class DetectorStage implements PipelineStage {
   readonly name = 'detectors';
-  readonly #models: ModelStore;
+  readonly #models: ModelCatalog;
   readonly #sink: (c: Condition) => void;
   readonly #detectors: Record<string, Detector>;
   readonly #runs = new Map<string, DeviceRun>();
@@ -76,7 +89,7 @@ export class DetectorStage implements PipelineStage {
   }
 
   constructor(
-    models: ModelStore,
+    models: ModelCatalog,
     sink: (c: Condition) => void,
     events: DetectorEvents = {},
     opts: { detectors?: Record<string, Detector>; maxQueue?: number } = {},
@@ -89,12 +102,12 @@ export class DetectorStage implements PipelineStage {
   }
 
   /** The detector a model names (or its kind's, for manifests that name none). */
-  #detectorName(model: LoadedModel): string {
+  #detectorName(model: ServingModel): string {
     return model.manifest.detector ?? getKind(model.manifest.kind)?.detector ?? model.manifest.kind;
   }
 
   /** Whether a loaded model can run: its detector exists, serves its kind, and computes the features it reads. */
-  check(model: LoadedModel): string | undefined {
+  check(model: ServingModel): string | undefined {
     const name = this.#detectorName(model);
     const d = this.#detectors[name];
     const want = d?.features.join(',');
@@ -150,7 +163,7 @@ export class DetectorStage implements PipelineStage {
     }
   }
 
-  async #process(model: LoadedModel, detector: Detector, run: DeviceRun, m: DeviceMessage): Promise<void> {
+  async #process(model: ServingModel, detector: Detector, run: DeviceRun, m: DeviceMessage): Promise<void> {
     const x = await detector.extract(run.state, m);
     if (!x) return;
     // Always the current version of the model (a hot reload takes effect at the next window).

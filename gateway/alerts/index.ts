@@ -17,6 +17,7 @@ import type { Logger } from '../logger.ts';
 import type { Security } from '../security/index.ts';
 import { grants, remoteAddress } from '../security/identity.ts';
 import { SqliteAlertStore } from './sqlite-store.ts';
+import type { Feature, FeatureContext } from '../feature.ts';
 
 export const commandSchema = z.object({
   action: z.enum(['ack', 'resolve']),
@@ -47,7 +48,8 @@ export interface AlertsDeps {
 
 export type AlertChange = { alert: AlertRecord; event: AlertEvent; actor: string };
 
-export class Alerts {
+export class Alerts implements Feature {
+  readonly name = 'alerts';
   readonly store: SqliteAlertStore;
   readonly pipeline: AlertPipeline;
   readonly #deps: AlertsDeps;
@@ -99,7 +101,7 @@ export class Alerts {
     this.pipeline.signal(c);
   }
 
-  start(broker: Aedes, tickMs = 1000): void {
+  start({ broker }: FeatureContext, tickMs = 1000): void {
     this.#broker = broker;
     // Republish every site's retained summary: after a restart consumers see the persisted state at once.
     for (const site of new Set(this.store.openAlerts().map((a) => a.site))) this.#publishSummary(site);
@@ -110,6 +112,11 @@ export class Alerts {
   /** Deadlines, silence-ended conditions and fleet health; the interval calls it, tests call it with a fake clock. */
   tick(): void {
     this.pipeline.tick();
+  }
+
+  /** No more ticks: a shutdown must not read as devices going silent. */
+  drain(): void {
+    clearInterval(this.#timer);
   }
 
   stop(): void {

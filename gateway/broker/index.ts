@@ -2,6 +2,7 @@
  * The embedded aedes broker with Vigil's policy installed in its hooks:
  * ingest in authorizePublish, connection tracking in preConnect / client events.
  */
+import { connectedClient } from './aedes-compat.ts';
 import { Aedes, type AedesOptions, type Client } from 'aedes';
 import type { DeviceAddress } from '../../devices/index.ts';
 import type { GatewayConfig } from '../config.ts';
@@ -69,7 +70,7 @@ export async function createBroker({ config, policy, states, metrics, log, hooks
   broker.on('clientDisconnect', (client) => {
     metrics.clients.set(broker.connectedClients);
     // A takeover closes the old connection after the new one authenticated: only mark offline if no one holds the id.
-    const current = (broker as unknown as { clients: Record<string, unknown> }).clients[client.id];
+    const current = connectedClient(broker, client.id);
     if (!current || current === client) states.disconnected(client.id);
     onClientGone?.(client);
     log.debug({ clientId: client.id }, 'client disconnected');

@@ -16,6 +16,7 @@
  * power cut) or NORMAL (`"process"`: survives a crash of the gateway; the OS may lose the last
  * commits on a power cut).
  */
+import { connectedClient } from './aedes-compat.ts';
 import { Readable } from 'node:stream';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
@@ -86,7 +87,7 @@ const fromJson = (s: string): StoredPacket => {
 };
 const sizeOf = (p: StoredPacket) => (p.payload ? p.payload.length : 0) + (p.topic?.length ?? 0);
 
-type BrokerRef = { id: string; clients?: Record<string, unknown> };
+type BrokerRef = { id: string };
 
 interface Queued {
   seq: number;
@@ -323,7 +324,7 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
     const stale = (this.db.prepare('SELECT client_id FROM sessions WHERE seen_at < ?').all(cutoff) as { client_id: string }[]).map((r) => r.client_id);
     let n = 0;
     for (const id of stale) {
-      if (this.#broker?.clients?.[id]) {
+      if (connectedClient(this.#broker, id)) {
         this.#sql['seen']!.run(id, this.#now());
         continue;
       }

@@ -9,6 +9,7 @@
  * its `/error` topic. Only a failing critical pipeline stage (e.g. the spool
  * cannot persist) closes the connection, so the device retransmits unacknowledged QoS 1.
  */
+import { isWillOf } from './aedes-compat.ts';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { deviceTopic, parseTopic, type DeviceAddress } from '../../devices/index.ts';
 import { ingest, type IngestLimits } from '../../edge/ingest.ts';
@@ -124,7 +125,7 @@ export class PublishPolicy {
     }
     // A Last Will is never rate limited: it is how the site learns the device is gone.
     // The bucket is the identity's, not the connection's: reconnecting does not refill it.
-    const isWill = (client as unknown as { will?: unknown }).will === packet;
+    const isWill = isWillOf(client, packet);
     if (this.#rate && !isWill && !this.#rate.take(bucketKey(identity, client))) {
       this.#refuse(client, packet, {
         code: 'rate_limited',

@@ -11,6 +11,7 @@ import { deviceTopic, getKind } from '../../devices/index.ts';
 import { closest, distance } from 'fastest-levenshtein';
 import { mergePatch, signDesired } from '../../devices/config-envelope.ts';
 import type { DeviceMessage } from '../../edge/message.ts';
+import type { Feature, FeatureContext } from '../feature.ts';
 import type { PipelineStage } from '../../edge/pipeline.ts';
 import { statementCache, type Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
@@ -48,8 +49,10 @@ export const configInput = z
   .refine((b) => (b.config === undefined) !== (b.patch === undefined), { message: 'give exactly one of "config" or "patch"' });
 export type ConfigInput = z.infer<typeof configInput>;
 
-export class Configs implements PipelineStage {
-  readonly name = 'config-tracker';
+export class Configs implements Feature {
+  readonly name = 'configs';
+  /** The pipeline stage that tracks what devices report (config/reported, and a reconnect's status). */
+  readonly tracker: PipelineStage = { name: 'config-tracker', accept: (m) => this.#track(m) };
   readonly keys: SiteKeys;
   readonly #db: Db;
   readonly #sql: ReturnType<typeof statementCache>;
@@ -67,15 +70,13 @@ export class Configs implements PipelineStage {
     this.keys = new SiteKeys(db, security.masterKey, now);
   }
 
-  start(): void {}
-
   /**
-   * `retainedSurvives`: the broker's retained messages outlived the last run (durable persistence),
-   * so every desired config is still on its topic; otherwise they are published again now.
+   * With a durable broker the retained messages outlived the last run, so every desired config is
+   * still on its topic; otherwise they are published again now.
    */
-  attach(broker: Aedes, retainedSurvives = false): void {
+  start({ broker, durableBroker }: FeatureContext): void {
     this.#broker = broker;
-    if (!retainedSurvives) {
+    if (!durableBroker) {
       const rows = this.#sql('SELECT device_id FROM device_config_state').all() as { device_id: string }[];
       for (const r of rows) this.#deliver(r.device_id);
     }
@@ -210,7 +211,9 @@ export class Configs implements PipelineStage {
   }
 
   /** The device's answer on config/reported. */
-  accept(m: DeviceMessage): void {
+  stop(): void {}
+
+  #track(m: DeviceMessage): void {
     if (m.channel !== 'config/reported') return;
     const s = this.state(m.deviceId);
     if (!s) return;

@@ -30,7 +30,8 @@ import type { Rollouts } from '../configs/rollouts.ts';
 import { configRoutes } from './routes/configs.ts';
 import { modelRoutes, sessionRoutes } from './routes/models.ts';
 import { cameraRoutes } from './routes/cameras.ts';
-import type { Gateway } from '../gateway.ts';
+import type { Inference } from '../inference/index.ts';
+import type { SqlitePersistence } from '../broker/persistence.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 
@@ -41,7 +42,11 @@ export interface AppDeps extends HealthDeps {
   forwarding: Forwarding;
   configs: Configs;
   rollouts: Rollouts;
-  gateway: Gateway;
+  inference: Inference;
+  /** Durable broker state, when the broker keeps it (GET /api/v1/broker/sessions). */
+  persistence?: SqlitePersistence;
+  /** The gateway's clock. */
+  now: () => number;
   allowAnonymous: boolean;
   /** Timeouts and connection cap. */
   http: Pick<GatewayConfig['http'], 'requestTimeoutMs' | 'idleTimeoutMs' | 'maxConnections'>;
@@ -158,9 +163,9 @@ export async function buildApp(deps: AppDeps) {
       await api.register(deviceRoutes, { states: deps.states, security: deps.security, forwarding: deps.forwarding });
       await api.register(adminRoutes, { security: deps.security });
       await api.register(alertRoutes, { alerts: deps.alerts });
-      await api.register(modelRoutes, { gateway: deps.gateway });
-      await api.register(sessionRoutes, { gateway: deps.gateway });
-      await api.register(cameraRoutes, { gateway: deps.gateway });
+      await api.register(modelRoutes, { inference: deps.inference, audit: deps.security.audit });
+      await api.register(sessionRoutes, { persistence: deps.persistence });
+      await api.register(cameraRoutes, { security: deps.security, detectors: deps.inference.detectors, now: deps.now });
       await api.register(configRoutes, { configs: deps.configs, rollouts: deps.rollouts, registry: deps.security.registry });
     },
     { prefix: '/api/v1' },

@@ -1,6 +1,6 @@
 /**
- * Security feature: the embedded database, registry, audit log, login throttles, secrets at rest
- * and the broker hooks built on them. Revocations take effect on live sessions too: at once
+ * Security feature: registry, audit log, login throttles, secrets at rest and the broker hooks
+ * built on them, over the box's database (opened by the gateway: `openBoxDb`). Revocations take effect on live sessions too: at once
  * through the API, and within `watchMs` when another process (the admin CLI) changes the database.
  */
 import { join } from 'node:path';
@@ -16,10 +16,24 @@ import { FairQueue, LoginThrottle } from './limits.ts';
 import { InsecureFilesError, insecureModes, loadMasterKey, privateDir } from './at-rest.ts';
 import { Registry } from './registry.ts';
 import { openStore, type Db } from '../db.ts';
+import { connectedClients } from '../broker/aedes-compat.ts';
+import type { Feature, FeatureContext } from '../feature.ts';
 
 export const dbFile = (config: GatewayConfig) => join(config.dataDir, 'vigil.db');
 
-export class Security {
+/** The box's database, in a private data directory; files readable by others are refused (or warned about, when allowed). */
+export function openBoxDb(config: GatewayConfig, log: Logger): Db {
+  privateDir(config.dataDir);
+  const loose = insecureModes(config.dataDir, ['vigil.db', 'spool.db', 'broker.db', 'master.key']);
+  if (loose.length) {
+    if (!config.security.allowInsecureFileModes) throw new InsecureFilesError(loose);
+    log.warn({ problems: loose }, 'data files readable by others (security.allowInsecureFileModes=true)');
+  }
+  return openStore(dbFile(config));
+}
+
+export class Security implements Feature {
+  readonly name = 'security';
   readonly db: Db;
   readonly audit: AuditLog;
   readonly registry: Registry;
@@ -37,17 +51,11 @@ export class Security {
   #timer?: NodeJS.Timeout;
   #dataVersion = 0;
 
-  constructor(config: GatewayConfig, log: Logger, now: () => number = Date.now) {
+  constructor(config: GatewayConfig, db: Db, log: Logger, now: () => number = Date.now) {
     this.#config = config;
     this.#log = log;
-    privateDir(config.dataDir);
-    const loose = insecureModes(config.dataDir, ['vigil.db', 'spool.db', 'broker.db', 'master.key']);
-    if (loose.length) {
-      if (!config.security.allowInsecureFileModes) throw new InsecureFilesError(loose);
-      log.warn({ problems: loose }, 'data files readable by others (security.allowInsecureFileModes=true)');
-    }
     this.masterKey = loadMasterKey({ ...config.security, dataDir: config.dataDir });
-    this.db = openStore(dbFile(config));
+    this.db = db;
     this.audit = new AuditLog(this.db, now);
     this.registry = new Registry(this.db, this.audit, now);
     const t = config.security.loginThrottle;
@@ -82,7 +90,7 @@ export class Security {
     };
   }
 
-  start(broker: Aedes, watchMs = 2000): void {
+  start({ broker }: FeatureContext, watchMs = 2000): void {
     this.#broker = broker;
     this.#dataVersion = this.db.pragma('data_version', { simple: true }) as number;
     this.#timer = setInterval(() => {
@@ -109,9 +117,8 @@ export class Security {
 
   /** Close live sessions whose device or principal is no longer enabled. */
   enforceRevocations(): number {
-    const clients = (this.#broker as unknown as { clients?: Record<string, Client> } | undefined)?.clients ?? {};
     let closed = 0;
-    for (const client of Object.values(clients)) {
+    for (const client of connectedClients(this.#broker)) {
       const id = this.identities.get(client);
       if (!id || id.type === 'anonymous') continue;
       const state = id.type === 'device' ? this.registry.getDevice(id.id)?.state : this.registry.getPrincipal(id.id)?.state;
@@ -131,8 +138,7 @@ export class Security {
     return closed;
   }
 
-  close(): void {
+  stop(): void {
     clearInterval(this.#timer);
-    this.db.close();
   }
 }

@@ -1,6 +1,6 @@
 /** The shipped model, loaded the way the gateway loads it (manifest, sha256, onnxruntime), as a scorer. */
 import ort from 'onnxruntime-node';
-import { ModelStore, type LoadedModel } from '../../edge/inference/models.ts';
+import { ModelStore, type LoadedModel } from '../../gateway/inference/models.ts';
 import { MODELS_DIR } from './export.ts';
 
 export async function loadShipped(id: string): Promise<{ model: LoadedModel; score: (f: number[]) => Promise<number>; close: () => Promise<void> }> {

@@ -5,13 +5,20 @@
  */
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Gateway } from '../../gateway.ts';
+import type { DetectorStage } from '../../../edge/inference/stage.ts';
+import type { Security } from '../../security/index.ts';
 import { grants } from '../../security/identity.ts';
 import { actorOf, staffRoles } from '../auth.ts';
 import { DeviceNotFoundError, NotACameraError } from '../../errors.ts';
 import { errorBody } from '../schemas.ts';
 
-export const cameraRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (app, { gateway }) => {
+export interface CameraRouteDeps {
+  security: Security;
+  detectors: DetectorStage;
+  now: () => number;
+}
+
+export const cameraRoutes: FastifyPluginAsyncZod<CameraRouteDeps> = async (app, { security, detectors, now }) => {
   app.post(
     '/devices/:id/accept-view',
     {
@@ -31,17 +38,17 @@ export const cameraRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (
         },
       },
     },
-    async (req, reply) => {
-      const d = gateway.security.registry.getDevice(req.params.id);
+    async (req) => {
+      const d = security.registry.getDevice(req.params.id);
       if (!d || !grants(req.principal!.sites, d.site)) throw new DeviceNotFoundError(req.params.id);
       if (d.kind !== 'camera') throw new NotACameraError(`device "${d.deviceId}" is a ${d.kind}, not a camera`);
       const who = actorOf(req);
-      const r = await gateway.detectors.rebaseline(
+      const r = await detectors.rebaseline(
         d.deviceId,
         `new view accepted by ${who.id}${req.body?.note ? ` (${req.body.note})` : ''}; reference re-learned`,
-        gateway.now(),
+        now(),
       );
-      gateway.security.audit.record({
+      security.audit.record({
         actor: who.id,
         address: who.address,
         action: 'camera.accept_view',

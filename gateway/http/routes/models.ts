@@ -1,7 +1,10 @@
 /** Models on the box: what runs, and hot reload with automatic rollback on failure. */
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Gateway } from '../../gateway.ts';
+import type { Inference } from '../../inference/index.ts';
+import type { LoadedModel } from '../../inference/models.ts';
+import type { SqlitePersistence } from '../../broker/persistence.ts';
+import type { AuditLog } from '../../security/audit.ts';
 import { actorOf, adminOnly, anyRole } from '../auth.ts';
 import { errorBody } from '../schemas.ts';
 import { ModelLoadError } from '../../errors.ts';
@@ -19,7 +22,7 @@ const modelOut = z.object({
 });
 
 /** Persistent MQTT sessions and what is queued for them (durable broker state). */
-export const sessionRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (app, { gateway }) => {
+export const sessionRoutes: FastifyPluginAsyncZod<{ persistence?: SqlitePersistence }> = async (app, { persistence }) => {
   app.get(
     '/broker/sessions',
     {
@@ -39,12 +42,12 @@ export const sessionRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async 
         },
       },
     },
-    async () => ({ durable: !!gateway.persistence, sessions: gateway.persistence?.queued() ?? [], dropped: gateway.persistence?.dropped ?? 0 }),
+    async () => ({ durable: !!persistence, sessions: persistence?.queued() ?? [], dropped: persistence?.dropped ?? 0 }),
   );
 };
 
-export const modelRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (app, { gateway }) => {
-  const out = (m: Gateway['models']['models'][number]) => ({
+export const modelRoutes: FastifyPluginAsyncZod<{ inference: Inference; audit: AuditLog }> = async (app, { inference, audit }) => {
+  const out = (m: LoadedModel) => ({
     id: m.manifest.id,
     version: m.manifest.version,
     kind: m.manifest.kind,
@@ -67,8 +70,8 @@ export const modelRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (a
       },
     },
     async () => ({
-      models: gateway.models.models.map(out),
-      problems: gateway.models.problems.map((p) => ({ ...p, at: new Date(p.at).toISOString() })),
+      models: inference.models.models.map(out),
+      problems: inference.models.problems.map((p) => ({ ...p, at: new Date(p.at).toISOString() })),
     }),
   );
 
@@ -83,10 +86,10 @@ export const modelRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (a
         response: { 200: modelOut, 401: errorBody, 403: errorBody, 409: errorBody },
       },
     },
-    async (req, reply) => {
+    async (req) => {
       try {
-        const m = await gateway.reloadModel(req.params.id);
-        gateway.security.audit.record({
+        const m = await inference.reload(req.params.id);
+        audit.record({
           actor: actorOf(req).id,
           address: req.ip,
           action: 'model.reload',
@@ -96,7 +99,7 @@ export const modelRoutes: FastifyPluginAsyncZod<{ gateway: Gateway }> = async (a
         });
         return out(m);
       } catch (err) {
-        gateway.security.audit.record({
+        audit.record({
           actor: actorOf(req).id,
           address: req.ip,
           action: 'model.reload',

@@ -10,11 +10,11 @@ import mqtt from 'mqtt';
 import { kindNames } from '../devices/index.ts';
 import { ConfigError, loadConfig } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
-import { FaultyCamera } from './faulty.ts';
-import { Fleet, fleetPlan } from './fleet.ts';
-import { LabelLog } from './labels.ts';
-import { Scenario, tour } from './scenario.ts';
-import { addFleetOptions, fleetShape } from './cli-options.ts';
+import { FaultyCamera } from '../simulators/faulty.ts';
+import { Fleet, fleetPlan } from '../simulators/fleet.ts';
+import { LabelLog } from '../simulators/labels.ts';
+import { Scenario, tour } from '../simulators/scenario.ts';
+import { addFleetOptions, fleetShape } from '../simulators/cli-options.ts';
 
 const program = addFleetOptions(new Command('vigil-demo'), { sites: 'hub1,community2', camera: 3, door: 6, smoke: 10, bodycam: 4, speed: 10 })
   .description('Run the Vigil gateway with a simulated fleet and injected incidents')

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import { manifestSchema, type Manifest } from './manifest.ts';
+import { manifestSchema, type Manifest } from '../../edge/inference/manifest.ts';
 import { MicroBatcher, sessionRunner } from './batcher.ts';
 
 export interface LoadedModel {

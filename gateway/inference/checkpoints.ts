@@ -6,9 +6,9 @@
  * baseline, and a camera does not re-learn its view from a taped lens. What a model version or
  * state format change does with old state: DetectorStage.restore.
  */
-import type { Db } from './db.ts';
-import type { Logger } from './logger.ts';
-import type { DetectorStage, SavedRun } from '../edge/inference/stage.ts';
+import type { Db } from '../db.ts';
+import type { Logger } from '../logger.ts';
+import type { DetectorStage, SavedRun } from '../../edge/inference/stage.ts';
 
 type Row = {
   model: string;
