@@ -1,6 +1,10 @@
 /**
- * authorizePublish: every device publish is routed, validated and normalised
- * here, before aedes routes it (issue 2, ingest path).
+ * authorizePublish, the aedes way: one named step per concern, in order,
+ *
+ *   closing → reserved-sys → orphan-will → permission → rate-limit → command → ingest → hand-off
+ *
+ * each of which lets the publish go on, refuses it (RefusalReporter: counted, audited, told to the
+ * sender), answers it itself (alert commands), or denies it (no acknowledgement).
  *
  * A refused message is still acknowledged at its QoS and then dropped, which
  * [MQTT-3.3.5-2] allows ("make a positive acknowledgement ... or close the
@@ -11,17 +15,20 @@
  */
 import { isWillOf } from './aedes-compat.ts';
 import type { Aedes, Client, PublishPacket } from 'aedes';
-import { deviceTopic, parseTopic, type DeviceAddress } from '../../devices/index.ts';
+import { parseTopic, type DeviceAddress } from '../../devices/index.ts';
 import { ingest, type IngestLimits } from '../../edge/ingest.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
-import type { Refusal } from '../../edge/message.ts';
+import type { IngestResult, Refusal } from '../../edge/message.ts';
 import type { Pipeline } from '../../edge/pipeline.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { AuditLog } from '../security/audit.ts';
 import { mayPublish } from '../security/authorize.ts';
-import { clientErrorTopic, remoteAddress, type Identities, type Identity } from '../security/identity.ts';
+import type { Identities, Identity } from '../security/identity.ts';
 import { TokenBuckets } from '../security/limits.ts';
+import { bucketKey, RefusalReporter, sinkTopic } from './refusals.ts';
+
+export { sinkTopic } from './refusals.ts';
 
 export interface PublishPolicyDeps {
   limits: IngestLimits;
@@ -43,14 +50,27 @@ export interface CommandHandler {
   handle(client: Client, packet: PublishPacket): void;
 }
 
-/** Refusals that are security events (audited), as opposed to data errors (counted). */
-const auditedCodes = new Set<Refusal['code']>(['device_mismatch', 'not_permitted', 'reserved_topic', 'rate_limited', 'payload_too_large']);
+/** One publish on its way through the steps. */
+export interface PublishCall {
+  client: Client | null;
+  packet: PublishPacket;
+  identity?: Identity;
+  /** performance.now() when it arrived (ingest latency). */
+  t0: number;
+}
 
-/** Where refused publishes go: a $SYS topic, so `#` subscribers never match it [MQTT-4.7.2-1]. */
-export const sinkTopic = (broker: Aedes) => `$SYS/${broker.id}/vigil/refused`;
+/**
+ * What a step decides: go on to the next step; `refuse` (acknowledged, dropped, the sender told why);
+ * `route` (let aedes deliver it as it is now, e.g. a command answered and re-routed to the sink); or
+ * `deny` (no acknowledgement: the client retransmits or is told by the connection).
+ */
+export type Verdict = { next: true } | { refuse: Refusal } | { route: true } | { deny: Error };
+const next: Verdict = { next: true };
 
-/** Limits belong to the identity, not the connection: reconnecting does not refill them. */
-const bucketKey = (identity: Identity | undefined, client: Client) => (identity ? `${identity.type}:${identity.id}` : client.id);
+export interface PublishStep {
+  readonly name: string;
+  run(call: PublishCall): Verdict | Promise<Verdict>;
+}
 
 export class PublishPolicy {
   readonly #deps: PublishPolicyDeps;
@@ -60,15 +80,61 @@ export class PublishPolicy {
   readonly #bound = new WeakMap<Client, DeviceAddress>();
   #broker!: Aedes;
   readonly #rate?: TokenBuckets;
-  /** A device flooding bad input gets at most 5 error replies a second (plus a burst of 20); the rest are counted only. */
-  readonly #errorReplies: TokenBuckets;
   readonly #commands: CommandHandler[] = [];
+  readonly refusals: RefusalReporter;
+  readonly steps: readonly PublishStep[];
+  #closing = false;
 
   constructor(deps: PublishPolicyDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     if (deps.rate) this.#rate = new TokenBuckets(deps.rate.perSecond, deps.rate.burst, this.#now);
-    this.#errorReplies = new TokenBuckets(5, 20, this.#now);
+    this.refusals = new RefusalReporter({ ...deps, now: this.#now, boundAddress: (c) => this.#bound.get(c) });
+    this.steps = [
+      // Shutdown: from now on nothing is accepted. A publish gets no PUBACK (the device sends it again after
+      // reconnecting) and the Last Wills aedes fires while closing its clients are dropped: the gateway going
+      // down is not every device going offline.
+      { name: 'closing', run: () => (this.#closing ? { deny: new Error('gateway is shutting down') } : next) },
+      // [MQTT-4.7.2-1] $-topics are the server's: no client publishes there.
+      { name: 'reserved-sys', run: (c) => (c.packet.topic.startsWith('$') ? { deny: new Error('topics starting with $ are reserved for the broker') } : next) },
+      // A will left by a client of an earlier broker run (persistent stores only): nothing to attribute it to.
+      { name: 'orphan-will', run: (c) => (c.client ? next : { route: true }) },
+      // People and services publish alert commands of their sites, never on a device's channels.
+      {
+        name: 'permission',
+        run: (c) =>
+          mayPublish(c.identity, c.packet.topic)
+            ? next
+            : {
+                refuse: {
+                  code: 'not_permitted',
+                  message: `a ${c.identity?.type === 'principal' ? c.identity.role : 'client'} may publish only alert commands (vigil/v1/{site}/alerts/command) of the sites it is granted; device topics are accepted from the registered device only`,
+                },
+              },
+      },
+      // A Last Will is never rate limited: it is how the site learns the device is gone.
+      // The bucket is the identity's, not the connection's: reconnecting does not refill it.
+      {
+        name: 'rate-limit',
+        run: (c) =>
+          !this.#rate || isWillOf(c.client!, c.packet) || this.#rate.take(bucketKey(c.identity, c.client!))
+            ? next
+            : { refuse: { code: 'rate_limited', message: `more than ${deps.rate!.perSecond} messages/s (burst ${deps.rate!.burst}); message dropped` } },
+      },
+      {
+        name: 'command',
+        run: (c) => {
+          const command = this.#commands.find((h) => h.match(c.packet.topic));
+          if (!command) return next;
+          command.handle(c.client!, c.packet);
+          // Handled here; not routed (replies go to the sender's reply topic).
+          c.packet.topic = sinkTopic(this.#broker);
+          c.packet.retain = false;
+          return { route: true };
+        },
+      },
+      { name: 'ingest', run: (c) => this.#ingest(c) },
+    ];
   }
 
   addCommand(h: CommandHandler): void {
@@ -77,6 +143,7 @@ export class PublishPolicy {
 
   attach(broker: Aedes): void {
     this.#broker = broker;
+    this.refusals.attach(broker);
     broker.authorizePublish = (client, packet, done) => this.authorize(client, packet, done);
   }
 
@@ -90,13 +157,6 @@ export class PublishPolicy {
     return this.#bound.get(client);
   }
 
-  #closing = false;
-
-  /**
-   * Shutdown: from now on nothing is accepted. A publish gets no PUBACK (the device sends it
-   * again after reconnecting) and the Last Wills aedes fires while closing its clients are
-   * dropped: the gateway going down is not every device going offline.
-   */
   close(): void {
     this.#closing = true;
   }
@@ -107,135 +167,74 @@ export class PublishPolicy {
   }
 
   authorize(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    if (this.#closing) return done(new Error('gateway is shutting down'));
-    // [MQTT-4.7.2-1] $-topics are the server's: no client publishes there.
-    if (packet.topic.startsWith('$')) return done(new Error('topics starting with $ are reserved for the broker'));
-    if (!client) {
-      // A will left by a client of an earlier broker run (persistent stores only): nothing to attribute it to.
-      return done(null);
+    const call: PublishCall = { client, packet, identity: client ? this.#deps.identities?.get(client) : undefined, t0: performance.now() };
+    const r = this.#run(call, 0, done);
+    if (r) {
+      this.#inflight.add(r);
+      void r.finally(() => this.#inflight.delete(r));
     }
-    const identity = this.#deps.identities?.get(client);
-    // People and services publish alert commands of their sites, never on a device's channels.
-    if (!mayPublish(identity, packet.topic)) {
-      this.#refuse(client, packet, {
-        code: 'not_permitted',
-        message: `a ${identity?.type === 'principal' ? identity.role : 'client'} may publish only alert commands (vigil/v1/{site}/alerts/command) of the sites it is granted; device topics are accepted from the registered device only`,
-      });
-      return done(null);
-    }
-    // A Last Will is never rate limited: it is how the site learns the device is gone.
-    // The bucket is the identity's, not the connection's: reconnecting does not refill it.
-    const isWill = isWillOf(client, packet);
-    if (this.#rate && !isWill && !this.#rate.take(bucketKey(identity, client))) {
-      this.#refuse(client, packet, {
-        code: 'rate_limited',
-        message: `more than ${this.#deps.rate!.perSecond} messages/s (burst ${this.#deps.rate!.burst}); message dropped`,
-      });
-      return done(null);
-    }
-    const command = this.#commands.find((c) => c.match(packet.topic));
-    if (command) {
-      command.handle(client, packet);
-      // Handled here; not routed (replies go to the sender's reply topic).
-      packet.topic = sinkTopic(this.#broker);
-      packet.retain = false;
-      return done(null);
-    }
-    const registered = identity?.type === 'device' ? { site: identity.site, kind: identity.kind } : undefined;
-    const qos = packet.qos;
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const t0 = performance.now();
-    const result = ingest({ topic: packet.topic, payload, clientId: client.id, qos, receivedAt: this.#now(), registered }, this.#deps.limits);
-    if (!(result instanceof Promise)) return this.#settle(client, packet, result, done, t0);
-    const p = result.then((r) => this.#settle(client, packet, r, done, t0));
-    this.#inflight.add(p);
-    void p.finally(() => this.#inflight.delete(p));
   }
 
-  #settle(client: Client, packet: PublishPacket, result: Awaited<ReturnType<typeof ingest>>, done: (err?: Error | null) => void, t0: number): void {
-    if (!result.ok) {
-      this.#refuse(client, packet, result.refusal);
-      return done(null);
+  /** Runs the steps from `i`; synchronous while the steps are (most publishes), a promise once one is not. */
+  #run(call: PublishCall, i: number, done: (err?: Error | null) => void): Promise<void> | undefined {
+    for (; i < this.steps.length; i++) {
+      const v = this.steps[i]!.run(call);
+      if (v instanceof Promise) {
+        const from = i + 1;
+        return v.then((verdict) => (this.#conclude(call, verdict, done) ? this.#run(call, from, done) : undefined));
+      }
+      if (!this.#conclude(call, v, done)) return;
     }
+    done(null);
+  }
+
+  /** Applies a verdict; true when the publish goes on to the next step. */
+  #conclude(call: PublishCall, v: Verdict, done: (err?: Error | null) => void): boolean {
+    if ('next' in v) return true;
+    if ('refuse' in v) {
+      this.refusals.refuse(call.client!, call.packet, v.refuse, call.identity);
+      done(null);
+    } else if ('route' in v) done(null);
+    else done(v.deny);
+    return false;
+  }
+
+  /** Route, size, parse, units, schema, time (edge/ingest.ts); a valid message is handed to the pipeline. */
+  #ingest(c: PublishCall): Verdict | Promise<Verdict> {
+    const { client, packet, identity } = c;
+    const registered = identity?.type === 'device' ? { site: identity.site, kind: identity.kind } : undefined;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const result = ingest({ topic: packet.topic, payload, clientId: client!.id, qos: packet.qos, receivedAt: this.#now(), registered }, this.#deps.limits);
+    return result instanceof Promise ? result.then((r) => this.#handOff(c, r)) : this.#handOff(c, result);
+  }
+
+  /**
+   * Hand-off: the accepted message goes to the pipeline; the PUBACK waits for its critical stages
+   * (the spool's commit). A critical stage that fails denies the publish: no PUBACK, the device retransmits.
+   */
+  #handOff(c: PublishCall, result: IngestResult): Verdict | Promise<Verdict> {
+    if (!result.ok) return { refuse: result.refusal };
+    const { client, packet } = c;
     const msg = result.message;
     const { metrics, states } = this.#deps;
     metrics.accepted.inc({ kind: msg.kind, channel: msg.channel });
     if (msg.clockSkewed) metrics.clockSkewed.inc();
     if (msg.channel !== 'status') packet.retain = false; // only status is retained state [topic table]
-    if (!states.get(msg.deviceId)?.connected && client.connected && !client.closed) states.connected(msg);
-
+    if (!states.get(msg.deviceId)?.connected && client!.connected && !client!.closed) states.connected(msg);
     let handed: void | Promise<void>;
     try {
       handed = this.#deps.pipeline.accept(msg);
     } catch (err) {
-      return done(err as Error);
+      return { deny: err as Error };
     }
-    const acked = () => {
-      metrics.ingestSeconds.observe({ qos: String(packet.qos) }, (performance.now() - t0) / 1000);
-      done(null);
+    const acked = (): Verdict => {
+      metrics.ingestSeconds.observe({ qos: String(packet.qos) }, (performance.now() - c.t0) / 1000);
+      return next;
     };
     if (!handed) return acked();
-    const p = handed.then(acked, (err: unknown) => {
-      this.#refuse(client, packet, { code: 'pipeline_unavailable', message: 'the gateway could not store this message; retry' }, false);
-      done(err as Error);
+    return handed.then(acked, (err: unknown): Verdict => {
+      this.refusals.refuse(client!, packet, { code: 'pipeline_unavailable', message: 'the gateway could not store this message; retry' }, c.identity, false);
+      return { deny: err as Error };
     });
-    this.#inflight.add(p);
-    void p.finally(() => this.#inflight.delete(p));
-  }
-
-  #refuse(client: Client, packet: PublishPacket, refusal: Refusal, drop = true): void {
-    const { metrics, states, log } = this.#deps;
-    const topic = packet.topic;
-    metrics.refused.inc({ reason: refusal.code });
-    const parsed = parseTopic(topic);
-    // Tell the device that sent it, on its own error topic, whatever topic it used.
-    const identity = this.#deps.identities?.get(client);
-    const own =
-      identity?.type === 'device'
-        ? { site: identity.site, kind: identity.kind, deviceId: identity.id }
-        : identity?.type === 'principal'
-          ? undefined
-          : (this.#bound.get(client) ?? (parsed.ok && parsed.address.deviceId === client.id ? parsed.address : undefined));
-    if (own) states.refused(own, refusal.code);
-    const count = own ? (states.get(own.deviceId)?.refusedByReason[refusal.code] ?? 1) : 1;
-    // Log the 1st, 2nd, 4th, 8th ... refusal per device and reason: visible without flooding.
-    if ((count & (count - 1)) === 0) {
-      log.warn({ clientId: client.id, topic, code: refusal.code, count, issues: refusal.issues }, `refused: ${refusal.message}`);
-    }
-    if (auditedCodes.has(refusal.code)) {
-      this.#deps.audit?.recordThrottled({
-        actor: identity?.id ?? client.id,
-        action: 'mqtt.publish',
-        target: topic,
-        outcome: 'denied',
-        address: remoteAddress(client),
-        detail: { code: refusal.code, message: refusal.message },
-      });
-    }
-    if (drop) {
-      packet.topic = sinkTopic(this.#broker);
-      packet.retain = false;
-      packet.payload = Buffer.alloc(0);
-    }
-    if (!this.#errorReplies.take(bucketKey(identity, client))) return;
-    const body = {
-      code: refusal.code,
-      message: refusal.message,
-      ...(refusal.issues ? { issues: refusal.issues } : {}),
-      topic,
-      ...(packet.messageId !== undefined ? { messageId: packet.messageId } : {}),
-      ts: new Date(this.#now()).toISOString(),
-    };
-    this.#broker.publish(
-      {
-        cmd: 'publish',
-        topic: own ? deviceTopic(own, 'error') : clientErrorTopic(client.id),
-        payload: Buffer.from(JSON.stringify(body)),
-        qos: 1,
-        retain: false,
-        dup: false,
-      },
-      () => {},
-    );
   }
 }
