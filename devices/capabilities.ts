@@ -87,7 +87,7 @@ export const snapshot = (): Capability => ({
   snapshot: true,
 });
 
-/** Every kind reports on a configurable interval (issue 7 changes it remotely). */
+/** Every kind reports on a configurable interval (a pushed configuration changes it remotely). */
 export const reporting = (defaultS: number): Capability => ({
   name: 'reporting',
   config: { reportIntervalS: z.number().int().min(1).max(3600).default(defaultS) },

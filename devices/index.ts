@@ -2,7 +2,7 @@
  * The registry of device kinds. A kind not registered here does not exist for the gateway.
  *
  * The four shipped kinds are registered on import; another kind is one folder under
- * `devices/kinds/<kind>/` (its definition, rules and alert types) added to `builtinKinds`, or,
+ * `devices/kinds/<kind>/` (its definition, rules and alert types) added to `deviceKinds` below, or,
  * for a plug-in or a test, passed to `registerKind()` before the gateway starts.
  */
 import { z } from 'zod';

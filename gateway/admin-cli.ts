@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { InvalidArgumentError, Option } from 'commander';
 import { CliError, cliProgram, EXIT, failWith, intArg, runProgram } from './cli/common.ts';
+import { exitCodeOf, statusOf } from './errors.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { AuditLog } from './security/audit.ts';
 import { dbFile } from './security/index.ts';
@@ -54,9 +55,9 @@ async function run(fn: (r: ReturnType<typeof open>) => Promise<void> | void) {
   try {
     await fn(ctx);
   } catch (err) {
-    const e = err as Error & { details?: { path: string; message: string }[]; statusCode?: number };
-    // Refusals of the registry (validation, conflicts) are invalid input; anything else failed.
-    const code = e.details || (e.statusCode !== undefined && e.statusCode < 500) ? EXIT.invalid : EXIT.failed;
+    const e = err as Error & { details?: { path: string; message: string }[]; statusCode?: number; code?: string };
+    // The catalogue's exit code (gateway/errors.ts): a bad line is invalid input, an unknown device not found, anything else failed.
+    const code = e.details ? EXIT.invalid : e.statusCode !== undefined || e.code?.startsWith('VIGIL_ERR_') ? exitCodeOf(statusOf(e)) : EXIT.failed;
     failWith(program, new CliError(e.message, code, e.details ?? []));
   } finally {
     ctx.db.close();

@@ -112,7 +112,7 @@ const migrations: string[] = [
    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit WHEN NOT EXISTS (SELECT 1 FROM audit_retention_permit)
      BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
    CREATE INDEX alerts_state_raised ON alerts (state, raised_at);`,
-  // Detector state checkpoints (gateway/detector-state.ts): one row per model and device.
+  // Detector state checkpoints (gateway/inference/checkpoints.ts): one row per model and device.
   `CREATE TABLE detector_state (
      model       TEXT NOT NULL,
      device_id   TEXT NOT NULL,

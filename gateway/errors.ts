@@ -72,3 +72,15 @@ export function exitCodeOf(status: number): number {
   if (status === 502 || status === 503 || status === 504) return EXIT.unreachable;
   return EXIT.failed;
 }
+
+/** The README's error table (`node --import tsx gateway/main.ts --errors-doc`), from the catalogue so the two cannot drift. */
+export function errorsMarkdown(): string {
+  const exitName = Object.fromEntries(Object.entries(EXIT).map(([k, v]) => [v, k]));
+  return [
+    '| code | HTTP | CLI exit | meaning |',
+    '|---|---|---|---|',
+    ...Object.entries(catalogue).map(
+      ([code, [status, meaning]]) => `| \`${code}\` | ${status} | ${exitCodeOf(status)} (${exitName[exitCodeOf(status)]}) | ${meaning} |`,
+    ),
+  ].join('\n');
+}

@@ -196,6 +196,11 @@ export class Gateway {
     return this.inference.reload(id);
   }
 
+  /** The HTTP routes served, as "method /path/{param}" (empty without HTTP). */
+  get httpRoutes(): string[] {
+    return this.#app?.routeList() ?? [];
+  }
+
   get running(): boolean {
     return this.#state === 'running';
   }

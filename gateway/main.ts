@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { ConfigError, configEntries, configMarkdown, loadConfig } from './config.ts';
+import { errorsMarkdown } from './errors.ts';
 import { Gateway, VERSION } from './gateway.ts';
 import { InsecureFilesError } from './security/at-rest.ts';
 
@@ -14,9 +15,15 @@ const program = new Command('vigil-gateway')
   .option('--print-config', 'print the effective configuration as JSON and exit')
   .option('--list-options', 'list every option with its environment variable and default, then exit')
   .option('--config-doc', 'print the configuration reference as a Markdown table (the README has it), then exit')
+  .option('--errors-doc', 'print the error catalogue as a Markdown table (the README has it), then exit')
   .parse();
 
-const opts = program.opts<{ config?: string; printConfig?: boolean; listOptions?: boolean; configDoc?: boolean }>();
+const opts = program.opts<{ config?: string; printConfig?: boolean; listOptions?: boolean; configDoc?: boolean; errorsDoc?: boolean }>();
+
+if (opts.errorsDoc) {
+  console.log(errorsMarkdown());
+  process.exit(0);
+}
 
 if (opts.configDoc) {
   console.log(configMarkdown());

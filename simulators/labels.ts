@@ -1,5 +1,5 @@
 /**
- * Ground truth of injected incidents, so detectors (issue 4) and alerts (issue 5)
+ * Ground truth of injected incidents, so detectors and alerts
  * can be scored against what really happened. One JSON object per line.
  */
 import { appendFileSync } from 'node:fs';

@@ -67,8 +67,10 @@ describe('a registered kind end to end (real broker, simulator, alert)', () => {
   let t: TestGateway;
   let fleet: Fleet;
 
+  // Each test stands alone (they may run in any order): the gateway and an operator of both sites are all they share.
   beforeAll(async () => {
     t = await startTestGateway({ security: { allowAnonymous: false }, alerts: { clearAfterS: 0 }, kinds: { gas: { coAlarmPpm: 250 } } });
+    ops = await t.gw.security.registry.addPrincipal({ id: 'plant-ops', role: 'admin', sites: ['plant', 'works'] }, { id: 'test' });
   });
   afterAll(async () => {
     await fleet?.stop();
@@ -77,10 +79,8 @@ describe('a registered kind end to end (real broker, simulator, alert)', () => {
   });
 
   let ops: { token: string; credentials: { username: string; password: string } };
-  let device: { username: string; password: string };
 
   it('is provisioned over the API; an unknown kind is refused with the registered ones listed', async () => {
-    ops = await t.gw.security.registry.addPrincipal({ id: 'plant-ops', role: 'admin', sites: ['plant'] }, { id: 'test' });
     const post = (body: unknown) =>
       fetch(`${t.httpUrl}/api/v1/devices`, {
         method: 'POST',
@@ -89,25 +89,26 @@ describe('a registered kind end to end (real broker, simulator, alert)', () => {
       });
     const ok = await post({ deviceId: 'plant-gas-01', kind: 'gas', site: 'plant', zone: 'boiler-room' });
     expect(ok.status).toBe(201);
-    device = ((await ok.json()) as { credentials: { username: string; password: string } }).credentials;
+    expect(((await ok.json()) as { credentials: { username: string } }).credentials.username).toBe('plant-gas-01');
     const bad = await post({ deviceId: 'plant-x-01', kind: 'plasma', site: 'plant' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }).message).toMatch(/unknown device kind "plasma"; registered: camera, door, smoke, bodycam, gas/);
   });
 
   it('its simulator runs over MQTT; a leak raises gas_leak (critical, with the reason) and clears; bad events are refused', async () => {
+    const [p] = await t.gw.security.registry.provisionMany([{ deviceId: 'works-gas-01', kind: 'gas', site: 'works', zone: 'boiler-room' }], { id: 'test' });
     const watch = await connect(t.mqttUrl, { clientId: 'plant-ops:watch', ...ops.credentials });
-    const alerts = await collect(watch, 'vigil/v1/plant/alerts/#');
-    const errors = await collect(await connect(t.mqttUrl, { clientId: 'plant-ops:errors', ...ops.credentials }), 'vigil/v1/plant/gas/plant-gas-01/error');
+    const alerts = await collect(watch, 'vigil/v1/works/alerts/#');
+    const errors = await collect(await connect(t.mqttUrl, { clientId: 'plant-ops:errors', ...ops.credentials }), 'vigil/v1/works/gas/works-gas-01/error');
 
-    // The fleet `npm run sim` runs (a registered kind is one `--devices gas=1` away) makes plant-gas-01, provisioned above.
-    fleet = new Fleet({ url: t.mqttUrl, sites: ['plant'], perKind: { gas: 1 }, speed: 50, seed: 'gas', credentials: () => device });
+    // The fleet `npm run sim` runs (a registered kind is one `--devices gas=1` away) makes works-gas-01.
+    fleet = new Fleet({ url: t.mqttUrl, sites: ['works'], perKind: { gas: 1 }, speed: 50, seed: 'gas', credentials: () => p!.credentials });
     await fleet.start();
     const sim = fleet.ofKind('gas')[0]!;
-    await until(() => t.gw.states.get('plant-gas-01')?.online, 'the gas detector online', 10_000);
+    await until(() => t.gw.states.get('works-gas-01')?.online, 'the gas detector online', 10_000);
 
     await sim.incident('gas_leak');
-    const raised = await alerts.next((m) => m.topic === 'vigil/v1/plant/alerts/critical/gas_leak/plant-gas-01');
+    const raised = await alerts.next((m) => m.topic === 'vigil/v1/works/alerts/critical/gas_leak/works-gas-01');
     const body = JSON.parse(String(raised.payload));
     expect(body).toMatchObject({ event: 'raised', type: 'gas_leak', severity: 'critical', kind: 'gas', zone: 'boiler-room' });
     expect(body.reason).toMatch(/^CO \d+ ppm \(alarm 250\), methane/);
@@ -125,6 +126,6 @@ describe('a registered kind end to end (real broker, simulator, alert)', () => {
     const refusal = JSON.parse(String((await errors.next(() => true)).payload));
     expect(refusal).toMatchObject({ code: 'schema_violation' });
     expect(refusal.message).toMatch(/expected one of: sensor_expired, low_battery, tamper/);
-    expect(t.gw.states.get('plant-gas-01')?.kind).toBe('gas');
+    expect(t.gw.states.get('works-gas-01')?.kind).toBe('gas');
   }, 60_000);
 });

@@ -65,9 +65,17 @@ describe('HTTP API', () => {
   });
 
   it('serves OpenAPI at /docs with every route', async () => {
-    const spec = await getJson<{ openapi: string; paths: Record<string, unknown> }>(`${t.httpUrl}/docs/json`);
+    const spec = await getJson<{ openapi: string; paths: Record<string, Record<string, unknown>> }>(`${t.httpUrl}/docs/json`);
     expect(spec.body.openapi).toMatch(/^3\./);
     expect(Object.keys(spec.body.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz', '/api/v1/devices', '/api/v1/devices/{id}', '/metrics']));
+    // Every route the server answers (but the docs' own and HEAD twins) is in the document, with its method.
+    const served = t.gw.httpRoutes.filter((r) => !r.startsWith('head ') && !/ \/docs(\/|$)/.test(r));
+    expect(served.length).toBeGreaterThan(25);
+    const missing = served.filter((r) => {
+      const [method, path] = r.split(' ') as [string, string];
+      return !spec.body.paths[path]?.[method];
+    });
+    expect(missing).toEqual([]);
     const ui = await fetch(`${t.httpUrl}/docs`);
     expect(ui.status).toBe(200);
   });

@@ -76,6 +76,20 @@ describe('configuration', () => {
     const section = readme.split('<!-- config:start -->')[1]?.split('<!-- config:end -->')[0]?.trim();
     expect(section, 'regenerate with: node --import tsx gateway/main.ts --config-doc').toBe(configMarkdown());
   });
+
+  it('the README error table is the catalogue', async () => {
+    const { errorsMarkdown } = await import('../gateway/errors.ts');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.split('<!-- errors:start -->')[1]?.split('<!-- errors:end -->')[0]?.trim();
+    expect(section, 'regenerate with: node --import tsx gateway/main.ts --errors-doc').toBe(errorsMarkdown());
+  });
+
+  it('the README layout is the one generated from the tree, and every folder says what it is for', async () => {
+    const { layout } = await import('../scripts/layout.ts');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.split('<!-- layout:start -->')[1]?.split('<!-- layout:end -->')[0]?.trim();
+    expect(section, 'regenerate with: npm run docs:layout').toBe(layout());
+  });
 });
 
 describe('gateway process', () => {

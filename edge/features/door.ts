@@ -3,7 +3,7 @@
  * profile), who uses it (credential counts), and how often it refuses (denials in the last minute
  * and ten minutes, and by how many credentials). Each access event (granted or denied) is scored
  * against what the door has seen before it; then the door learns it. Deterministic rules (forced
- * open, held open, tamper) stay in edge/alerts/rules.ts.
+ * open, held open, tamper) stay in the kind's rules (devices/kinds/door/rules.ts).
  */
 export const doorFeatureNames = [
   'hour_rarity',

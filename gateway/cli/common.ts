@@ -6,7 +6,9 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
-export const EXIT = { ok: 0, failed: 1, invalid: 2, unauthorized: 3, notFound: 4, unreachable: 5 } as const;
+import { EXIT } from '../errors.ts';
+
+export { EXIT };
 
 /** An expected failure: a message for a person, and its exit code. */
 export class CliError extends Error {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Option } from 'commander';
 import mqtt from 'mqtt';
 import { CliError, cliProgram, EXIT, failWith, intArg, numArg, parseJson, runProgram } from './common.ts';
+import { exitCodeOf } from '../errors.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -22,9 +23,6 @@ const program = cliProgram('vigil')
 
 const g = () => program.opts<{ url: string; token?: string; mqtt: string; json?: boolean }>();
 
-const exitFor = (status: number) =>
-  status === 400 || status === 409 ? EXIT.invalid : status === 401 || status === 403 ? EXIT.unauthorized : status === 404 ? EXIT.notFound : EXIT.failed;
-
 /** An answer of the API as an expected failure: its message, its field errors, the exit code of its status. */
 class ApiError extends CliError {
   constructor(
@@ -32,7 +30,7 @@ class ApiError extends CliError {
     message: string,
     details?: { path: string; message: string }[],
   ) {
-    super(message, exitFor(status), details);
+    super(message, exitCodeOf(status), details);
   }
 }
 

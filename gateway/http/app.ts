@@ -173,7 +173,8 @@ export async function buildApp(deps: AppDeps) {
   app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: false } }, async (_req, reply) =>
     reply.type(deps.registry.contentType).send(await deps.registry.metrics()),
   );
-  return app;
+  /** Every route served, as "method /openapi/{path}" (tests check the OpenAPI document has each). */
+  return Object.assign(app, { routeList: () => [...routeRoles.keys()] });
 }
 export type VigilApp = Awaited<ReturnType<typeof buildApp>>;
 

@@ -31,7 +31,7 @@ export async function evaluateDoor(events: DoorEvent[], doorDays: number, score:
   for (const e of events) {
     if (e.label === null) continue;
     const hit = (await score(e.features)) >= thresholds.alert;
-    // The brute-force rule in edge/alerts/rules.ts: 5 denials within 60 s.
+    // The brute-force rule in devices/kinds/door/rules.ts: 5 denials within 60 s.
     const rule = e.features[4] === 1 && e.features[5]! >= 5;
     const k = byKind.get(e.kind) ?? { kind: e.kind, events: 0, flagged: 0, rule: 0 };
     byKind.set(e.kind, k);

@@ -88,7 +88,7 @@ ${smokeTable(shipped.map((report) => ({ setting: 'shipped (seen)', report })))}
 
 The model alone raises only \`fire_suspected\` (major, a pre-alarm); \`fire\` (critical) needs confirmation, as fire
 panels do (EN 54-2 type B dependency, multi-criteria detectors): heat +6 °C within 10 min on the same detector, a
-second detector of the zone, or the EN 54-7 obscuration rule (\`edge/alerts/fire.ts\`). Nuisances are laid over real
+second detector of the zone, or the EN 54-7 obscuration rule (\`devices/kinds/smoke/fire-confirmation.ts\`, \`devices/kinds/smoke/rules.ts\`). Nuisances are laid over real
 readings: vape and cigarette (eCO2 ×2–8 within a minute, no heat), cooking, toaster, aerosol, steam, heater.
 Evaluation fires here grow exponentially (a doubling time), not by the t² curve the model was trained on.
 

@@ -1,5 +1,5 @@
 /**
- * The smoke detector as the gateway runs it, in two stages (edge/alerts/fire.ts): the model raises
+ * The smoke detector as the gateway runs it, in two stages (devices/kinds/smoke/fire-confirmation.ts): the model raises
  * a pre-alarm (fire_suspected), heat confirms a fire. Scored on what a box meets that is not fire —
  * the nuisance classes — and on fires made by another process than the training generator.
  *
