@@ -96,7 +96,7 @@ export class Gateway {
     this.db = openBoxDb(this.config, this.log);
     this.security = new Security(this.config, this.db, this.log.child({ module: 'security' }), opts.now);
     this.security.audit.onEvent((e) => this.metrics.securityEvents.inc({ action: e.action, outcome: e.outcome }));
-    this.security.onThrottle = (transport, what) => this.metrics.loginThrottle.inc({ transport, what });
+    this.security.throttled.on((transport, what) => this.metrics.loginThrottle.inc({ transport, what }));
     this.alerts = new Alerts({
       config: this.config,
       db: this.db,

@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { conditionKey, openStates, raise, type AlertEvent, type AlertType, type Condition, type Severity } from './model.ts';
 import type { AlertRecord, AlertStore } from './store.ts';
+import { Listeners } from '../listeners.ts';
 
 export interface EscalationTimes {
   ackMs: number;
@@ -53,7 +54,7 @@ export class AlertEngine {
   readonly #policy: AlertPolicy;
   readonly #now: () => number;
   readonly #zoneOf: (deviceId: string) => string | null;
-  readonly #listeners: AlertListener[] = [];
+  readonly #changes = new Listeners<Parameters<AlertListener>>();
   readonly #lastPublished = new Map<string, number>();
 
   constructor(store: AlertStore, policy: AlertPolicy, now: () => number, zoneOf: (deviceId: string) => string | null) {
@@ -63,8 +64,8 @@ export class AlertEngine {
     this.#zoneOf = zoneOf;
   }
 
-  onChange(fn: AlertListener): void {
-    this.#listeners.push(fn);
+  onChange(fn: AlertListener): () => void {
+    return this.#changes.on(fn);
   }
 
   #emit(a: AlertRecord, event: AlertEvent, actor: string, detail?: Record<string, unknown>): void {
@@ -74,7 +75,7 @@ export class AlertEngine {
       if (this.#now() - last < this.#policy.repeatPublishMs) return;
     }
     this.#lastPublished.set(a.id, this.#now());
-    for (const fn of this.#listeners) fn(a, event, actor);
+    this.#changes.emit(a, event, actor);
   }
 
   signal(c: Condition): AlertRecord | undefined {

@@ -48,8 +48,8 @@ export class AlertPipeline {
     if (opts.fleet) this.health = new FleetHealth(opts.fleet.states, opts.fleet.directory, opts.fleet.settings, opts.now);
   }
 
-  onChange(fn: AlertListener): void {
-    this.engine.onChange(fn);
+  onChange(fn: AlertListener): () => void {
+    return this.engine.onChange(fn);
   }
 
   /** A verdict from any source (rules, detectors, fleet health). Never throws: a failure is reported and the next condition is served. */

@@ -11,6 +11,7 @@ import type { PipelineStage } from '../pipeline.ts';
 import { Decision, type DecisionSnapshot } from './decision.ts';
 import { detectors as builtIn, type Detector } from './detectors.ts';
 import type { Manifest } from './manifest.ts';
+import { Listeners } from '../listeners.ts';
 
 /** A model as the stage runs it; gateway/inference loads them (files, hashes, onnxruntime sessions, micro-batching). */
 export interface ServingModel {
@@ -75,17 +76,17 @@ export class DetectorStage implements PipelineStage {
   readonly mismatched = new Map<string, string>();
   /** Windows skipped because a device's queue was full. */
   skipped = 0;
-  readonly #listeners: ((model: string, c: Condition) => void)[] = [];
-  readonly #scoreListeners: ((model: string, m: DeviceMessage, score: number) => void)[] = [];
+  readonly #decisions = new Listeners<[model: string, c: Condition]>();
+  readonly #scores = new Listeners<[model: string, m: DeviceMessage, score: number]>();
 
   /** Every window scored, with the message it came from. */
-  onScore(fn: (model: string, m: DeviceMessage, score: number) => void): void {
-    this.#scoreListeners.push(fn);
+  onScore(fn: (model: string, m: DeviceMessage, score: number) => void): () => void {
+    return this.#scores.on(fn);
   }
 
   /** Every raise and clear, after it went to the sink. */
-  onDecision(fn: (model: string, c: Condition) => void): void {
-    this.#listeners.push(fn);
+  onDecision(fn: (model: string, c: Condition) => void): () => void {
+    return this.#decisions.on(fn);
   }
 
   constructor(
@@ -171,7 +172,7 @@ export class DetectorStage implements PipelineStage {
     const score = await current.batcher.infer(Float32Array.from(x.features));
     const t = current.manifest.thresholds;
     x.scored?.(score, t.clear);
-    for (const fn of this.#scoreListeners) fn(current.manifest.id, m, score);
+    this.#scores.emit(current.manifest.id, m, score);
     const change = run.decision.update(score, x.ts ?? m.ts);
     if (!change) return;
     const e = detector.explain(x.features, score, m, run.state);
@@ -193,7 +194,7 @@ export class DetectorStage implements PipelineStage {
       source: `model:${current.manifest.id}`,
     };
     this.#sink(c);
-    for (const fn of this.#listeners) fn(current.manifest.id, c);
+    this.#decisions.emit(current.manifest.id, c);
   }
 
   /**
@@ -226,7 +227,7 @@ export class DetectorStage implements PipelineStage {
             source: `model:${r.model}`,
           };
           this.#sink(c);
-          for (const fn of this.#listeners) fn(r.model, c);
+          this.#decisions.emit(r.model, c);
           out.cleared = true;
         }
         r.decision = new Decision(model.manifest.thresholds);

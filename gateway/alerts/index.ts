@@ -3,6 +3,7 @@
  * persistence, MQTT publication of every change and of a retained per-site summary, and the
  * operators' commands (acknowledge, resolve) over MQTT, HTTP and the central uplink, audited.
  */
+import { Listeners } from '../../edge/listeners.ts';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import { AlertError, type AlertPolicy, type EscalationTimes } from '../../edge/alerts/engine.ts';
 import { alertTopic, commandReplyTopic, escalationTopic, summaryTopic, type AlertEvent, type AlertType, type Condition } from '../../edge/alerts/model.ts';
@@ -54,7 +55,7 @@ export class Alerts implements Feature {
   readonly pipeline: AlertPipeline;
   readonly #deps: AlertsDeps;
   readonly #now: () => number;
-  readonly #listeners: ((c: AlertChange) => void)[] = [];
+  readonly #changes = new Listeners<[c: AlertChange]>();
   #broker?: Aedes;
   #timer?: NodeJS.Timeout;
 
@@ -93,8 +94,8 @@ export class Alerts implements Feature {
     return this.pipeline.coverage;
   }
 
-  onChange(fn: (c: AlertChange) => void): void {
-    this.#listeners.push(fn);
+  onChange(fn: (c: AlertChange) => void): () => void {
+    return this.#changes.on(fn);
   }
 
   signal(c: Condition): void {
@@ -124,7 +125,7 @@ export class Alerts implements Feature {
   }
 
   #publish(a: AlertRecord, event: AlertEvent, actor: string): void {
-    for (const fn of this.#listeners) fn({ alert: a, event, actor });
+    this.#changes.emit({ alert: a, event, actor });
     const broker = this.#broker;
     if (!broker) return;
     const body = Buffer.from(JSON.stringify({ event, actor, ...toAlert(a) }));

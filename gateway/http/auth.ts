@@ -63,7 +63,7 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, { security, allowAnony
       r = m ? await security.registry.verifyToken(m[1]!, (check) => security.checks.run(req.ip, check)) : undefined;
     } catch (err) {
       if (!(err instanceof ShedError)) throw err;
-      security.onThrottle?.('api', 'shed');
+      security.throttled.emit('api', 'shed');
       reply.header('retry-after', 1);
       throw new BusyError(err.message);
     }
@@ -79,7 +79,7 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, { security, allowAnony
         detail: { reason: r ? r.reason : 'malformed Authorization header', ...(t.delayMs ? { delayedMs: t.delayMs } : {}) },
       });
       if (t.delayMs) {
-        security.onThrottle?.('api', 'delayed');
+        security.throttled.emit('api', 'delayed');
         await new Promise((resolve) => setTimeout(resolve, t.delayMs));
       }
       throw new UnauthorizedError('invalid or revoked token');

@@ -3,6 +3,7 @@
  * `maxBatch` are queued, and run as one [N, F] tensor. onnxruntime-node runs `session.run`
  * on the JS thread, so one call for 32 windows costs about what one call for 1 does.
  */
+import { Listeners } from '../../edge/listeners.ts';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 
 export interface BatchStats {
@@ -18,7 +19,8 @@ export class MicroBatcher {
   #queue: { x: Float32Array; resolve: (v: number) => void; reject: (e: unknown) => void }[] = [];
   #timer?: NodeJS.Timeout;
   readonly stats: BatchStats = { runs: 0, inferences: 0 };
-  onBatch?: (n: number, ms: number, scores: Float32Array) => void;
+  /** Every batch run: its size, how long it took, its scores. */
+  readonly batches = new Listeners<[n: number, ms: number, scores: Float32Array]>();
 
   constructor(run: (input: Float32Array, n: number) => Promise<Float32Array>, features: number, maxBatch: number, maxWaitMs: number) {
     this.#run = run;
@@ -49,7 +51,7 @@ export class MicroBatcher {
       (scores) => {
         this.stats.runs++;
         this.stats.inferences += batch.length;
-        this.onBatch?.(batch.length, performance.now() - t0, scores);
+        this.batches.emit(batch.length, performance.now() - t0, scores);
         batch.forEach((b, i) => b.resolve(scores[i]!));
       },
       (err) => batch.forEach((b) => b.reject(err)),

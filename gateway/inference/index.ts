@@ -51,7 +51,7 @@ export class Inference implements Feature {
       log.info({ model, device: cond.deviceId, type: cond.type, active: cond.active, reason: cond.reason }, 'detector decision');
     });
     this.checkpoints = new DetectorCheckpoints(deps.db, this.detectors, log.child({ module: 'detector-state' }), deps.now);
-    this.models.onLoaded = (m) => this.#loaded(m);
+    this.models.loaded.on((m) => this.#loaded(m));
   }
 
   #loaded(m: LoadedModel): void {
@@ -64,12 +64,12 @@ export class Inference implements Feature {
       log.error({ model: id, err: problem }, "model loaded but not used: it does not match its kind's detector");
     }
     metrics.modelsLoaded.set(this.models.models.length);
-    m.batcher.onBatch = (n, ms, scores) => {
+    m.batcher.batches.on((n, ms, scores) => {
       metrics.modelInferences.inc({ model: id, version: m.manifest.version }, n);
       metrics.modelBatches.observe({ model: id }, n);
       metrics.modelLatency.observe({ model: id }, ms / 1000);
       for (const s of scores) metrics.modelScores.observe({ model: id }, s);
-    };
+    });
     log.info({ model: id, version: m.manifest.version, kind: m.manifest.kind }, 'model loaded');
   }
 

@@ -5,6 +5,7 @@
  * when it loaded: a model that fails to load is reported and the previous version keeps
  * serving (rollback). No model at all means the gateway runs on its rules alone.
  */
+import { Listeners } from '../../edge/listeners.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +36,8 @@ export class ModelStore {
   readonly #batch: BatchOptions;
   readonly #models = new Map<string, LoadedModel>();
   readonly problems: ModelProblem[] = [];
-  onLoaded?: (m: LoadedModel) => void;
+  /** Every model (version) that loaded. */
+  readonly loaded = new Listeners<[m: LoadedModel]>();
 
   constructor(dir: string, batch: BatchOptions) {
     this.#dir = dir;
@@ -89,7 +91,7 @@ export class ModelStore {
       this.#models.set(id, loaded);
       // Requests already queued on the old version finish there; the old session is released after.
       if (previous) setTimeout(() => void previous.session.release().catch(() => {}), 1000).unref();
-      this.onLoaded?.(loaded);
+      this.loaded.emit(loaded);
       return loaded;
     } catch (err) {
       const error = err instanceof Error ? err.message.split('\n')[0]! : String(err);

@@ -9,6 +9,7 @@
  * record carries how many were folded into it, so the log stays complete in
  * count without letting a client fill the disk.
  */
+import { Listeners } from '../../edge/listeners.ts';
 import { createHash } from 'node:crypto';
 import type { Db } from '../db.ts';
 
@@ -48,7 +49,7 @@ export class AuditLog {
   readonly #last;
   readonly #now: () => number;
   readonly #folded = new Map<string, { last: number; suppressed: number }>();
-  readonly #listeners: ((e: AuditEntry) => void)[] = [];
+  readonly #events = new Listeners<[e: AuditEntry]>();
 
   constructor(db: Db, now: () => number = Date.now) {
     this.#db = db;
@@ -60,12 +61,12 @@ export class AuditLog {
   }
 
   /** Every event, folded ones included (metrics count them all). */
-  onEvent(fn: (e: AuditEntry) => void): void {
-    this.#listeners.push(fn);
+  onEvent(fn: (e: AuditEntry) => void): () => void {
+    return this.#events.on(fn);
   }
 
   record(e: AuditEntry): void {
-    for (const fn of this.#listeners) fn(e);
+    this.#events.emit(e);
     this.#write(e);
   }
 
@@ -136,7 +137,7 @@ export class AuditLog {
     // The outcome is part of the key: a success must never hide a denial, nor the reverse.
     const key = `${e.actor}\u0000${e.action}\u0000${e.outcome}\u0000${e.target ?? ''}`;
     const now = this.#now();
-    for (const fn of this.#listeners) fn(e);
+    this.#events.emit(e);
     const f = this.#folded.get(key);
     if (f && now - f.last < 1000) {
       f.suppressed++;

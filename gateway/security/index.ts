@@ -3,6 +3,7 @@
  * built on them, over the box's database (opened by the gateway: `openBoxDb`). Revocations take effect on live sessions too: at once
  * through the API, and within `watchMs` when another process (the admin CLI) changes the database.
  */
+import { Listeners } from '../../edge/listeners.ts';
 import { join } from 'node:path';
 import type { Aedes, Client } from 'aedes';
 import type { GatewayConfig } from '../config.ts';
@@ -72,7 +73,7 @@ export class Security implements Feature {
   }
 
   /** Metrics hook: a refusal held back, or a login shed. */
-  onThrottle?: (transport: 'mqtt' | 'api', what: 'delayed' | 'shed') => void;
+  readonly throttled = new Listeners<[transport: 'mqtt' | 'api', what: 'delayed' | 'shed']>();
 
   brokerHooks() {
     return {
@@ -81,7 +82,7 @@ export class Security implements Feature {
         audit: this.audit,
         throttle: this.mqttThrottle,
         checks: this.checks,
-        onThrottle: (what: 'delayed' | 'shed') => this.onThrottle?.('mqtt', what),
+        onThrottle: (what: 'delayed' | 'shed') => this.throttled.emit('mqtt', what),
         identities: this.identities,
         allowAnonymous: this.#config.security.allowAnonymous,
       }),
