@@ -1,7 +1,7 @@
 /**
  * The README's "Layout" section, generated from the tree (`npm run docs:layout`): every source
  * folder with its files, and what the folder is for. A folder without a line here fails
- * tests/docs.test.ts, as does a README that differs from what this prints.
+ * tests/process.test.ts, as does a README that differs from what this prints.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';

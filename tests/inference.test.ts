@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { buildMlp, sha256, type Dense } from '../models/lib/onnx-builder.ts';
 import { smokeFeatureNames } from '../edge/features/smoke.ts';
 import type { Manifest } from '../edge/inference/manifest.ts';
@@ -73,7 +73,12 @@ describe('inference engine', () => {
     expect(m.batcher.stats.runs - before.runs).toBeLessThanOrEqual(7); // 100 windows in batches of 16
   });
 
+  // The tests below change models on disk: each has its own directory and gateway, so any order gives the same answers.
   it('hot reload switches to a new version; a model that fails to load is rolled back (the old one keeps serving)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-reload-'));
+    writeModel(dir, 'toy-fire', '1.0.0', lr([1.5, -0.5, 2], -1));
+    const t = await startTestGateway({ inference: { modelsDir: dir, maxBatch: 16, maxWaitMs: 5 } });
+    onTestFinished(() => t.stop());
     const admin = await t.gw.security.registry.addPrincipal({ id: 'ml-admin', role: 'admin', sites: ['*'] }, { id: 'test' });
     const reload = (id: string) => fetch(`${t.httpUrl}/api/v1/models/${id}/reload`, { method: 'POST', headers: { authorization: `Bearer ${admin.token}` } });
     writeModel(dir, 'toy-fire', '1.1.0', lr([0.5, 0, 0], 0));
@@ -93,6 +98,9 @@ describe('inference engine', () => {
   });
 
   it('builds multi-layer models (ReLU between dense layers)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-mlp-'));
+    const t = await startTestGateway({ inference: { modelsDir: dir } });
+    onTestFinished(() => t.stop());
     writeModel(dir, 'toy-mlp', '1.0.0', [
       {
         weights: [

@@ -49,7 +49,7 @@ beforeAll(async () => {
     'POST',
     '/api/v1/devices/bulk',
     S.adminToken,
-    'deviceId,kind,site,zone,tags\nhub1-smoke-01,smoke,hub1,hall,ceiling\nhub1-cam-01,camera,hub1,,\nhub2-smoke-01,smoke,hub2,,\nhub1-cam-tls,camera,hub1,,\nhub1-cam-revoked,camera,hub1,,\nhub1-door-01,door,hub1,,',
+    'deviceId,kind,site,zone,tags\nhub1-smoke-01,smoke,hub1,hall,ceiling\nhub1-cam-01,camera,hub1,,\nhub2-smoke-01,smoke,hub2,,\nhub1-cam-tls,camera,hub1,,\nhub1-cam-revoked,camera,hub1,,\nhub1-door-01,door,hub1,,\nhub1-smoke-login,smoke,hub1,,',
     'text/csv',
   );
   expect(bulk.status, bulk.text).toBe(201);
@@ -70,7 +70,8 @@ const device = (id: string, extra: IClientOptions = {}) => connect(S.mqttUrl, { 
 
 describe('MQTT authentication', () => {
   it('a provisioned device logs in with its password and publishes', async () => {
-    const a = { site: 'hub1', kind: 'smoke', deviceId: 'hub1-smoke-01' };
+    // A device no other test uses: its first login and first message, whatever ran before.
+    const a = { site: 'hub1', kind: 'smoke', deviceId: 'hub1-smoke-login' };
     const c = await device(a.deviceId);
     // Online from the moment it authenticates (its identity says which device it is; no will needed).
     await until(() => S.gw.states.get(a.deviceId)?.online, 'online at connect');
@@ -381,6 +382,11 @@ describe('HTTP API roles', () => {
 
 describe('secrets', () => {
   it('never appear in logs, API responses other than the one that issued them, or the database in clear', async () => {
+    // Secrets of every sort, issued here (other tests add theirs when they ran first): a principal's, a device's, a rotated one.
+    const p = await S.api('POST', '/api/v1/principals', S.adminToken, { id: 'secret-keeper', role: 'consumer', sites: ['hub1'] });
+    const d = await S.api('POST', '/api/v1/devices', S.adminToken, { deviceId: 'hub1-secret-01', kind: 'door', site: 'hub1' });
+    const r = await S.api('POST', '/api/v1/devices/hub1-secret-01/rotate', S.adminToken);
+    issuedSecrets.push(p.body.credentials.password, d.body.credentials.password, r.body.credentials.password);
     expect(issuedSecrets.length).toBeGreaterThan(8);
     const responses = [
       (await S.api('GET', '/api/v1/devices', S.adminToken)).text,
