@@ -25,28 +25,39 @@ function vigil(args: string[], token = eng): Promise<{ code: number | null; out:
   });
 }
 
-beforeAll(async () => {
-  gw = (await startTestGateway({ security: { allowAnonymous: false } })).gw;
-  const reg = gw.security.registry;
-  const ps = await reg.provisionMany(
-    Array.from({ length: 4 }, (_, i) => ({ deviceId: `cli-door-0${i + 1}`, kind: 'door', site: 'cli', zone: 'gate' })),
+/**
+ * Four doors of a site of their own, online and verifying the site's signed configs. Tests that change
+ * configurations each take a site, so their versions and histories do not depend on which ran first.
+ */
+async function doorSite(site: string): Promise<DoorSim[]> {
+  const ps = await gw.security.registry.provisionMany(
+    Array.from({ length: 4 }, (_, i) => ({ deviceId: `${site}-door-0${i + 1}`, kind: 'door', site, zone: 'gate' })),
     { id: 'test' },
   );
-  eng = (await reg.addPrincipal({ id: 'field-eng', role: 'engineer', sites: ['cli'] }, { id: 'test' })).token;
-  admin = (await reg.addPrincipal({ id: 'cli-admin', role: 'admin', sites: ['*'] }, { id: 'test' })).token;
-  const key = gw.configs.keys.get('cli').publicPem;
+  const key = gw.configs.keys.get(site).publicPem;
+  const out: DoorSim[] = [];
   for (const p of ps) {
     const s = new DoorSim({
       url: `mqtt://127.0.0.1:${gw.ports.mqtt}`,
-      site: 'cli',
+      site,
       deviceId: p.device.deviceId,
       ...p.credentials,
       configKey: key,
       failConfig: (c) => (c['unlockDurationS'] === 60 ? 'out of range for this lock' : undefined),
     });
     await s.start();
-    sims.push(s);
+    out.push(s);
   }
+  sims.push(...out);
+  return out;
+}
+
+beforeAll(async () => {
+  gw = (await startTestGateway({ security: { allowAnonymous: false } })).gw;
+  const reg = gw.security.registry;
+  eng = (await reg.addPrincipal({ id: 'field-eng', role: 'engineer', sites: ['cli', 'cfg-push', 'cfg-status', 'cfg-canary', 'cfg-typo'] }, { id: 'test' })).token;
+  admin = (await reg.addPrincipal({ id: 'cli-admin', role: 'admin', sites: ['*'] }, { id: 'test' })).token;
+  await doorSite('cli');
 });
 afterAll(async () => {
   await Promise.all(sims.map((s) => s.stop()));
@@ -55,11 +66,12 @@ afterAll(async () => {
 
 describe('vigil CLI', () => {
   it('config push to every door of a site, in waves, with progress; exit 0 when it converges', async () => {
+    const doors = await doorSite('cfg-push');
     const r = await vigil([
       'config',
       'push',
       '--site',
-      'cli',
+      'cfg-push',
       '--kind',
       'door',
       '--set',
@@ -75,24 +87,28 @@ describe('vigil CLI', () => {
     expect(r.out).toMatch(/rollout ro-\S+: 4 devices in 2 wave\(s\)/);
     expect(r.out).toMatch(/wave 1 \(canary\): 1\/1 in sync/);
     expect(r.out).toMatch(/completed/);
-    expect(sims.every((s) => s.config['heldOpenTimeoutS'] === 40 && (s.config['schedule'] as { from: number }).from === 6)).toBe(true);
+    expect(doors.every((s) => s.config['heldOpenTimeoutS'] === 40 && (s.config['schedule'] as { from: number }).from === 6)).toBe(true);
   });
 
   it('config status and history: readable tables, and --json for scripts', async () => {
-    const st = await vigil(['--json', 'config', 'status', '--site', 'cli']);
+    await doorSite('cfg-status');
+    const push = await vigil(['config', 'push', '--site', 'cfg-status', '--kind', 'door', '--set', 'heldOpenTimeoutS=40', '--canary', '25', '--note', 'night shift']);
+    expect(push.code, push.err).toBe(0);
+    const st = await vigil(['--json', 'config', 'status', '--site', 'cfg-status']);
     expect(st.code).toBe(0);
     expect((JSON.parse(st.out) as { devices: { status: string }[] }).devices.map((d) => d.status)).toEqual(['in_sync', 'in_sync', 'in_sync', 'in_sync']);
-    const h = await vigil(['config', 'history', 'cli-door-02']);
-    expect(h.out).toMatch(/cli-door-02: in_sync \(desired 1, reported 1\)/);
+    const h = await vigil(['config', 'history', 'cfg-status-door-02']);
+    expect(h.out).toMatch(/cfg-status-door-02: in_sync \(desired 1, reported 1\)/);
     expect(h.out).toMatch(/VERSION\s+AUTHOR\s+WHEN\s+ROLLOUT\s+NOTE\n1\s+field-eng\s+\S+\s+ro-\S+\s+night shift/);
   });
 
   it('a rollout that fails at the canary is rolled back: exit 1 with the reason', async () => {
+    await doorSite('cfg-canary');
     const r = await vigil([
       'config',
       'push',
       '--site',
-      'cli',
+      'cfg-canary',
       '--kind',
       'door',
       '--patch',
@@ -125,6 +141,8 @@ describe('vigil CLI', () => {
     const l = await vigil(['devices', 'list', '--site', 'cli']);
     expect(l.out).toMatch(/cli-door-01\s+door\s+cli\s+gate\s+enabled\s+true/);
     expect(l.out).toMatch(/cli-smoke-01\s+smoke\s+cli\s+hall\s+enabled\s+false/);
+    const pushed = await vigil(['config', 'push', '--device', 'cli-door-04', '--set', 'heldOpenTimeoutS=45']);
+    expect(pushed.code, pushed.err).toBe(0);
     const rb = await vigil(['config', 'rollback', 'cli-door-04']);
     expect(rb.code, rb.err).toBe(0);
     expect(rb.out).toMatch(/cli-door-04: rolled back, now desired version \d+/);
@@ -141,24 +159,30 @@ describe('vigil CLI', () => {
   });
 
   it('a typo in a setting is refused with a suggestion, and nothing is pushed; a push that changes nothing makes no version and says so', async () => {
-    const before = await vigil(['--json', 'config', 'history', 'cli-door-03']);
+    // Its own site: every door in sync, then one door made different from what the site push below will want.
+    await doorSite('cfg-typo');
+    const base = await vigil(['config', 'push', '--site', 'cfg-typo', '--kind', 'door', '--set', 'heldOpenTimeoutS=40', '--set', 'schedule.from=6']);
+    expect(base.code, base.err).toBe(0);
+    const ahead = await vigil(['config', 'push', '--device', 'cfg-typo-door-04', '--set', 'schedule.from=7']);
+    expect(ahead.code, ahead.err).toBe(0);
+    const before = await vigil(['--json', 'config', 'history', 'cfg-typo-door-03']);
     const versions = (JSON.parse(before.out) as { history: unknown[] }).history.length;
-    const typo = await vigil(['config', 'push', '--site', 'cli', '--kind', 'door', '--set', 'heldOpenTimoutS=50']);
+    const typo = await vigil(['config', 'push', '--site', 'cfg-typo', '--kind', 'door', '--set', 'heldOpenTimoutS=50']);
     expect(typo.code).toBe(2);
-    expect(typo.err).toMatch(/cli-door-01: heldOpenTimoutS: unknown setting "heldOpenTimoutS" for a door; did you mean "heldOpenTimeoutS"\?/);
-    const nested = await vigil(['config', 'push', '--device', 'cli-door-03', '--set', 'schedule.form=7']);
+    expect(typo.err).toMatch(/cfg-typo-door-01: heldOpenTimoutS: unknown setting "heldOpenTimoutS" for a door; did you mean "heldOpenTimeoutS"\?/);
+    const nested = await vigil(['config', 'push', '--device', 'cfg-typo-door-03', '--set', 'schedule.form=7']);
     expect(nested.code).toBe(2);
     expect(nested.err).toMatch(/schedule\.form: unknown setting "form" .*did you mean "from"\?/);
     const current = (JSON.parse(before.out) as { desired: Record<string, unknown> }).desired;
-    const same = await vigil(['config', 'push', '--device', 'cli-door-03', '--set', `heldOpenTimeoutS=${String(current['heldOpenTimeoutS'])}`]);
+    const same = await vigil(['config', 'push', '--device', 'cfg-typo-door-03', '--set', `heldOpenTimeoutS=${String(current['heldOpenTimeoutS'])}`]);
     expect(same.code, same.err).toBe(0);
-    expect(same.out).toMatch(/cli-door-03: nothing to change, it already has this configuration/);
-    // Site-wide: only the doors whose configuration changes are in the waves (one was rolled back above) ...
+    expect(same.out).toMatch(/cfg-typo-door-03: nothing to change, it already has this configuration/);
+    // Site-wide: only the doors whose configuration changes are in the waves (cfg-typo-door-04 differs) ...
     const push = [
       'config',
       'push',
       '--site',
-      'cli',
+      'cfg-typo',
       '--kind',
       'door',
       '--set',
@@ -173,7 +197,7 @@ describe('vigil CLI', () => {
     const all = await vigil(push);
     expect(all.code, all.err).toBe(0);
     expect(all.out).toMatch(/nothing to change: all 4 matching device\(s\) already have this configuration/);
-    const after = await vigil(['--json', 'config', 'history', 'cli-door-03']);
+    const after = await vigil(['--json', 'config', 'history', 'cfg-typo-door-03']);
     expect((JSON.parse(after.out) as { history: unknown[] }).history).toHaveLength(versions);
   });
 
