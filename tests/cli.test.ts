@@ -55,7 +55,8 @@ async function doorSite(site: string): Promise<DoorSim[]> {
 beforeAll(async () => {
   gw = (await startTestGateway({ security: { allowAnonymous: false } })).gw;
   const reg = gw.security.registry;
-  eng = (await reg.addPrincipal({ id: 'field-eng', role: 'engineer', sites: ['cli', 'cfg-push', 'cfg-status', 'cfg-canary', 'cfg-typo'] }, { id: 'test' })).token;
+  eng = (await reg.addPrincipal({ id: 'field-eng', role: 'engineer', sites: ['cli', 'cfg-push', 'cfg-status', 'cfg-canary', 'cfg-typo'] }, { id: 'test' }))
+    .token;
   admin = (await reg.addPrincipal({ id: 'cli-admin', role: 'admin', sites: ['*'] }, { id: 'test' })).token;
   await doorSite('cli');
 });
@@ -92,7 +93,20 @@ describe('vigil CLI', () => {
 
   it('config status and history: readable tables, and --json for scripts', async () => {
     await doorSite('cfg-status');
-    const push = await vigil(['config', 'push', '--site', 'cfg-status', '--kind', 'door', '--set', 'heldOpenTimeoutS=40', '--canary', '25', '--note', 'night shift']);
+    const push = await vigil([
+      'config',
+      'push',
+      '--site',
+      'cfg-status',
+      '--kind',
+      'door',
+      '--set',
+      'heldOpenTimeoutS=40',
+      '--canary',
+      '25',
+      '--note',
+      'night shift',
+    ]);
     expect(push.code, push.err).toBe(0);
     const st = await vigil(['--json', 'config', 'status', '--site', 'cfg-status']);
     expect(st.code).toBe(0);

@@ -67,7 +67,9 @@ beforeAll(async () => {
   // Doors are judged on rates (denials per minute, per ten minutes): their device time runs as fast as the
   // simulators (200×) from 08:00, so their traffic has its real rate whenever in the run a test looks at it.
   const doorClock = compressedClock(200, rushHour());
-  fleet.devices.push(...[1, 2].map((n) => createSim('door', { url: t.mqttUrl, site: 'det', deviceId: `det-door-0${n}`, speed: 200, seed: 11, now: doorClock })));
+  fleet.devices.push(
+    ...[1, 2].map((n) => createSim('door', { url: t.mqttUrl, site: 'det', deviceId: `det-door-0${n}`, speed: 200, seed: 11, now: doorClock })),
+  );
   await fleet.start();
   const rush = compressedClock(200, clockAt(8)());
   rushDoors = [1, 2].map((n) => createSim('door', { url: t.mqttUrl, site: 'det', deviceId: `det-door-rush-${n}`, speed: 200, seed: 11, now: rush }));
@@ -159,7 +161,11 @@ describe('shipped detectors', () => {
       createSim('smoke', { url: t.mqttUrl, site: 'det', deviceId: id, speed: 200, seed: 11, now: rushHour }),
     );
     for (const d of [a!, b!]) await d.start();
-    await until(() => fed.get('smoke-fire')!.filter((m) => m.deviceId === a!.id).length >= 30 && fed.get('smoke-fire')!.filter((m) => m.deviceId === b!.id).length >= 30, 'a baseline', 15_000);
+    await until(
+      () => fed.get('smoke-fire')!.filter((m) => m.deviceId === a!.id).length >= 30 && fed.get('smoke-fire')!.filter((m) => m.deviceId === b!.id).length >= 30,
+      'a baseline',
+      15_000,
+    );
     const fires = (id: string) => t.gw.alerts.store.query({ site: 'det', type: 'fire' }).filter((x) => x.deviceId === id);
     for (const nuisance of ['vape', 'cooking', 'toaster'] as const) {
       await b!.incident(nuisance);
