@@ -16,7 +16,7 @@ export const purposes: Record<string, string> = {
   'devices/kinds/camera/': 'smart camera: definition (its tamper events raise camera_tamper)',
   'devices/kinds/door/': 'door controller: definition, rules (forced entry, held open, brute force)',
   'devices/kinds/smoke/': 'smoke alarm: definition, rules (alarm, thresholds, smoulder, faults), two-stage fire confirmation',
-  'edge/': 'pure processing, no I/O: ingest, pipeline, device state, messages',
+  'edge/': 'pure processing, no I/O: ingest, pipeline, device state, messages, the listener mechanism',
   'edge/alerts/': 'the alert pipeline: rule stage, condition sources, engine, fleet health, model, store port',
   'edge/features/': 'feature extractors the detectors read, one per detector',
   'edge/inference/': 'detectors by name, manifests, decisions, the detector pipeline stage',

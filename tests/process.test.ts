@@ -71,6 +71,32 @@ describe('configuration', () => {
     ]);
   });
 
+  it('options that moved under kinds.<kind> are still read from a file and the environment, with a deprecation warning', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-cfg-old-'));
+    const file = join(dir, 'old.json');
+    writeFileSync(file, JSON.stringify({ alerts: { bruteForceDenials: 7 }, forward: { aggregateS: { smoke: 60 } } }));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const c = loadConfig({ file, env: { VIGIL_ALERTS_MAN_DOWN_STILL_S: '20' } });
+      expect(c.kinds['door']).toMatchObject({ bruteForceDenials: 7, bruteForceWindowS: 60 });
+      expect(c.kinds['smoke']).toMatchObject({ aggregateS: 60 });
+      expect(c.kinds['bodycam']).toMatchObject({ manDownStillS: 20 });
+      // The new place wins when both are given.
+      expect(
+        loadConfig({ env: {}, overrides: { kinds: { door: { bruteForceDenials: 3 } }, alerts: { bruteForceDenials: 9 } } as never }).kinds['door'],
+      ).toMatchObject({
+        bruteForceDenials: 3,
+      });
+      // process.emitWarning delivers on the next tick.
+      await new Promise<void>((r) => setImmediate(r));
+      expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/alerts\.bruteForceDenials .* is now kinds\.door\.bruteForceDenials/)]));
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('the README configuration reference is the one generated from the schema', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.split('<!-- config:start -->')[1]?.split('<!-- config:end -->')[0]?.trim();
