@@ -109,3 +109,16 @@ describe('simulated fleet', () => {
     expect(m.topic).toMatch(/^vigil\/v1\/sim1\/(camera|door|smoke|bodycam)\/sim1-\w+-\d\d\/telemetry$/);
   });
 });
+
+describe('fleet options', () => {
+  it('--devices sets the count of any simulated kind and wins over the per-kind flags; an unknown kind is a usage error', async () => {
+    const { Command } = await import('commander');
+    const { addFleetOptions, fleetShape } = await import('../simulators/cli-options.ts');
+    const defaults = { sites: 'hub1', camera: 1, door: 1, smoke: 1, bodycam: 1, speed: 1 };
+    const parse = (args: string[]) => fleetShape(addFleetOptions(new Command().exitOverride(), defaults).parse(args, { from: 'user' }).opts());
+    expect(parse(['--smoke', '3', '--devices', 'smoke=4,door=0']).perKind).toEqual({ camera: 1, door: 0, smoke: 4, bodycam: 1 });
+    expect(() =>
+      addFleetOptions(new Command().exitOverride().configureOutput({ writeErr: () => {} }), defaults).parse(['--devices', 'toaster=2'], { from: 'user' }),
+    ).toThrow(/unknown kind "toaster"; simulated kinds: camera, door, smoke, bodycam/);
+  });
+});
