@@ -67,8 +67,8 @@ export interface DeviceSpec<K extends string> {
   detector?: string;
   /** Forwarding defaults: telemetry summarised per window of this many seconds (0: every reading); `kinds.<kind>.aggregateS`. */
   aggregation?: { defaultS: number };
-  /** Commands the device accepts (name → parameters schema); the command channel validates against them. */
-  commands?: Record<string, z.ZodObject>;
+  /** Commands the device accepts on its `cmd` channel (name → what it takes and who may send it). */
+  commands?: Record<string, CommandSpec>;
 }
 
 export const statusSchema = z.object({
@@ -84,6 +84,28 @@ export const configReportedSchema = z.object({
   version: z.number().int().nonnegative(),
   status: z.enum(['applied', 'rejected']),
   reason: z.string().max(500).optional(),
+});
+
+/** A command a kind accepts (devices/kinds/<kind>: `commands`). */
+export interface CommandSpec {
+  title: string;
+  /** Its parameters (strict: an unknown parameter is refused). */
+  params: z.ZodObject;
+  /** Who may send it; default engineers and admins (of the device's site). */
+  roles?: readonly ('consumer' | 'engineer' | 'admin')[];
+  /** Refused while an alert of this type is open on the device, unless the parameters say `force: true`. */
+  refusedDuring?: string;
+  /** Seconds the device has to answer; default 10. */
+  timeoutS?: number;
+}
+
+/** What a device answers on `cmd/reply`: the command's id, how it went, and what it has to say. */
+export const commandReplySchema = z.object({
+  ts: envelope.ts,
+  id: z.string().min(1).max(64),
+  status: z.enum(['ok', 'error', 'rejected']),
+  data: z.record(z.string(), z.unknown()).optional(),
+  error: z.string().max(500).optional(),
 });
 
 export type FieldValue = number | boolean | string;
@@ -125,9 +147,10 @@ export interface DeviceDefinition<K extends string = string> {
     status: typeof statusSchema;
     config: z.ZodObject;
     configReported: typeof configReportedSchema;
-    /** Command name → parameters. */
-    commands: Record<string, z.ZodObject>;
+    commandReply: typeof commandReplySchema;
   };
+  /** Command name → its declaration, with `params` strict. */
+  commands: Record<string, CommandSpec & { params: z.ZodObject }>;
 }
 
 function eventTypeOf(e: z.ZodObject): string {
@@ -221,7 +244,8 @@ export function defineDevice<K extends string>(spec: DeviceSpec<K>): DeviceDefin
       // Strict: a typo in a setting is refused, not silently dropped (and a new version pushed for nothing).
       config: z.strictObject(configShape),
       configReported: configReportedSchema,
-      commands: Object.fromEntries(Object.entries(spec.commands ?? {}).map(([name, params]) => [name, z.strictObject(params.shape)])),
+      commandReply: commandReplySchema,
     },
+    commands: Object.fromEntries(Object.entries(spec.commands ?? {}).map(([name, c]) => [name, { ...c, params: z.strictObject(c.params.shape) }])),
   };
 }

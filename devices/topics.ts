@@ -9,9 +9,9 @@
 export const TOPIC_ROOT = 'vigil/v1';
 
 /** device → gateway */
-export const deviceChannels = ['telemetry', 'event', 'status', 'snapshot', 'config/reported'] as const;
+export const deviceChannels = ['telemetry', 'event', 'status', 'snapshot', 'config/reported', 'cmd/reply'] as const;
 /** gateway → device */
-export const gatewayChannels = ['config/desired', 'error'] as const;
+export const gatewayChannels = ['config/desired', 'error', 'cmd'] as const;
 
 export type DeviceChannel = (typeof deviceChannels)[number];
 export type GatewayChannel = (typeof gatewayChannels)[number];

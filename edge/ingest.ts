@@ -76,6 +76,8 @@ const schemaFor = (def: DeviceDefinition, channel: DeviceChannel) => {
       return def.schemas.status;
     case 'config/reported':
       return def.schemas.configReported;
+    case 'cmd/reply':
+      return def.schemas.commandReply;
     case 'snapshot':
       throw new Error('snapshots are binary');
   }

@@ -126,6 +126,25 @@ const migrations: string[] = [
      saved_at    INTEGER NOT NULL,
      PRIMARY KEY (model, device_id)
    );`,
+  // Device commands (gateway/commands): one row per command, from sending to the device's answer (or none).
+  `CREATE TABLE device_commands (
+     id          TEXT PRIMARY KEY,
+     device_id   TEXT NOT NULL,
+     site        TEXT NOT NULL,
+     kind        TEXT NOT NULL,
+     name        TEXT NOT NULL,
+     params      TEXT NOT NULL,
+     actor       TEXT NOT NULL,
+     via         TEXT NOT NULL,
+     state       TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'ok', 'error', 'rejected', 'timeout', 'expired')),
+     created_at  INTEGER NOT NULL,
+     sent_at     INTEGER,
+     deadline    INTEGER NOT NULL,
+     answered_at INTEGER,
+     reply       TEXT
+   );
+   CREATE INDEX device_commands_device ON device_commands (device_id, created_at);
+   CREATE INDEX device_commands_open ON device_commands (state, deadline);`,
 ];
 
 export function openStore(file: string): Db {

@@ -15,14 +15,18 @@ export const catalogue = {
   VIGIL_ERR_VALIDATION: [400, 'the request does not match the route schema; `details` lists each field'],
   VIGIL_ERR_BULK_INVALID: [400, 'a bulk file has problems; nothing was applied; `details` lists every bad line'],
   VIGIL_ERR_NOT_A_CAMERA: [400, 'the device is not a camera'],
+  VIGIL_ERR_UNKNOWN_COMMAND: [400, "the device's kind declares no such command; the message lists those it does"],
   VIGIL_ERR_UNAUTHORIZED: [401, 'no token, or a wrong or revoked one'],
   VIGIL_ERR_FORBIDDEN: [403, "the principal's role or sites do not allow it"],
   VIGIL_ERR_NOT_FOUND: [404, 'no such route, or an object that does not exist or is not yours'],
   VIGIL_ERR_DEVICE_NOT_FOUND: [404, "the device is not known, or not at the caller's sites"],
   VIGIL_ERR_ALERT_NOT_FOUND: [404, "the alert does not exist, or not at the caller's sites"],
+  VIGIL_ERR_COMMAND_NOT_FOUND: [404, "the command does not exist, or not at the caller's sites"],
   VIGIL_ERR_CONFLICT: [409, 'the object exists already'],
   VIGIL_ERR_ALERT_CLOSED: [409, 'the alert is resolved already'],
   VIGIL_ERR_MODEL_LOAD: [409, 'the model did not load; the running version keeps serving'],
+  VIGIL_ERR_DEVICE_OFFLINE: [409, 'the device is not connected and the command was not to be queued (ttlS 0)'],
+  VIGIL_ERR_COMMAND_REFUSED: [409, 'the command is refused in the present situation (an unlock during a forced entry without force)'],
   VIGIL_ERR_INTERNAL: [500, 'a bug or a broken box; the gateway log has the cause'],
   VIGIL_ERR_BUSY: [503, 'the box sheds load (secret checks queued); retry after a moment'],
 } as const satisfies Record<string, readonly [number, string]>;
@@ -39,6 +43,22 @@ export const DeviceNotFoundError = make('VIGIL_ERR_DEVICE_NOT_FOUND', 'device "%
 export const ConflictError = make('VIGIL_ERR_CONFLICT');
 export const ModelLoadError = make('VIGIL_ERR_MODEL_LOAD');
 export const BusyError = make('VIGIL_ERR_BUSY');
+export const UnknownCommandError = make('VIGIL_ERR_UNKNOWN_COMMAND');
+export const CommandNotFoundError = make('VIGIL_ERR_COMMAND_NOT_FOUND', 'command %s does not exist');
+export const DeviceOfflineError = make('VIGIL_ERR_DEVICE_OFFLINE');
+export const CommandRefusedError = make('VIGIL_ERR_COMMAND_REFUSED');
+
+/** A request whose fields are wrong, with each field's problem in `details`. */
+export class FieldsInvalidError extends Error {
+  readonly statusCode = catalogue.VIGIL_ERR_VALIDATION[0];
+  readonly code = 'VIGIL_ERR_VALIDATION';
+  constructor(
+    message: string,
+    readonly details: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
 
 /** A bulk file with problems: nothing was applied; `details` lists every bad line. */
 export class BulkInvalidError extends Error {

@@ -26,6 +26,8 @@ import { openBoxDb, Security } from './security/index.ts';
 import type { Db } from './db.ts';
 import type { Feature, FeatureContext } from './feature.ts';
 import { Inference } from './inference/index.ts';
+import { Commands } from './commands/index.ts';
+import { conditionKey } from '../edge/alerts/model.ts';
 import { Alerts } from './alerts/index.ts';
 import { Forwarding } from './forward/index.ts';
 import { Configs } from './configs/index.ts';
@@ -65,6 +67,7 @@ export class Gateway {
   readonly configs: Configs;
   readonly rollouts: Rollouts;
   readonly inference: Inference;
+  readonly commands: Commands;
   /** The box's database (vigil.db), opened here and handed to the features. */
   readonly db: Db;
   /** In start order; drained and stopped in reverse. */
@@ -131,6 +134,18 @@ export class Gateway {
     this.pipeline.use(this.alerts.pipeline.rules);
     this.pipeline.use(this.inference.detectors);
     this.pipeline.use(this.configs.tracker);
+    this.commands = new Commands({
+      db: this.db,
+      security: this.security,
+      states: this.states,
+      alertOpen: (deviceId, type) => {
+        const site = this.security.registry.getDevice(deviceId)?.site;
+        return !!site && !!this.alerts.store.findOpen(conditionKey({ site, deviceId, type }));
+      },
+      log: this.log.child({ module: 'commands' }),
+      now: opts.now,
+    });
+    this.pipeline.use(this.commands.tracker);
     this.pipeline.use(this.forwarding);
     this.#operatorMetrics();
     for (const s of opts.stages ?? []) this.pipeline.use(s);
@@ -179,6 +194,7 @@ export class Gateway {
       this.retention,
       this.alerts,
       this.configs,
+      this.commands,
       { name: 'rollouts', start: () => {}, drain: () => rollouts.stop(), stop: () => rollouts.stop() },
     ];
   }
@@ -276,6 +292,7 @@ export class Gateway {
           configs: this.configs,
           rollouts: this.rollouts,
           inference: this.inference,
+          commands: this.commands,
           persistence: this.persistence,
           now: this.now,
           allowAnonymous: this.config.security.allowAnonymous,

@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { ConfigError, configEntries, configMarkdown, loadConfig } from './config.ts';
 import { errorsMarkdown } from './errors.ts';
+import { commandsMarkdown } from './commands/index.ts';
 import { Gateway, VERSION } from './gateway.ts';
 import { InsecureFilesError } from './security/at-rest.ts';
 
@@ -16,9 +17,15 @@ const program = new Command('vigil-gateway')
   .option('--list-options', 'list every option with its environment variable and default, then exit')
   .option('--config-doc', 'print the configuration reference as a Markdown table (the README has it), then exit')
   .option('--errors-doc', 'print the error catalogue as a Markdown table (the README has it), then exit')
+  .option('--commands-doc', "print the devices' commands as a Markdown table (the README has it), then exit")
   .parse();
 
-const opts = program.opts<{ config?: string; printConfig?: boolean; listOptions?: boolean; configDoc?: boolean; errorsDoc?: boolean }>();
+const opts = program.opts<{ config?: string; printConfig?: boolean; listOptions?: boolean; configDoc?: boolean; errorsDoc?: boolean; commandsDoc?: boolean }>();
+
+if (opts.commandsDoc) {
+  console.log(commandsMarkdown());
+  process.exit(0);
+}
 
 if (opts.errorsDoc) {
   console.log(errorsMarkdown());

@@ -24,6 +24,7 @@ export const purposes: Record<string, string> = {
   'gateway/alerts/': 'alerts feature: SQLite store, MQTT publication and summary, operator commands',
   'gateway/broker/': 'aedes: hooks, publish steps, refusals, listeners, durable persistence, the aedes compatibility module',
   'gateway/cli/': 'the `vigil` CLI and what the command-line tools share (exit codes)',
+  'gateway/commands/': 'commands feature: device commands (RPC) declared per kind, delivery, answers, timeouts, queueing',
   'gateway/configs/': 'signed device configurations: versions, site keys, rollouts',
   'gateway/forward/': 'disk spool, InfluxDB forwarder, central MQTT uplink, line-protocol encoder, aggregation',
   'gateway/http/': 'fastify: the app, the vigil-auth plugin, shared schemas',

@@ -84,7 +84,7 @@ export abstract class SimDevice {
     return !!this.client?.connected;
   }
 
-  topic(channel: DeviceChannel | 'error' | 'config/desired'): string {
+  topic(channel: DeviceChannel | 'error' | 'config/desired' | 'cmd'): string {
     return deviceTopic(this.address, channel);
   }
 
@@ -161,7 +161,7 @@ export abstract class SimDevice {
     client.on('error', () => this.stats.errors++);
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     client.on('connect', () => {
-      void client.subscribeAsync([this.topic('error'), this.topic('config/desired')], { qos: 1 }).catch(() => {});
+      void client.subscribeAsync([this.topic('error'), this.topic('config/desired'), this.topic('cmd')], { qos: 1 }).catch(() => {});
       void this.publish('status', { online: true, firmware: this.opts.firmware ?? '1.4.2', uptime_s: 0 }, { retain: true }).catch(() => {});
       if (this.configVersion > 0) void this.publish('config/reported', { version: this.configVersion, status: 'applied' }).catch(() => {});
     });
@@ -198,8 +198,54 @@ export abstract class SimDevice {
     report('applied');
   }
 
+  /** Commands this device executed (a repeated id is answered again, not executed again). */
+  readonly commandsExecuted: { id: string; name: string; params: Record<string, unknown> }[] = [];
+  readonly #answers = new Map<string, Record<string, unknown>>();
+
+  /**
+   * Carry out one command of the kind (devices/kinds/<kind>: `commands`); the result is the reply's `data`.
+   * Throw to answer `error`. The base device knows none.
+   */
+  protected async command(name: string, _params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    throw new Error(`command "${name}" is not implemented by this device`);
+  }
+
+  /** At most once per id: a duplicate (QoS 1 redelivery, a retry) gets the first answer again. */
+  async #onCommand(payload: Buffer): Promise<void> {
+    let cmd: { id: string; name: string; params?: Record<string, unknown> };
+    try {
+      cmd = JSON.parse(payload.toString()) as typeof cmd;
+      if (typeof cmd.id !== 'string' || typeof cmd.name !== 'string') throw new Error('no id or name');
+    } catch {
+      return;
+    }
+    let answer = this.#answers.get(cmd.id);
+    if (!answer) {
+      const spec = this.def.commands[cmd.name];
+      const params = spec?.params.safeParse(cmd.params ?? {});
+      if (!spec || !params?.success) {
+        answer = {
+          id: cmd.id,
+          status: 'rejected',
+          error: spec ? `invalid parameters: ${params!.error!.issues.map((i) => i.path.join('.')).join(', ')}` : `unknown command "${cmd.name}"`,
+        };
+      } else {
+        this.commandsExecuted.push({ id: cmd.id, name: cmd.name, params: params.data as Record<string, unknown> });
+        try {
+          answer = { id: cmd.id, status: 'ok', data: await this.command(cmd.name, params.data as Record<string, unknown>) };
+        } catch (err) {
+          answer = { id: cmd.id, status: 'error', error: (err as Error).message };
+        }
+      }
+      this.#answers.set(cmd.id, answer);
+      if (this.#answers.size > 500) this.#answers.delete(this.#answers.keys().next().value!);
+    }
+    await this.publish('cmd/reply', answer).catch(() => {});
+  }
+
   protected onMessage(topic: string, payload: Buffer): void {
     if (topic === this.topic('config/desired')) return this.#onDesired(payload);
+    if (topic === this.topic('cmd')) return void this.#onCommand(payload);
     if (topic === this.topic('error')) {
       try {
         const e = JSON.parse(payload.toString()) as { code: string; message: string };

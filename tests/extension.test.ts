@@ -32,10 +32,10 @@ describe('a kind registered from outside the shipped tree', () => {
   });
 
   it('declares commands the command channel can validate', () => {
-    const cmds = getKind('gas')!.schemas.commands;
+    const cmds = getKind('gas')!.commands;
     expect(Object.keys(cmds)).toEqual(['self_test', 'hush']);
-    expect(cmds['hush']!.safeParse({ seconds: 60 }).success).toBe(true);
-    expect(cmds['hush']!.safeParse({ seconds: 60, extra: 1 }).success).toBe(false);
+    expect(cmds['hush']!.params.safeParse({ seconds: 60 }).success).toBe(true);
+    expect(cmds['hush']!.params.safeParse({ seconds: 60, extra: 1 }).success).toBe(false);
   });
 
   it('gets time-series field types from its schema and capabilities', () => {

@@ -103,6 +103,13 @@ describe('configuration', () => {
     expect(section, 'regenerate with: node --import tsx gateway/main.ts --config-doc').toBe(configMarkdown());
   });
 
+  it("the README command table is the kinds' declarations", async () => {
+    const { commandsMarkdown } = await import('../gateway/commands/index.ts');
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.split('<!-- commands:start -->')[1]?.split('<!-- commands:end -->')[0]?.trim();
+    expect(section, 'regenerate with: node --import tsx gateway/main.ts --commands-doc').toBe(commandsMarkdown());
+  });
+
   it('the README error table is the catalogue', async () => {
     const { errorsMarkdown } = await import('../gateway/errors.ts');
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');

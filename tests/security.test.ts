@@ -156,18 +156,20 @@ describe('authorization', () => {
     expect(denied.map((r) => r.target)).toEqual(expect.arrayContaining(['vigil/v1/hub1/smoke/hub1-smoke-01/event', 'vigil/v1/hub1/smoke/hub1-cam-01/event']));
   });
 
-  it('a device subscribes only to its own config/desired and error topics', async () => {
+  it('a device subscribes only to its own config/desired, cmd and error topics', async () => {
     const a = { site: 'hub1', kind: 'smoke', deviceId: 'hub1-smoke-01' };
     const c = await device(a.deviceId);
     const granted = await grantedQos(c, [
       deviceTopic(a, 'config/desired'),
       deviceTopic(a, 'error'),
+      deviceTopic(a, 'cmd'),
       '#',
       '$SYS/#',
       'vigil/v1/hub1/camera/hub1-cam-01/config/desired',
+      'vigil/v1/hub1/door/hub1-door-01/cmd',
       'vigil/v1/hub1/+/+/telemetry',
     ]);
-    expect(granted).toEqual([1, 1, 128, 128, 128, 128]);
+    expect(granted).toEqual([1, 1, 1, 128, 128, 128, 128, 128]);
     expect(c.connected).toBe(true);
     const denied = audits({ action: 'mqtt.subscribe', actor: a.deviceId, outcome: 'denied' }).map((r) => r.target);
     expect(denied).toEqual(expect.arrayContaining(['#', '$SYS/#', 'vigil/v1/hub1/+/+/telemetry']));

@@ -339,6 +339,41 @@ program
     }
   });
 
+program
+  .command('cmd <deviceId> <name>')
+  .description(
+    "send a command the device's kind declares (door: lock, unlock, hold_open_release; camera: snapshot, ptz_preset; bodycam: start_recording, start_stream, locate; smoke: hush, self_test) and wait for the answer",
+  )
+  .option('--param <key=value>', 'one parameter (repeatable), e.g. --param seconds=10', collect)
+  .option('--params <json>', 'all parameters as JSON')
+  .option('--wait <s>', 'seconds to wait for the answer (0: send and return)', numArg(0, 30), 10)
+  .option('--ttl <s>', 'keep it this long for an offline device (0: refuse if offline)', intArg(0, 86_400), 0)
+  .action(async (id: string, name: string, o: { param?: string[]; params?: string; wait: number; ttl: number }) => {
+    try {
+      const params: Record<string, unknown> = o.params ? parseJson(o.params, '--params') : {};
+      for (const kv of o.param ?? []) {
+        const i = kv.indexOf('=');
+        if (i < 1) throw new ApiError(400, `--param expects key=value, got "${kv}"`);
+        let v: unknown = kv.slice(i + 1);
+        try {
+          v = JSON.parse(v as string);
+        } catch {
+          /* a plain string */
+        }
+        params[kv.slice(0, i)] = v;
+      }
+      const c = await api('POST', `/api/v1/devices/${id}/commands`, { name, params, ttlS: o.ttl, waitS: o.wait });
+      out(c, () => {
+        const answer = c['reply']?.['error'] ?? (c['reply']?.['data'] ? JSON.stringify(c['reply']['data']) : '');
+        console.log(`${id} ${name}: ${c['state']}${answer ? ` ${answer}` : ''}  [${c['id']}]`);
+      });
+      // Sent, queued or answered ok is done; an answer of error or rejected, or none in time, failed.
+      if (['error', 'rejected', 'timeout', 'expired'].includes(String(c['state']))) process.exitCode = EXIT.failed;
+    } catch (err) {
+      fail(err);
+    }
+  });
+
 const alertsCmd = program.command('alerts').description('list, acknowledge, resolve and follow alerts');
 
 const alertLine = (a: Record<string, any>) =>

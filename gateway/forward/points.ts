@@ -156,6 +156,7 @@ const measurementOf: Record<DeviceMessage['channel'], string | undefined> = {
   status: 'status',
   'config/reported': 'config',
   snapshot: 'snapshots',
+  'cmd/reply': undefined, // not forwarded: commands are the box's own business (audited there)
 };
 
 export interface EncoderOptions {
@@ -220,6 +221,7 @@ export class LineEncoder {
 
   /** A device message as one point (telemetry: one per reading, or pass the fields of an aggregate to `aggregate`). */
   message(m: DeviceMessage, zone: string | null, fields?: Fields): Line | undefined {
+    if (m.channel === 'cmd/reply') return undefined;
     const tags: Record<string, string | null> = { site: m.site, zone, kind: m.kind, device: m.deviceId };
     let f: Fields;
     let cls: PointClass = 'telemetry';

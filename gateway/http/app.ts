@@ -31,6 +31,8 @@ import { configRoutes } from './routes/configs.ts';
 import { modelRoutes, sessionRoutes } from './routes/models.ts';
 import { cameraRoutes } from './routes/cameras.ts';
 import type { Inference } from '../inference/index.ts';
+import type { Commands } from '../commands/index.ts';
+import { commandRoutes } from './routes/commands.ts';
 import type { SqlitePersistence } from '../broker/persistence.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
@@ -43,6 +45,7 @@ export interface AppDeps extends HealthDeps {
   configs: Configs;
   rollouts: Rollouts;
   inference: Inference;
+  commands: Commands;
   /** Durable broker state, when the broker keeps it (GET /api/v1/broker/sessions). */
   persistence?: SqlitePersistence;
   /** The gateway's clock. */
@@ -145,6 +148,7 @@ export async function buildApp(deps: AppDeps) {
         { name: 'alerts', description: 'Alerts and their lifecycle' },
         { name: 'config', description: 'Signed device configurations and rollouts' },
         { name: 'models', description: 'Local detectors' },
+        { name: 'commands', description: 'Commands to devices (declared per kind), their answers' },
         { name: 'broker', description: 'MQTT sessions kept by the broker' },
       ],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
@@ -167,6 +171,7 @@ export async function buildApp(deps: AppDeps) {
       await api.register(sessionRoutes, { persistence: deps.persistence });
       await api.register(cameraRoutes, { security: deps.security, detectors: deps.inference.detectors, now: deps.now });
       await api.register(configRoutes, { configs: deps.configs, rollouts: deps.rollouts, registry: deps.security.registry });
+      await api.register(commandRoutes, { commands: deps.commands });
     },
     { prefix: '/api/v1' },
   );

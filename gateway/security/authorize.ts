@@ -3,7 +3,7 @@
  *
  * | identity | may subscribe to |
  * |---|---|
- * | device | its own `config/desired` and `error` topics, exactly |
+ * | device | its own `config/desired`, `cmd` and `error` topics, exactly |
  * | consumer, engineer, admin | filters under `vigil/v1/{site}/` for each granted site (`*`: `vigil/v1/#`) |
  * | anonymous (dev mode only) | anything |
  *
@@ -37,7 +37,7 @@ export function mayReceive(identity: Identity | undefined, topic: string): boole
   if (topic.startsWith('$')) return false;
   if (identity.type === 'device') {
     const a = { site: identity.site, kind: identity.kind, deviceId: identity.id };
-    return topic === deviceTopic(a, 'config/desired') || topic === deviceTopic(a, 'error');
+    return topic === deviceTopic(a, 'config/desired') || topic === deviceTopic(a, 'cmd') || topic === deviceTopic(a, 'error');
   }
   if (!topic.startsWith(TOPIC_ROOT + '/')) return false;
   const site = topic.slice(TOPIC_ROOT.length + 1).split('/')[0]!;
@@ -60,7 +60,7 @@ export function createAuthorizeSubscribe(identities: Identities, audit: AuditLog
       target: sub.topic,
       outcome: 'denied',
       address: remoteAddress(client),
-      detail: { reason: identity?.type === 'device' ? 'devices subscribe only to their own config/desired and error topics' : 'outside the sites granted' },
+      detail: { reason: identity?.type === 'device' ? 'devices subscribe only to their own config/desired, cmd and error topics' : 'outside the sites granted' },
     });
     done(null, null);
   };

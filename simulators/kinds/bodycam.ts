@@ -74,6 +74,26 @@ export class BodycamSim extends SimDevice {
     return { rate_hz: n, accel_g: accel.map(r3), gyro_dps: gyro.map(r3) };
   }
 
+  protected override async command(name: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    switch (name) {
+      case 'start_recording':
+        if (!this.#recording) {
+          this.#recording = true;
+          await this.publish('event', { type: 'recording_started', trigger: 'remote' });
+        }
+        return { recording: true };
+      case 'start_stream':
+        return { url: `rtsp://${this.id}.cams.example.invalid:8554/live` };
+      case 'locate': {
+        const t = this.telemetry();
+        await this.publish('telemetry', t, { qos: 0 });
+        return { gps: t['gps'] };
+      }
+      default:
+        return super.command(name, params);
+    }
+  }
+
   protected telemetry(): Record<string, unknown> {
     if (this.#posture === 'walking') {
       this.#heading = (this.#heading + this.rng.gauss(0, 15) + 360) % 360;

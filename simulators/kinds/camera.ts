@@ -56,6 +56,20 @@ export class CameraSim extends SimDevice {
     });
   }
 
+  #preset = 1;
+
+  protected override async command(name: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (name === 'snapshot') {
+      await this.sendSnapshot();
+      return { snapshot: 'published' };
+    }
+    if (name === 'ptz_preset') {
+      this.#preset = Number(params['preset']);
+      return { preset: this.#preset };
+    }
+    return super.command(name, params);
+  }
+
   async sendSnapshot(): Promise<void> {
     const jpeg = await this.#scene.frame(this.people, this.#tamper);
     await this.publish('snapshot', jpeg, { qos: 1 });

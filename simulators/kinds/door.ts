@@ -24,8 +24,29 @@ export class DoorSim extends SimDevice {
     }));
   }
 
+  /** Unlocked by a command until then (device time). */
+  #unlockedUntil = 0;
+
   protected telemetry(): Record<string, unknown> {
-    return { door: this.#open ? 'open' : 'closed', locked: !this.#open, mains_ok: true };
+    return { door: this.#open ? 'open' : 'closed', locked: !this.#open && this.now() >= this.#unlockedUntil, mains_ok: true };
+  }
+
+  protected override async command(name: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    switch (name) {
+      case 'lock':
+        this.#unlockedUntil = 0;
+        break;
+      case 'unlock':
+        this.#unlockedUntil = this.now() + Number(params['seconds']) * 1000;
+        break;
+      case 'hold_open_release':
+        break;
+      default:
+        return super.command(name, params);
+    }
+    await this.publishTelemetry();
+    const t = this.telemetry();
+    return { locked: t['locked'], ...(name === 'unlock' ? { until: new Date(this.#unlockedUntil).toISOString() } : {}) };
   }
 
   protected override schedule(): void {

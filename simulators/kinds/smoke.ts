@@ -48,6 +48,21 @@ export class SmokeSim extends SimDevice {
     };
   }
 
+  /** Sounder silenced until then (device time); the detector keeps sensing. */
+  #hushedUntil = 0;
+
+  protected override async command(name: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (name === 'hush') {
+      this.#hushedUntil = this.now() + Number(params['seconds']) * 1000;
+      return { hushedUntil: new Date(this.#hushedUntil).toISOString() };
+    }
+    if (name === 'self_test') {
+      await this.publish('event', { type: 'test', result: 'pass' });
+      return { result: 'pass' };
+    }
+    return super.command(name, params);
+  }
+
   protected override schedule(): void {
     // Weekly self-test, compressed like everything else.
     this.every(7 * 24 * 3600_000, () => this.publish('event', { type: 'test', result: 'pass' }));

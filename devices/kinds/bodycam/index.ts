@@ -77,4 +77,9 @@ export const bodycam = defineDevice({
     },
   },
   detector: 'man-down',
+  commands: {
+    start_recording: { title: 'Start recording', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
+    start_stream: { title: 'Start a live stream; the reply carries its URL', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
+    locate: { title: 'Report a GPS fix now', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
+  },
 });

@@ -46,4 +46,8 @@ export const camera = defineDevice({
   },
   capabilities: [reporting(30), snapshot(), tamper(['covered', 'defocused', 'moved', 'glare', 'dark', 'enclosure_opened'], 'camera_tamper')],
   detector: 'camera-scene',
+  commands: {
+    snapshot: { title: 'Take a snapshot now (published on the snapshot channel)', params: z.object({}) },
+    ptz_preset: { title: 'Move to a pan-tilt-zoom preset', params: z.object({ preset: z.number().int().min(1).max(255) }) },
+  },
 });

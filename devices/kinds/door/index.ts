@@ -49,5 +49,16 @@ export const door = defineDevice({
     access_anomaly: { severity: 'major', title: "The door model finds the access pattern unusual for this door's history." },
   },
   rules: [doorStateRule, bruteForceRule],
+  commands: {
+    lock: { title: 'Lock the door now', params: z.object({}) },
+    unlock: {
+      title: 'Unlock for a number of seconds',
+      params: z.object({ seconds: z.number().int().min(1).max(600).default(5), force: z.boolean().optional() }),
+      roles: ['engineer', 'admin'],
+      // Opening a door somebody forced would help whoever forced it: it takes a deliberate `force: true`.
+      refusedDuring: 'forced_entry',
+    },
+    hold_open_release: { title: 'Release a door held open (re-arm the held-open timer)', params: z.object({}) },
+  },
   detector: 'door-access',
 });

@@ -47,4 +47,11 @@ export const smoke = defineDevice({
   },
   rules: [fireRule, fireConfirmationRule, faultRule],
   detector: 'smoke',
+  commands: {
+    hush: {
+      title: 'Silence the sounder for a while (the detector keeps sensing)',
+      params: z.object({ seconds: z.number().int().min(10).max(900).default(300) }),
+    },
+    self_test: { title: 'Run the self-test (answered on the event channel too)', params: z.object({}) },
+  },
 });
