@@ -69,6 +69,8 @@ export interface DeviceSpec<K extends string> {
   aggregation?: { defaultS: number };
   /** Commands the device accepts on its `cmd` channel (name → what it takes and who may send it). */
   commands?: Record<string, CommandSpec>;
+  /** Automation: when an alert of this type is raised on a device of the kind, the gateway sends it this command. */
+  onAlert?: Record<string, { command: string; params?: Record<string, unknown> }>;
 }
 
 export const statusSchema = z.object({
@@ -151,6 +153,7 @@ export interface DeviceDefinition<K extends string = string> {
   };
   /** Command name → its declaration, with `params` strict. */
   commands: Record<string, CommandSpec & { params: z.ZodObject }>;
+  onAlert: Record<string, { command: string; params?: Record<string, unknown> }>;
 }
 
 function eventTypeOf(e: z.ZodObject): string {
@@ -205,6 +208,10 @@ export function defineDevice<K extends string>(spec: DeviceSpec<K>): DeviceDefin
     }
   }
 
+  for (const [type, act] of Object.entries(spec.onAlert ?? {})) {
+    if (!(type in alerts)) problems.push(`onAlert names alert type "${type}", which the kind does not declare`);
+    if (!spec.commands?.[act.command]) problems.push(`onAlert "${type}" sends "${act.command}", which the kind does not declare as a command`);
+  }
   const eventTypes = events.map(eventTypeOf);
   const dup = eventTypes.filter((t, i) => eventTypes.indexOf(t) !== i);
   if (dup.length) problems.push(`duplicate event types: ${[...new Set(dup)].join(', ')}`);
@@ -246,6 +253,7 @@ export function defineDevice<K extends string>(spec: DeviceSpec<K>): DeviceDefin
       configReported: configReportedSchema,
       commandReply: commandReplySchema,
     },
+    onAlert: spec.onAlert ?? {},
     commands: Object.fromEntries(Object.entries(spec.commands ?? {}).map(([name, c]) => [name, { ...c, params: z.strictObject(c.params.shape) }])),
   };
 }

@@ -146,6 +146,9 @@ export class Gateway {
       now: opts.now,
     });
     this.pipeline.use(this.commands.tracker);
+    this.alerts.onChange(({ alert, event }) => {
+      if (event === 'raised' || event === 'reopened') this.commands.alertRaised(alert);
+    });
     this.pipeline.use(this.forwarding);
     this.#operatorMetrics();
     for (const s of opts.stages ?? []) this.pipeline.use(s);

@@ -220,6 +220,18 @@ describe('device commands', () => {
     expect(door.commandsExecuted.length).toBe(before);
   });
 
+  it("automation: an SOS raised on a body camera has the gateway start the officer's recording (the kind's onAlert)", async () => {
+    await sims.get('cmd-bodycam-01')!.publish('event', { type: 'sos', pressed: true });
+    const auto = await until(
+      () => t.gw.commands.list('cmd-bodycam-01').find((c) => c.actor === 'gateway' && c.via.startsWith('alert:') && c.state === 'ok'),
+      'start_recording sent by the gateway and answered',
+    );
+    expect(auto).toMatchObject({ name: 'start_recording', reply: { data: { recording: true } } });
+    const alert = t.gw.alerts.store.query({ site, type: 'sos' }).find((a) => a.deviceId === 'cmd-bodycam-01')!;
+    expect(auto.via).toBe(`alert:${alert.id}`);
+    expect(t.gw.security.audit.query({ action: 'device.command', actor: 'gateway', limit: 50 }).some((r) => r.detail['id'] === auto.id)).toBe(true);
+  });
+
   it('the vigil CLI sends a command and waits for the answer; a refusal has its exit code', async () => {
     const vigil = (args: string[], token: string) =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {

@@ -228,6 +228,21 @@ export class Commands implements Feature {
     return this.get(id)!;
   }
 
+  /**
+   * Automation (devices/kinds/<kind>: `onAlert`): an alert raised on a device whose kind says so sends it a
+   * command, as the gateway, kept for a minute if the device is offline. A refusal is logged, never thrown.
+   */
+  alertRaised(a: { deviceId: string; kind: string; type: string; id: string }): CommandRecord | undefined {
+    const act = getKind(a.kind)?.onAlert[a.type];
+    if (!act) return undefined;
+    try {
+      return this.send(a.deviceId, { name: act.command, params: act.params, ttlS: 60 }, { id: 'gateway', role: 'admin', sites: ['*'], via: `alert:${a.id}` });
+    } catch (err) {
+      this.#d.log.warn({ device: a.deviceId, alert: a.id, command: act.command, err: (err as Error).message }, 'automatic command not sent');
+      return undefined;
+    }
+  }
+
   /** Resolves once the command is settled, or with its state as it is after `ms`. */
   async wait(id: string, ms: number): Promise<CommandRecord> {
     const settledNow = () => {

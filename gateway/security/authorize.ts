@@ -60,7 +60,9 @@ export function createAuthorizeSubscribe(identities: Identities, audit: AuditLog
       target: sub.topic,
       outcome: 'denied',
       address: remoteAddress(client),
-      detail: { reason: identity?.type === 'device' ? 'devices subscribe only to their own config/desired, cmd and error topics' : 'outside the sites granted' },
+      detail: {
+        reason: identity?.type === 'device' ? 'devices subscribe only to their own config/desired, cmd and error topics' : 'outside the sites granted',
+      },
     });
     done(null, null);
   };

@@ -82,4 +82,6 @@ export const bodycam = defineDevice({
     start_stream: { title: 'Start a live stream; the reply carries its URL', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
     locate: { title: 'Report a GPS fix now', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
   },
+  // The officer's own camera records what happens to them.
+  onAlert: { man_down: { command: 'start_recording' }, sos: { command: 'start_recording' } },
 });
