@@ -439,6 +439,24 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
         })
         .strict()
         .prefault({}),
+      evidence: z
+        .object({
+          alertTypes: z
+            .array(z.string())
+            .default(['fire', 'forced_entry', 'man_down', 'sos', 'camera_tamper', 'brute_force'])
+            .describe("Alert types for which the box gathers snapshots from the zone's cameras (and the officer's body camera) when raised."),
+          collectS: z.number().min(1).max(300).default(20).describe('Seconds a device has to send the snapshot it was asked for.'),
+          maxItemsPerAlert: z.number().int().min(1).max(50).default(6).describe('Snapshots attached to one alert at most.'),
+          retentionDays: z.number().min(0).default(90).describe('Evidence older than this is removed (0 = kept).'),
+          maxBytes: z
+            .number()
+            .int()
+            .min(1_048_576)
+            .default(536_870_912)
+            .describe('Evidence kept on the box at most, bytes; beyond it the oldest items go first.'),
+        })
+        .strict()
+        .prefault({}),
       retention: z
         .object({
           auditDays: z

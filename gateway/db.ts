@@ -145,6 +145,28 @@ const migrations: string[] = [
    );
    CREATE INDEX device_commands_device ON device_commands (device_id, created_at);
    CREATE INDEX device_commands_open ON device_commands (state, deadline);`,
+  // Evidence gathered for alerts (gateway/evidence): the bytes with their sha256, and who viewed each item (chain of custody).
+  `CREATE TABLE evidence (
+     id         TEXT PRIMARY KEY,
+     alert_id   TEXT NOT NULL,
+     site       TEXT NOT NULL,
+     zone       TEXT,
+     device_id  TEXT NOT NULL,
+     ts         INTEGER NOT NULL,
+     sha256     TEXT NOT NULL,
+     bytes      INTEGER NOT NULL,
+     jpeg       BLOB NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX evidence_alert ON evidence (alert_id);
+   CREATE INDEX evidence_created ON evidence (created_at);
+   CREATE TABLE evidence_views (
+     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+     evidence_id TEXT NOT NULL,
+     actor       TEXT NOT NULL,
+     address     TEXT,
+     ts          INTEGER NOT NULL
+   );`,
 ];
 
 export function openStore(file: string): Db {

@@ -27,6 +27,7 @@ import type { Db } from './db.ts';
 import type { Feature, FeatureContext } from './feature.ts';
 import { Inference } from './inference/index.ts';
 import { Commands } from './commands/index.ts';
+import { Evidence } from './evidence/index.ts';
 import { conditionKey } from '../edge/alerts/model.ts';
 import { Alerts } from './alerts/index.ts';
 import { Forwarding } from './forward/index.ts';
@@ -68,6 +69,7 @@ export class Gateway {
   readonly rollouts: Rollouts;
   readonly inference: Inference;
   readonly commands: Commands;
+  readonly evidence: Evidence;
   /** The box's database (vigil.db), opened here and handed to the features. */
   readonly db: Db;
   /** In start order; drained and stopped in reverse. */
@@ -146,8 +148,26 @@ export class Gateway {
       now: opts.now,
     });
     this.pipeline.use(this.commands.tracker);
+    this.evidence = new Evidence({
+      config: this.config.evidence,
+      db: this.db,
+      security: this.security,
+      commands: this.commands,
+      attach: (alertId, item) => {
+        try {
+          this.alerts.pipeline.engine.attachEvidence(alertId, { ...item });
+        } catch (err) {
+          this.log.warn({ alertId, evidence: item.id, err: (err as Error).message }, 'evidence not attached');
+        }
+      },
+      log: this.log.child({ module: 'evidence' }),
+      now: opts.now,
+    });
+    this.pipeline.use(this.evidence.collector);
     this.alerts.onChange(({ alert, event }) => {
-      if (event === 'raised' || event === 'reopened') this.commands.alertRaised(alert);
+      if (event !== 'raised' && event !== 'reopened') return;
+      this.commands.alertRaised(alert);
+      this.evidence.alertRaised(alert);
     });
     this.pipeline.use(this.forwarding);
     this.#operatorMetrics();
@@ -198,6 +218,7 @@ export class Gateway {
       this.alerts,
       this.configs,
       this.commands,
+      this.evidence,
       { name: 'rollouts', start: () => {}, drain: () => rollouts.stop(), stop: () => rollouts.stop() },
     ];
   }
@@ -296,6 +317,7 @@ export class Gateway {
           rollouts: this.rollouts,
           inference: this.inference,
           commands: this.commands,
+          evidence: this.evidence,
           persistence: this.persistence,
           now: this.now,
           allowAnonymous: this.config.security.allowAnonymous,

@@ -26,6 +26,7 @@ export const purposes: Record<string, string> = {
   'gateway/cli/': 'the `vigil` CLI and what the command-line tools share (exit codes)',
   'gateway/commands/': 'commands feature: device commands (RPC) declared per kind, delivery, answers, timeouts, queueing',
   'gateway/configs/': 'signed device configurations: versions, site keys, rollouts',
+  'gateway/evidence/': 'evidence feature: snapshots gathered for alerts, sha256, views (chain of custody), retention',
   'gateway/forward/': 'disk spool, InfluxDB forwarder, central MQTT uplink, line-protocol encoder, aggregation',
   'gateway/http/': 'fastify: the app, the vigil-auth plugin, shared schemas',
   'gateway/http/routes/': 'one plugin per resource',

@@ -94,7 +94,8 @@ export class AlertEngine {
       open.lastSeenAt = now;
       open.clearSince = null;
       open.reason = c.reason;
-      open.evidence = c.evidence ?? open.evidence;
+      // What a condition says replaces what it said before; evidence gathered for the alert (items) stays.
+      open.evidence = { ...(c.evidence ?? open.evidence), ...(open.evidence['items'] ? { items: open.evidence['items'] } : {}) };
       open.version++;
       this.#emit(open, 'updated', 'gateway');
       return open;
@@ -179,6 +180,15 @@ export class AlertEngine {
   #get(id: string): AlertRecord {
     const a = this.#store.get(id);
     if (!a) throw new AlertError(`alert ${id} does not exist`, 'VIGIL_ERR_ALERT_NOT_FOUND');
+    return a;
+  }
+
+  /** Attach an item of evidence (a snapshot taken for the alert) to `evidence.items`; published at once. */
+  attachEvidence(id: string, item: Record<string, unknown>): AlertRecord {
+    const a = this.#get(id);
+    const items = Array.isArray(a.evidence['items']) ? (a.evidence['items'] as unknown[]) : [];
+    Object.assign(a, { evidence: { ...a.evidence, items: [...items, item] }, version: a.version + 1 });
+    this.#emit(a, 'evidence_attached', 'gateway', { item });
     return a;
   }
 

@@ -25,7 +25,17 @@ export type AlertState = (typeof alertStates)[number];
 export const openStates: readonly AlertState[] = ['raised', 'acknowledged'];
 
 /** What happened to an alert; each publication and history row carries one. */
-export const alertEvents = ['raised', 'updated', 'reopened', 'escalated', 'reinforcement_requested', 'acknowledged', 'resolved', 'auto_resolved'] as const;
+export const alertEvents = [
+  'raised',
+  'updated',
+  'reopened',
+  'escalated',
+  'reinforcement_requested',
+  'acknowledged',
+  'resolved',
+  'auto_resolved',
+  'evidence_attached',
+] as const;
 export type AlertEvent = (typeof alertEvents)[number];
 
 export const alertSchema = z.object({

@@ -33,6 +33,8 @@ import { cameraRoutes } from './routes/cameras.ts';
 import type { Inference } from '../inference/index.ts';
 import type { Commands } from '../commands/index.ts';
 import { commandRoutes } from './routes/commands.ts';
+import type { Evidence } from '../evidence/index.ts';
+import { evidenceRoutes } from './routes/evidence.ts';
 import type { SqlitePersistence } from '../broker/persistence.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
@@ -46,6 +48,7 @@ export interface AppDeps extends HealthDeps {
   rollouts: Rollouts;
   inference: Inference;
   commands: Commands;
+  evidence: Evidence;
   /** Durable broker state, when the broker keeps it (GET /api/v1/broker/sessions). */
   persistence?: SqlitePersistence;
   /** The gateway's clock. */
@@ -149,6 +152,7 @@ export async function buildApp(deps: AppDeps) {
         { name: 'config', description: 'Signed device configurations and rollouts' },
         { name: 'models', description: 'Local detectors' },
         { name: 'commands', description: 'Commands to devices (declared per kind), their answers' },
+        { name: 'evidence', description: 'Snapshots gathered for alerts, and who viewed them' },
         { name: 'broker', description: 'MQTT sessions kept by the broker' },
       ],
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
@@ -172,6 +176,7 @@ export async function buildApp(deps: AppDeps) {
       await api.register(cameraRoutes, { security: deps.security, detectors: deps.inference.detectors, now: deps.now });
       await api.register(configRoutes, { configs: deps.configs, rollouts: deps.rollouts, registry: deps.security.registry });
       await api.register(commandRoutes, { commands: deps.commands });
+      await api.register(evidenceRoutes, { evidence: deps.evidence, security: deps.security });
     },
     { prefix: '/api/v1' },
   );

@@ -82,6 +82,10 @@ export class BodycamSim extends SimDevice {
           await this.publish('event', { type: 'recording_started', trigger: 'remote' });
         }
         return { recording: true };
+      case 'snapshot': {
+        await this.sendSnapshot();
+        return { snapshot: 'published' };
+      }
       case 'start_stream':
         return { url: `rtsp://${this.id}.cams.example.invalid:8554/live` };
       case 'locate': {

@@ -78,6 +78,7 @@ export const bodycam = defineDevice({
   },
   detector: 'man-down',
   commands: {
+    snapshot: { title: 'Take a snapshot now (published on the snapshot channel)', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
     start_recording: { title: 'Start recording', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
     start_stream: { title: 'Start a live stream; the reply carries its URL', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
     locate: { title: 'Report a GPS fix now', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
