@@ -29,6 +29,7 @@ import { Inference } from './inference/index.ts';
 import { Commands } from './commands/index.ts';
 import { Evidence } from './evidence/index.ts';
 import { conditionKey } from '../edge/alerts/model.ts';
+import { alertTimes } from '../edge/alerts/sla.ts';
 import { Alerts } from './alerts/index.ts';
 import { Forwarding } from './forward/index.ts';
 import { Configs } from './configs/index.ts';
@@ -164,6 +165,14 @@ export class Gateway {
       now: opts.now,
     });
     this.pipeline.use(this.evidence.collector);
+    // The 1-3-5 rule measured as it happens (GET /api/v1/sla reports it over a window).
+    this.alerts.onChange(({ alert, event }) => {
+      const { toAckS, toResolveS } = alertTimes(alert);
+      const labels = { site: alert.site, type: alert.type, severity: alert.baseSeverity };
+      if (event === 'acknowledged' && toAckS !== null) this.metrics.alertTimeToAck.observe(labels, toAckS);
+      if ((event === 'resolved' || event === 'auto_resolved') && toResolveS !== null)
+        this.metrics.alertTimeToResolve.observe({ ...labels, by: event === 'resolved' ? 'operator' : 'auto' }, toResolveS);
+    });
     this.alerts.onChange(({ alert, event }) => {
       if (event !== 'raised' && event !== 'reopened') return;
       this.commands.alertRaised(alert);

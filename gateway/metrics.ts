@@ -130,6 +130,20 @@ export function createMetrics(opts: { defaults?: boolean; gatewayId?: string; ve
         this.set(sources.queued?.() ?? 0);
       },
     }),
+    alertTimeToAck: new Histogram({
+      name: 'vigil_alert_time_to_ack_seconds',
+      help: 'From an alert being raised to its acknowledgement (the 1 of 1-3-5), by site, type and base severity.',
+      labelNames: ['site', 'type', 'severity'] as const,
+      buckets: [10, 30, 60, 120, 180, 300, 600, 1800, 3600],
+      registers: [registry],
+    }),
+    alertTimeToResolve: new Histogram({
+      name: 'vigil_alert_time_to_resolve_seconds',
+      help: 'From an alert being raised to its resolution (the 3 and 5 of 1-3-5), by site, type, base severity and who resolved it (operator or auto).',
+      labelNames: ['site', 'type', 'severity', 'by'] as const,
+      buckets: [10, 30, 60, 120, 180, 300, 600, 1800, 3600],
+      registers: [registry],
+    }),
     ingestSeconds: new Histogram({
       name: 'vigil_ingest_ack_seconds',
       help: 'From a PUBLISH reaching the gateway to its hand-over to the broker (the PUBACK for QoS 1): validation, pipeline and, for QoS 1, the durable spool commit; by QoS.',

@@ -17,7 +17,7 @@ export const purposes: Record<string, string> = {
   'devices/kinds/door/': 'door controller: definition, rules (forced entry, held open, brute force)',
   'devices/kinds/smoke/': 'smoke alarm: definition, rules (alarm, thresholds, smoulder, faults), two-stage fire confirmation',
   'edge/': 'pure processing, no I/O: ingest, pipeline, device state, messages, the listener mechanism',
-  'edge/alerts/': 'the alert pipeline: rule stage, condition sources, engine, fleet health, model, store port',
+  'edge/alerts/': 'the alert pipeline: rule stage, condition sources, engine, fleet health, model, store port, the 1-3-5 measures',
   'edge/features/': 'feature extractors the detectors read, one per detector',
   'edge/inference/': 'detectors by name, manifests, decisions, the detector pipeline stage',
   'gateway/': 'the composition root (gateway.ts), features, config, database, errors, backup, retention, metrics, entry points',

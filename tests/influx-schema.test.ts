@@ -60,6 +60,11 @@ describe('the InfluxDB schema, on a strict engine', () => {
         gps: { lat: 51.501234, lon: -0.141234, accuracy_m: 4 },
         battery_pct: 77,
       });
+      // An alert acknowledged and resolved: its points carry the 1-3-5 figures.
+      await pub({ site: 'hub1', kind: 'door', deviceId: 'door-x' }, 'event', { type: 'forced_open' });
+      const forced = await until(() => t.gw.alerts.store.query({ type: 'forced_entry' }).find((a) => a.deviceId === 'door-x'), 'forced_entry');
+      t.gw.alerts.act('ack', forced.id, { id: 'test', sites: ['*'], via: 'http' });
+      t.gw.alerts.act('resolve', forced.id, { id: 'test', sites: ['*'], via: 'http' });
       await until(() => t.gw.forwarding.spool.depth > 300, 'fleet points spooled', 20_000);
       // Cameras aggregated over 1-s windows: the first closes within a second or two.
       await until(() => t.gw.forwarding.spool.head(100_000, 1e9).some((r) => r.line.startsWith('camera_agg,')), 'a camera aggregate', 20_000);
@@ -93,7 +98,7 @@ describe('the InfluxDB schema, on a strict engine', () => {
         uptime_s: 'integer',
         open_alerts: 'integer',
       });
-      expect(types['alerts']).toMatchObject({ age_s: 'float', version: 'integer' });
+      expect(types['alerts']).toMatchObject({ age_s: 'float', version: 'integer', time_to_ack_s: 'float', time_to_resolve_s: 'float' });
       expect(types['coverage']).toMatchObject({ healthy: 'integer', registered: 'integer', ratio: 'float' });
       for (const file of ['vigil-edge.json', 'vigil-box-health.json']) {
         const dash = JSON.parse(readFileSync(new URL(`../deploy/grafana/dashboards/${file}`, import.meta.url), 'utf8')) as {

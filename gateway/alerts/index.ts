@@ -18,6 +18,7 @@ import type { Logger } from '../logger.ts';
 import type { Security } from '../security/index.ts';
 import { grants, remoteAddress } from '../security/identity.ts';
 import { SqliteAlertStore } from './sqlite-store.ts';
+import { slaReport, type SlaMarks, type SlaRow } from '../../edge/alerts/sla.ts';
 import type { Feature, FeatureContext } from '../feature.ts';
 
 export const commandSchema = z.object({
@@ -167,6 +168,18 @@ export class Alerts implements Feature {
         };
       }),
     };
+  }
+
+  /**
+   * The 1-3-5 rule over alerts raised since `since` at the sites given: marks from alerts.escalation
+   * (respond = ackS, handle = reinforceS, reinforcement = reescalateS).
+   */
+  sla(q: { sites: string[]; site?: string; since?: number }): { since: number; marks: SlaMarks; rows: SlaRow[] } {
+    const e = this.#deps.config.alerts.escalation;
+    const since = q.since ?? this.#now() - 7 * 86_400_000;
+    const marks = { respondS: e.ackS, handleS: e.reinforceS, reinforceS: e.reescalateS };
+    const all = this.store.query({ since, limit: 100_000, ...(q.site ? { site: q.site } : {}) }).filter((a) => grants(q.sites, a.site));
+    return { since, marks, rows: slaReport(all, marks, this.#now()) };
   }
 
   /** Acknowledge or resolve for a person; checks their site grant and audits it. */

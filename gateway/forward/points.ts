@@ -13,6 +13,7 @@
  *   pseudonym per key), GPS coarsened — or forwarded, or dropped.
  * Millisecond timestamps (the device's measurement time); escaping is the official client's Point.
  */
+import { alertTimes } from '../../edge/alerts/sla.ts';
 import { createHmac } from 'node:crypto';
 import { Point } from '@influxdata/influxdb-client';
 import { z } from 'zod';
@@ -58,6 +59,8 @@ const computed: Record<string, FieldType> = {
   repeat_count: 'integer',
   escalation_level: 'integer',
   age_s: 'float',
+  time_to_ack_s: 'float',
+  time_to_resolve_s: 'float',
 };
 
 type JsonSchema = {
@@ -262,6 +265,10 @@ export class LineEncoder {
         repeat_count: a.repeatCount,
         escalation_level: a.escalationLevel,
         age_s: Math.max(0, (ts - a.raisedAt) / 1000),
+        // The 1-3-5 figures, once there are: dashboards chart them per site and type.
+        ...Object.fromEntries(
+          Object.entries({ time_to_ack_s: alertTimes(a).toAckS, time_to_resolve_s: alertTimes(a).toResolveS }).filter(([, v]) => v !== null),
+        ),
       },
       ts,
       computed,

@@ -117,5 +117,8 @@ export async function getJson<T = Record<string, unknown>>(url: string): Promise
 /** /metrics of a gateway, without the `gateway` label every series carries (tests/metrics.test.ts checks that label). */
 export async function scrape(base: string): Promise<string> {
   const text = await (await fetch(`${base}/metrics`)).text();
-  return text.replace(/,gateway="[^"]*"/g, '').replace(/\{gateway="[^"]*"\}/g, '');
+  return text
+    .replace(/,gateway="[^"]*"/g, '')
+    .replace(/\{gateway="[^"]*",/g, '{')
+    .replace(/\{gateway="[^"]*"\}/g, '');
 }

@@ -100,4 +100,49 @@ export const alertRoutes: FastifyPluginAsyncZod<{ alerts: Alerts }> = async (app
       },
     );
   }
+
+  app.get(
+    '/sla',
+    {
+      config: { roles: anyRole },
+      schema: {
+        tags: ['alerts'],
+        summary:
+          'The 1-3-5 rule measured per site and alert type over alerts raised since `since` (default 7 days): shares in time, time to acknowledge and resolve',
+        querystring: z.object({
+          site: z.string().optional(),
+          since: z.iso.datetime({ offset: true }).optional().describe('raised at or after (default: 7 days ago)'),
+        }),
+        response: {
+          200: z.object({
+            since: z.string(),
+            marks: z
+              .object({ respondS: z.number(), handleS: z.number(), reinforceS: z.number() })
+              .describe('acknowledged within respondS, resolved within handleS / reinforceS'),
+            rows: z.array(
+              z.object({
+                site: z.string(),
+                type: z.string(),
+                alerts: z.number(),
+                acknowledged: z.number(),
+                resolved: z.number(),
+                respondedInTime: z.number().describe('share (0..1) acknowledged within respondS; an alert still open past the mark counts as missed'),
+                handledInTime: z.number(),
+                handledByReinforcementMark: z.number(),
+                toAckP50S: z.number().nullable(),
+                toAckP90S: z.number().nullable(),
+                toResolveP50S: z.number().nullable(),
+                toResolveP90S: z.number().nullable(),
+              }),
+            ),
+          }),
+          ...errors,
+        },
+      },
+    },
+    async (req) => {
+      const r = alerts.sla({ sites: req.principal!.sites, site: req.query.site, ...(req.query.since ? { since: Date.parse(req.query.since) } : {}) });
+      return { ...r, since: new Date(r.since).toISOString() };
+    },
+  );
 };
