@@ -125,16 +125,18 @@ export class Alerts implements Feature {
     clearInterval(this.#timer);
   }
 
+  /** On MQTT first (the operators' alert does not wait for anyone), then to the listeners (forwarding, automation, measures). */
   #publish(a: AlertRecord, event: AlertEvent, actor: string): void {
-    this.#changes.emit({ alert: a, event, actor });
     const broker = this.#broker;
-    if (!broker) return;
-    const body = Buffer.from(JSON.stringify({ event, actor, ...toAlert(a) }));
-    const send = (topic: string, retain = false) => broker.publish({ cmd: 'publish', topic, payload: body, qos: 1, retain, dup: false }, () => {});
-    send(alertTopic(a));
-    if (event === 'escalated') send(escalationTopic(a, 'escalated'));
-    if (event === 'reinforcement_requested') send(escalationTopic(a, 'reinforcement'));
-    this.#publishSummary(a.site);
+    if (broker) {
+      const body = Buffer.from(JSON.stringify({ event, actor, ...toAlert(a) }));
+      const send = (topic: string, retain = false) => broker.publish({ cmd: 'publish', topic, payload: body, qos: 1, retain, dup: false }, () => {});
+      send(alertTopic(a));
+      if (event === 'escalated') send(escalationTopic(a, 'escalated'));
+      if (event === 'reinforcement_requested') send(escalationTopic(a, 'reinforcement'));
+      this.#publishSummary(a.site);
+    }
+    this.#changes.emit({ alert: a, event, actor });
   }
 
   #publishSummary(site: string): void {
