@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../gateway/gateway.ts';
-import { DoorSim } from '../simulators/kinds/door.ts';
+import type { DoorSim } from '../simulators/kinds/door.ts';
+import { doorSite as startDoors } from './helpers/doors.ts';
 import { startTestGateway } from './helpers/gateway.ts';
 import { ROOT } from './helpers/process.ts';
 
@@ -30,26 +31,9 @@ function vigil(args: string[], token = eng): Promise<{ code: number | null; out:
  * configurations each take a site, so their versions and histories do not depend on which ran first.
  */
 async function doorSite(site: string): Promise<DoorSim[]> {
-  const ps = await gw.security.registry.provisionMany(
-    Array.from({ length: 4 }, (_, i) => ({ deviceId: `${site}-door-0${i + 1}`, kind: 'door', site, zone: 'gate' })),
-    { id: 'test' },
-  );
-  const key = gw.configs.keys.get(site).publicPem;
-  const out: DoorSim[] = [];
-  for (const p of ps) {
-    const s = new DoorSim({
-      url: `mqtt://127.0.0.1:${gw.ports.mqtt}`,
-      site,
-      deviceId: p.device.deviceId,
-      ...p.credentials,
-      configKey: key,
-      failConfig: (c) => (c['unlockDurationS'] === 60 ? 'out of range for this lock' : undefined),
-    });
-    await s.start();
-    out.push(s);
-  }
-  sims.push(...out);
-  return out;
+  const doors = await startDoors(gw, site, 4, { failConfig: (_id, c) => (c['unlockDurationS'] === 60 ? 'out of range for this lock' : undefined) });
+  sims.push(...doors);
+  return doors;
 }
 
 beforeAll(async () => {

@@ -4,13 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deviceTopic } from '../devices/index.ts';
 import { signDesired } from '../devices/config-envelope.ts';
 import type { Gateway } from '../gateway/gateway.ts';
-import { DoorSim } from '../simulators/kinds/door.ts';
+import type { DoorSim } from '../simulators/kinds/door.ts';
+import { doorSite as startDoors } from './helpers/doors.ts';
 import { closeAll, startTestGateway, until } from './helpers/gateway.ts';
 
 let gw: Gateway;
 const sims = new Map<string, DoorSim>();
 const tokens: Record<string, string> = {};
-let siteKey = '';
 
 const api = async (method: string, path: string, token: string, body?: unknown) => {
   const res = await fetch(`http://127.0.0.1:${gw.ports.http}${path}`, {
@@ -27,49 +27,20 @@ const ownSites = ['cfg-push', 'cfg-invalid', 'cfg-tamper', 'cfg-offline', 'cfg-d
 
 /** `n` doors of `site` (`<site>-door-NN`, zone north, tag entrance), online and verifying the site's signed configs. */
 async function doorSite(site: string, n: number): Promise<Map<string, DoorSim>> {
-  const provisioned = await gw.security.registry.provisionMany(
-    Array.from({ length: n }, (_, i) => ({
-      deviceId: `${site}-door-${String(i + 1).padStart(2, '0')}`,
-      kind: 'door',
-      site,
-      zone: 'north',
-      tags: ['entrance'],
-    })),
-    { id: 'test' },
-  );
-  const key = (await api('GET', `/api/v1/sites/${site}/config-key`, tokens['eng-cfg']!)).body['publicKey'];
-  const out = new Map<string, DoorSim>();
-  for (const p of provisioned) {
-    const id = p.device.deviceId;
-    const sim = new DoorSim({
-      url: `mqtt://127.0.0.1:${gw.ports.mqtt}`,
-      site,
-      deviceId: id,
-      speed: 1,
-      seed: id,
-      ...p.credentials,
-      configKey: key,
-      // The first two doors cannot take a held-open timeout of 99 s (for the canary test).
-      failConfig: (c) => (/-door-0[12]$/.test(id) && c['heldOpenTimeoutS'] === 99 ? 'controller firmware rejects timeouts above 90 s' : undefined),
-    });
-    await sim.start();
-    out.set(id, sim);
-    sims.set(id, sim);
-  }
-  return out;
+  const doors = await startDoors(gw, site, n, {
+    zone: 'north',
+    tags: ['entrance'],
+    // The first two doors cannot take a held-open timeout of 99 s (for the canary test).
+    failConfig: (id, c) => (/-door-0[12]$/.test(id) && c['heldOpenTimeoutS'] === 99 ? 'controller firmware rejects timeouts above 90 s' : undefined),
+  });
+  for (const d of doors) sims.set(d.id, d);
+  return new Map(doors.map((d) => [d.id, d]));
 }
 
 beforeAll(async () => {
   gw = (await startTestGateway({ security: { allowAnonymous: false, messagesPerSecond: 10_000, messageBurst: 10_000 } })).gw;
   const reg = gw.security.registry;
-  const doors = Array.from({ length: 10 }, (_, i) => ({
-    deviceId: `cfg-door-${String(i + 1).padStart(2, '0')}`,
-    kind: 'door' as const,
-    site: 'cfg',
-    zone: 'north',
-    tags: ['entrance'],
-  }));
-  const provisioned = await reg.provisionMany([...doors, { deviceId: 'oth-door-01', kind: 'door', site: 'other' }], { id: 'test' });
+  await reg.provisionMany([{ deviceId: 'oth-door-01', kind: 'door', site: 'other' }], { id: 'test' });
   const mine = ['cfg', ...ownSites];
   for (const [id, role, sites] of [
     ['eng-cfg', 'engineer', mine],
@@ -78,25 +49,11 @@ beforeAll(async () => {
   ] as const) {
     tokens[id] = (await reg.addPrincipal({ id, role, sites: [...sites] }, { id: 'test' })).token;
   }
-  siteKey = (await api('GET', '/api/v1/sites/cfg/config-key', tokens['eng-cfg']!)).body['publicKey'];
+  const siteKey = (await api('GET', '/api/v1/sites/cfg/config-key', tokens['eng-cfg']!)).body['publicKey'];
   expect(siteKey).toMatch(/BEGIN PUBLIC KEY/);
-  for (const p of provisioned.filter((x) => x.device.site === 'cfg')) {
-    const id = p.device.deviceId;
-    const sim = new DoorSim({
-      url: `mqtt://127.0.0.1:${gw.ports.mqtt}`,
-      site: 'cfg',
-      deviceId: id,
-      speed: 1,
-      seed: id,
-      ...p.credentials,
-      configKey: siteKey,
-      // The first two doors cannot take a held-open timeout of 99 s (for the canary test).
-      failConfig: (c) =>
-        ['cfg-door-01', 'cfg-door-02'].includes(id) && c['heldOpenTimeoutS'] === 99 ? 'controller firmware rejects timeouts above 90 s' : undefined,
-    });
-    await sim.start();
-    sims.set(id, sim);
-  }
+  // The site key the API serves is the one the doors verify with.
+  expect(siteKey).toBe(gw.configs.keys.get('cfg').publicPem);
+  await doorSite('cfg', 10);
 });
 afterAll(async () => {
   await Promise.all([...sims.values()].map((s) => s.stop()));
@@ -205,6 +162,17 @@ describe('one device', () => {
   });
 });
 
+/** A rollout as it ended (completed or rolled back), polled through the API. */
+const rolloutDone = (id: string) =>
+  until(
+    async () => {
+      const x = await api('GET', `/api/v1/config/rollouts/${id}`, tokens['eng-cfg']!);
+      return x.body['state'] !== 'running' ? x.body : undefined;
+    },
+    'rollout finished',
+    20_000,
+  );
+
 describe('rollouts', () => {
   it('a canary wave that fails stops the rollout and rolls the canaries back; the rest never get it', async () => {
     const sims = await doorSite('cfg-canary', 10);
@@ -219,14 +187,7 @@ describe('rollouts', () => {
       waveTimeoutS: 10,
     });
     expect(r.status).toBe(202);
-    const done = await until(
-      async () => {
-        const x = await api('GET', `/api/v1/config/rollouts/${r.body['id']}`, tokens['eng-cfg']!);
-        return x.body['state'] !== 'running' ? x.body : undefined;
-      },
-      'rollout finished',
-      20_000,
-    );
+    const done = await rolloutDone(r.body['id']);
     expect(done['state']).toBe('rolled_back');
     expect(done['reason']).toMatch(/wave 1: 2 of 3 devices failed/);
     expect(done['waves'][0].devices).toEqual(['cfg-canary-door-01', 'cfg-canary-door-02', 'cfg-canary-door-03']);
@@ -243,14 +204,7 @@ describe('rollouts', () => {
       patch: { unlockDurationS: 7 },
       canaryPercent: 20,
     });
-    const done = await until(
-      async () => {
-        const x = await api('GET', `/api/v1/config/rollouts/${r.body['id']}`, tokens['eng-cfg']!);
-        return x.body['state'] !== 'running' ? x.body : undefined;
-      },
-      'rollout finished',
-      20_000,
-    );
+    const done = await rolloutDone(r.body['id']);
     expect(done['state']).toBe('completed');
     expect(done['waves'].map((w: { devices: string[] }) => w.devices.length)).toEqual([2, 8]);
     const st = await api('GET', '/api/v1/config/status?site=cfg-good&kind=door', tokens['screen']!);

@@ -254,6 +254,7 @@ export class LineEncoder {
 
   /** `age_s`: seconds since the alert was raised — on `acknowledged`, the response time; on `resolved`, the handling time (the 1-3-5 clocks). */
   alert(a: AlertRecord, event: AlertEvent, ts: number): Line {
+    const times = alertTimes(a);
     const p = this.#point(
       'alerts',
       { site: a.site, zone: a.zone, kind: a.kind, device: a.deviceId, type: a.type, severity: a.severity, state: a.state, event },
@@ -266,9 +267,8 @@ export class LineEncoder {
         escalation_level: a.escalationLevel,
         age_s: Math.max(0, (ts - a.raisedAt) / 1000),
         // The 1-3-5 figures, once there are: dashboards chart them per site and type.
-        ...Object.fromEntries(
-          Object.entries({ time_to_ack_s: alertTimes(a).toAckS, time_to_resolve_s: alertTimes(a).toResolveS }).filter(([, v]) => v !== null),
-        ),
+        ...(times.toAckS !== null ? { time_to_ack_s: times.toAckS } : {}),
+        ...(times.toResolveS !== null ? { time_to_resolve_s: times.toResolveS } : {}),
       },
       ts,
       computed,
