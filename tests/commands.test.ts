@@ -77,7 +77,14 @@ describe('device commands', () => {
   it('a round trip: an engineer unlocks a door; the door acts, answers, and the command is audited with who sent it', async () => {
     const r = await send('cmd-door-01', { name: 'unlock', params: { seconds: 30 }, waitS: 5 });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ name: 'unlock', state: 'ok', actor: 'eng', via: 'http', params: { seconds: 30 }, reply: { data: { locked: false } } });
+    expect(r.body).toMatchObject({
+      name: 'unlock',
+      state: 'ok',
+      actor: 'eng',
+      via: 'http',
+      params: { seconds: 30 },
+      reply: { data: { lock: 'released', until: expect.any(String) } },
+    });
     expect(t.gw.states.get('cmd-door-01')?.telemetry?.data).toMatchObject({ locked: false });
     const audit = t.gw.security.audit.query({ action: 'device.command', actor: 'eng', limit: 100 });
     expect(audit.find((a) => a.detail['id'] === r.body['id'])).toMatchObject({ target: 'cmd-door-01', outcome: 'ok', detail: { name: 'unlock', via: 'http' } });
@@ -93,8 +100,8 @@ describe('device commands', () => {
     ['cmd-bodycam-01', 'start_recording', {}, { recording: true }],
     ['cmd-bodycam-01', 'start_stream', {}, { url: expect.stringMatching(/^rtsp:\/\//) }],
     ['cmd-bodycam-01', 'locate', {}, { gps: { lat: expect.any(Number), lon: expect.any(Number) } }],
-    ['cmd-door-02', 'lock', {}, { locked: true }],
-    ['cmd-door-02', 'hold_open_release', {}, { locked: true }],
+    ['cmd-door-02', 'lock', {}, { lock: 'engaged' }],
+    ['cmd-door-02', 'hold_open_release', {}, { lock: expect.stringMatching(/^(engaged|released)$/) }],
   ])('%s carries out %s', async (deviceId, name, params, data) => {
     const r = await send(deviceId, { name, params, waitS: 5 }, tokens['ops']);
     expect(r.status, JSON.stringify(r.body)).toBe(200);

@@ -45,8 +45,9 @@ export class DoorSim extends SimDevice {
         return super.command(name, params);
     }
     await this.publishTelemetry();
-    const t = this.telemetry();
-    return { locked: t['locked'], ...(name === 'unlock' ? { until: new Date(this.#unlockedUntil).toISOString() } : {}) };
+    // The lock's own state (engaged: it locks whenever the door is shut), not whether a passer-by has the door open right now.
+    const released = this.now() < this.#unlockedUntil;
+    return { lock: released ? 'released' : 'engaged', ...(released ? { until: new Date(this.#unlockedUntil).toISOString() } : {}) };
   }
 
   protected override schedule(): void {
