@@ -457,6 +457,36 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
         })
         .strict()
         .prefault({}),
+      dispatch: z
+        .object({
+          enabled: z.boolean().default(true).describe('Send reinforcement to the nearest officers (body cameras with a recent GPS fix).'),
+          alertTypes: z
+            .array(z.string())
+            .default(['fire', 'forced_entry', 'man_down', 'sos', 'camera_tamper', 'device_tamper', 'brute_force', 'access_anomaly'])
+            .describe('Alert types officers are sent to: at the reinforcement mark (alerts.escalation.reinforceS), or at once for the severities below.'),
+          immediateSeverities: z
+            .array(z.enum(['critical', 'major', 'minor', 'info']))
+            .default(['critical'])
+            .describe('Alerts raised with one of these severities get reinforcement at once instead of at the reinforcement mark.'),
+          officers: z.number().int().min(1).max(10).default(2).describe('Officers asked at a time (the nearest first).'),
+          acceptTimeoutS: z.number().min(5).max(600).default(30).describe('Seconds an officer has to accept; then the next nearest are asked.'),
+          fixMaxAgeS: z
+            .number()
+            .min(5)
+            .max(3600)
+            .default(60)
+            .describe('A body camera whose last GPS fix is older than this is not asked (where it is is unknown).'),
+          maxDistanceM: z.number().min(10).max(100_000).default(3000).describe('Officers further than this from the scene are out of range.'),
+          walkingSpeedMps: z.number().min(0.5).max(30).default(1.4).describe('Speed for the ETA given to the officer and the operators, m/s.'),
+          arrivalRadiusM: z
+            .number()
+            .min(5)
+            .max(2000)
+            .default(30)
+            .describe('An officer whose fix comes within this many metres of the scene has arrived (a zone may set its own).'),
+        })
+        .strict()
+        .prefault({}),
       retention: z
         .object({
           auditDays: z

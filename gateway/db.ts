@@ -167,6 +167,25 @@ const migrations: string[] = [
      address     TEXT,
      ts          INTEGER NOT NULL
    );`,
+  // Zones of a site (gateway/sites): what a zone is and where (coordinates for reinforcement dispatch), versioned.
+  `CREATE TABLE zones (
+     site       TEXT NOT NULL,
+     zone       TEXT NOT NULL,
+     version    INTEGER NOT NULL,
+     data       TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     updated_by TEXT NOT NULL,
+     PRIMARY KEY (site, zone)
+   );
+   CREATE TABLE zone_versions (
+     site    TEXT NOT NULL,
+     zone    TEXT NOT NULL,
+     version INTEGER NOT NULL,
+     data    TEXT,
+     actor   TEXT NOT NULL,
+     ts      INTEGER NOT NULL,
+     PRIMARY KEY (site, zone, version)
+   );`,
 ];
 
 export function openStore(file: string): Db {

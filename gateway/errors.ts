@@ -22,11 +22,13 @@ export const catalogue = {
   VIGIL_ERR_DEVICE_NOT_FOUND: [404, "the device is not known, or not at the caller's sites"],
   VIGIL_ERR_ALERT_NOT_FOUND: [404, "the alert does not exist, or not at the caller's sites"],
   VIGIL_ERR_COMMAND_NOT_FOUND: [404, "the command does not exist, or not at the caller's sites"],
+  VIGIL_ERR_ZONE_NOT_FOUND: [404, "the zone is not registered, or not at the caller's sites"],
   VIGIL_ERR_CONFLICT: [409, 'the object exists already'],
   VIGIL_ERR_ALERT_CLOSED: [409, 'the alert is resolved already'],
   VIGIL_ERR_MODEL_LOAD: [409, 'the model did not load; the running version keeps serving'],
   VIGIL_ERR_DEVICE_OFFLINE: [409, 'the device is not connected and the command was not to be queued (ttlS 0)'],
   VIGIL_ERR_COMMAND_REFUSED: [409, 'the command is refused in the present situation (an unlock during a forced entry without force)'],
+  VIGIL_ERR_DISPATCH_REFUSED: [409, 'reinforcement cannot be sent for this alert now (closed, or its zone has no coordinates); the message says which'],
   VIGIL_ERR_INTERNAL: [500, 'a bug or a broken box; the gateway log has the cause'],
   VIGIL_ERR_BUSY: [503, 'the box sheds load (secret checks queued); retry after a moment'],
 } as const satisfies Record<string, readonly [number, string]>;
@@ -47,6 +49,8 @@ export const UnknownCommandError = make('VIGIL_ERR_UNKNOWN_COMMAND');
 export const CommandNotFoundError = make('VIGIL_ERR_COMMAND_NOT_FOUND', 'command %s does not exist');
 export const DeviceOfflineError = make('VIGIL_ERR_DEVICE_OFFLINE');
 export const CommandRefusedError = make('VIGIL_ERR_COMMAND_REFUSED');
+export const ZoneNotFoundError = make('VIGIL_ERR_ZONE_NOT_FOUND', 'zone %s is not registered');
+export const DispatchRefusedError = make('VIGIL_ERR_DISPATCH_REFUSED');
 
 /** A request whose fields are wrong, with each field's problem in `details`. */
 export class FieldsInvalidError extends Error {

@@ -28,9 +28,11 @@ import type { Feature, FeatureContext } from './feature.ts';
 import { Inference } from './inference/index.ts';
 import { Commands } from './commands/index.ts';
 import { Evidence } from './evidence/index.ts';
+import { Dispatcher } from './dispatch/index.ts';
+import { Sites } from './sites/index.ts';
 import { conditionKey } from '../edge/alerts/model.ts';
 import { alertTimes } from '../edge/alerts/sla.ts';
-import { Alerts } from './alerts/index.ts';
+import { Alerts, escalationPolicy } from './alerts/index.ts';
 import { Forwarding } from './forward/index.ts';
 import { Configs } from './configs/index.ts';
 import { Rollouts } from './configs/rollouts.ts';
@@ -71,6 +73,9 @@ export class Gateway {
   readonly inference: Inference;
   readonly commands: Commands;
   readonly evidence: Evidence;
+  /** Zones of each site: names and coordinates. */
+  readonly sites: Sites;
+  readonly dispatcher: Dispatcher;
   /** The box's database (vigil.db), opened here and handed to the features. */
   readonly db: Db;
   /** In start order; drained and stopped in reverse. */
@@ -165,6 +170,20 @@ export class Gateway {
       now: opts.now,
     });
     this.pipeline.use(this.evidence.collector);
+    this.sites = new Sites(this.db, this.security, opts.now);
+    this.dispatcher = new Dispatcher({
+      config: this.config.dispatch,
+      escalation: escalationPolicy(this.config.alerts),
+      alerts: this.alerts,
+      sites: this.sites,
+      security: this.security,
+      states: this.states,
+      commands: this.commands,
+      metrics: this.metrics,
+      log: this.log.child({ module: 'dispatch' }),
+      now: opts.now,
+    });
+    this.pipeline.use(this.dispatcher.tracker);
     // The 1-3-5 rule measured as it happens (GET /api/v1/sla reports it over a window).
     this.alerts.onChange(({ alert, event }) => {
       const { toAckS, toResolveS } = alertTimes(alert);
@@ -228,6 +247,7 @@ export class Gateway {
       this.configs,
       this.commands,
       this.evidence,
+      this.dispatcher,
       { name: 'rollouts', start: () => {}, drain: () => rollouts.stop(), stop: () => rollouts.stop() },
     ];
   }
@@ -327,6 +347,8 @@ export class Gateway {
           inference: this.inference,
           commands: this.commands,
           evidence: this.evidence,
+          sites: this.sites,
+          dispatcher: this.dispatcher,
           persistence: this.persistence,
           now: this.now,
           allowAnonymous: this.config.security.allowAnonymous,

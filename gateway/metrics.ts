@@ -144,6 +144,32 @@ export function createMetrics(opts: { defaults?: boolean; gatewayId?: string; ve
       buckets: [10, 30, 60, 120, 180, 300, 600, 1800, 3600],
       registers: [registry],
     }),
+    alertTimeToAccept: new Histogram({
+      name: 'vigil_alert_time_to_dispatch_accept_seconds',
+      help: 'From an alert being raised to the first officer accepting the dispatch, by site, type and base severity.',
+      labelNames: ['site', 'type', 'severity'] as const,
+      buckets: [10, 30, 60, 120, 180, 300, 600, 1800, 3600],
+      registers: [registry],
+    }),
+    alertTimeToArrival: new Histogram({
+      name: 'vigil_alert_time_to_arrival_seconds',
+      help: 'From an alert being raised to the first dispatched officer arriving on scene (the 5 of 1-3-5), by site, type and base severity.',
+      labelNames: ['site', 'type', 'severity'] as const,
+      buckets: [30, 60, 120, 180, 300, 420, 600, 1800, 3600],
+      registers: [registry],
+    }),
+    dispatchAnswers: new Counter({
+      name: 'vigil_dispatch_answers_total',
+      help: "Officers' answers to dispatches by site and outcome (accepted, declined, unanswered, arrived, stood_down).",
+      labelNames: ['site', 'outcome'] as const,
+      registers: [registry],
+    }),
+    dispatchIgnored: new Counter({
+      name: 'vigil_dispatch_answers_ignored_total',
+      help: 'Dispatch answers from a body camera that was not asked (or no longer is) for that alert, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     ingestSeconds: new Histogram({
       name: 'vigil_ingest_ack_seconds',
       help: 'From a PUBLISH reaching the gateway to its hand-over to the broker (the PUBACK for QoS 1): validation, pipeline and, for QoS 1, the durable spool commit; by QoS.',

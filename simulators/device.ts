@@ -25,6 +25,8 @@ export interface SimOptions {
   now?: () => number;
   /** The site's public key (PEM) that desired configs must be signed with. */
   configKey?: string;
+  /** Where the site is (WGS 84): officers patrol around it. Random near Shenzhen when not given. */
+  origin?: { lat: number; lon: number };
   /** Make the device refuse to apply configs (for rollout tests): a reason, or a function of the config. */
   failConfig?: string | ((config: Record<string, unknown>) => string | undefined);
 }

@@ -56,6 +56,8 @@ export interface FleetOptions {
   credentials?: (deviceId: string) => { username: string; password: string } | undefined;
   /** Site public keys (PEM) for verifying desired configs. */
   configKeys?: (site: string) => string | undefined;
+  /** Where each site is (WGS 84): body cameras patrol around it; random near Shenzhen when not given. */
+  origins?: (site: string) => { lat: number; lon: number } | undefined;
   /** The devices' clock (time stamps, daily patterns such as rush hours); the wall clock by default. */
   now?: () => number;
 }
@@ -77,6 +79,7 @@ export class Fleet {
           labels: opts.labels,
           configKey: opts.configKeys?.(site),
           now: opts.now,
+          origin: opts.origins?.(site),
           ...opts.credentials?.(deviceId),
         }),
       );

@@ -51,9 +51,45 @@ describe('slaReport', () => {
         toAckP90S: 90,
         toResolveP50S: 150,
         toResolveP90S: 240,
+        dispatched: 0,
+        arrivedByReinforcementMark: 1,
+        toAcceptP50S: null,
+        toAcceptP90S: null,
+        toArriveP50S: null,
+        toArriveP90S: null,
       },
       expect.objectContaining({ site: 't', type: 'sos', respondedInTime: 1, handledInTime: 1, toAckP50S: 20 }),
     ]);
+  });
+
+  it('the 5 of 1-3-5: time to the first acceptance and the first arrival of dispatched officers; an open alert past the mark with nobody on scene missed it', () => {
+    const marks = { respondS: 60, handleS: 180, reinforceS: 300 };
+    const sent = (accepted: number | null, arrived: number | null) =>
+      ({
+        target: { lat: 0, lon: 0, source: 'zone' },
+        acceptedAt: accepted === null ? null : T0 + accepted * 1000,
+        arrivedAt: arrived === null ? null : T0 + arrived * 1000,
+      }) as AlertRecord['dispatch'];
+    const [row] = slaReport(
+      [
+        rec({ dispatch: sent(20, 200), resolvedAt: T0 + 400_000 }), // on scene at 200 s: in time
+        rec({ dispatch: sent(40, 360), resolvedAt: T0 + 400_000 }), // on scene at 360 s: late
+        rec({ dispatch: sent(null, null) }), // open, nobody accepted, 600 s old: missed
+        rec({ dispatch: sent(null, null), resolvedAt: T0 + 100_000 }), // resolved before the mark: not judged on arrival
+        rec({}), // nobody sent: not in the dispatch figures
+      ],
+      marks,
+      T0 + 600_000,
+    );
+    expect(row).toMatchObject({
+      alerts: 5,
+      dispatched: 4,
+      arrivedByReinforcementMark: 1 / 3,
+      toAcceptP50S: 20,
+      toAcceptP90S: 40,
+      toArriveP50S: 200,
+      toArriveP90S: 360,
+    });
   });
 });
 

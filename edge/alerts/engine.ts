@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { conditionKey, openStates, raise, type AlertEvent, type AlertType, type Condition, type Severity } from './model.ts';
 import type { AlertRecord, AlertStore } from './store.ts';
+import type { Dispatch } from './dispatch.ts';
 import { Listeners } from '../listeners.ts';
 
 export interface EscalationTimes {
@@ -34,7 +35,8 @@ export interface AlertPolicy {
   manualResolve: ReadonlySet<AlertType>;
 }
 
-export type AlertListener = (alert: AlertRecord, event: AlertEvent, actor: string) => void;
+/** A change of an alert: the alert as it now is, what happened, who did it, and the history row's detail. */
+export type AlertListener = (alert: AlertRecord, event: AlertEvent, actor: string, detail?: Record<string, unknown>) => void;
 
 /** A domain error: a stable code (the HTTP layer's error catalogue gives it a status), no transport detail. */
 export class AlertError extends Error {
@@ -75,7 +77,7 @@ export class AlertEngine {
       if (this.#now() - last < this.#policy.repeatPublishMs) return;
     }
     this.#lastPublished.set(a.id, this.#now());
-    this.#changes.emit(a, event, actor);
+    this.#changes.emit(a, event, actor, detail);
   }
 
   signal(c: Condition): AlertRecord | undefined {
@@ -119,6 +121,7 @@ export class AlertEngine {
         severity: latest.baseSeverity,
         reason: c.reason,
         evidence: c.evidence ?? {},
+        dispatch: null,
         version: latest.version + 1,
       } satisfies Partial<AlertRecord>);
       this.#emit(latest, 'reopened', 'gateway');
@@ -155,6 +158,7 @@ export class AlertEngine {
       resolvedAt: null,
       resolvedBy: null,
       clearSince: null,
+      dispatch: null,
     };
     this.#emit(a, 'raised', 'gateway');
     return a;
@@ -189,6 +193,18 @@ export class AlertEngine {
     const items = Array.isArray(a.evidence['items']) ? (a.evidence['items'] as unknown[]) : [];
     Object.assign(a, { evidence: { ...a.evidence, items: [...items, item] }, version: a.version + 1 });
     this.#emit(a, 'evidence_attached', 'gateway', { item });
+    return a;
+  }
+
+  /**
+   * Change the alert's reinforcement roster (edge/alerts/dispatch.ts) and record one step of it as
+   * an event: persisted and published like any other change. `change` gets a copy it may modify.
+   */
+  updateDispatch(id: string, change: (d: Dispatch | null) => Dispatch | null, event: AlertEvent, detail: Record<string, unknown> = {}): AlertRecord {
+    const a = this.#get(id);
+    const next = change(a.dispatch ? (structuredClone(a.dispatch) as Dispatch) : null);
+    Object.assign(a, { dispatch: next, version: a.version + 1 });
+    this.#emit(a, event, 'gateway', detail);
     return a;
   }
 

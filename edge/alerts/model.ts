@@ -8,6 +8,7 @@ export const ALERT_SCHEMA_VERSION = 1;
 
 export { severities, type Severity } from '../../devices/index.ts';
 import { alertTypeSchema, severities, type Severity } from '../../devices/index.ts';
+import { dispatchSchema } from './dispatch.ts';
 export const raise = (s: Severity, by = 1): Severity => severities[Math.min(severities.length - 1, severities.indexOf(s) + by)]!;
 
 /**
@@ -35,6 +36,16 @@ export const alertEvents = [
   'resolved',
   'auto_resolved',
   'evidence_attached',
+  // Reinforcement dispatch (edge/alerts/dispatch.ts): each step of the roster.
+  'dispatch_requested',
+  'dispatch_accepted',
+  'dispatch_declined',
+  'dispatch_unanswered',
+  'dispatch_arrived',
+  'dispatch_exhausted',
+  'dispatch_overdue',
+  'dispatch_failed',
+  'dispatch_stood_down',
 ] as const;
 export type AlertEvent = (typeof alertEvents)[number];
 
@@ -65,6 +76,7 @@ export const alertSchema = z.object({
   reinforcementRequestedAt: z.string().nullable(),
   resolvedAt: z.string().nullable(),
   resolvedBy: z.string().nullable(),
+  dispatch: dispatchSchema,
 });
 export type Alert = z.infer<typeof alertSchema>;
 
@@ -88,7 +100,7 @@ export const conditionKey = (c: { deviceId: string; type: string; site: string }
 
 /** Public topics (README "Alerts"). */
 export const alertTopic = (a: Pick<Alert, 'site' | 'severity' | 'type' | 'deviceId'>) => `vigil/v1/${a.site}/alerts/${a.severity}/${a.type}/${a.deviceId}`;
-export const escalationTopic = (a: Pick<Alert, 'site' | 'type' | 'deviceId'>, what: 'escalated' | 'reinforcement') =>
+export const escalationTopic = (a: Pick<Alert, 'site' | 'type' | 'deviceId'>, what: 'escalated' | 'reinforcement' | 'dispatch') =>
   `vigil/v1/${a.site}/alerts/escalations/${what}/${a.type}/${a.deviceId}`;
 export const summaryTopic = (site: string) => `vigil/v1/${site}/alerts/summary`;
 export const commandTopic = (site: string) => `vigil/v1/${site}/alerts/command`;

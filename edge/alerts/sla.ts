@@ -14,11 +14,23 @@ export interface SlaMarks {
   reinforceS: number;
 }
 
-/** Seconds from raise to acknowledgement and to resolution (null: not yet). An alert resolved without acknowledgement was responded to by its resolution. */
-export function alertTimes(a: Pick<AlertRecord, 'raisedAt' | 'acknowledgedAt' | 'resolvedAt'>): { toAckS: number | null; toResolveS: number | null } {
-  const s = (t: number | null) => (t === null ? null : Math.max(0, (t - a.raisedAt) / 1000));
+export interface AlertTimes {
+  toAckS: number | null;
+  toResolveS: number | null;
+  /** To the first officer accepting a dispatch (null: none dispatched, or nobody accepted yet). */
+  toAcceptS: number | null;
+  /** To the first dispatched officer arriving on scene: the 5 of 1-3-5. */
+  toArriveS: number | null;
+}
+
+/**
+ * Seconds from raise to acknowledgement, resolution, first dispatch acceptance and first arrival
+ * (null: not yet). An alert resolved without acknowledgement was responded to by its resolution.
+ */
+export function alertTimes(a: Pick<AlertRecord, 'raisedAt' | 'acknowledgedAt' | 'resolvedAt' | 'dispatch'>): AlertTimes {
+  const s = (t: number | null | undefined) => (t === null || t === undefined ? null : Math.max(0, (t - a.raisedAt) / 1000));
   const toResolveS = s(a.resolvedAt);
-  return { toAckS: s(a.acknowledgedAt) ?? toResolveS, toResolveS };
+  return { toAckS: s(a.acknowledgedAt) ?? toResolveS, toResolveS, toAcceptS: s(a.dispatch?.acceptedAt), toArriveS: s(a.dispatch?.arrivedAt) };
 }
 
 export interface SlaRow {
@@ -35,6 +47,14 @@ export interface SlaRow {
   toAckP90S: number | null;
   toResolveP50S: number | null;
   toResolveP90S: number | null;
+  /** Alerts officers were sent to. */
+  dispatched: number;
+  /** Share of those with an officer on scene by the reinforcement mark (an open one past the mark without one: missed). */
+  arrivedByReinforcementMark: number;
+  toAcceptP50S: number | null;
+  toAcceptP90S: number | null;
+  toArriveP50S: number | null;
+  toArriveP90S: number | null;
 }
 
 const quantile = (xs: number[], q: number): number | null => {
@@ -57,13 +77,17 @@ export function slaReport(alerts: AlertRecord[], marks: SlaMarks, now: number): 
   }
   return [...rows.values()]
     .map(({ site, type, list }) => {
-      const times = list.map((a) => ({ a, ...alertTimes(a), ageS: (now - a.raisedAt) / 1000 }));
-      const share = (mark: number, pick: (t: (typeof times)[number]) => number | null) => {
-        const judged = times.filter((t) => pick(t) !== null || t.ageS >= mark);
+      // How long each alert has been (or was) open: one closed before a mark without the step is not judged on it.
+      const times = list.map((a) => ({ a, ...alertTimes(a), ageS: ((a.resolvedAt ?? now) - a.raisedAt) / 1000 }));
+      const share = (mark: number, pick: (t: (typeof times)[number]) => number | null, of = times) => {
+        const judged = of.filter((t) => pick(t) !== null || t.ageS >= mark);
         return judged.length ? judged.filter((t) => pick(t) !== null && pick(t)! <= mark).length / judged.length : 1;
       };
       const acks = times.map((t) => t.toAckS).filter((x): x is number => x !== null);
       const resolves = times.map((t) => t.toResolveS).filter((x): x is number => x !== null);
+      const dispatched = times.filter((t) => t.a.dispatch?.target);
+      const accepts = dispatched.map((t) => t.toAcceptS).filter((x): x is number => x !== null);
+      const arrivals = dispatched.map((t) => t.toArriveS).filter((x): x is number => x !== null);
       return {
         site,
         type,
@@ -77,6 +101,12 @@ export function slaReport(alerts: AlertRecord[], marks: SlaMarks, now: number): 
         toAckP90S: quantile(acks, 0.9),
         toResolveP50S: quantile(resolves, 0.5),
         toResolveP90S: quantile(resolves, 0.9),
+        dispatched: dispatched.length,
+        arrivedByReinforcementMark: share(marks.reinforceS, (t) => t.toArriveS, dispatched),
+        toAcceptP50S: quantile(accepts, 0.5),
+        toAcceptP90S: quantile(accepts, 0.9),
+        toArriveP50S: quantile(arrivals, 0.5),
+        toArriveP90S: quantile(arrivals, 0.9),
       };
     })
     .sort((a, b) => a.site.localeCompare(b.site) || a.type.localeCompare(b.type));

@@ -1,8 +1,12 @@
 /** Where alerts live: the engine reads and writes through this; the gateway provides SQLite. */
 import type { Alert, AlertEvent } from './model.ts';
+import { dispatchView, type Dispatch } from './dispatch.ts';
 
 /** An alert as stored: times in epoch ms, plus the engine's own bookkeeping. */
-export type AlertRecord = Omit<Alert, 'schema' | 'raisedAt' | 'lastSeenAt' | 'acknowledgedAt' | 'escalatedAt' | 'reinforcementRequestedAt' | 'resolvedAt'> & {
+export type AlertRecord = Omit<
+  Alert,
+  'schema' | 'raisedAt' | 'lastSeenAt' | 'acknowledgedAt' | 'escalatedAt' | 'reinforcementRequestedAt' | 'resolvedAt' | 'dispatch'
+> & {
   key: string;
   raisedAt: number;
   lastSeenAt: number;
@@ -12,6 +16,8 @@ export type AlertRecord = Omit<Alert, 'schema' | 'raisedAt' | 'lastSeenAt' | 'ac
   resolvedAt: number | null;
   /** Since when the condition has been clear (null: active). */
   clearSince: number | null;
+  /** Reinforcement sent (absent in alerts stored before dispatch existed: none). */
+  dispatch?: Dispatch | null;
 };
 
 export interface AlertQuery {
@@ -57,5 +63,6 @@ export const toAlert = (r: AlertRecord): Alert => {
     escalatedAt: iso(r.escalatedAt),
     reinforcementRequestedAt: iso(r.reinforcementRequestedAt),
     resolvedAt: iso(r.resolvedAt),
+    dispatch: dispatchView(r.dispatch),
   };
 };

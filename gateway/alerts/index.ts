@@ -48,7 +48,7 @@ export interface AlertsDeps {
   now?: () => number;
 }
 
-export type AlertChange = { alert: AlertRecord; event: AlertEvent; actor: string };
+export type AlertChange = { alert: AlertRecord; event: AlertEvent; actor: string; detail?: Record<string, unknown> };
 
 export class Alerts implements Feature {
   readonly name = 'alerts';
@@ -87,7 +87,7 @@ export class Alerts implements Feature {
       },
       onError: (err, what) => deps.log.error({ err, ...what }, what.tick ? 'alert tick failed' : 'alert engine failed on a condition'),
     });
-    this.pipeline.onChange((alert, event, actor) => this.#publish(alert, event, actor));
+    this.pipeline.onChange((alert, event, actor, detail) => this.#publish(alert, event, actor, detail));
   }
 
   /** Open alerts' coverage per site and kind, as of the last tick. */
@@ -126,17 +126,20 @@ export class Alerts implements Feature {
   }
 
   /** On MQTT first (the operators' alert does not wait for anyone), then to the listeners (forwarding, automation, measures). */
-  #publish(a: AlertRecord, event: AlertEvent, actor: string): void {
+  #publish(a: AlertRecord, event: AlertEvent, actor: string, detail?: Record<string, unknown>): void {
     const broker = this.#broker;
     if (broker) {
-      const body = Buffer.from(JSON.stringify({ event, actor, ...toAlert(a) }));
+      // The step's detail goes along for the roster's steps (who was asked, who declined and why).
+      const step = detail && event.startsWith('dispatch_') ? { detail } : {};
+      const body = Buffer.from(JSON.stringify({ event, actor, ...step, ...toAlert(a) }));
       const send = (topic: string, retain = false) => broker.publish({ cmd: 'publish', topic, payload: body, qos: 1, retain, dup: false }, () => {});
       send(alertTopic(a));
       if (event === 'escalated') send(escalationTopic(a, 'escalated'));
       if (event === 'reinforcement_requested') send(escalationTopic(a, 'reinforcement'));
+      if (event === 'dispatch_overdue' || event === 'dispatch_exhausted' || event === 'dispatch_failed') send(escalationTopic(a, 'dispatch'));
       this.#publishSummary(a.site);
     }
-    this.#changes.emit({ alert: a, event, actor });
+    this.#changes.emit({ alert: a, event, actor, ...(detail ? { detail } : {}) });
   }
 
   #publishSummary(site: string): void {

@@ -61,6 +61,8 @@ const computed: Record<string, FieldType> = {
   age_s: 'float',
   time_to_ack_s: 'float',
   time_to_resolve_s: 'float',
+  time_to_accept_s: 'float',
+  time_to_arrive_s: 'float',
 };
 
 type JsonSchema = {
@@ -269,6 +271,8 @@ export class LineEncoder {
         // The 1-3-5 figures, once there are: dashboards chart them per site and type.
         ...(times.toAckS !== null ? { time_to_ack_s: times.toAckS } : {}),
         ...(times.toResolveS !== null ? { time_to_resolve_s: times.toResolveS } : {}),
+        ...(times.toAcceptS !== null ? { time_to_accept_s: times.toAcceptS } : {}),
+        ...(times.toArriveS !== null ? { time_to_arrive_s: times.toArriveS } : {}),
       },
       ts,
       computed,

@@ -35,6 +35,10 @@ import type { Commands } from '../commands/index.ts';
 import { commandRoutes } from './routes/commands.ts';
 import type { Evidence } from '../evidence/index.ts';
 import { evidenceRoutes } from './routes/evidence.ts';
+import { dispatchRoutes } from './routes/dispatch.ts';
+import { siteRoutes } from './routes/sites.ts';
+import type { Sites } from '../sites/index.ts';
+import type { Dispatcher } from '../dispatch/index.ts';
 import type { SqlitePersistence } from '../broker/persistence.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
@@ -49,6 +53,8 @@ export interface AppDeps extends HealthDeps {
   inference: Inference;
   commands: Commands;
   evidence: Evidence;
+  sites: Sites;
+  dispatcher: Dispatcher;
   /** Durable broker state, when the broker keeps it (GET /api/v1/broker/sessions). */
   persistence?: SqlitePersistence;
   /** The gateway's clock. */
@@ -177,6 +183,8 @@ export async function buildApp(deps: AppDeps) {
       await api.register(configRoutes, { configs: deps.configs, rollouts: deps.rollouts, registry: deps.security.registry });
       await api.register(commandRoutes, { commands: deps.commands });
       await api.register(evidenceRoutes, { evidence: deps.evidence, security: deps.security });
+      await api.register(siteRoutes, { sites: deps.sites });
+      await api.register(dispatchRoutes, { dispatcher: deps.dispatcher });
     },
     { prefix: '/api/v1' },
   );

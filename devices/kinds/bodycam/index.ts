@@ -48,6 +48,13 @@ export const bodycam = defineDevice({
     z.object({ type: z.literal('sos'), pressed: z.boolean().default(true) }),
     z.object({ type: z.literal('recording_started'), trigger: z.enum(['manual', 'sos', 'remote', 'auto']) }),
     z.object({ type: z.literal('recording_stopped') }),
+    // The officer's answer to a `dispatch` command (gateway/dispatch).
+    z.object({ type: z.literal('dispatch_accepted'), alertId: z.string().min(1).max(64) }),
+    z.object({
+      type: z.literal('dispatch_declined'),
+      alertId: z.string().min(1).max(64),
+      reason: z.enum(['busy', 'out_of_range', 'off_duty', 'unsafe', 'other']).default('other'),
+    }),
   ],
   config: {
     streaming: z.enum(['off', 'on_sos', 'always']).default('on_sos'),
@@ -82,6 +89,31 @@ export const bodycam = defineDevice({
     start_recording: { title: 'Start recording', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
     start_stream: { title: 'Start a live stream; the reply carries its URL', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
     locate: { title: 'Report a GPS fix now', params: z.object({}), roles: ['consumer', 'engineer', 'admin'] },
+    // Reinforcement goes through the dispatcher (automatic, or POST /api/v1/alerts/:id/dispatch), which tracks answers and arrival.
+    dispatch: {
+      title: 'Send the officer to an incident (alert, where, distance, ETA, why); the officer answers with a dispatch_accepted or dispatch_declined event',
+      params: z
+        .object({
+          alertId: z.string().min(1).max(64),
+          type: z.string().min(1).max(64),
+          severity: z.string().min(1).max(16),
+          zone: z.string().max(64).nullable(),
+          lat: z.number().min(-90).max(90),
+          lon: z.number().min(-180).max(180),
+          distanceM: z.number().nonnegative(),
+          etaS: z.number().nonnegative(),
+          reason: z.string().max(300),
+        })
+        .strict(),
+      roles: ['admin'],
+      timeoutS: 15,
+    },
+    stand_down: {
+      title: 'Release the officer from a dispatch (the alert is resolved)',
+      params: z.object({ alertId: z.string().min(1).max(64), reason: z.string().max(300) }).strict(),
+      roles: ['admin'],
+      timeoutS: 15,
+    },
   },
   // The officer's own camera records what happens to them.
   onAlert: { man_down: { command: 'start_recording' }, sos: { command: 'start_recording' } },

@@ -108,7 +108,7 @@ export const alertRoutes: FastifyPluginAsyncZod<{ alerts: Alerts }> = async (app
       schema: {
         tags: ['alerts'],
         summary:
-          'The 1-3-5 rule measured per site and alert type over alerts raised since `since` (default 7 days): shares in time, time to acknowledge and resolve',
+          'The 1-3-5 rule measured per site and alert type over alerts raised since `since` (default 7 days): shares in time, time to acknowledge, resolve, first dispatch acceptance and arrival',
         querystring: z.object({
           site: z.string().optional(),
           since: z.iso.datetime({ offset: true }).optional().describe('raised at or after (default: 7 days ago)'),
@@ -133,6 +133,12 @@ export const alertRoutes: FastifyPluginAsyncZod<{ alerts: Alerts }> = async (app
                 toAckP90S: z.number().nullable(),
                 toResolveP50S: z.number().nullable(),
                 toResolveP90S: z.number().nullable(),
+                dispatched: z.number().describe('alerts officers were sent to'),
+                arrivedByReinforcementMark: z.number().describe('share (0..1) of those with an officer on scene within reinforceS'),
+                toAcceptP50S: z.number().nullable().describe('to the first officer accepting'),
+                toAcceptP90S: z.number().nullable(),
+                toArriveP50S: z.number().nullable().describe('to the first officer on scene'),
+                toArriveP90S: z.number().nullable(),
               }),
             ),
           }),
