@@ -1,7 +1,10 @@
 /**
  * `npm run demo`: the gateway on embedded defaults plus a simulated fleet of
  * all four kinds at two sites, a scripted tour of labelled incidents, one
- * misbehaving camera, and a live summary every few seconds.
+ * misbehaving camera, and a live summary every few seconds. It opens with the
+ * 1-3-5 loop closed: a fire in a concourse gets the snapshots of the zone's
+ * two cameras, the two nearest officers are sent, accept, walk there and
+ * arrive, and the operator resolves it; the SLA table is printed at the end.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +15,7 @@ import { ConfigError, loadConfig } from '../gateway/config.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { FaultyCamera } from '../simulators/faulty.ts';
 import { Fleet, fleetPlan } from '../simulators/fleet.ts';
+import { offset } from '../edge/alerts/dispatch.ts';
 import { LabelLog } from '../simulators/labels.ts';
 import { Scenario, tour } from '../simulators/scenario.ts';
 import { addFleetOptions, fleetShape } from '../simulators/cli-options.ts';
@@ -42,6 +46,7 @@ try {
         repeatPublishS: 30 * k,
         startupGraceS: 10,
       },
+      dispatch: { acceptTimeoutS: Math.max(5, 30 * k) },
     },
   });
 } catch (err) {
@@ -69,12 +74,26 @@ const labelFile = o['labels'] ?? 'var/demo-incidents.jsonl';
 mkdirSync(labelFile.includes('/') ? labelFile.slice(0, labelFile.lastIndexOf('/')) : '.', { recursive: true });
 const labels = new LabelLog(labelFile);
 
+// Where each site is, and its two zones (a concourse and a platform, a hundred metres apart): officers
+// patrol around the site, and are sent to a zone's coordinates.
+const origins = new Map(sites.map((s, i) => [s, { lat: 22.5431 + 0.02 * i, lon: 114.0579 + 0.03 * i }]));
+const zoneOf = (kind: string, deviceId: string): string => {
+  if (kind === 'bodycam') return 'beat';
+  const n = Number(deviceId.slice(deviceId.lastIndexOf('-') + 1));
+  // The first two cameras watch the concourse; the first half of the doors and smoke alarms are there too.
+  return (kind === 'camera' ? n <= 2 : n <= Math.ceil((counts[kind] ?? 0) / 2)) ? 'concourse' : 'platform';
+};
+
 // Provision the simulated devices (one bulk, all hashed) and three people, as an admin would.
 const actor = { id: 'demo' };
 const faultyId = `${sites[0]}-camera-faulty`;
+for (const [site, o] of origins) {
+  gateway.sites.put(site, 'concourse', { name: 'Main concourse', location: offset(o, 40, -30) }, actor);
+  gateway.sites.put(site, 'platform', { name: 'Platform 1', location: offset(o, -60, 80) }, actor);
+}
 const provisioned = await gateway.security.registry.provisionMany(
   [
-    ...fleetPlan(sites, counts).map((d) => ({ ...d, zone: 'demo', tags: ['simulated'] })),
+    ...fleetPlan(sites, counts).map((d) => ({ ...d, zone: zoneOf(d.kind, d.deviceId), tags: ['simulated'] })),
     { deviceId: faultyId, kind: 'camera', site: sites[0]!, tags: ['simulated', 'faulty'] },
   ],
   actor,
@@ -104,7 +123,14 @@ writeFileSync(
   ),
   { mode: 0o600 },
 );
-const fleet = new Fleet({ url, ...shape, labels, credentials: (id) => secrets.get(id), configKeys: (site) => gateway.configs.keys.get(site).publicPem });
+const fleet = new Fleet({
+  url,
+  ...shape,
+  labels,
+  credentials: (id) => secrets.get(id),
+  configKeys: (site) => gateway.configs.keys.get(site).publicPem,
+  origins: (site) => origins.get(site),
+});
 const faulty = new FaultyCamera(url, sites[0]!, faultyId, secrets.get(faultyId));
 
 console.log(`Vigil demo: gateway ${gateway.config.gatewayId}`);
@@ -126,13 +152,25 @@ console.log(
 await fleet.start();
 await faulty.start();
 
-// Alerts as they happen, and a simulated operator at the control room: acknowledges two alerts
-// out of three after a few seconds (over MQTT, as ops-center) and resolves them later; the third
-// is left alone so the 1-3-5 escalation shows.
+// Alerts as they happen (with who was sent, how far, and why), and a simulated operator at the control
+// room: acknowledges every critical alert and every other one of the rest after a few seconds (over MQTT,
+// as ops-center) and resolves them later, once the officers sent are on scene; the alerts left alone show
+// the 1-3-5 escalation.
 const tsOf = () => new Date().toISOString().slice(11, 19);
-gateway.alerts.onChange(({ alert: a, event, actor }) => {
+const step = (event: string, d: Record<string, unknown> | undefined): string => {
+  if (!d || !event.startsWith('dispatch_')) return '';
+  if (event === 'dispatch_requested' && !d['deviceId']) return ` ${String(d['trigger'])}: sending the nearest officers`;
+  const who = d['deviceId'] ? ` → ${String(d['deviceId'])}` : '';
+  const far = d['distanceM'] !== undefined ? ` ${String(d['distanceM'])} m` : '';
+  const eta = d['etaS'] !== undefined && event === 'dispatch_requested' ? `, ETA ${String(d['etaS'])} s` : '';
+  const why = d['reason'] ?? d['why'];
+  return `${who}${far}${eta}${why ? ` (${String(why)})` : ''}`;
+};
+gateway.alerts.onChange(({ alert: a, event, actor, detail }) => {
   const who = event === 'acknowledged' || event === 'resolved' ? ` by ${actor}` : '';
-  console.log(`${tsOf()} ALERT ${event.padEnd(23)} ${a.severity.padEnd(8)} ${a.type.padEnd(14)} ${a.deviceId.padEnd(22)} ${a.reason}${who}`);
+  const item = event === 'evidence_attached' ? ` snapshot of ${String((detail?.['item'] as { device?: string } | undefined)?.device)}` : '';
+  const text = event.startsWith('dispatch_') || event === 'evidence_attached' ? `${step(event, detail)}${item}` : ` ${a.reason}`;
+  console.log(`${tsOf()} ALERT ${event.padEnd(23)} ${a.severity.padEnd(8)} ${a.type.padEnd(14)} ${a.deviceId.padEnd(22)}${text}${who}`);
 });
 const operator = await mqtt.connectAsync(url, {
   clientId: 'ops-center:demo',
@@ -141,15 +179,34 @@ const operator = await mqtt.connectAsync(url, {
   reconnectPeriod: 1000,
 });
 await operator.subscribeAsync('vigil/v1/+/alerts/+/+/+', { qos: 1 });
+type Seen = {
+  event: string;
+  id: string;
+  site: string;
+  state: string;
+  severity: string;
+  raisedAt: string;
+  dispatch: { target: unknown; arrivedAt: string | null } | null;
+};
+const latest = new Map<string, Seen>();
 let seenAlerts = 0;
 operator.on('message', (_topic, payload) => {
-  const a = JSON.parse(payload.toString()) as { event: string; id: string; site: string };
+  const a = JSON.parse(payload.toString()) as Seen;
+  latest.set(a.id, a);
   if (a.event !== 'raised' && a.event !== 'reopened') return;
-  if (seenAlerts++ % 3 === 1) return; // left for escalation
+  if (a.severity !== 'critical' && seenAlerts++ % 2 === 1) return; // left for escalation (never a critical one)
   const command = (action: string) =>
     operator.publish(`vigil/v1/${a.site}/alerts/command`, JSON.stringify({ action, alertId: a.id, note: 'demo operator' }), { qos: 1 });
   setTimeout(() => command('ack'), 2000 + Math.random() * 3000).unref();
-  setTimeout(() => command('resolve'), 12_000 + Math.random() * 8000).unref();
+  // Resolved once the officers sent are on scene (a minute at most), else after 12-20 s.
+  const resolveWhenHandled = () => {
+    const now = latest.get(a.id)!;
+    const waiting = now.dispatch?.target && !now.dispatch.arrivedAt && Date.now() - Date.parse(now.raisedAt) < 60_000;
+    if (now.state === 'resolved' || now.state === 'auto_resolved') return;
+    if (waiting) return void setTimeout(resolveWhenHandled, 1000).unref();
+    setTimeout(() => command('resolve'), now.dispatch?.arrivedAt ? 3000 : 0).unref();
+  };
+  setTimeout(resolveWhenHandled, 12_000 + Math.random() * 8000).unref();
 });
 const scenario = new Scenario(fleet, shape.seed);
 const recent: string[] = [];
@@ -157,7 +214,9 @@ labels.onLabel((l) => {
   recent.push(`${new Date(l.start).toISOString().slice(11, 19)} ${l.type.padEnd(16)} ${l.deviceId}${l.note ? `  (${l.note})` : ''}`);
   if (recent.length > 6) recent.shift();
 });
-scenario.play(tour, true);
+// The opening: a fire in the first site's concourse (its cameras photograph it, the nearest officers go); then the tour.
+const showcase = setTimeout(() => void scenario.stage('fire', `${sites[0]}-smoke-01`), 3000);
+setTimeout(() => scenario.play(tour.slice(1), true), 20_000).unref();
 
 const fmt = (n: number, w: number) => String(n).padStart(w);
 let last = new Map<string, number>();
@@ -205,15 +264,35 @@ function summary(): string {
 const timer = setInterval(() => console.log(summary() + '\n'), Number(o['interval']) * 1000);
 
 let stopping = false;
+/** The 1-3-5 rule over this run, per site and alert type (GET /api/v1/sla has the same). */
+function slaTable(): string {
+  const { rows } = gateway.alerts.sla({ sites: ['*'], since: t0 });
+  const pct = (x: number | null) => (x === null ? '-' : `${Math.round(x * 100)} %`).padStart(6);
+  const sec = (x: number | null) => (x === null ? '-' : `${Math.round(x)}`).padStart(6);
+  const lines = [
+    'site         type            alerts   ack≤1   res≤3   res≤5  sent   there≤5  ack p50  res p50  accept p50  arrive p50 (s)',
+    ...rows.map(
+      (r) =>
+        `${r.site.padEnd(12)} ${r.type.padEnd(15)} ${String(r.alerts).padStart(6)}  ${pct(r.respondedInTime)}  ${pct(r.handledInTime)}  ${pct(r.handledByReinforcementMark)}  ${String(r.dispatched).padStart(4)}  ${pct(r.arrivedByReinforcementMark).padStart(8)}  ${sec(r.toAckP50S).padStart(7)}  ${sec(r.toResolveP50S).padStart(7)}  ${sec(r.toAcceptP50S).padStart(10)}  ${sec(r.toArriveP50S).padStart(10)}`,
+    ),
+  ];
+  return lines.join('\n');
+}
+
 async function shutdown(code = 0) {
   if (stopping) process.exit(1);
   stopping = true;
   clearInterval(timer);
+  clearTimeout(showcase);
   await scenario.stop();
   await faulty.stop().catch(() => {});
   await operator.endAsync().catch(() => {});
   await fleet.stop();
   console.log('final ' + summary());
+  console.log(
+    `\nthe 1-3-5 rule over this run (times on the gateway's clock; the marks are scaled by --speed: ${gateway.config.alerts.escalation.ackS} / ${gateway.config.alerts.escalation.reinforceS} / ${gateway.config.alerts.escalation.reescalateS} s):`,
+  );
+  console.log(slaTable());
   await gateway.stop();
   process.exit(code);
 }

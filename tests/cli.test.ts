@@ -146,6 +146,38 @@ describe('vigil CLI', () => {
     expect(rb.out).toMatch(/cli-door-04: rolled back, now desired version \d+/);
   });
 
+  it('zones set (admin) and list; a wrong coordinate exits 2, an engineer setting one exits 3; dispatch for a zone without coordinates exits 2 with the reason', async () => {
+    const set = await vigil(['zones', 'set', 'cli', 'gate', '--name', 'Gate 3', '--lat', '22.54', '--lon', '114.06', '--radius', '40'], admin);
+    expect(set.code, set.err).toBe(0);
+    expect(set.out).toMatch(/cli\/gate version 1: 22.54, 114.06/);
+    const list = await vigil(['zones', 'list', 'cli']);
+    expect(list.out).toMatch(/gate\s+Gate 3\s+22.54, 114.06\s+40\s+4\s+1/);
+    expect((await vigil(['zones', 'set', 'cli', 'gate', '--lat', '95', '--lon', '114'], admin)).code).toBe(2);
+    expect((await vigil(['zones', 'set', 'cli', 'gate', '--lat', '22', '--lon', '114'])).code).toBe(3);
+    // A forced door in a zone nobody located, at a site with a body camera: reinforcement cannot be sent, and the CLI says why.
+    await gw.security.registry.provisionMany(
+      [
+        { deviceId: 'cli-bodycam-01', kind: 'bodycam', site: 'cli', zone: 'beat' },
+        { deviceId: 'cli-door-x', kind: 'door', site: 'cli', zone: 'yard' },
+      ],
+      { id: 'test' },
+    );
+    const a = gw.alerts.pipeline.engine.signal({
+      site: 'cli',
+      deviceId: 'cli-door-x',
+      kind: 'door',
+      type: 'forced_entry',
+      active: true,
+      severity: 'critical',
+      reason: 'forced',
+      ts: Date.now(),
+    })!;
+    const d = await vigil(['alerts', 'dispatch', a.id]);
+    expect(d.code).toBe(2);
+    expect(d.err).toMatch(/zone cli\/yard has no coordinates/);
+    gw.alerts.act('resolve', a.id, { id: 'test', sites: ['*'], via: 'http' });
+  });
+
   it('alerts watch follows alerts over MQTT with the same token', async () => {
     const subscribed = new Promise<void>((r) => gw.broker!.on('subscribe', (_s, client) => client.id.startsWith('field-eng:cli') && r()));
     const w = vigil(['alerts', 'watch', '--site', 'cli', '--count', '1']);

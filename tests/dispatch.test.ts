@@ -211,8 +211,7 @@ describe('reinforcement dispatch', () => {
     } finally {
       resolve(alertOf('dp-smoke-01', 'fire'));
     }
-    const closed = t.gw.alerts.store.get(a.id)!;
-    expect(Object.values(roster(closed))).toEqual(['stood_down', 'stood_down']);
+    await until(() => Object.values(roster(t.gw.alerts.store.get(a.id))).every((s) => s === 'stood_down'), 'both stood down');
     await until(() => t.gw.commands.list('dp-bc-02').some((c) => c.name === 'stand_down' && c.state === 'ok'), 'stand-down delivered');
     expect(officers.get('dp-bc-02')!.heading).toBeUndefined();
   });

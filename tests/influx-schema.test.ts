@@ -65,6 +65,26 @@ describe('the InfluxDB schema, on a strict engine', () => {
       const forced = await until(() => t.gw.alerts.store.query({ type: 'forced_entry' }).find((a) => a.deviceId === 'door-x'), 'forced_entry');
       t.gw.alerts.act('ack', forced.id, { id: 'test', sites: ['*'], via: 'http' });
       t.gw.alerts.act('resolve', forced.id, { id: 'test', sites: ['*'], via: 'http' });
+      // And as if officers had been sent: the point of an arrival carries the times to acceptance and arrival.
+      const sent = t.gw.alerts.store.get(forced.id)!;
+      t.gw.forwarding.alertChanged(
+        {
+          ...sent,
+          dispatch: {
+            trigger: 'critical',
+            startedAt: sent.raisedAt,
+            target: { lat: 51.5, lon: -0.14, source: 'zone' },
+            round: 1,
+            officers: [],
+            acceptedAt: sent.raisedAt + 20_000,
+            arrivedAt: sent.raisedAt + 200_000,
+            overdueAt: null,
+            exhaustedAt: null,
+          },
+        },
+        'dispatch_arrived',
+        'gateway',
+      );
       await until(() => t.gw.forwarding.spool.depth > 300, 'fleet points spooled', 20_000);
       // Cameras aggregated over 1-s windows: the first closes within a second or two.
       await until(() => t.gw.forwarding.spool.head(100_000, 1e9).some((r) => r.line.startsWith('camera_agg,')), 'a camera aggregate', 20_000);
@@ -98,7 +118,14 @@ describe('the InfluxDB schema, on a strict engine', () => {
         uptime_s: 'integer',
         open_alerts: 'integer',
       });
-      expect(types['alerts']).toMatchObject({ age_s: 'float', version: 'integer', time_to_ack_s: 'float', time_to_resolve_s: 'float' });
+      expect(types['alerts']).toMatchObject({
+        age_s: 'float',
+        version: 'integer',
+        time_to_ack_s: 'float',
+        time_to_resolve_s: 'float',
+        time_to_accept_s: 'float',
+        time_to_arrive_s: 'float',
+      });
       expect(types['coverage']).toMatchObject({ healthy: 'integer', registered: 'integer', ratio: 'float' });
       for (const file of ['vigil-edge.json', 'vigil-box-health.json']) {
         const dash = JSON.parse(readFileSync(new URL(`../deploy/grafana/dashboards/${file}`, import.meta.url), 'utf8')) as {

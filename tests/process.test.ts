@@ -313,14 +313,14 @@ describe('npm run sim', () => {
 });
 
 describe('npm run demo', () => {
-  it('runs the gateway with all four kinds online, message rates and refused inputs by reason', async () => {
+  it('runs the gateway with all four kinds online, message rates and refused inputs by reason; a fire gets its zone cameras, the two nearest officers arrive, and the SLA table is printed', async () => {
     const labelsFile = join(dir, 'incidents.jsonl');
     const dataDir = join(dir, 'demo');
     const p = runScript(
       'scripts/demo.ts',
       [
         '--duration',
-        '20',
+        '25',
         '--speed',
         '20',
         '--interval',
@@ -332,13 +332,13 @@ describe('npm run demo', () => {
         '--sites',
         'hub1',
         '--cameras',
-        '1',
+        '2',
         '--doors',
         '2',
         '--smoke',
         '2',
         '--bodycams',
-        '1',
+        '2',
       ],
       freePortsEnv,
     );
@@ -362,18 +362,18 @@ describe('npm run demo', () => {
       headers: { authorization: `Bearer ${creds['engineer']!.apiToken}` },
     });
     expect(api.status).toBe(200);
-    expect(((await api.json()) as { count: number }).count).toBe(7);
+    expect(((await api.json()) as { count: number }).count).toBe(9);
     expect((await p.exit).code, p.stderr()).toBe(0);
     const out = p.stdout();
     const final = out.slice(out.lastIndexOf('kind       online/total'));
-    // Before shutdown every device was online: camera 1 + the faulty camera, 2 doors, 2 smoke, 1 bodycam.
+    // Before shutdown every device was online: cameras 2 + the faulty camera, 2 doors, 2 smoke, 2 bodycams.
     const lastLive = out.slice(0, out.lastIndexOf('final')).lastIndexOf('kind       online/total');
     const live = out.slice(lastLive);
     for (const [kind, n] of [
-      ['camera', 2],
+      ['camera', 3],
       ['door', 2],
       ['smoke', 2],
-      ['bodycam', 1],
+      ['bodycam', 2],
     ] as const) {
       const row = live.split('\n').find((l) => l.startsWith(kind))!;
       expect(row, live).toMatch(new RegExp(`^${kind}\\s+${n}/${n}\\s+\\d+\\.\\d\\s+[1-9]`));
@@ -384,6 +384,25 @@ describe('npm run demo', () => {
     expect(out).toMatch(/ALERT raised +critical +fire +hub1-smoke-0\d/);
     expect(out).toMatch(/ALERT acknowledged .* by ops-center/);
     expect(out).toMatch(/ALERT escalated /);
+    // The 1-3-5 loop closed on the opening fire: both concourse cameras photograph it, the two officers are sent, accept and arrive.
+    const fire = out.split('\n').filter((l) => / fire +hub1-smoke-01 /.test(l));
+    expect(
+      fire.filter((l) => /evidence_attached .* snapshot of hub1-camera-0[12]$/.test(l)),
+      out,
+    ).toHaveLength(2);
+    expect(
+      fire.filter((l) => /dispatch_requested .* → hub1-bodycam-0[12] \d+ m, ETA \d+ s$/.test(l)),
+      out,
+    ).toHaveLength(2);
+    expect(
+      fire.some((l) => /dispatch_accepted .* → hub1-bodycam-0[12]$/.test(l)),
+      out,
+    ).toBe(true);
+    expect(
+      fire.some((l) => /dispatch_arrived .* → hub1-bodycam-0[12] \d+ m$/.test(l)),
+      out,
+    ).toBe(true);
+    expect(out).toMatch(/the 1-3-5 rule over this run[\s\S]*\nhub1 +fire +1 /);
     expect(
       readFileSync(labelsFile, 'utf8')
         .trim()

@@ -52,7 +52,7 @@ describe('slaReport', () => {
         toResolveP50S: 150,
         toResolveP90S: 240,
         dispatched: 0,
-        arrivedByReinforcementMark: 1,
+        arrivedByReinforcementMark: null,
         toAcceptP50S: null,
         toAcceptP90S: null,
         toArriveP50S: null,

@@ -39,10 +39,10 @@ export interface SlaRow {
   alerts: number;
   acknowledged: number;
   resolved: number;
-  /** Shares of all the row's alerts (0..1): an alert still open past a mark counts as missed. */
-  respondedInTime: number;
-  handledInTime: number;
-  handledByReinforcementMark: number;
+  /** Shares of the row's alerts judged on each mark (0..1; null: none judged yet): an alert still open past a mark counts as missed. */
+  respondedInTime: number | null;
+  handledInTime: number | null;
+  handledByReinforcementMark: number | null;
   toAckP50S: number | null;
   toAckP90S: number | null;
   toResolveP50S: number | null;
@@ -50,7 +50,7 @@ export interface SlaRow {
   /** Alerts officers were sent to. */
   dispatched: number;
   /** Share of those with an officer on scene by the reinforcement mark (an open one past the mark without one: missed). */
-  arrivedByReinforcementMark: number;
+  arrivedByReinforcementMark: number | null;
   toAcceptP50S: number | null;
   toAcceptP90S: number | null;
   toArriveP50S: number | null;
@@ -81,7 +81,7 @@ export function slaReport(alerts: AlertRecord[], marks: SlaMarks, now: number): 
       const times = list.map((a) => ({ a, ...alertTimes(a), ageS: ((a.resolvedAt ?? now) - a.raisedAt) / 1000 }));
       const share = (mark: number, pick: (t: (typeof times)[number]) => number | null, of = times) => {
         const judged = of.filter((t) => pick(t) !== null || t.ageS >= mark);
-        return judged.length ? judged.filter((t) => pick(t) !== null && pick(t)! <= mark).length / judged.length : 1;
+        return judged.length ? judged.filter((t) => pick(t) !== null && pick(t)! <= mark).length / judged.length : null;
       };
       const acks = times.map((t) => t.toAckS).filter((x): x is number => x !== null);
       const resolves = times.map((t) => t.toResolveS).filter((x): x is number => x !== null);

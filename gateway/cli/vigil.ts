@@ -424,6 +424,71 @@ for (const action of ['ack', 'resolve'] as const) {
 }
 
 alertsCmd
+  .command('dispatch <alertId>')
+  .description('send reinforcement now: the nearest free officers are asked (or the next nearest, when some already are)')
+  .action(async (id: string) => {
+    try {
+      const r = await api('POST', `/api/v1/alerts/${encodeURIComponent(id)}/dispatch`, {});
+      out(r, () =>
+        table(r['dispatch']['officers'], [
+          ['deviceId', 'OFFICER CAMERA'],
+          ['officer', 'OFFICER'],
+          ['round', 'ROUND'],
+          ['state', 'STATE'],
+          ['distanceM', 'DISTANCE M'],
+          ['etaS', 'ETA S'],
+        ]),
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+const zones = program.command('zones').description('the zones of a site and where they are (reinforcement is sent to their coordinates)');
+zones.command('list <site>').action(async (site: string) => {
+  try {
+    const r = await api('GET', `/api/v1/sites/${encodeURIComponent(site)}/zones`);
+    out(r, () =>
+      table(
+        (r['zones'] as Record<string, any>[]).map((z) => ({
+          ...z,
+          where: z['location'] ? `${z['location'].lat}, ${z['location'].lon}` : 'no coordinates',
+        })),
+        [
+          ['zone', 'ZONE'],
+          ['name', 'NAME'],
+          ['where', 'LAT, LON'],
+          ['arrivalRadiusM', 'ARRIVAL M'],
+          ['devices', 'DEVICES'],
+          ['version', 'VERSION'],
+        ],
+      ),
+    );
+  } catch (err) {
+    fail(err);
+  }
+});
+zones
+  .command('set <site> <zone>')
+  .description('create or replace a zone (admin): name, coordinates (WGS 84), arrival radius')
+  .option('--name <text>')
+  .requiredOption('--lat <deg>', 'latitude, -90..90', numArg(-90, 90))
+  .requiredOption('--lon <deg>', 'longitude, -180..180', numArg(-180, 180))
+  .option('--radius <m>', 'an officer this close has arrived (default dispatch.arrivalRadiusM)', numArg(5, 2000))
+  .action(async (site: string, zone: string, o: { name?: string; lat: number; lon: number; radius?: number }) => {
+    try {
+      const z = await api('PUT', `/api/v1/sites/${encodeURIComponent(site)}/zones/${encodeURIComponent(zone)}`, {
+        ...(o.name ? { name: o.name } : {}),
+        location: { lat: o.lat, lon: o.lon },
+        ...(o.radius !== undefined ? { arrivalRadiusM: o.radius } : {}),
+      });
+      out(z, () => console.log(`${z['site']}/${z['zone']} version ${z['version']}: ${z['location'].lat}, ${z['location'].lon}`));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+alertsCmd
   .command('watch')
   .description('follow alerts as they are raised, escalated, acknowledged and resolved (MQTT, with the same token)')
   .option('--site <site>', 'one site (default: every site granted to the token)')

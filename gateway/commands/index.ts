@@ -334,7 +334,7 @@ export function commandsMarkdown(): string {
       const params = Object.entries(shape.properties ?? {})
         .map(
           ([k, p]) =>
-            `\`${k}\`${p.minimum !== undefined ? ` ${p.minimum}–${p.maximum}` : ''}${p.default !== undefined ? ` (default ${JSON.stringify(p.default)})` : ''}`,
+            `\`${k}\`${p.minimum !== undefined ? (p.maximum !== undefined ? ` ${p.minimum}–${p.maximum}` : ` ≥ ${p.minimum}`) : ''}${p.default !== undefined ? ` (default ${JSON.stringify(p.default)})` : ''}`,
         )
         .join(', ');
       rows.push(

@@ -137,8 +137,17 @@ export class Dispatcher implements Feature {
     return this.#d.config.enabled && this.#d.config.alertTypes.includes(a.type);
   }
 
-  #alertChanged({ alert: a, event }: AlertChange): void {
+  #alertChanged(c: AlertChange): void {
+    const a = c.alert;
     if (a.dispatch && a.state !== 'resolved' && a.state !== 'auto_resolved') this.#active.set(a.id, a);
+    // After every listener has seen this change: the roster's steps follow the change that caused them, for everybody.
+    if (c.event === 'raised' || c.event === 'reopened' || c.event === 'reinforcement_requested' || c.event === 'resolved' || c.event === 'auto_resolved')
+      queueMicrotask(() => this.#react(c));
+  }
+
+  #react({ alert, event }: AlertChange): void {
+    // The alert as it is now (it may have changed since the event).
+    const a = this.#d.alerts.store.get(alert.id) ?? alert;
     try {
       if ((event === 'raised' || event === 'reopened') && this.#eligible(a) && this.#d.config.immediateSeverities.includes(a.baseSeverity)) {
         this.#begin(a, 'critical');

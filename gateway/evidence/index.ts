@@ -75,15 +75,19 @@ export class Evidence implements Feature {
     clearInterval(this.#timer);
   }
 
-  /** Where to ask: the zone's devices that take snapshots on command, and the alert's own device if it does. */
+  /**
+   * Where to ask: the zone's fixed devices that take snapshots on command (its cameras), and the alert's
+   * own device if it does. A device that moves (it reports GPS: a body camera) is not where its zone is.
+   */
   sources(a: Pick<AlertRecord, 'site' | 'zone' | 'deviceId'>): string[] {
     const canSnap = (kind: string) => !!getKind(kind)?.commands['snapshot'];
+    const moves = (kind: string) => !!getKind(kind)?.capabilities.includes('gps');
     const ids = new Set<string>();
     const own = this.#d.security.registry.getDevice(a.deviceId);
     if (own && canSnap(own.kind)) ids.add(own.deviceId);
     if (a.zone !== null) {
       for (const d of this.#d.security.registry.listDevices({ site: a.site })) {
-        if (d.zone === a.zone && d.state === 'enabled' && canSnap(d.kind)) ids.add(d.deviceId);
+        if (d.zone === a.zone && d.state === 'enabled' && canSnap(d.kind) && !moves(d.kind)) ids.add(d.deviceId);
       }
     }
     return [...ids].slice(0, this.#d.config.maxItemsPerAlert);

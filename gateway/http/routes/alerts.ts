@@ -126,15 +126,18 @@ export const alertRoutes: FastifyPluginAsyncZod<{ alerts: Alerts }> = async (app
                 alerts: z.number(),
                 acknowledged: z.number(),
                 resolved: z.number(),
-                respondedInTime: z.number().describe('share (0..1) acknowledged within respondS; an alert still open past the mark counts as missed'),
-                handledInTime: z.number(),
-                handledByReinforcementMark: z.number(),
+                respondedInTime: z
+                  .number()
+                  .nullable()
+                  .describe('share (0..1) acknowledged within respondS; an alert still open past the mark counts as missed; null: none judged yet'),
+                handledInTime: z.number().nullable(),
+                handledByReinforcementMark: z.number().nullable(),
                 toAckP50S: z.number().nullable(),
                 toAckP90S: z.number().nullable(),
                 toResolveP50S: z.number().nullable(),
                 toResolveP90S: z.number().nullable(),
                 dispatched: z.number().describe('alerts officers were sent to'),
-                arrivedByReinforcementMark: z.number().describe('share (0..1) of those with an officer on scene within reinforceS'),
+                arrivedByReinforcementMark: z.number().nullable().describe('share (0..1) of those with an officer on scene within reinforceS'),
                 toAcceptP50S: z.number().nullable().describe('to the first officer accepting'),
                 toAcceptP90S: z.number().nullable(),
                 toArriveP50S: z.number().nullable().describe('to the first officer on scene'),
