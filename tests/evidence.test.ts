@@ -5,10 +5,15 @@
  * officer's own camera; retention removes old items.
  */
 import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deviceTopic } from '../devices/index.ts';
+import { SceneRenderer } from '../simulators/scene.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SimDevice } from '../simulators/device.ts';
 import { createSim } from '../simulators/fleet.ts';
-import { closeAll, collect, connect, startTestGateway, until, type TestGateway } from './helpers/gateway.ts';
+import { closeAll, collect, connect, connectDevice, startTestGateway, until, type TestGateway } from './helpers/gateway.ts';
 
 let t: TestGateway;
 let skew = 0;
@@ -113,4 +118,42 @@ describe('evidence on alerts', () => {
     }
     expect((await get(`/api/v1/evidence/${item!.id}`, tokens['ev-room']!)).status).toBe(404);
   });
+
+  it('a snapshot asked for just before a restart is still attached when it comes after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-evidence-'));
+    const cfg = { dataDir: dir, security: { allowAnonymous: false } };
+    let g = await startTestGateway(cfg);
+    const ps = await g.gw.security.registry.provisionMany(
+      [
+        { deviceId: 'rs-cam', kind: 'camera', site: 'rs', zone: 'hall' },
+        { deviceId: 'rs-smoke', kind: 'smoke', site: 'rs', zone: 'hall' },
+      ],
+      { id: 'test' },
+    );
+    const cred = (id: string) => ps.find((p) => p.device.deviceId === id)!.credentials;
+    const cam = { site: 'rs', kind: 'camera', deviceId: 'rs-cam' };
+    const smoke = { site: 'rs', kind: 'smoke', deviceId: 'rs-smoke' };
+    try {
+      // A camera slow to answer: it takes the command, and the box restarts before the picture comes.
+      let c = await connectDevice(g.mqttUrl, cam, { ...cred('rs-cam') });
+      await c.subscribeAsync(deviceTopic(cam, 'cmd'), { qos: 1 });
+      const asked = new Promise<void>((r) => c.once('message', () => r()));
+      const s = await connectDevice(g.mqttUrl, smoke, { ...cred('rs-smoke') });
+      await s.publishAsync(deviceTopic(smoke, 'event'), JSON.stringify({ type: 'alarm', active: true, source: 'smoke' }), { qos: 1 });
+      await asked;
+      const alert = g.gw.alerts.store.query({ site: 'rs', type: 'fire' })[0]!;
+      await c.endAsync(true);
+      await s.endAsync(true);
+      await g.stop();
+      g = await startTestGateway(cfg);
+      c = await connectDevice(g.mqttUrl, cam, { ...cred('rs-cam') });
+      const jpeg = (await new SceneRenderer('rs-cam', 1).frame(10)) as Buffer;
+      await c.publishAsync(deviceTopic(cam, 'snapshot'), jpeg, { qos: 1 });
+      const items = await until(() => g.gw.alerts.store.get(alert.id)?.evidence['items'] as Item[] | undefined, 'the item attached after the restart');
+      expect(items.map((i) => [i.device, i.sha256])).toEqual([['rs-cam', createHash('sha256').update(jpeg).digest('hex')]]);
+      await c.endAsync(true);
+    } finally {
+      await g.stop();
+    }
+  }, 30_000);
 });

@@ -63,6 +63,17 @@ export class Evidence implements Feature {
   }
 
   start(): void {
+    // Snapshots asked for just before a restart are still awaited: the requests are the persisted `snapshot` commands.
+    const since = this.#now() - this.#d.config.collectS * 1000;
+    const asked = this.#sql(
+      `SELECT device_id, via, created_at FROM device_commands c WHERE name = 'snapshot' AND via LIKE 'evidence:%' AND created_at >= ?
+         AND NOT EXISTS (SELECT 1 FROM evidence e WHERE e.alert_id = substr(c.via, 10) AND e.device_id = c.device_id) ORDER BY created_at`,
+    ).all(since) as { device_id: string; via: string; created_at: number }[];
+    for (const r of asked) {
+      const list = this.#pending.get(r.device_id) ?? [];
+      list.push({ alertId: r.via.slice('evidence:'.length), until: r.created_at + this.#d.config.collectS * 1000 });
+      this.#pending.set(r.device_id, list);
+    }
     this.#timer = setInterval(() => this.retain(), 3_600_000);
     this.#timer.unref();
   }
