@@ -71,4 +71,5 @@ export * from './define.ts';
 export * from './rules.ts';
 export * from './topics.ts';
 export * from './units.ts';
+export * from './zones.ts';
 export { camera, door, smoke, bodycam };

@@ -10,6 +10,7 @@
  */
 import type { z } from 'zod';
 import type { DeviceChannel } from './topics.ts';
+import type { ZoneProfile } from './zones.ts';
 
 export const severities = ['info', 'minor', 'major', 'critical'] as const;
 export type Severity = (typeof severities)[number];
@@ -52,6 +53,8 @@ export interface RuleContext<S> {
   emit(s: Signal): void;
   /** The zone a device is registered in (null: none). */
   zoneOf(deviceId: string): string | null;
+  /** What a zone of a site means (type, hours, thresholds), when an admin said so (devices/zones.ts). */
+  zone(site: string, zone: string): ZoneProfile | undefined;
 }
 
 export interface RuleInstance {

@@ -108,11 +108,13 @@ export class Gateway {
     this.security = new Security(this.config, this.db, this.log.child({ module: 'security' }), opts.now);
     this.security.audit.onEvent((e) => this.metrics.securityEvents.inc({ action: e.action, outcome: e.outcome }));
     this.security.throttled.on((transport, what) => this.metrics.loginThrottle.inc({ transport, what }));
+    this.sites = new Sites(this.db, this.security, opts.now);
     this.alerts = new Alerts({
       config: this.config,
       db: this.db,
       states: this.states,
       security: this.security,
+      zoneInfo: (site, zone) => this.sites.zone(site, zone),
       log: this.log.child({ module: 'alerts' }),
       now: opts.now,
     });
@@ -170,7 +172,6 @@ export class Gateway {
       now: opts.now,
     });
     this.pipeline.use(this.evidence.collector);
-    this.sites = new Sites(this.db, this.security, opts.now);
     this.dispatcher = new Dispatcher({
       config: this.config.dispatch,
       escalation: escalationPolicy(this.config.alerts),

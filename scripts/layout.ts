@@ -11,9 +11,9 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** What each folder is for. Source folders are listed with their files; the others by name. */
 export const purposes: Record<string, string> = {
-  'devices/': 'the domain: defineDevice, capabilities, the rule vocabulary, the kind registry, topics, units',
+  'devices/': 'the domain: defineDevice, capabilities, the rule vocabulary, the kind registry, topics, units, what a zone means',
   'devices/kinds/bodycam/': 'body-worn camera: definition, rules (SOS, man down), IMU window summary',
-  'devices/kinds/camera/': 'smart camera: definition (its tamper events raise camera_tamper)',
+  'devices/kinds/camera/': 'smart camera: definition, rules (intrusion and loitering where the zone says so; its tamper events raise camera_tamper)',
   'devices/kinds/door/': 'door controller: definition, rules (forced entry, held open, brute force)',
   'devices/kinds/smoke/': 'smoke alarm: definition, rules (alarm, thresholds, smoulder, faults), two-stage fire confirmation',
   'edge/': 'pure processing, no I/O: ingest, pipeline, device state, messages, the listener mechanism',

@@ -15,6 +15,8 @@ export type IncidentType =
   | 'forced_door'
   | 'door_held_open'
   | 'brute_force'
+  | 'intrusion'
+  | 'loitering'
   | 'camera_covered'
   | 'camera_defocused'
   | 'camera_moved'

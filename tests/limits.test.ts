@@ -82,6 +82,16 @@ describe('TokenBuckets and ConnectionLimiter', () => {
     expect([b.take('d'), b.take('d')]).toEqual([true, false]);
   });
 
+  it('a clock stepped back (NTP) is no time passing, not a debt: the device is not silenced for the length of the step', () => {
+    let now = 10 * 3_600_000;
+    const b = new TokenBuckets(2, 3, () => now);
+    expect(b.take('d')).toBe(true);
+    now -= 3_600_000; // an hour back
+    expect([b.take('d'), b.take('d'), b.take('d')]).toEqual([true, true, false]); // what was left of the burst
+    now += 500;
+    expect(b.take('d')).toBe(true); // and it refills from the new time
+  });
+
   it('caps connections overall and per address, and releases once', () => {
     const l = new ConnectionLimiter(3, 2);
     const a1 = l.admit('10.0.0.1');

@@ -76,6 +76,8 @@ describe('simulated fleet', () => {
       return means.some((mean) => mean < 50) && rec.since(since, id, 'event').some((m) => m.data['type'] === 'tamper' && m.data['reason'] === 'covered');
     },
     camera_moved: (since, id) => rec.since(since, id, 'snapshot').length >= 2,
+    intrusion: (since, id) => rec.since(since, id, 'event').filter((m) => m.data['type'] === 'intrusion' && m.data['object'] === 'person').length >= 3,
+    loitering: (since, id) => rec.since(since, id, 'event').some((m) => m.data['type'] === 'loitering' && (m.data['duration_s'] as number) >= 600),
     man_down: (since, id) => {
       const windows = rec.since(since, id, 'telemetry').map((m) => (m.data['imu'] as { accel_g: number[][] }).accel_g);
       const peak = Math.max(...windows.flat().map(([x, y, z]) => Math.hypot(x!, y!, z!)));

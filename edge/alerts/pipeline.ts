@@ -13,6 +13,7 @@ import type { DeviceStates } from '../device-state.ts';
 import { AlertEngine, type AlertListener, type AlertPolicy } from './engine.ts';
 import { FleetHealth, type Coverage, type DeviceDirectory, type FleetHealthSettings } from './fleet-health.ts';
 import type { Condition } from './model.ts';
+import type { ZoneProfile } from '../../devices/index.ts';
 import { RuleStage } from './rules.ts';
 import { ConditionSources } from './sources.ts';
 import type { AlertRecord, AlertStore } from './store.ts';
@@ -22,6 +23,8 @@ export interface AlertPipelineOptions {
   policy: AlertPolicy;
   now: () => number;
   zoneOf: (deviceId: string) => string | null;
+  /** What a zone means (type, hours, thresholds), for the rules. */
+  zoneInfo?: (site: string, zone: string) => ZoneProfile | undefined;
   /** Per-kind settings (`kinds.<kind>`) for the kinds' rules. */
   kindSettings?: Record<string, Record<string, unknown>>;
   /** Missed heartbeats and coverage; absent: no fleet health. */
@@ -44,7 +47,7 @@ export class AlertPipeline {
     this.#opts = opts;
     this.engine = new AlertEngine(opts.store, opts.policy, opts.now, opts.zoneOf);
     this.sources = new ConditionSources((c) => this.engine.signal(c));
-    this.rules = new RuleStage((c) => this.signal(c), { settings: opts.kindSettings, zoneOf: opts.zoneOf });
+    this.rules = new RuleStage((c) => this.signal(c), { settings: opts.kindSettings, zoneOf: opts.zoneOf, zoneInfo: opts.zoneInfo });
     if (opts.fleet) this.health = new FleetHealth(opts.fleet.states, opts.fleet.directory, opts.fleet.settings, opts.now);
   }
 

@@ -3,7 +3,7 @@
  * capabilities') on that kind's messages, plus the one rule every kind shares: a device reporting
  * itself offline. It knows no kind by name: a kind brings its rules, its settings and its alert types.
  */
-import { getKind, registeredKinds, severityOf, type RuleInstance, type Signal } from '../../devices/index.ts';
+import { getKind, registeredKinds, severityOf, type RuleInstance, type Signal, type ZoneProfile } from '../../devices/index.ts';
 import type { DeviceMessage } from '../message.ts';
 import type { PipelineStage } from '../pipeline.ts';
 import { plannedOffline, type Condition } from './model.ts';
@@ -13,6 +13,8 @@ export interface RuleStageOptions {
   settings?: Record<string, Record<string, unknown>>;
   /** The zone a device is registered in (rules that compare detectors of one zone). */
   zoneOf?: (deviceId: string) => string | null;
+  /** What a zone means (type, hours, thresholds): rules on camera analytics read it. */
+  zoneInfo?: (site: string, zone: string) => ZoneProfile | undefined;
 }
 
 type Sink = (c: Condition) => void;
@@ -46,9 +48,10 @@ export class RuleStage implements PipelineStage {
     // Parse once: defaults fill what the configuration leaves out; a bad value was refused when the configuration loaded.
     const settings = def.settings.parse(this.#opts.settings?.[kind] ?? {}) as Record<string, unknown>;
     const zoneOf = this.#opts.zoneOf ?? (() => null);
+    const zone = this.#opts.zoneInfo ?? (() => undefined);
     for (const rule of def.rules) {
       const own = rule.settings ? Object.fromEntries(Object.keys(rule.settings.shape).map((k) => [k, settings[k]])) : {};
-      const inst = rule.create({ settings: own, emit: this.#emit, zoneOf });
+      const inst = rule.create({ settings: own, emit: this.#emit, zoneOf, zone });
       list.push(inst);
       for (const type of rule.listens ?? []) {
         const l = this.#listeners.get(type) ?? [];

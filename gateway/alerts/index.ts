@@ -12,6 +12,7 @@ import { toAlert, type AlertRecord } from '../../edge/alerts/store.ts';
 import type { Coverage } from '../../edge/alerts/fleet-health.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
 import { z } from 'zod';
+import type { ZoneProfile } from '../../devices/index.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { Db } from '../db.ts';
 import type { Logger } from '../logger.ts';
@@ -44,6 +45,8 @@ export interface AlertsDeps {
   db: Db;
   states: DeviceStates;
   security: Security;
+  /** What a zone means (gateway/sites), for the rules. */
+  zoneInfo?: (site: string, zone: string) => ZoneProfile | undefined;
   log: Logger;
   now?: () => number;
 }
@@ -79,6 +82,7 @@ export class Alerts implements Feature {
       policy,
       now: this.#now,
       zoneOf: (id) => registry.getDevice(id)?.zone ?? null,
+      ...(deps.zoneInfo ? { zoneInfo: deps.zoneInfo } : {}),
       kindSettings: deps.config.kinds,
       fleet: {
         states: deps.states,

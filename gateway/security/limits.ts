@@ -153,7 +153,8 @@ export class TokenBuckets {
   take(key: string): boolean {
     const now = this.#now();
     const b = this.#b.get(key) ?? { tokens: this.#burst, at: now };
-    b.tokens = Math.min(this.#burst, b.tokens + ((now - b.at) / 1000) * this.#rate);
+    // A clock stepped back (NTP, or a box set right) is no time passing, not a debt of tokens.
+    b.tokens = Math.min(this.#burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.#rate);
     b.at = now;
     this.#b.set(key, b);
     if (this.#b.size > 50_000) this.#sweep(now);

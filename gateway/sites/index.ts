@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { idSchema } from '../../devices/define.ts';
+import { hoursSchema, timeZoneSchema, zoneTypes } from '../../devices/zones.ts';
 import type { LatLon } from '../../edge/alerts/dispatch.ts';
 import { statementCache, type Db } from '../db.ts';
 import { ZoneNotFoundError } from '../errors.ts';
@@ -28,6 +29,21 @@ export const zoneBodySchema = z
       .max(2000)
       .optional()
       .describe('an officer within this many metres has arrived (default dispatch.arrivalRadiusM): a large plaza wants more'),
+    type: z
+      .enum(zoneTypes)
+      .optional()
+      .describe('what the zone is: restricted, track and platform_edge are for staff only (an intrusion there is an alert at any hour)'),
+    capacity: z.number().int().min(1).max(1_000_000).optional().describe('people the zone holds safely'),
+    hours: hoursSchema.optional().describe('opening hours, "HH:MM-HH:MM" local time (past midnight allowed); absent: always open'),
+    timezone: timeZoneSchema.optional().describe("IANA time zone of the hours (default: the box's)"),
+    minConfidence: z.number().min(0).max(1).optional().describe('camera analytics below this confidence are not acted on here (default 0.5)'),
+    loiteringS: z
+      .number()
+      .int()
+      .min(10)
+      .max(86_400)
+      .optional()
+      .describe('loitering longer than this is an alert, minor (major at 3×, or in a staff-only zone); default 60 s staff-only, 600 s elsewhere'),
   })
   .strict();
 export type ZoneBody = z.infer<typeof zoneBodySchema>;

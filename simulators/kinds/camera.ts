@@ -18,9 +18,19 @@ const tamperOf: Partial<Record<IncidentType, Tamper>> = {
 
 export class CameraSim extends SimDevice {
   readonly kind = 'camera';
-  readonly incidents: readonly IncidentType[] = ['camera_covered', 'camera_defocused', 'camera_moved', 'camera_glare', 'camera_dark', 'device_offline'];
+  readonly incidents: readonly IncidentType[] = [
+    'camera_covered',
+    'camera_defocused',
+    'camera_moved',
+    'camera_glare',
+    'camera_dark',
+    'intrusion',
+    'loitering',
+    'device_offline',
+  ];
   readonly #scene: SceneRenderer;
-  readonly zone: string;
+  /** The analytics region its events name (a zone of the site, when it has that name). */
+  zone: string;
   #tamper: Tamper = 'none';
 
   constructor(opts: SimOptions) {
@@ -76,6 +86,31 @@ export class CameraSim extends SimDevice {
   }
 
   override async incident(type: IncidentType): Promise<void> {
+    if (type === 'intrusion') {
+      // Someone walks into the watched region and stays a minute: a detection every 5 s.
+      this.label('intrusion', 60_000 / this.speed, `person in ${this.zone}`);
+      for (let t = 0; t < 60_000; t += 5_000) {
+        const x = round(this.rng.range(0.1, 0.7), 2);
+        await this.publish('event', {
+          type: 'intrusion',
+          zone: this.zone,
+          confidence: round(this.rng.range(0.75, 0.95)),
+          object: 'person',
+          bbox: [x, 0.3, 0.12, 0.4],
+        });
+        await this.sleep(5_000);
+      }
+      return;
+    }
+    if (type === 'loitering') {
+      // Someone lingers for 15 minutes; the camera reports the time so far every minute.
+      this.label('loitering', 900_000 / this.speed, `loitering in ${this.zone}`);
+      for (let s = 60; s <= 900; s += 60) {
+        await this.publish('event', { type: 'loitering', zone: this.zone, confidence: round(this.rng.range(0.7, 0.9)), duration_s: s });
+        await this.sleep(60_000);
+      }
+      return;
+    }
     const tamper = tamperOf[type];
     if (!tamper) return super.incident(type);
     const durationMs = 120_000;

@@ -1,8 +1,9 @@
-/** Smart camera: on-board analytics events, periodic health, JPEG snapshots. */
+/** Smart camera: on-board analytics events (intrusion and loitering become alerts where the zone says so), periodic health, JPEG snapshots. */
 import { z } from 'zod';
 import { defineDevice } from '../../define.ts';
 import { reporting, snapshot, tamper } from '../../capabilities.ts';
 import { unit } from '../../units.ts';
+import { analyticsRule } from './rules.ts';
 
 const zone = z.string().min(1).max(64);
 const confidence = z.number().min(0).max(1);
@@ -45,6 +46,11 @@ export const camera = defineDevice({
     loiteringThresholdS: z.number().int().min(5).max(3600).default(60),
   },
   capabilities: [reporting(30), snapshot(), tamper(['covered', 'defocused', 'moved', 'glare', 'dark', 'enclosure_opened'], 'camera_tamper')],
+  alerts: {
+    intrusion: { severity: 'critical', title: 'A person or vehicle in a staff-only zone, or in any zone outside its opening hours (camera analytics).' },
+    loitering: { severity: 'minor', title: "Someone stayed longer than the zone's loitering threshold (camera analytics)." },
+  },
+  rules: [analyticsRule],
   detector: 'camera-scene',
   commands: {
     snapshot: { title: 'Take a snapshot now (published on the snapshot channel)', params: z.object({}) },
