@@ -409,5 +409,5 @@ describe('npm run demo', () => {
         .split('\n')
         .map((l) => JSON.parse(l).type),
     ).toContain('fire');
-  });
+  }, 90_000);
 });
