@@ -148,6 +148,9 @@ export class Dispatcher implements Feature {
   #react({ alert, event }: AlertChange): void {
     // The alert as it is now (it may have changed since the event).
     const a = this.#d.alerts.store.get(alert.id) ?? alert;
+    const closed = a.state === 'resolved' || a.state === 'auto_resolved';
+    // Resolved in the meantime: nobody is sent to it.
+    if (closed && event !== 'resolved' && event !== 'auto_resolved') return;
     try {
       if ((event === 'raised' || event === 'reopened') && this.#eligible(a) && this.#d.config.immediateSeverities.includes(a.baseSeverity)) {
         this.#begin(a, 'critical');
