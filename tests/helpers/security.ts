@@ -32,8 +32,8 @@ export async function startSecureGateway(pki: string, overrides: GatewayConfigIn
         tcp: { host: '127.0.0.1', port: 0, ...overrides.mqtt?.tcp },
         ws: { enabled: false },
         wss: { enabled: true, host: '127.0.0.1', port: 0 },
-        // A subscriber that stops reading is dropped quickly (see "slow consumer").
-        drainTimeoutMs: 500,
+        // A subscriber that stops reading is dropped quickly (see "slow consumer"): short enough for the slow-consumer test, long enough that a reader on a loaded 2-core machine is not taken for a stalled one.
+        drainTimeoutMs: 2000,
         tls: {
           enabled: true,
           host: '127.0.0.1',
