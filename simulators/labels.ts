@@ -17,6 +17,8 @@ export type IncidentType =
   | 'brute_force'
   | 'intrusion'
   | 'loitering'
+  | 'crowd_surge'
+  | 'crowd_dispersal'
   | 'camera_covered'
   | 'camera_defocused'
   | 'camera_moved'

@@ -55,7 +55,7 @@ describe('simulated fleet', () => {
   });
 
   const signatures: Record<
-    Exclude<IncidentType, 'camera_glare' | 'camera_dark' | 'camera_defocused'>,
+    Exclude<IncidentType, 'camera_glare' | 'camera_dark' | 'camera_defocused' | 'crowd_surge' | 'crowd_dispersal'>,
     (since: number, id: string) => Promise<boolean> | boolean
   > = {
     fire: (since, id) => {

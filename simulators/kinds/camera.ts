@@ -7,6 +7,7 @@ import { SimDevice, type SimOptions } from '../device.ts';
 import type { IncidentType } from '../labels.ts';
 import { daily, occupancy, round } from '../random.ts';
 import { SceneRenderer, type Tamper } from '../scene.ts';
+import type { CrowdIncident, CrowdZone } from '../crowd.ts';
 
 const tamperOf: Partial<Record<IncidentType, Tamper>> = {
   camera_covered: 'covered',
@@ -18,16 +19,21 @@ const tamperOf: Partial<Record<IncidentType, Tamper>> = {
 
 export class CameraSim extends SimDevice {
   readonly kind = 'camera';
-  readonly incidents: readonly IncidentType[] = [
-    'camera_covered',
-    'camera_defocused',
-    'camera_moved',
-    'camera_glare',
-    'camera_dark',
-    'intrusion',
-    'loitering',
-    'device_offline',
-  ];
+  get incidents(): readonly IncidentType[] {
+    return [
+      'camera_covered',
+      'camera_defocused',
+      'camera_moved',
+      'camera_glare',
+      'camera_dark',
+      'intrusion',
+      'loitering',
+      'device_offline',
+      ...(this.crowd ? (['crowd_surge', 'crowd_dispersal'] as const) : []),
+    ];
+  }
+  /** The crowd of the zone this camera watches (simulators/crowd.ts) and which of its cameras this is: it then counts it every 15 s. */
+  crowd?: { zone: CrowdZone; camera: number };
   readonly #scene: SceneRenderer;
   /** The analytics region its events name (a zone of the site, when it has that name). */
   zone: string;
@@ -60,7 +66,9 @@ export class CameraSim extends SimDevice {
       if (this.#tamper !== 'none') return;
       const people = this.people;
       if (people > 0 && this.rng.chance(0.6)) await this.publish('event', { type: 'motion', zone: this.zone, confidence: round(this.rng.range(0.6, 0.99)) });
-      if (this.rng.chance(0.25)) await this.publish('event', { type: 'crowd_count', zone: this.zone, count: people });
+      if (this.crowd)
+        await this.publish('event', { type: 'crowd_count', zone: this.crowd.zone.spec.zone, count: this.crowd.zone.reported(this.now(), this.crowd.camera) });
+      else if (this.rng.chance(0.25)) await this.publish('event', { type: 'crowd_count', zone: this.zone, count: people });
       if (this.rng.chance(0.01))
         await this.publish('event', { type: 'loitering', zone: this.zone, confidence: round(this.rng.range(0.5, 0.9)), duration_s: this.rng.int(60, 300) });
     });
@@ -86,6 +94,18 @@ export class CameraSim extends SimDevice {
   }
 
   override async incident(type: IncidentType): Promise<void> {
+    if ((type === 'crowd_surge' || type === 'crowd_dispersal') && this.crowd) {
+      const z = this.crowd.zone;
+      const minutes = type === 'crowd_surge' ? 16 : 20;
+      this.label(
+        type,
+        (minutes * 60_000) / this.speed,
+        `${z.spec.zone}: ${type === 'crowd_surge' ? 'a late train unloads' : 'people flee'} (${z.count(this.now())} people)`,
+      );
+      z.start(type as CrowdIncident, this.now());
+      await this.sleep(minutes * 60_000);
+      return;
+    }
     if (type === 'intrusion') {
       // Someone walks into the watched region and stays a minute: a detection every 5 s.
       this.label('intrusion', 60_000 / this.speed, `person in ${this.zone}`);
