@@ -35,7 +35,7 @@ export const purposes: Record<string, string> = {
   'gateway/inference/': 'inference feature: model files and onnxruntime sessions, micro-batching, checkpoints',
   'gateway/sites/': 'the zones of each site: names, coordinates, arrival radius; versioned',
   'gateway/security/': 'security feature: registry, authentication, ACL, identities, limits, audit, secrets at rest',
-  'simulators/': 'devices over real MQTT: the base device, fleet, scenario, scenes, faulty device, `npm run sim`',
+  'simulators/': 'devices over real MQTT: the base device, fleet, scenario, scenes, crowds, faulty device, `npm run sim`',
   'simulators/kinds/': 'one simulator per shipped kind',
   'models/': 'the detectors: <id>/ (model.onnx, manifest.json, train.ts, eval-section.ts, REPORT.md), data/, lib/, train-all.ts, eval.ts',
   'bench/': 'benchmarks (`npm run bench`) and their latest results',
