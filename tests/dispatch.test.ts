@@ -343,6 +343,15 @@ describe('reinforcement dispatch', () => {
           .filter((h) => h.event === 'dispatch_requested')
           .at(-1)!.detail,
       ).toMatchObject({ by: 'dp-room' });
+      // Where the officers are, and who is engaged: for the control room, at its own sites only.
+      const list = (await api('GET', `/sites/${site}/officers`, tokens['dp-room']!)).body['officers'] as Record<string, any>[];
+      expect(list.find((o) => o['deviceId'] === 'dp-bc-01')).toMatchObject({
+        online: true,
+        fix: { ageS: expect.any(Number) },
+        engaged: { alertId: a.id, state: 'asked' },
+      });
+      expect(list.find((o) => o['deviceId'] === 'dp-bc-05')).toMatchObject({ engaged: null });
+      expect((await api('GET', `/sites/${site}/officers`, tokens['other-room']!)).status).toBe(404);
     } finally {
       resolve(alertOf('dp-smoke-06', 'fire'));
     }
