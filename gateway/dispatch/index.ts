@@ -432,12 +432,7 @@ export class Dispatcher implements Feature {
       } catch (err) {
         this.#d.log.info({ alert: a.id, device: o.deviceId, err: (err as Error).message }, 'stand-down not sent');
       }
-      a = this.#d.alerts.pipeline.engine.updateDispatch(
-        a.id,
-        (d) => ({ ...d!, officers: d!.officers.map((x) => (x.deviceId === o.deviceId ? { ...x, state: 'stood_down', reason: `alert ${a.state}` } : x)) }),
-        'dispatch_stood_down',
-        { deviceId: o.deviceId, officer: o.officer, was: o.state },
-      );
+      a = this.#setOfficer(a, o.deviceId, { state: 'stood_down', reason: `alert ${a.state}` }, {}, 'dispatch_stood_down', { officer: o.officer, was: o.state });
       this.#d.metrics?.dispatchAnswers.inc({ site: a.site, outcome: 'stood_down' });
     }
   }
