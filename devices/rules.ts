@@ -36,6 +36,8 @@ export interface Observation {
 export interface Signal {
   site: string;
   deviceId: string;
+  /** The zone it is in, when not the device's own (a camera watching a track from a platform). */
+  zone?: string | null;
   kind: string;
   type: string;
   active: boolean;

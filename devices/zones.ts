@@ -44,11 +44,43 @@ export const defaultLoiteringS = (type: ZoneType | undefined): number => (type &
 
 const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
+const formats = new Map<string, Intl.DateTimeFormat>();
+/** One formatter per time zone (building one costs far more than using it). */
+function formatter(timeZone: string | undefined): Intl.DateTimeFormat {
+  const key = timeZone ?? '';
+  let f = formats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      weekday: 'short',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    formats.set(key, f);
+  }
+  return f;
+}
+
+export const weekdayNames = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'] as const;
+
+/** Local time at `ts` in `timeZone` (the box's own zone when absent): weekday (0 Sunday), minutes since midnight, date "YYYY-MM-DD". */
+export function localTime(ts: number, timeZone?: string): { weekday: number; minutes: number; date: string } {
+  const parts = formatter(timeZone).formatToParts(new Date(ts));
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
+  return {
+    weekday: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(get('weekday')),
+    minutes: Number(get('hour')) * 60 + Number(get('minute')),
+    date: `${get('year')}-${get('month')}-${get('day')}`,
+  };
+}
+
 /** Minutes since local midnight at `ts` in `timeZone` (the box's own zone when absent). */
 export function localMinutes(ts: number, timeZone?: string): number {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(ts));
-  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
-  return get('hour') * 60 + get('minute');
+  return localTime(ts, timeZone).minutes;
 }
 
 /** Whether the zone is open at `ts` (a zone without hours always is). */

@@ -138,6 +138,7 @@ export class Gateway {
       log: this.log.child({ module: 'inference' }),
       metrics: this.metrics,
       signal: (c) => this.alerts.signal(c),
+      places: { zone: (site, zone) => this.sites.zone(site, zone), zoneOf },
       now: opts.now,
     });
     this.pipeline.use(this.states);

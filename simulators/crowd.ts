@@ -11,7 +11,7 @@
  * crowd, ±10 %, and now and then one is blocked and reports 0). Times are read in the zone's own time
  * zone, so a run means the same on any machine.
  */
-import { localMinutes } from '../devices/zones.ts';
+import { localTime } from '../devices/zones.ts';
 import { Rng } from './random.ts';
 
 export interface CrowdEvent {
@@ -50,6 +50,9 @@ function baseline(type: CrowdZoneSpec['type'], minutes: number, weekend: boolean
   return night + scale * (rush + midday);
 }
 
+/** How long each incident shapes the counts, seconds (a surge: rise, hold, easing; a dispersal: flight and return). */
+export const incidentS: Record<CrowdIncident, number> = { crowd_surge: 990, crowd_dispersal: 1230 };
+
 export class CrowdZone {
   readonly spec: CrowdZoneSpec;
   readonly #seed: string;
@@ -61,18 +64,8 @@ export class CrowdZone {
     this.#seed = `${seed}:${spec.site}/${spec.zone}`;
   }
 
-  #local(ts: number): { minutes: number; weekday: number; date: string } {
-    const parts = new Intl.DateTimeFormat('en-CA', {
-      timeZone: this.spec.timezone,
-      weekday: 'short',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-    }).formatToParts(new Date(ts));
-    const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
-    const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(get('weekday'));
-    return { minutes: localMinutes(ts, this.spec.timezone), weekday, date: `${get('year')}-${get('month')}-${get('day')}` };
-  }
+  /** The zone's normal count by minute: it is the same all minute long, and asked for by every camera. */
+  readonly #normal = new Map<number, number>();
 
   /** Noise that is the same for the same minute whoever asks (several cameras, a replay). */
   #noise(ts: number, salt: string, sd: number): number {
@@ -81,7 +74,17 @@ export class CrowdZone {
 
   /** The people actually in the zone at `ts` (without incidents): what its profile says, with noise. */
   normal(ts: number): number {
-    const { minutes, weekday, date } = this.#local(ts);
+    const minute = Math.floor(ts / 60_000);
+    let n = this.#normal.get(minute);
+    if (n === undefined) {
+      if (this.#normal.size > 4096) this.#normal.clear();
+      this.#normal.set(minute, (n = this.#normalAt(minute * 60_000)));
+    }
+    return n;
+  }
+
+  #normalAt(ts: number): number {
+    const { minutes, weekday, date } = localTime(ts, this.spec.timezone);
     const holiday = this.spec.holidays?.includes(date) ?? false;
     const weekend = holiday || weekday === 0 || weekday === 6;
     let share = baseline(this.spec.type, minutes, weekend);
@@ -102,7 +105,7 @@ export class CrowdZone {
     let n = this.normal(ts);
     for (const i of this.#incidents) {
       const t = (ts - i.start) / 1000;
-      if (t < 0) continue;
+      if (t < 0 || t >= incidentS[i.type]) continue;
       if (i.type === 'crowd_surge') {
         // Up to 95 % of capacity over 90 s, held 5 min, eased over 10 min.
         const top = 0.95 * this.spec.capacity;
@@ -120,7 +123,10 @@ export class CrowdZone {
 
   /** Start an incident at `ts`; it shapes the counts from then on (lasting ~16 min for a surge, ~20 for a dispersal). */
   start(type: CrowdIncident, ts: number): void {
-    this.#incidents.push({ type, start: ts, from: this.count(ts) });
+    const from = this.count(ts);
+    // Incidents long over shape nothing any more (kept a day, for a replay of the recent past).
+    for (let k = this.#incidents.length - 1; k >= 0; k--) if (ts - this.#incidents[k]!.start > 86_400_000) this.#incidents.splice(k, 1);
+    this.#incidents.push({ type, start: ts, from });
   }
 
   /** What camera `i` of the zone reports at `ts`: the crowd ±10 %, or 0 when something blocks its view (1 report in 200). */

@@ -127,7 +127,7 @@ export class AlertEngine {
       this.#emit(latest, 'reopened', 'gateway');
       return latest;
     }
-    const zone = this.#zoneOf(c.deviceId);
+    const zone = c.zone !== undefined ? c.zone : this.#zoneOf(c.deviceId);
     const id = newId(now);
     const related = zone ? this.#store.openInZone(c.site, zone, now - this.#policy.groupWindowMs)[0] : undefined;
     const a: AlertRecord = {

@@ -56,7 +56,7 @@ export const alertSchema = z.object({
   incidentId: z.string().describe('alerts in the same zone within the grouping window share it'),
   site: z.string(),
   zone: z.string().nullable(),
-  deviceId: z.string().describe('the device, or coverage-{kind} for a site coverage alert'),
+  deviceId: z.string().describe('the device, coverage-{kind} for a site coverage alert, or crowd-{zone} for a zone crowd alert'),
   kind: z.string(),
   type: alertTypeSchema,
   severity: z.enum(severities).describe('current severity, raised by escalation'),
@@ -84,6 +84,8 @@ export type Alert = z.infer<typeof alertSchema>;
 export interface Condition {
   site: string;
   deviceId: string;
+  /** The zone it is in, when it is about a place rather than one device (a zone's crowd); else the device's zone. */
+  zone?: string | null;
   kind: string;
   type: AlertType;
   active: boolean;

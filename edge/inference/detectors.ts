@@ -9,6 +9,8 @@ import { CameraFeatures, cameraFeatureNames, explainCamera, sceneAnomaly, type C
 import { DoorFeatures, doorFeatureNames, explainDoor, SiteCredentials, type DoorSnapshot } from '../features/door.ts';
 import { explainFall, fallFeatureNames, FallFeatures, type FallSnapshot } from '../features/fall.ts';
 import { explainSmoke, SmokeFeatures, smokeFeatureNames, type SmokeSnapshot } from '../features/smoke.ts';
+import { CrowdFeatures, crowdFeatureNames, explainCrowd, type CrowdSnapshot } from '../features/crowd.ts';
+import type { ZoneProfile } from '../../devices/zones.ts';
 
 export interface Explanation {
   reason: string;
@@ -31,6 +33,26 @@ export interface DeviceRef {
   deviceId: string;
 }
 
+/** The zones of the sites, for detectors of places (a port: gateway/sites is one). */
+export interface Places {
+  /** What a zone of a site means, when an admin registered it. */
+  zone(site: string, zone: string): ZoneProfile | undefined;
+  /** The zone a device is provisioned in (null: none). */
+  zoneOf(deviceId: string): string | null;
+}
+
+/**
+ * What a detector of a place scores instead of one device: all the messages of a zone's cameras go
+ * to one run, with one learned state, one decision and one alert (`crowd-gate-3`, in zone gate-3).
+ */
+export interface Subject {
+  /** Stands for the device in the run, its checkpoint and its alert; topic-safe. */
+  id: string;
+  zone: string;
+  /** The zone as registered now (capacity, time zone), if it is. */
+  profile?: ZoneProfile | undefined;
+}
+
 export interface Detector<S = unknown> {
   kind: string;
   features: readonly string[];
@@ -42,9 +64,14 @@ export interface Detector<S = unknown> {
   restore(saved: unknown, m: DeviceRef, shared: Map<string, unknown>): S;
   /** Forget what was learned about the device's normal (an engineer accepted a new normal); absent: nothing to forget. */
   rebaseline?(state: S): void;
+  /**
+   * A detector of a place: the subject a message is about (undefined: the message does not feed
+   * the model). Absent: the subject is the device.
+   */
+  subject?(m: DeviceMessage, places: Places): Subject | undefined;
   /** undefined: this message does not feed the model. */
-  extract(state: S, m: DeviceMessage): Extracted | undefined | Promise<Extracted | undefined>;
-  explain(f: number[], score: number, m: DeviceMessage, state: S): Explanation;
+  extract(state: S, m: DeviceMessage, subject?: Subject): Extracted | undefined | Promise<Extracted | undefined>;
+  explain(f: number[], score: number, m: DeviceMessage, state: S, subject?: Subject): Explanation;
 }
 
 const named = (names: readonly string[], f: number[]) => Object.fromEntries(names.map((n, i) => [n, Math.round(f[i]! * 1000) / 1000]));
@@ -168,7 +195,54 @@ const door: Detector<DoorFeatures> = {
 };
 
 /**
+ * A zone's crowd, from the `crowd_count` events of every camera that watches it (edge/features/crowd.ts).
+ * The zone is the event's analytics region when the site registered a zone of that name, else the
+ * zone the camera is provisioned in; a count with neither is about no zone the box knows, and is not
+ * scored. One run per zone: its alert is `crowd-{zone}` in that zone.
+ */
+const crowd: Detector<CrowdFeatures> = {
+  kind: 'camera',
+  features: crowdFeatureNames,
+  stateFormat: 1,
+  init: () => new CrowdFeatures(),
+  snapshot: (s) => s.snapshot(),
+  restore: (saved) => CrowdFeatures.restore(saved as CrowdSnapshot),
+  subject(m, places) {
+    if (m.channel !== 'event' || m.data['type'] !== 'crowd_count') return undefined;
+    const region = String(m.data['zone']);
+    const registered = places.zone(m.site, region);
+    const zone = registered ? region : places.zoneOf(m.deviceId);
+    if (!zone) return undefined;
+    return { id: `crowd-${zone.replace(/[^A-Za-z0-9_.-]/g, '_')}`, zone, profile: registered ?? places.zone(m.site, zone) };
+  },
+  extract(s, m, subject) {
+    const ctx = { capacity: subject?.profile?.capacity, timezone: subject?.profile?.timezone };
+    return {
+      features: s.push({ ts: m.ts, camera: m.deviceId, count: Number(m.data['count']) }, ctx),
+      scored: (score, clear) => (s.frozen = score >= clear),
+    };
+  },
+  explain(f, _score, m, s, subject) {
+    const p = subject?.profile;
+    const capacity = s.capacity({ capacity: p?.capacity });
+    const e = explainCrowd(subject?.zone ?? '?', f, capacity, m.ts, p?.timezone, !!p?.capacity);
+    return {
+      reason: e.reason,
+      type: e.type,
+      evidence: {
+        features: named(crowdFeatureNames, f),
+        zone: subject?.zone,
+        people: Math.round(f[0]! * capacity),
+        capacity,
+        capacityKnown: !!p?.capacity,
+        camera: m.deviceId,
+      },
+    };
+  },
+};
+
+/**
  * Detectors by name: a model's manifest names the one whose features it reads (`detector`), so
  * several models may serve one kind. A manifest without the field gets its kind's (devices/kinds/<kind>: `detector`).
  */
-export const detectors: Record<string, Detector<any>> = { smoke, 'man-down': manDown, 'camera-scene': camera, 'door-access': door };
+export const detectors: Record<string, Detector<any>> = { smoke, 'man-down': manDown, 'camera-scene': camera, 'door-access': door, 'crowd-zone': crowd };

@@ -9,7 +9,7 @@ import { getKind, severityOf } from '../../devices/index.ts';
 import type { DeviceMessage } from '../message.ts';
 import type { PipelineStage } from '../pipeline.ts';
 import { Decision, type DecisionSnapshot } from './decision.ts';
-import { detectors as builtIn, type Detector } from './detectors.ts';
+import { detectors as builtIn, type Detector, type Places, type Subject } from './detectors.ts';
 import type { Manifest } from './manifest.ts';
 import { Listeners } from '../listeners.ts';
 
@@ -37,7 +37,10 @@ interface DeviceRun {
   detector: string;
   site: string;
   kind: string;
+  /** The device, or the place a detector of places scores (Subject.id). */
   deviceId: string;
+  /** The zone of a place's run: its alerts belong there. */
+  zone?: string;
   state: unknown;
   decision: Decision;
   version: string;
@@ -54,6 +57,8 @@ export interface SavedRun {
   deviceId: string;
   site: string;
   kind: string;
+  /** The zone of a place's run. */
+  zone?: string;
   /** The model version the decision belongs to. */
   version: string;
   /** The detector's state format (Detector.stateFormat). */
@@ -72,6 +77,7 @@ export class DetectorStage implements PipelineStage {
   readonly #shared = new Map<string, unknown>();
   readonly #events: DetectorEvents;
   readonly #maxQueue: number;
+  readonly #places: Places;
   /** Models whose manifest does not match the detector of their kind, with why. */
   readonly mismatched = new Map<string, string>();
   /** Windows skipped because a device's queue was full. */
@@ -93,8 +99,9 @@ export class DetectorStage implements PipelineStage {
     models: ModelCatalog,
     sink: (c: Condition) => void,
     events: DetectorEvents = {},
-    opts: { detectors?: Record<string, Detector>; maxQueue?: number } = {},
+    opts: { detectors?: Record<string, Detector>; maxQueue?: number; places?: Places } = {},
   ) {
+    this.#places = opts.places ?? { zone: () => undefined, zoneOf: () => null };
     this.#models = models;
     this.#sink = sink;
     this.#events = events;
@@ -133,7 +140,9 @@ export class DetectorStage implements PipelineStage {
       const detectorName = this.#detectorName(model);
       const detector = this.#detectors[detectorName];
       if (!detector) continue;
-      const key = `${model.manifest.id}/${m.deviceId}`;
+      const subject = detector.subject ? detector.subject(m, this.#places) : undefined;
+      if (detector.subject && !subject) continue;
+      const key = `${model.manifest.id}/${subject?.id ?? m.deviceId}`;
       let run = this.#runs.get(key);
       if (!run || run.version !== model.manifest.version) {
         // A new version starts with fresh thresholds but keeps the device's learned features.
@@ -142,8 +151,9 @@ export class DetectorStage implements PipelineStage {
           detector: detectorName,
           site: m.site,
           kind: m.kind,
-          deviceId: m.deviceId,
-          state: run?.state ?? detector.init(m, this.#shared),
+          deviceId: subject?.id ?? m.deviceId,
+          ...(subject ? { zone: subject.zone } : {}),
+          state: run?.state ?? detector.init({ site: m.site, deviceId: subject?.id ?? m.deviceId }, this.#shared),
           decision: new Decision(model.manifest.thresholds),
           version: model.manifest.version,
           chain: run?.chain ?? Promise.resolve(),
@@ -158,14 +168,14 @@ export class DetectorStage implements PipelineStage {
       run.queued++;
       const r = run;
       r.chain = r.chain
-        .then(() => this.#process(model, detector, r, m))
+        .then(() => this.#process(model, detector, r, m, subject))
         .catch((err: unknown) => this.#events.onError?.(model.manifest.id, err))
         .finally(() => r.queued--);
     }
   }
 
-  async #process(model: ServingModel, detector: Detector, run: DeviceRun, m: DeviceMessage): Promise<void> {
-    const x = await detector.extract(run.state, m);
+  async #process(model: ServingModel, detector: Detector, run: DeviceRun, m: DeviceMessage, subject?: Subject): Promise<void> {
+    const x = await detector.extract(run.state, m, subject);
     if (!x) return;
     // Always the current version of the model (a hot reload takes effect at the next window).
     const current = this.#models.models.find((l) => l.manifest.id === model.manifest.id) ?? model;
@@ -174,27 +184,57 @@ export class DetectorStage implements PipelineStage {
     x.scored?.(score, t.clear);
     this.#scores.emit(current.manifest.id, m, score);
     const change = run.decision.update(score, x.ts ?? m.ts);
-    if (!change) return;
-    const e = detector.explain(x.features, score, m, run.state);
+    if (!change) {
+      // An alarm whose finding changed its nature (a surge turning into people fleeing): the new alert is raised, the old one clears.
+      if (!run.decision.active || score < t.alert || !run.raisedType) return;
+      const e = detector.explain(x.features, score, m, run.state, subject);
+      if (!e.type || e.type === run.raisedType) return;
+      this.#emit(run, m, current, score, 'clear', run.raisedType, `model ${current.manifest.id}: now ${e.type}`, {});
+      run.raisedType = e.type;
+      this.#emit(run, m, current, score, 'raise', e.type, e.reason, e.evidence ?? {});
+      return;
+    }
+    const e = detector.explain(x.features, score, m, run.state, subject);
     const type = change === 'clear' ? (run.raisedType ?? current.manifest.alertType) : (e.type ?? current.manifest.alertType);
     run.raisedType = change === 'raise' ? type : undefined;
+    this.#emit(
+      run,
+      m,
+      current,
+      score,
+      change,
+      type,
+      change === 'raise' ? e.reason : `model ${current.manifest.id}: back to normal (${score.toFixed(2)})`,
+      e.evidence ?? {},
+    );
+  }
+
+  #emit(
+    run: DeviceRun,
+    m: DeviceMessage,
+    model: ServingModel,
+    score: number,
+    change: 'raise' | 'clear',
+    type: AlertType,
+    reason: string,
+    evidence: Record<string, unknown>,
+  ): void {
+    const id = model.manifest.id;
     const c: Condition = {
       site: m.site,
-      deviceId: m.deviceId,
+      deviceId: run.deviceId,
+      ...(run.zone !== undefined ? { zone: run.zone } : {}),
       kind: m.kind,
       type,
       active: change === 'raise',
       severity: severityOf(type),
-      reason:
-        change === 'raise'
-          ? `${e.reason} (model ${current.manifest.id} ${score.toFixed(2)})`
-          : `model ${current.manifest.id}: back to normal (${score.toFixed(2)})`,
-      evidence: { ...e.evidence, model: current.manifest.id, version: current.manifest.version, score: Math.round(score * 1000) / 1000 },
+      reason: change === 'raise' ? `${reason} (model ${id} ${score.toFixed(2)})` : reason,
+      evidence: { ...evidence, model: id, version: model.manifest.version, score: Math.round(score * 1000) / 1000 },
       ts: m.ts,
-      source: `model:${current.manifest.id}`,
+      source: `model:${id}`,
     };
     this.#sink(c);
-    this.#decisions.emit(current.manifest.id, c);
+    this.#decisions.emit(id, c);
   }
 
   /**
@@ -217,6 +257,7 @@ export class DetectorStage implements PipelineStage {
           const c: Condition = {
             site: r.site,
             deviceId,
+            ...(r.zone !== undefined ? { zone: r.zone } : {}),
             kind: r.kind,
             type,
             active: false,
@@ -249,6 +290,7 @@ export class DetectorStage implements PipelineStage {
         deviceId: r.deviceId,
         site: r.site,
         kind: r.kind,
+        ...(r.zone !== undefined ? { zone: r.zone } : {}),
         version: r.version,
         format: d.stateFormat,
         state: d.snapshot(r.state),
@@ -289,6 +331,7 @@ export class DetectorStage implements PipelineStage {
         site: s.site,
         kind: s.kind,
         deviceId: s.deviceId,
+        ...(s.zone !== undefined ? { zone: s.zone } : {}),
         state: d!.restore(s.state, s, this.#shared),
         decision: sameVersion ? Decision.restore(model!.manifest.thresholds, s.decision) : new Decision(model!.manifest.thresholds),
         version: model!.manifest.version,

@@ -11,6 +11,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Condition } from '../../edge/alerts/model.ts';
 import { DetectorStage } from '../../edge/inference/stage.ts';
+import type { Places } from '../../edge/inference/detectors.ts';
 import { DetectorCheckpoints } from './checkpoints.ts';
 import { ModelStore, type LoadedModel } from './models.ts';
 
@@ -21,6 +22,8 @@ export interface InferenceDeps {
   metrics: Metrics;
   /** Where the detectors' verdicts go (the alert pipeline). */
   signal: (c: Condition) => void;
+  /** Zones of the sites, for detectors of places (a zone's crowd). */
+  places?: Places;
   now?: () => number;
 }
 
@@ -44,7 +47,7 @@ export class Inference implements Feature {
           log.error({ model, err }, 'detector failed on a window');
         },
       },
-      { maxQueue: c.maxQueuePerDevice },
+      { maxQueue: c.maxQueuePerDevice, ...(deps.places ? { places: deps.places } : {}) },
     );
     this.detectors.onDecision((model, cond) => {
       metrics.modelDetections.inc({ model, type: cond.type, change: cond.active ? 'raise' : 'clear' });

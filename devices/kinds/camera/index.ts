@@ -49,6 +49,11 @@ export const camera = defineDevice({
   alerts: {
     intrusion: { severity: 'critical', title: 'A person or vehicle in a staff-only zone, or in any zone outside its opening hours (camera analytics).' },
     loitering: { severity: 'minor', title: "Someone stayed longer than the zone's loitering threshold (camera analytics)." },
+    crowd_surge: {
+      severity: 'major',
+      title: "A zone's crowd rising towards its capacity faster than its usual day allows, the precursor of a crush (crowd-zone model, all the zone's cameras).",
+    },
+    crowd_dispersal: { severity: 'critical', title: 'A dense crowd suddenly gone from a zone on several of its cameras: people fleeing (crowd-zone model).' },
   },
   rules: [analyticsRule],
   detector: 'camera-scene',

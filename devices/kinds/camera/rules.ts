@@ -41,8 +41,17 @@ export const analyticsRule = defineRule({
   create(ctx) {
     /** Open conditions by device and type: when the camera last reported one. */
     const open = new Map<string, { signal: Signal; last: number }>();
-    const emit = (m: Observation, type: 'intrusion' | 'loitering', severity: Severity, reason: string, evidence: Record<string, unknown>) => {
-      const signal: Signal = { site: m.site, deviceId: m.deviceId, kind: m.kind, type, active: true, severity, reason, evidence, ts: m.ts };
+    const emit = (
+      m: Observation,
+      type: 'intrusion' | 'loitering',
+      severity: Severity,
+      reason: string,
+      evidence: Record<string, unknown>,
+      registered: string | null,
+    ) => {
+      // The alert belongs to the zone the event is about when the site registered it (a platform camera watching the track).
+      const zone = registered ? { zone: registered } : {};
+      const signal: Signal = { site: m.site, deviceId: m.deviceId, ...zone, kind: m.kind, type, active: true, severity, reason, evidence, ts: m.ts };
       open.set(`${m.deviceId}/${type}`, { signal, last: m.ts });
       ctx.emit(signal);
     };
@@ -66,11 +75,18 @@ export const analyticsRule = defineRule({
           else if (zt === 'restricted') [severity, why] = ['major', 'a staff-only zone'];
           else if (!isOpen(profile, m.ts)) [severity, why] = ['major', `outside opening hours ${profile!.hours}`];
           else return;
-          emit(m, 'intrusion', severity, `${object} in ${place} (${why}), confidence ${confidence.toFixed(2)}`, {
-            ...evidence,
-            object,
-            ...(m.data['bbox'] ? { bbox: m.data['bbox'] } : {}),
-          });
+          emit(
+            m,
+            'intrusion',
+            severity,
+            `${object} in ${place} (${why}), confidence ${confidence.toFixed(2)}`,
+            {
+              ...evidence,
+              object,
+              ...(m.data['bbox'] ? { bbox: m.data['bbox'] } : {}),
+            },
+            profile ? name : null,
+          );
           return;
         }
         const duration = Number(m.data['duration_s']);
@@ -88,6 +104,7 @@ export const analyticsRule = defineRule({
             duration_s: duration,
             threshold_s: threshold,
           },
+          profile ? name : null,
         );
       },
       tick(now) {
