@@ -443,7 +443,7 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
         .object({
           alertTypes: z
             .array(z.string())
-            .default(['fire', 'forced_entry', 'man_down', 'sos', 'camera_tamper', 'brute_force', 'intrusion'])
+            .default(['fire', 'forced_entry', 'man_down', 'sos', 'camera_tamper', 'brute_force', 'intrusion', 'crowd_surge', 'crowd_dispersal'])
             .describe("Alert types for which the box gathers snapshots from the zone's cameras (and the officer's body camera) when raised."),
           collectS: z.number().min(1).max(300).default(20).describe('Seconds a device has to send the snapshot it was asked for.'),
           maxItemsPerAlert: z.number().int().min(1).max(50).default(6).describe('Snapshots attached to one alert at most.'),
@@ -462,7 +462,19 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
           enabled: z.boolean().default(true).describe('Send reinforcement to the nearest officers (body cameras with a recent GPS fix).'),
           alertTypes: z
             .array(z.string())
-            .default(['fire', 'forced_entry', 'man_down', 'sos', 'intrusion', 'camera_tamper', 'device_tamper', 'brute_force', 'access_anomaly'])
+            .default([
+              'fire',
+              'forced_entry',
+              'man_down',
+              'sos',
+              'intrusion',
+              'camera_tamper',
+              'device_tamper',
+              'brute_force',
+              'access_anomaly',
+              'crowd_surge',
+              'crowd_dispersal',
+            ])
             .describe('Alert types officers are sent to: at the reinforcement mark (alerts.escalation.reinforceS), or at once for the severities below.'),
           immediateSeverities: z
             .array(z.enum(['critical', 'major', 'minor', 'info']))

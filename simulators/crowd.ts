@@ -72,6 +72,18 @@ export class CrowdZone {
     return new Rng(`${this.#seed}:${salt}:${Math.floor(ts / 60_000)}`).gauss(0, sd);
   }
 
+  /**
+   * The crowd's own drift: a smooth wander (knots every 10 minutes, joined by straight lines) and a
+   * little minute-to-minute jitter. Real counts are correlated from one minute to the next; white
+   * noise of the same size would move hundreds of people in a minute in a full plaza.
+   */
+  #drift(ts: number): number {
+    const knot = (k: number) => new Rng(`${this.#seed}:d:${k}`).gauss(0, 0.06);
+    const x = ts / 600_000;
+    const k = Math.floor(x);
+    return knot(k) + (knot(k + 1) - knot(k)) * (x - k) + this.#noise(ts, 'n', 0.015);
+  }
+
   /** The people actually in the zone at `ts` (without incidents): what its profile says, with noise. */
   normal(ts: number): number {
     const minute = Math.floor(ts / 60_000);
@@ -97,7 +109,7 @@ export class CrowdZone {
       if (e.weekday !== weekday || minutes < e.from || minutes >= e.to) continue;
       share += e.extra * (minutes <= e.peak ? (minutes - e.from) / Math.max(1, e.peak - e.from) : 1 - (minutes - e.peak) / Math.max(1, e.to - e.peak));
     }
-    return Math.max(0, Math.round(this.spec.capacity * share * (1 + this.#noise(ts, 'n', 0.06))));
+    return Math.max(0, Math.round(this.spec.capacity * share * (1 + this.#drift(ts))));
   }
 
   /** The people in the zone at `ts`, incidents included. */

@@ -84,11 +84,12 @@ afterAll(async () => {
 });
 
 describe('shipped detectors', () => {
-  it('all four models load, match their detectors, and /readyz names them', async () => {
+  it('all five models load, match their detectors, and /readyz names them', async () => {
     const models = await getJson<{ models: { id: string; kind: string }[]; problems: unknown[] }>(`${t.httpUrl}/api/v1/models`);
     expect(models.body.models.map((m) => `${m.kind}:${m.id}`).sort()).toEqual([
       'bodycam:bodycam-man-down',
       'camera:camera-tamper',
+      'camera:crowd-zone',
       'door:door-behaviour',
       'smoke:smoke-fire',
     ]);
