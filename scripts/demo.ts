@@ -4,7 +4,9 @@
  * misbehaving camera, and a live summary every few seconds. It opens with the
  * 1-3-5 loop closed: a fire in a concourse gets the snapshots of the zone's
  * two cameras, the two nearest officers are sent, accept, walk there and
- * arrive, and the operator resolves it; the SLA table is printed at the end.
+ * arrive, and the operator resolves it; then the concourse crowd surges (one
+ * alert for the zone, from its counting cameras) and someone walks onto the
+ * platform edge (a critical intrusion); the SLA table is printed at the end.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +21,8 @@ import { offset } from '../edge/alerts/dispatch.ts';
 import { LabelLog } from '../simulators/labels.ts';
 import { Scenario, tour } from '../simulators/scenario.ts';
 import { addFleetOptions, fleetShape } from '../simulators/cli-options.ts';
+import { crowdZone } from '../simulators/crowd.ts';
+import type { CameraSim } from '../simulators/kinds/camera.ts';
 
 const program = addFleetOptions(new Command('vigil-demo'), { sites: 'hub1,community2', camera: 3, door: 6, smoke: 10, bodycam: 4, speed: 10 })
   .description('Run the Vigil gateway with a simulated fleet and injected incidents')
@@ -87,9 +91,11 @@ const zoneOf = (kind: string, deviceId: string): string => {
 // Provision the simulated devices (one bulk, all hashed) and three people, as an admin would.
 const actor = { id: 'demo' };
 const faultyId = `${sites[0]}-camera-faulty`;
+const boxZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 for (const [site, o] of origins) {
-  gateway.sites.put(site, 'concourse', { name: 'Main concourse', location: offset(o, 40, -30) }, actor);
-  gateway.sites.put(site, 'platform', { name: 'Platform 1', location: offset(o, -60, 80) }, actor);
+  // The concourse holds 1200 people (its cameras count them: crowd surge and dispersal); the platform edge is staff-only (intrusion).
+  gateway.sites.put(site, 'concourse', { name: 'Main concourse', location: offset(o, 40, -30), type: 'concourse', capacity: 1200, timezone: boxZone }, actor);
+  gateway.sites.put(site, 'platform', { name: 'Platform 1 edge', location: offset(o, -60, 80), type: 'platform_edge' }, actor);
 }
 const provisioned = await gateway.security.registry.provisionMany(
   [
@@ -132,6 +138,14 @@ const fleet = new Fleet({
   origins: (site) => origins.get(site),
 });
 const faulty = new FaultyCamera(url, sites[0]!, faultyId, secrets.get(faultyId));
+// The concourse cameras count its crowd (the simulated crowd of simulators/crowd.ts, in the box's time zone).
+for (const site of sites) {
+  const concourse = crowdZone({ site, zone: 'concourse', type: 'concourse', capacity: 1200, timezone: boxZone }, shape.seed);
+  fleet
+    .ofKind('camera')
+    .filter((c) => c.site === site && zoneOf('camera', c.id) === 'concourse')
+    .forEach((c, i) => ((c as CameraSim).crowd = { zone: concourse, camera: i }));
+}
 
 console.log(`Vigil demo: gateway ${gateway.config.gatewayId}`);
 console.log(`  MQTT  mqtt://localhost:${gateway.ports.mqtt}   ws://localhost:${gateway.ports.ws}${gateway.config.mqtt.ws.path}`);
@@ -216,6 +230,10 @@ labels.onLabel((l) => {
 });
 // The opening: a fire in the first site's concourse (its cameras photograph it, the nearest officers go); then the tour.
 const showcase = setTimeout(() => void scenario.stage('fire', `${sites[0]}-smoke-01`), 3000);
+// Then the concourse fills as a late train unloads (a crowd surge for the zone), and someone walks onto the platform edge.
+const crowdShow = setTimeout(() => void scenario.stage('crowd_surge', `${sites[0]}-camera-01`), 8000);
+const platformCam = fleet.ofKind('camera').find((c) => c.site === sites[0] && zoneOf('camera', c.id) === 'platform');
+const intrusionShow = setTimeout(() => platformCam && void scenario.stage('intrusion', platformCam.id), 14_000);
 setTimeout(() => scenario.play(tour.slice(1), true), 20_000).unref();
 
 const fmt = (n: number, w: number) => String(n).padStart(w);
@@ -284,6 +302,8 @@ async function shutdown(code = 0) {
   stopping = true;
   clearInterval(timer);
   clearTimeout(showcase);
+  clearTimeout(crowdShow);
+  clearTimeout(intrusionShow);
   await scenario.stop();
   await faulty.stop().catch(() => {});
   await operator.endAsync().catch(() => {});

@@ -57,7 +57,7 @@ export class CrowdZone {
   readonly spec: CrowdZoneSpec;
   readonly #seed: string;
   /** Incidents in progress: kind, start (ms) and the count when it started. */
-  readonly #incidents: { type: CrowdIncident; start: number; from: number }[] = [];
+  readonly #incidents: { type: CrowdIncident; start: number; from: number; scale: number }[] = [];
 
   constructor(spec: CrowdZoneSpec, seed: number | string = 1) {
     this.spec = spec;
@@ -116,7 +116,7 @@ export class CrowdZone {
   count(ts: number): number {
     let n = this.normal(ts);
     for (const i of this.#incidents) {
-      const t = (ts - i.start) / 1000;
+      const t = ((ts - i.start) / 1000) * i.scale;
       if (t < 0 || t >= incidentS[i.type]) continue;
       if (i.type === 'crowd_surge') {
         // Up to 95 % of capacity over 90 s, held 5 min, eased over 10 min.
@@ -133,12 +133,15 @@ export class CrowdZone {
     return n;
   }
 
-  /** Start an incident at `ts`; it shapes the counts from then on (lasting ~16 min for a surge, ~20 for a dispersal). */
-  start(type: CrowdIncident, ts: number): void {
+  /**
+   * Start an incident at `ts`; it shapes the counts from then on (lasting ~16 min for a surge, ~20 for a
+   * dispersal), `scale` times faster than `ts` runs (a demo on the real clock at ×20).
+   */
+  start(type: CrowdIncident, ts: number, scale = 1): void {
     const from = this.count(ts);
     // Incidents long over shape nothing any more (kept a day, for a replay of the recent past).
     for (let k = this.#incidents.length - 1; k >= 0; k--) if (ts - this.#incidents[k]!.start > 86_400_000) this.#incidents.splice(k, 1);
-    this.#incidents.push({ type, start: ts, from });
+    this.#incidents.push({ type, start: ts, from, scale });
   }
 
   /** What camera `i` of the zone reports at `ts`: the crowd ±10 %, or 0 when something blocks its view (1 report in 200). */

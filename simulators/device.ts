@@ -49,6 +49,11 @@ export abstract class SimDevice {
   readonly refusals: { code: string; message: string }[] = [];
   protected readonly opts: SimOptions;
   protected readonly now: () => number;
+  /**
+   * Simulated seconds per second of `now()`: the speed on the real clock (the demo: timestamps are real,
+   * the device's life runs faster), 1 on an injected clock that already runs at the simulator's pace.
+   */
+  protected readonly timeScale: number;
   protected client?: MqttClient;
   #timers: NodeJS.Timeout[] = [];
   #seq = 0;
@@ -67,6 +72,7 @@ export abstract class SimDevice {
     this.speed = opts.speed ?? 1;
     this.rng = new Rng(`${opts.seed ?? 1}:${opts.deviceId}`);
     this.now = opts.now ?? Date.now;
+    this.timeScale = opts.now ? 1 : this.speed;
   }
 
   /** Telemetry period in ms (real time): the configured report interval, compressed by `speed`. */

@@ -313,7 +313,7 @@ describe('npm run sim', () => {
 });
 
 describe('npm run demo', () => {
-  it('runs the gateway with all four kinds online, message rates and refused inputs by reason; a fire gets its zone cameras, the two nearest officers arrive, and the SLA table is printed', async () => {
+  it('runs the gateway with all four kinds online, message rates and refused inputs by reason; a fire gets its zone cameras, the two nearest officers arrive, the concourse crowd surges, and the SLA table is printed', async () => {
     const labelsFile = join(dir, 'incidents.jsonl');
     const dataDir = join(dir, 'demo');
     const p = runScript(
@@ -384,6 +384,8 @@ describe('npm run demo', () => {
     expect(out).toMatch(/ALERT raised +critical +fire +hub1-smoke-0\d/);
     expect(out).toMatch(/ALERT acknowledged .* by ops-center/);
     expect(out).toMatch(/ALERT escalated /);
+    // The concourse's crowd surges: one alert for the zone, from its counting cameras, with the operator's reason.
+    expect(out).toMatch(/ALERT raised +major +crowd_surge +crowd-concourse +concourse: \d+ people, \d+ % of capacity, \+\d+ in 60 s/);
     // The 1-3-5 loop closed on the opening fire: both concourse cameras photograph it, the two officers are sent, accept and arrive.
     const fire = out.split('\n').filter((l) => / fire +hub1-smoke-01 /.test(l));
     expect(

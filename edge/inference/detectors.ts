@@ -196,9 +196,9 @@ const door: Detector<DoorFeatures> = {
 
 /**
  * A zone's crowd, from the `crowd_count` events of every camera that watches it (edge/features/crowd.ts).
- * The zone is the event's analytics region when the site registered a zone of that name, else the
- * zone the camera is provisioned in; a count with neither is about no zone the box knows, and is not
- * scored. One run per zone: its alert is `crowd-{zone}` in that zone.
+ * The zone is the event's analytics region when the site registered a zone of that name or it is the
+ * zone the camera is provisioned in; a count of any other region (a camera's private view) is not the
+ * zone's crowd and is not scored. One run per zone: its alert is `crowd-{zone}` in that zone.
  */
 const crowd: Detector<CrowdFeatures> = {
   kind: 'camera',
@@ -211,9 +211,9 @@ const crowd: Detector<CrowdFeatures> = {
     if (m.channel !== 'event' || m.data['type'] !== 'crowd_count') return undefined;
     const region = String(m.data['zone']);
     const registered = places.zone(m.site, region);
-    const zone = registered ? region : places.zoneOf(m.deviceId);
-    if (!zone) return undefined;
-    return { id: `crowd-${zone.replace(/[^A-Za-z0-9_.-]/g, '_')}`, zone, profile: registered ?? places.zone(m.site, zone) };
+    // A count of a region the site registered, or of the camera's own zone; a camera's private region is not the zone's crowd.
+    if (!registered && region !== places.zoneOf(m.deviceId)) return undefined;
+    return { id: `crowd-${region.replace(/[^A-Za-z0-9_.-]/g, '_')}`, zone: region, profile: registered };
   },
   extract(s, m, subject) {
     const ctx = { capacity: subject?.profile?.capacity, timezone: subject?.profile?.timezone };

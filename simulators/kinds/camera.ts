@@ -102,7 +102,7 @@ export class CameraSim extends SimDevice {
         (minutes * 60_000) / this.speed,
         `${z.spec.zone}: ${type === 'crowd_surge' ? 'a late train unloads' : 'people flee'} (${z.count(this.now())} people)`,
       );
-      z.start(type as CrowdIncident, this.now());
+      z.start(type as CrowdIncident, this.now(), this.timeScale);
       await this.sleep(minutes * 60_000);
       return;
     }
