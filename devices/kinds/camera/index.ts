@@ -51,7 +51,8 @@ export const camera = defineDevice({
     loitering: { severity: 'minor', title: "Someone stayed longer than the zone's loitering threshold (camera analytics)." },
     crowd_surge: {
       severity: 'major',
-      title: "A zone's crowd rising towards its capacity faster than its usual day allows, the precursor of a crush (crowd-zone model, all the zone's cameras).",
+      title:
+        "A zone's crowd rising towards its capacity faster than its usual day allows, the precursor of a crush (crowd-zone model, all the zone's cameras).",
     },
     crowd_dispersal: { severity: 'critical', title: 'A dense crowd suddenly gone from a zone on several of its cameras: people fleeing (crowd-zone model).' },
   },
