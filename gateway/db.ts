@@ -186,6 +186,25 @@ const migrations: string[] = [
      ts      INTEGER NOT NULL,
      PRIMARY KEY (site, zone, version)
    );`,
+  // Detectors of places (a zone's crowd): a run is per site (two sites may both have a "concourse") and knows its zone.
+  `CREATE TABLE detector_state_v2 (
+     model       TEXT NOT NULL,
+     device_id   TEXT NOT NULL,
+     site        TEXT NOT NULL,
+     kind        TEXT NOT NULL,
+     zone        TEXT,
+     version     TEXT NOT NULL,
+     format      INTEGER NOT NULL,
+     state       TEXT NOT NULL,
+     decision    TEXT NOT NULL,
+     raised_type TEXT,
+     saved_at    INTEGER NOT NULL,
+     PRIMARY KEY (model, site, device_id)
+   );
+   INSERT INTO detector_state_v2 (model, device_id, site, kind, zone, version, format, state, decision, raised_type, saved_at)
+     SELECT model, device_id, site, kind, NULL, version, format, state, decision, raised_type, saved_at FROM detector_state;
+   DROP TABLE detector_state;
+   ALTER TABLE detector_state_v2 RENAME TO detector_state;`,
 ];
 
 export function openStore(file: string): Db {

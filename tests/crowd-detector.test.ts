@@ -13,6 +13,10 @@ import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrowdFeatures, crowdFeatureNames, explainCrowd } from '../edge/features/crowd.ts';
 import { Decision } from '../edge/inference/decision.ts';
+import { DetectorStage } from '../edge/inference/stage.ts';
+import { manifestSchema } from '../edge/inference/manifest.ts';
+import type { DeviceMessage } from '../edge/message.ts';
+import { readFileSync } from 'node:fs';
 import type { Condition } from '../edge/alerts/model.ts';
 import { DAY, detectWithin, FEATURES, START, zoneRun, type ZoneRun } from '../models/crowd-zone/data.ts';
 import { thresholds } from '../models/crowd-zone/model.ts';
@@ -84,6 +88,43 @@ describe('crowd features of a zone', () => {
       reason: expect.stringMatching(/^plaza: 150 people, down from 1800 within 2 min \(92 % gone, 100 % of its cameras saw it\); usual at 20:30 on Fridays/),
     });
     expect(explainCrowd('gate', f, 50, on(0, 8, 10), TZ, false).reason).toMatch(/of an estimated capacity of 50 \(set the zone's capacity\)/);
+  });
+});
+
+describe('the detector stage runs one detector per zone of each site', () => {
+  it('two sites’ "concourse" are two zones; a camera’s private region is no zone’s crowd', async () => {
+    const manifest = manifestSchema.parse(JSON.parse(readFileSync(new URL('../models/crowd-zone/manifest.json', import.meta.url), 'utf8')));
+    const model = { manifest, batcher: { infer: async () => 0 } };
+    const stage = new DetectorStage(
+      { models: [model], forKind: (k) => (k === 'camera' ? [model] : []) },
+      () => {},
+      {},
+      { places: { zone: (_site, zone) => (zone === 'concourse' ? { capacity: 500 } : undefined), zoneOf: () => 'platform' } },
+    );
+    const msg = (site: string, deviceId: string, zone: string): DeviceMessage => ({
+      site,
+      kind: 'camera',
+      deviceId,
+      channel: 'event',
+      ts: on(0, 9),
+      receivedAt: on(0, 9),
+      clockSkewed: false,
+      data: { type: 'crowd_count', zone, count: 100 },
+      qos: 1,
+      clientId: deviceId,
+    });
+    stage.accept(msg('hub1', 'hub1-cam-1', 'concourse'));
+    stage.accept(msg('hub1', 'hub1-cam-2', 'concourse'));
+    stage.accept(msg('hub2', 'hub2-cam-1', 'concourse'));
+    stage.accept(msg('hub1', 'hub1-cam-3', 'concourse-east')); // not registered, not the camera's zone
+    stage.accept(msg('hub1', 'hub1-cam-4', 'platform')); // the camera's own zone, not registered
+    await stage.idle();
+    expect(
+      stage
+        .snapshot()
+        .map((r) => `${r.site}/${r.deviceId}@${r.zone}`)
+        .sort(),
+    ).toEqual(['hub1/crowd-concourse@concourse', 'hub1/crowd-platform@platform', 'hub2/crowd-concourse@concourse']);
   });
 });
 

@@ -11,13 +11,14 @@ import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { CameraFeatures } from '../edge/features/camera.ts';
+import { CrowdFeatures } from '../edge/features/crowd.ts';
 import { DoorFeatures, SiteCredentials } from '../edge/features/door.ts';
 import { FallFeatures } from '../edge/features/fall.ts';
 import { SmokeFeatures } from '../edge/features/smoke.ts';
 import { Decision } from '../edge/inference/decision.ts';
 import type { Condition } from '../edge/alerts/model.ts';
 import { SceneRenderer } from '../simulators/scene.ts';
-import { startTestGateway, until } from './helpers/gateway.ts';
+import { startTestGateway, until, type TestGateway } from './helpers/gateway.ts';
 
 const json = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 
@@ -78,6 +79,20 @@ describe('snapshot → restore computes what the original computes next', () => 
     expect((await b.push(covered)).features).toEqual((await a.push(covered)).features);
   });
 
+  it('crowd: the learned week, the quarter being lived, each camera’s last reports', () => {
+    const ctx = { capacity: 300, timezone: 'Asia/Shanghai' };
+    const a = new CrowdFeatures();
+    const t0 = Date.UTC(2026, 2, 2, 0, 0);
+    for (let k = 0; k < 400; k++) a.push({ ts: t0 + k * 5000, camera: `c${k % 3}`, count: 50 + (k % 17) }, ctx);
+    a.frozen = true;
+    const b = CrowdFeatures.restore(json(a.snapshot()));
+    for (let k = 400; k < 420; k++) {
+      const r = { ts: t0 + k * 5000, camera: `c${k % 3}`, count: 50 + 10 * (k - 400) };
+      expect(b.push(r, ctx)).toEqual(a.push(r, ctx));
+    }
+    expect(b.usual(t0 + 7 * 86_400_000, ctx)).toEqual(a.usual(t0 + 7 * 86_400_000, ctx));
+  });
+
   it('decision: an alarm in progress stays raised', () => {
     const a = new Decision({ alert: 0.8, clear: 0.4, persist: 2 });
     a.update(0.9, 0);
@@ -134,6 +149,66 @@ describe('across a gateway restart', () => {
       expect(Math.min(...scores)).toBeGreaterThanOrEqual(0.4);
       expect(decisions2).toEqual([]);
       expect(t2.gw.alerts.store.query({ site: 'ds', type: 'camera_tamper' }).filter((a) => a.state === 'raised')).toHaveLength(1);
+    } finally {
+      await t2.stop();
+    }
+  }, 60_000);
+
+  it('a zone’s crowd keeps its learned week and its surge alarm: one alert, and it clears in its zone', async () => {
+    const modelsDir = fileURLToPath(new URL('../models', import.meta.url));
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-ds-crowd-'));
+    // Monday 2026-03-02 03:00 in Shanghai; devices send their own timestamps (skew allowed) so a quarter hour passes in a moment.
+    const t0 = Date.UTC(2026, 2, 1, 19, 0);
+    const overrides = {
+      dataDir,
+      inference: { modelsDir },
+      ingest: { maxClockSkewMs: 86_400_000 },
+      security: { messagesPerSecond: 100_000, messageBurst: 100_000 },
+      alerts: { startupGraceS: 0 },
+    };
+    // Fifteen minutes of a zone's reports arrive here in a moment: paced so the zone's queue (detector maxQueue) never overflows.
+    const send = async (t: TestGateway, from: number, reports: number, count: (k: number) => number) => {
+      const cams = await Promise.all([0, 1, 2].map((i) => mqtt.connectAsync(t.mqttUrl, { clientId: `ds-gate-cam-${i}`, reconnectPeriod: 0 })));
+      for (let k = 0; k < reports; k++) {
+        const i = k % 3;
+        const body = { ts: from + k * 5000, type: 'crowd_count', zone: 'gate-1', count: count(k) };
+        await cams[i]!.publishAsync(`vigil/v1/ds/camera/ds-gate-cam-${i}/event`, JSON.stringify(body), { qos: 1 });
+        if (k % 16 === 15) await t.gw.detectors.idle();
+      }
+      await Promise.all(cams.map((c) => c.endAsync()));
+      return from + reports * 5000;
+    };
+    const t1 = await startTestGateway(overrides, [], () => t0);
+    t1.gw.sites.put('ds', 'gate-1', { type: 'gate', capacity: 400, timezone: 'Asia/Shanghai' }, { id: 'test' });
+    const decisions1: Condition[] = [];
+    t1.gw.detectors.onDecision((_m, c) => decisions1.push(c));
+    // Seventeen quiet minutes (a quarter hour learned), then a train unloads into the gate.
+    let ts = await send(t1, t0, 17 * 12, () => 20);
+    ts = await send(t1, ts, 30, (k) => Math.min(380, 20 + 15 * k));
+    await t1.gw.detectors.idle();
+    await until(() => decisions1.some((c) => c.active && c.type === 'crowd_surge'), 'crowd_surge raised before the restart', 15_000);
+    expect(t1.gw.detectors.skipped).toBe(0);
+    const before = t1.gw.detectors.snapshot().find((r) => r.deviceId === 'crowd-gate-1')!;
+    expect(before).toMatchObject({ zone: 'gate-1', decision: { active: true } });
+    await t1.stop();
+
+    const t2 = await startTestGateway(overrides, [], () => t0);
+    try {
+      const after = t2.gw.detectors.snapshot().find((r) => r.deviceId === 'crowd-gate-1');
+      expect(after, 'restored before any count arrived').toBeDefined();
+      expect(after!.state).toEqual(before.state);
+      expect(after!.decision).toEqual(before.decision);
+      const decisions2: Condition[] = [];
+      t2.gw.detectors.onDecision((_m, c) => decisions2.push(c));
+      ts = await send(t2, ts, 12, () => 380); // still full: no second alert
+      await t2.gw.detectors.idle();
+      expect(decisions2).toEqual([]);
+      await send(t2, ts + 300_000, 60, () => 20); // the gate empties
+      await t2.gw.detectors.idle();
+      await until(() => decisions2.find((c) => !c.active), 'the surge cleared', 15_000);
+      expect(decisions2.find((c) => !c.active)).toMatchObject({ deviceId: 'crowd-gate-1', zone: 'gate-1', type: 'crowd_surge' });
+      const alerts = t2.gw.alerts.store.query({ site: 'ds', type: 'crowd_surge' });
+      expect(alerts.map((a) => [a.deviceId, a.zone])).toEqual([['crowd-gate-1', 'gate-1']]);
     } finally {
       await t2.stop();
     }

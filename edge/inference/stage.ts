@@ -142,7 +142,8 @@ export class DetectorStage implements PipelineStage {
       if (!detector) continue;
       const subject = detector.subject ? detector.subject(m, this.#places) : undefined;
       if (detector.subject && !subject) continue;
-      const key = `${model.manifest.id}/${subject?.id ?? m.deviceId}`;
+      // By site too: two sites may both have a zone called "concourse" (device ids are unique anyway).
+      const key = `${model.manifest.id}/${m.site}/${subject?.id ?? m.deviceId}`;
       let run = this.#runs.get(key);
       if (!run || run.version !== model.manifest.version) {
         // A new version starts with fresh thresholds but keeps the device's learned features.
@@ -325,7 +326,7 @@ export class DetectorStage implements PipelineStage {
         continue;
       }
       const sameVersion = model!.manifest.version === s.version;
-      this.#runs.set(`${s.model}/${s.deviceId}`, {
+      this.#runs.set(`${s.model}/${s.site}/${s.deviceId}`, {
         model: s.model,
         detector: detectorName,
         site: s.site,

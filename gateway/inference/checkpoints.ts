@@ -15,6 +15,7 @@ type Row = {
   device_id: string;
   site: string;
   kind: string;
+  zone: string | null;
   version: string;
   format: number;
   state: string;
@@ -44,6 +45,7 @@ export class DetectorCheckpoints {
       deviceId: r.device_id,
       site: r.site,
       kind: r.kind,
+      ...(r.zone !== null ? { zone: r.zone } : {}),
       version: r.version,
       format: r.format,
       state: JSON.parse(r.state),
@@ -59,14 +61,26 @@ export class DetectorCheckpoints {
   save(): number {
     const runs = this.#stage.snapshot();
     const put = this.#db.prepare(
-      `INSERT INTO detector_state (model, device_id, site, kind, version, format, state, decision, raised_type, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (model, device_id) DO UPDATE SET site = excluded.site, kind = excluded.kind, version = excluded.version, format = excluded.format,
+      `INSERT INTO detector_state (model, device_id, site, kind, zone, version, format, state, decision, raised_type, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (model, site, device_id) DO UPDATE SET kind = excluded.kind, zone = excluded.zone, version = excluded.version, format = excluded.format,
          state = excluded.state, decision = excluded.decision, raised_type = excluded.raised_type, saved_at = excluded.saved_at`,
     );
     const now = this.#now();
     this.#db.transaction(() => {
       for (const r of runs)
-        put.run(r.model, r.deviceId, r.site, r.kind, r.version, r.format, JSON.stringify(r.state), JSON.stringify(r.decision), r.raisedType ?? null, now);
+        put.run(
+          r.model,
+          r.deviceId,
+          r.site,
+          r.kind,
+          r.zone ?? null,
+          r.version,
+          r.format,
+          JSON.stringify(r.state),
+          JSON.stringify(r.decision),
+          r.raisedType ?? null,
+          now,
+        );
     })();
     return runs.length;
   }
