@@ -29,6 +29,7 @@ export const catalogue = {
   VIGIL_ERR_DEVICE_OFFLINE: [409, 'the device is not connected and the command was not to be queued (ttlS 0)'],
   VIGIL_ERR_COMMAND_REFUSED: [409, 'the command is refused in the present situation (an unlock during a forced entry without force)'],
   VIGIL_ERR_DISPATCH_REFUSED: [409, 'reinforcement cannot be sent for this alert now (closed, or its zone has no coordinates); the message says which'],
+  VIGIL_ERR_VENDOR_REFUSED: [422, "a device's vendor payload (device adapters) cannot be read or mapped, or what it maps to is refused; the message says why"],
   VIGIL_ERR_INTERNAL: [500, 'a bug or a broken box; the gateway log has the cause'],
   VIGIL_ERR_BUSY: [503, 'the box sheds load (secret checks queued); retry after a moment'],
 } as const satisfies Record<string, readonly [number, string]>;
@@ -51,6 +52,7 @@ export const DeviceOfflineError = make('VIGIL_ERR_DEVICE_OFFLINE');
 export const CommandRefusedError = make('VIGIL_ERR_COMMAND_REFUSED');
 export const ZoneNotFoundError = make('VIGIL_ERR_ZONE_NOT_FOUND', 'zone %s is not registered');
 export const DispatchRefusedError = make('VIGIL_ERR_DISPATCH_REFUSED');
+export const VendorRefusedError = make('VIGIL_ERR_VENDOR_REFUSED');
 
 /** A request whose fields are wrong, with each field's problem in `details`. */
 export class FieldsInvalidError extends Error {

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { createBroker } from './broker/index.ts';
 import { startTcp, startTls, startWebSocket, tlsOptions, type Listener } from './broker/listeners.ts';
 import { PublishPolicy } from './broker/publish-policy.ts';
+import { AdaptedIngest } from './adapters/index.ts';
 import { buildApp, type VigilApp } from './http/app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -65,6 +66,8 @@ export class Gateway {
   readonly states: DeviceStates;
   readonly pipeline: Pipeline;
   readonly policy: PublishPolicy;
+  /** Devices that push through vendor adapters (Hikvision ISAPI). */
+  readonly adapters: AdaptedIngest;
   readonly security: Security;
   readonly alerts: Alerts;
   readonly forwarding: Forwarding;
@@ -214,6 +217,15 @@ export class Gateway {
       rate: { perSecond: this.config.security.messagesPerSecond, burst: this.config.security.messageBurst },
     });
     this.policy.addCommand(this.alerts.commandHandler());
+    this.adapters = new AdaptedIngest({
+      security: this.security,
+      pipeline: this.pipeline,
+      states: this.states,
+      metrics: this.metrics,
+      limits: this.config.ingest,
+      log: this.log.child({ module: 'adapters' }),
+      now: this.now,
+    });
     this.retention = new Retention({
       db: this.db,
       audit: this.security.audit,
@@ -351,6 +363,8 @@ export class Gateway {
           evidence: this.evidence,
           sites: this.sites,
           dispatcher: this.dispatcher,
+          adapters: this.adapters,
+          ingestLimits: this.config.ingest,
           persistence: this.persistence,
           now: this.now,
           allowAnonymous: this.config.security.allowAnonymous,

@@ -41,6 +41,8 @@ import type { Sites } from '../sites/index.ts';
 import type { Dispatcher } from '../dispatch/index.ts';
 import type { SqlitePersistence } from '../broker/persistence.ts';
 import { deviceRoutes } from './routes/devices.ts';
+import { adapterRoutes } from './routes/adapters.ts';
+import type { AdaptedIngest } from '../adapters/index.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 
 export interface AppDeps extends HealthDeps {
@@ -55,6 +57,10 @@ export interface AppDeps extends HealthDeps {
   evidence: Evidence;
   sites: Sites;
   dispatcher: Dispatcher;
+  /** Vendor pushes through device adapters (POST /adapters/:adapter/:deviceId). */
+  adapters: AdaptedIngest;
+  /** Document and picture size limits of vendor pushes (the ingest limits). */
+  ingestLimits: { maxJsonBytes: number; maxSnapshotBytes: number };
   /** Durable broker state, when the broker keeps it (GET /api/v1/broker/sessions). */
   persistence?: SqlitePersistence;
   /** The gateway's clock. */
@@ -132,7 +138,10 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onRoute', (r) => {
     for (const m of [r.method].flat()) {
       routeRoles.set(`${m.toLowerCase()} ${r.url.replace(/:(\w+)/g, '{$1}')}`, {
-        roles: (r.config as { roles?: readonly string[] } | undefined)?.roles ?? [],
+        roles:
+          (r.config as { roles?: readonly string[]; callers?: readonly string[] } | undefined)?.roles ??
+          (r.config as { callers?: readonly string[] } | undefined)?.callers ??
+          [],
         consumes: (r.schema as { consumes?: string[] } | undefined)?.consumes,
       });
     }
@@ -160,8 +169,9 @@ export async function buildApp(deps: AppDeps) {
         { name: 'commands', description: 'Commands to devices (declared per kind), their answers' },
         { name: 'evidence', description: 'Snapshots gathered for alerts, and who viewed them' },
         { name: 'broker', description: 'MQTT sessions kept by the broker' },
+        { name: 'adapters', description: "Devices' vendor pushes through device adapters (the device's own credentials)" },
       ],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, deviceBasic: { type: 'http', scheme: 'basic' } } },
       security: [{ bearer: [] }],
     },
     transform: jsonSchemaTransform,
@@ -170,6 +180,11 @@ export async function buildApp(deps: AppDeps) {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(healthRoutes, { readiness: deps.readiness, startedAt: deps.startedAt });
+  await app.register(adapterRoutes, {
+    adapters: deps.adapters,
+    maxDocumentBytes: deps.ingestLimits.maxJsonBytes,
+    maxPictureBytes: deps.ingestLimits.maxSnapshotBytes,
+  });
   // The API: authenticated as a whole (the auth plugin's hooks cover this scope and nothing else).
   await app.register(
     async (api) => {

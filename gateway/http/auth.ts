@@ -21,6 +21,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Roles admitted; routes without it are public (health, metrics, docs). */
     roles?: readonly Role[];
+    /** Who may call a route outside the token-authenticated API, for the OpenAPI document ("device": a device with its own credentials). */
+    callers?: readonly 'device'[];
   }
 }
 
