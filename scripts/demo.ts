@@ -5,8 +5,9 @@
  * 1-3-5 loop closed: a fire in a concourse gets the snapshots of the zone's
  * two cameras, the two nearest officers are sent, accept, walk there and
  * arrive, and the operator resolves it; then the concourse crowd surges (one
- * alert for the zone, from its counting cameras) and someone walks onto the
- * platform edge (a critical intrusion); the SLA table is printed at the end.
+ * alert for the zone, from its counting cameras), someone walks onto the
+ * platform edge (a critical intrusion), and at the height of the surge people
+ * flee the concourse (a critical dispersal); the SLA table is printed at the end.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -234,6 +235,8 @@ const showcase = setTimeout(() => void scenario.stage('fire', `${sites[0]}-smoke
 const crowdShow = setTimeout(() => void scenario.stage('crowd_surge', `${sites[0]}-camera-01`), 8000);
 const platformCam = fleet.ofKind('camera').find((c) => c.site === sites[0] && zoneOf('camera', c.id) === 'platform');
 const intrusionShow = setTimeout(() => platformCam && void scenario.stage('intrusion', platformCam.id), 14_000);
+// At the height of the surge, people flee the concourse: a critical dispersal for the zone.
+const fleeShow = setTimeout(() => void scenario.stage('crowd_dispersal', `${sites[0]}-camera-02`), 30_000);
 setTimeout(() => scenario.play(tour.slice(1), true), 20_000).unref();
 
 const fmt = (n: number, w: number) => String(n).padStart(w);
@@ -304,6 +307,7 @@ async function shutdown(code = 0) {
   clearTimeout(showcase);
   clearTimeout(crowdShow);
   clearTimeout(intrusionShow);
+  clearTimeout(fleeShow);
   await scenario.stop();
   await faulty.stop().catch(() => {});
   await operator.endAsync().catch(() => {});
