@@ -9,7 +9,6 @@
  * hour, in any time zone.
  */
 import { fileURLToPath } from 'node:url';
-import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CrowdFeatures, crowdFeatureNames, explainCrowd } from '../edge/features/crowd.ts';
 import { Decision } from '../edge/inference/decision.ts';
@@ -20,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import type { Condition } from '../edge/alerts/model.ts';
 import { DAY, detectWithin, FEATURES, START, zoneRun, type ZoneRun } from '../models/crowd-zone/data.ts';
 import { thresholds } from '../models/crowd-zone/model.ts';
-import { loadShipped } from '../models/lib/shipped.ts';
+import { loadShipped, scoreFlat } from '../models/lib/shipped.ts';
 import { CrowdZone, type CrowdZoneSpec } from '../simulators/crowd.ts';
 import { createSim } from '../simulators/fleet.ts';
 import type { CameraSim } from '../simulators/kinds/camera.ts';
@@ -145,14 +144,7 @@ describe('the shipped crowd-zone model on a site it never saw (São Paulo, three
     try {
       for (const z of specs) {
         const run = zoneRun(z.spec, z.cameras, DAYS, 'crowd-test');
-        const scores = new Float32Array(run.ts.length);
-        for (let i = 0; i < run.ts.length; i += 8192) {
-          const m = Math.min(8192, run.ts.length - i);
-          const r = await shipped.model.session.run({
-            features: new ort.Tensor('float32', run.features.slice(i * FEATURES, (i + m) * FEATURES), [m, FEATURES]),
-          });
-          scores.set(r['score']!.data as Float32Array, i);
-        }
+        const scores = await scoreFlat(shipped.model, run.features, FEATURES);
         runs.push({ run, scores });
       }
     } finally {

@@ -114,7 +114,8 @@ function schedule(zone: CrowdZone, days: number, rng: Rng): Incident[] {
 export function zoneRun(spec: CrowdZoneSpec, cameras: number, days: number, seed: string): ZoneRun {
   const rng = new Rng(`${seed}:${spec.site}/${spec.zone}:incidents`);
   const zone = new CrowdZone(spec, seed);
-  const incidents = schedule(new CrowdZone(spec, seed), days, rng);
+  // Scheduling reads only the zone's normal counts; the incidents start as the run reaches them.
+  const incidents = schedule(zone, days, rng);
   const n = (days * DAY) / 15_000;
   const ts = new Float64Array(n * cameras);
   const features = new Float32Array(n * cameras * FEATURES);

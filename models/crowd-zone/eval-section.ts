@@ -1,25 +1,9 @@
 /** crowd-zone in `npm run eval` (models/eval.ts): the shipped ONNX file over every report of the held-out sites. */
-import ort from 'onnxruntime-node';
-import { loadShipped } from '../lib/shipped.ts';
+import { loadShipped, scoreFlat } from '../lib/shipped.ts';
 import type { EvalSection } from '../lib/evaluation.ts';
-import { FEATURES, type ZoneRun } from './data.ts';
+import { FEATURES } from './data.ts';
 import { baselineRule, crowdTable, evaluateCrowd, thresholds } from './model.ts';
 import { DAYS, heldOut, LEARNING_DAYS } from './train.ts';
-import type { LoadedModel } from '../../gateway/inference/models.ts';
-
-/** One score per report, through onnxruntime in runs of 8192 rows. */
-async function scoreRun(model: LoadedModel, z: ZoneRun): Promise<Float32Array> {
-  const n = z.ts.length;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 8192) {
-    const m = Math.min(8192, n - i);
-    const res = await model.session.run({
-      [model.manifest.input.name]: new ort.Tensor('float32', z.features.slice(i * FEATURES, (i + m) * FEATURES), [m, FEATURES]),
-    });
-    out.set(res[model.manifest.output.name]!.data as Float32Array, i);
-  }
-  return out;
-}
 
 export const section: EvalSection = {
   order: 50,
@@ -29,7 +13,7 @@ export const section: EvalSection = {
     out(`\n## crowd-zone ${shipped.model.manifest.version} (sha256 ${shipped.model.manifest.sha256.slice(0, 12)}…)\n`);
     const runs = heldOut();
     const scored = [];
-    for (const run of runs) scored.push({ run, scores: await scoreRun(shipped.model, run) });
+    for (const run of runs) scored.push({ run, scores: await scoreFlat(shipped.model, run.features, FEATURES) });
     const rule = runs.map((run) => ({
       run,
       scores: Float32Array.from({ length: run.ts.length }, (_, i) => (baselineRule(run.features.subarray(i * FEATURES, (i + 1) * FEATURES)) ? 1 : 0)),

@@ -21,3 +21,15 @@ export async function scoreAll(model: LoadedModel, rows: number[][]): Promise<Ma
   }
   return out;
 }
+
+/** Scores rows stored flat (`width` features each) through the shipped model in runs of 8192 rows: one score per row, in order. */
+export async function scoreFlat(model: LoadedModel, features: Float32Array, width: number): Promise<Float32Array> {
+  const n = features.length / width;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 8192) {
+    const m = Math.min(8192, n - i);
+    const res = await model.session.run({ [model.manifest.input.name]: new ort.Tensor('float32', features.slice(i * width, (i + m) * width), [m, width]) });
+    out.set(res[model.manifest.output.name]!.data as Float32Array, i);
+  }
+  return out;
+}
