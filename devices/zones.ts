@@ -65,8 +65,6 @@ function formatter(timeZone: string | undefined): Intl.DateTimeFormat {
   return f;
 }
 
-export const weekdayNames = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'] as const;
-
 /** Local time at `ts` in `timeZone` (the box's own zone when absent): weekday (0 Sunday), minutes since midnight, date "YYYY-MM-DD". */
 export function localTime(ts: number, timeZone?: string): { weekday: number; minutes: number; date: string } {
   const parts = formatter(timeZone).formatToParts(new Date(ts));

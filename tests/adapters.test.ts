@@ -82,6 +82,9 @@ describe('Hikvision ISAPI event notification', () => {
     expect(a).toMatchObject({ severity: 'critical', zone: 'platform-2', state: 'raised' });
     expect(a.reason).toMatch(/^person in platform-2 \(a platform edge zone\), confidence 0\.90$/);
     expect(t.gw.states.get('hik-cam-1')).toMatchObject({ online: true, lastEvent: { data: { type: 'intrusion', zone: 'region-2', object: 'person' } } });
+    // The guide's example is dated 2017: taken at the receive time and counted, as for any device with a wrong clock.
+    expect(t.gw.states.get('hik-cam-1')?.clockSkewed).toBe(1);
+    expect(await scrape(t.httpUrl)).toMatch(/vigil_ingest_clock_skewed_total(\{[^}]*\})? [1-9]/);
   });
 
   it('a shelter alarm (JSON) raises camera_tamper; the heartbeat keeps the camera online and raises nothing', async () => {

@@ -18,6 +18,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Security } from '../security/index.ts';
 import { BusyError, ForbiddenError, NotFoundError, UnauthorizedError, VendorRefusedError } from '../errors.ts';
 import { ShedError } from '../security/limits.ts';
+import { handOver } from '../broker/publish-policy.ts';
 
 export interface AdaptedIngestDeps {
   security: Security;
@@ -108,10 +109,7 @@ export class AdaptedIngest {
     if (!t.ok) return refuse({ code: 'schema_violation', message: `${name}: ${t.message}` });
     const accepted: PushResult['accepted'] = [];
     for (const m of t.messages) {
-      const msg = await this.#ingest(address_, m, refuse);
-      metrics.accepted.inc({ kind: msg.kind, channel: msg.channel });
-      if (!states.get(deviceId)?.connected) states.connected(address_);
-      await this.#d.pipeline.accept(msg);
+      await handOver(this.#d, await this.#ingest(address_, m, refuse), true);
       accepted.push({ channel: m.channel, ...(typeof m.data?.['type'] === 'string' ? { type: m.data['type'] } : {}) });
     }
     return { adapter: name, deviceId, accepted, ...(t.note ? { note: t.note } : {}) };

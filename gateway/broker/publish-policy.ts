@@ -18,7 +18,7 @@ import type { Aedes, Client, PublishPacket } from 'aedes';
 import { parseTopic, type DeviceAddress } from '../../devices/index.ts';
 import { ingest, type IngestLimits } from '../../edge/ingest.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
-import type { IngestResult, Refusal } from '../../edge/message.ts';
+import type { DeviceMessage, IngestResult, Refusal } from '../../edge/message.ts';
 import type { Pipeline } from '../../edge/pipeline.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -70,6 +70,18 @@ const next: Verdict = { next: true };
 export interface PublishStep {
   readonly name: string;
   run(call: PublishCall): Verdict | Promise<Verdict>;
+}
+
+/**
+ * An accepted message's hand-over, the same whichever way it came (an MQTT publish, a vendor push
+ * through an adapter): counted, its device marked connected when the sender is live, and given to the
+ * pipeline, whose critical stages (the spool's commit) the answer to the sender waits for.
+ */
+export function handOver(d: Pick<PublishPolicyDeps, 'metrics' | 'states' | 'pipeline'>, msg: DeviceMessage, live: boolean): void | Promise<void> {
+  d.metrics.accepted.inc({ kind: msg.kind, channel: msg.channel });
+  if (msg.clockSkewed) d.metrics.clockSkewed.inc();
+  if (live && !d.states.get(msg.deviceId)?.connected) d.states.connected(msg);
+  return d.pipeline.accept(msg);
 }
 
 export class PublishPolicy {
@@ -216,14 +228,11 @@ export class PublishPolicy {
     if (!result.ok) return { refuse: result.refusal };
     const { client, packet } = c;
     const msg = result.message;
-    const { metrics, states } = this.#deps;
-    metrics.accepted.inc({ kind: msg.kind, channel: msg.channel });
-    if (msg.clockSkewed) metrics.clockSkewed.inc();
+    const { metrics } = this.#deps;
     if (msg.channel !== 'status') packet.retain = false; // only status is retained state [topic table]
-    if (!states.get(msg.deviceId)?.connected && client!.connected && !client!.closed) states.connected(msg);
     let handed: void | Promise<void>;
     try {
-      handed = this.#deps.pipeline.accept(msg);
+      handed = handOver(this.#deps, msg, client!.connected && !client!.closed);
     } catch (err) {
       return { deny: err as Error };
     }
