@@ -23,7 +23,18 @@ export interface VendorPush {
   contentType: string;
   body: Buffer;
   pictures: Buffer[];
+  /** For a bridged device, the part of the topic after the device's own (`''` for its state, `/availability`). */
+  part?: string;
 }
+
+/**
+ * What an adapter may remember of one device between its messages (zigbee2mqtt sends the device's whole
+ * state each time; an event is a change of it). Kept in memory: after a restart the first state counts as new.
+ */
+export type AdapterMemory = Record<string, unknown>;
+
+/** Which device a bridge's topic is about (its vendor name) and which part, or why the topic is not a device's. */
+export type BridgeRoute = { device: string; part: string } | { ignore: string };
 
 export type Translation = { ok: true; messages: AdaptedMessage[]; note?: string } | { ok: false; message: string };
 
@@ -33,15 +44,22 @@ export interface AdapterDefinition {
   title: string;
   /** The vendor documentation its mapping and fixtures come from. */
   docs: readonly string[];
-  /** How the devices reach the box. */
-  transport: 'http-push';
+  /**
+   * How the devices reach the box: each pushing over HTTP with its own credentials, or through a bridge
+   * (one MQTT identity speaking for a network of devices under its base topic).
+   */
+  transport: 'http-push' | 'mqtt-bridge';
   /** The kinds it carries. */
   kinds: readonly string[];
+  /** mqtt-bridge: the base topic a bridge uses unless told otherwise, and how a topic under it names a device. */
+  bridge?: { defaultBaseTopic: string; route(subtopic: string): BridgeRoute };
   /**
    * A vendor push as the device's kind's canonical messages; an empty list is a push that means nothing
    * for Vigil (counted, answered OK); `ok: false` is refused, saying why in words an installer can act on.
    */
-  fromDevice(push: VendorPush, kind: string): Translation;
+  fromDevice(push: VendorPush, kind: string, memory: AdapterMemory): Translation;
+  /** The kind an unknown device's first message looks like (for the pending list an admin approves from). */
+  guessKind?(push: VendorPush): string | undefined;
 }
 
 const adapters = new Map<string, AdapterDefinition>();

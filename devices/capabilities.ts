@@ -15,7 +15,8 @@ const lowBattery = defineRule({
       const d = m.data;
       if (m.channel === 'event' && d['type'] === 'low_battery') {
         mem.low = true;
-        emit('low_battery', true, `device reports low battery (${String(d['battery_pct'])} %)`, { battery_pct: d['battery_pct'] });
+        const level = typeof d['battery_pct'] === 'number' ? ` (${d['battery_pct']} %)` : '';
+        emit('low_battery', true, `device reports low battery${level}`, typeof d['battery_pct'] === 'number' ? { battery_pct: d['battery_pct'] } : {});
         return;
       }
       const pct = d['battery_pct'];
@@ -36,7 +37,8 @@ const lowBattery = defineRule({
 export const battery = (): Capability => ({
   name: 'battery',
   telemetry: { battery_pct: pct.optional(), charging: z.boolean().optional() },
-  events: [z.object({ type: z.literal('low_battery'), battery_pct: pct })],
+  // The level is optional: some devices only say "low" (a zigbee2mqtt battery_low).
+  events: [z.object({ type: z.literal('low_battery'), battery_pct: pct.optional() })],
   units: { battery_pct: unit('ratio', '%') },
   alerts: { low_battery: { severity: 'minor', title: 'Battery low: replace or charge it before the device goes silent.' } },
   rules: [lowBattery],

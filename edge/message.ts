@@ -33,6 +33,7 @@ export type RefusalCode =
   | 'unknown_channel'
   | 'unknown_kind'
   | 'device_mismatch'
+  | 'unknown_device'
   | 'not_permitted'
   | 'reserved_topic'
   | 'payload_too_large'
@@ -48,6 +49,7 @@ export const refusalCodes: readonly RefusalCode[] = [
   'unknown_channel',
   'unknown_kind',
   'device_mismatch',
+  'unknown_device',
   'not_permitted',
   'reserved_topic',
   'payload_too_large',

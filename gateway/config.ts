@@ -7,7 +7,8 @@
  */
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { kindSchema, registeredKinds } from '../devices/index.ts';
+import { idSchema, kindSchema, registeredKinds } from '../devices/index.ts';
+import { adapterNames, getAdapter } from '../devices/adapters/index.ts';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -457,6 +458,38 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
         })
         .strict()
         .prefault({}),
+      adapters: z
+        .object({
+          maxPending: z.number().int().min(0).max(100_000).default(500).describe('Unknown devices kept in the pending list at most (onboarding); more are counted, not stored.'),
+          maxPendingPerAddress: z.number().int().min(1).default(50).describe('Pending devices from one source address at most.'),
+          upstream: z
+            .array(
+              z
+                .object({
+                  id: idSchema.describe('A name for this bridge (pending devices show it as their source: bridge:<id>).'),
+                  site: idSchema.describe('The site whose devices the bridge speaks for; what it says counts for devices of this site only.'),
+                  adapter: z.string().default('zigbee2mqtt').describe('The bridge adapter.'),
+                  baseTopic: z
+                    .string()
+                    .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/)
+                    .default('zigbee2mqtt')
+                    .describe("zigbee2mqtt's mqtt.base_topic."),
+                  url: z
+                    .string()
+                    .regex(/^mqtts?:\/\/[^/\s]+$/, 'an mqtt:// or mqtts:// URL such as mqtt://10.0.0.5:1883')
+                    .describe("The site's existing broker that zigbee2mqtt publishes to."),
+                  username: z.string().default('').describe('User name on that broker.'),
+                  password: z.string().default('').describe('Password on that broker; never logged.'),
+                  caFile: z.string().default('').describe("PEM file of the CA of that broker's certificate (mqtts)."),
+                  clientId: z.string().max(64).default('').describe('Client id on that broker; default vigil-<gatewayId>-<id>.'),
+                })
+                .strict(),
+            )
+            .default([])
+            .describe("Bridges whose devices the box reads from the site's own broker (subscribing to <baseTopic>/#) instead of the bridge publishing to the box."),
+        })
+        .strict()
+        .prefault({}),
       dispatch: z
         .object({
           enabled: z.boolean().default(true).describe('Send reinforcement to the nearest officers (body cameras with a recent GPS fix).'),
@@ -604,6 +637,7 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
         [['forward', 'mqtt', 'caFile'], c.forward.mqtt.caFile, true],
         [['forward', 'mqtt', 'certFile'], c.forward.mqtt.certFile, true],
         [['forward', 'mqtt', 'keyFile'], c.forward.mqtt.keyFile, true],
+        ...c.adapters.upstream.map((u, i): [string[], string, boolean] => [['adapters', 'upstream', String(i), 'caFile'], u.caFile, true]),
       ];
       for (const [path, f, used] of files) {
         if (!used || !f) continue;
@@ -613,6 +647,14 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
           ctx.addIssue({ code: 'custom', path, message: `cannot read ${f}${existsSync(f) ? ' (permissions)' : ' (no such file)'}` });
         }
       }
+      c.adapters.upstream.forEach((u, i) => {
+        if (!getAdapter(u.adapter)?.bridge)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['adapters', 'upstream', i, 'adapter'],
+            message: `"${u.adapter}" is not a bridge adapter (bridge adapters: ${adapterNames().filter((n) => getAdapter(n)?.bridge).join(', ')})`,
+          });
+      });
       if (!!c.forward.mqtt.certFile !== !!c.forward.mqtt.keyFile)
         ctx.addIssue({
           code: 'custom',

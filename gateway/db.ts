@@ -205,6 +205,54 @@ const migrations: string[] = [
      SELECT model, device_id, site, kind, NULL, version, format, state, decision, raised_type, saved_at FROM detector_state;
    DROP TABLE detector_state;
    ALTER TABLE detector_state_v2 RENAME TO detector_state;`,
+  // Devices as they come (gateway/adapters): the vendor's name for a device (a zigbee2mqtt friendly name, a serial),
+  // bridges that speak for many devices, devices waiting for an admin, and per-site provisioning keys.
+  `ALTER TABLE devices ADD COLUMN external_id TEXT;
+   CREATE UNIQUE INDEX devices_external ON devices (site, external_id) WHERE external_id IS NOT NULL;
+   CREATE TABLE bridges (
+     id          TEXT PRIMARY KEY,
+     site        TEXT NOT NULL,
+     adapter     TEXT NOT NULL,
+     base_topic  TEXT NOT NULL,
+     secret_hash TEXT,
+     state       TEXT NOT NULL CHECK (state IN ('enabled', 'revoked')),
+     created_at  INTEGER NOT NULL,
+     updated_at  INTEGER NOT NULL,
+     last_seen   INTEGER,
+     last_address TEXT
+   );
+   CREATE TABLE pending_devices (
+     id          INTEGER PRIMARY KEY AUTOINCREMENT,
+     source      TEXT NOT NULL,
+     claimed_id  TEXT NOT NULL,
+     adapter     TEXT,
+     kind        TEXT,
+     site        TEXT,
+     address     TEXT,
+     topic       TEXT,
+     detail      TEXT,
+     attempts    INTEGER NOT NULL DEFAULT 1,
+     first_seen  INTEGER NOT NULL,
+     last_seen   INTEGER NOT NULL,
+     state       TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected')),
+     decided_by  TEXT,
+     decided_at  INTEGER,
+     device_id   TEXT,
+     UNIQUE (source, claimed_id)
+   );
+   CREATE TABLE claim_keys (
+     id          TEXT PRIMARY KEY,
+     site        TEXT NOT NULL,
+     zone        TEXT,
+     kinds       TEXT NOT NULL,
+     secret_hash TEXT,
+     max_uses    INTEGER NOT NULL,
+     uses        INTEGER NOT NULL DEFAULT 0,
+     expires_at  INTEGER NOT NULL,
+     state       TEXT NOT NULL CHECK (state IN ('enabled', 'revoked')),
+     created_by  TEXT NOT NULL,
+     created_at  INTEGER NOT NULL
+   );`,
 ];
 
 export function openStore(file: string): Db {

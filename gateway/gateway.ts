@@ -20,6 +20,9 @@ import { createBroker } from './broker/index.ts';
 import { startTcp, startTls, startWebSocket, tlsOptions, type Listener } from './broker/listeners.ts';
 import { PublishPolicy } from './broker/publish-policy.ts';
 import { AdaptedIngest } from './adapters/index.ts';
+import { Onboarding } from './adapters/onboarding.ts';
+import { UpstreamBridge } from './adapters/upstream.ts';
+import { parseTopic } from '../devices/index.ts';
 import { buildApp, type VigilApp } from './http/app.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -68,6 +71,9 @@ export class Gateway {
   readonly policy: PublishPolicy;
   /** Devices that push through vendor adapters (Hikvision ISAPI). */
   readonly adapters: AdaptedIngest;
+  readonly onboarding: Onboarding;
+  /** Bridges read from the sites' own brokers (adapters.upstream). */
+  upstream: UpstreamBridge[] = [];
   readonly security: Security;
   readonly alerts: Alerts;
   readonly forwarding: Forwarding;
@@ -203,8 +209,25 @@ export class Gateway {
       this.evidence.alertRaised(alert);
     });
     this.pipeline.use(this.forwarding);
+    this.onboarding = new Onboarding(this.db, this.security, this.config.adapters, opts.now);
     this.#operatorMetrics();
     for (const s of opts.stages ?? []) this.pipeline.use(s);
+    this.adapters = new AdaptedIngest({
+      security: this.security,
+      pipeline: this.pipeline,
+      states: this.states,
+      metrics: this.metrics,
+      limits: this.config.ingest,
+      log: this.log.child({ module: 'adapters' }),
+      now: this.now,
+      onboarding: this.onboarding,
+    });
+    this.security.unknownDevice.on((claimedId, address, will) => {
+      const t = will ? parseTopic(will) : undefined;
+      const a = t?.ok && t.address.deviceId === claimedId ? t.address : undefined;
+      this.onboarding.seen({ source: 'mqtt', claimedId, address, ...(will ? { topic: will } : {}), ...(a ? { kind: a.kind, site: a.site } : {}) });
+    });
+    this.security.bridgeGone.on((id) => this.adapters.bridgeGone(id));
     this.policy = new PublishPolicy({
       limits: this.config.ingest,
       pipeline: this.pipeline,
@@ -215,17 +238,9 @@ export class Gateway {
       audit: this.security.audit,
       now: opts.now,
       rate: { perSecond: this.config.security.messagesPerSecond, burst: this.config.security.messageBurst },
+      bridged: (b, topic, payload, address) => this.adapters.bridged(b, topic, payload, address),
     });
     this.policy.addCommand(this.alerts.commandHandler());
-    this.adapters = new AdaptedIngest({
-      security: this.security,
-      pipeline: this.pipeline,
-      states: this.states,
-      metrics: this.metrics,
-      limits: this.config.ingest,
-      log: this.log.child({ module: 'adapters' }),
-      now: this.now,
-    });
     this.retention = new Retention({
       db: this.db,
       audit: this.security.audit,
@@ -308,6 +323,7 @@ export class Gateway {
         this.#expiryTimer = setInterval(() => this.persistence!.expireSessions(), 60_000);
         this.#expiryTimer.unref();
       }
+      this.adapters.attach(this.broker);
       // Features start before any listener accepts a connection: learned state, alarms in progress and desired configs come back first.
       const featureCtx: FeatureContext = { broker: this.broker, durableBroker: !!this.persistence };
       for (const f of this.features) {
@@ -364,6 +380,7 @@ export class Gateway {
           sites: this.sites,
           dispatcher: this.dispatcher,
           adapters: this.adapters,
+          onboarding: this.onboarding,
           ingestLimits: this.config.ingest,
           persistence: this.persistence,
           now: this.now,
@@ -380,6 +397,16 @@ export class Gateway {
         await this.#app.listen({ host: this.config.http.host, port: this.config.http.port });
         const addr = this.#app.server.address();
         this.ports.http = typeof addr === 'object' && addr ? addr.port : this.config.http.port;
+      }
+      for (const u of this.config.adapters.upstream) {
+        const b = new UpstreamBridge(
+          { url: u.url, username: u.username, password: u.password, caFile: u.caFile, clientId: u.clientId || `vigil-${this.config.gatewayId}-${u.id}` },
+          { id: u.id, site: u.site, adapter: u.adapter, baseTopic: u.baseTopic },
+          this.adapters,
+          this.log.child({ module: 'upstream', bridge: u.id }),
+        );
+        b.start();
+        this.upstream.push(b);
       }
     } catch (err) {
       this.log.error({ err }, 'gateway failed to start');
@@ -405,6 +432,26 @@ export class Gateway {
       collect() {
         this.reset();
         for (const a of alerts.store.query({ state: 'open', limit: 100_000 })) this.inc({ site: a.site, severity: a.severity, state: a.state });
+      },
+    });
+    const onboarding = this.onboarding;
+    new Gauge({
+      name: 'vigil_devices_pending',
+      help: 'Unregistered devices waiting for an admin (onboarding), by where they turned up (mqtt, http, bridge).',
+      labelNames: ['source'] as const,
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const p of onboarding.list()) this.inc({ source: p.source.split(':')[0]! });
+      },
+    });
+    new Counter({
+      name: 'vigil_pending_dropped_total',
+      help: 'Sightings of unknown devices not stored because the pending list was full (adapters.maxPending, maxPendingPerAddress).',
+      registers: reg,
+      collect() {
+        this.reset();
+        this.inc(onboarding.dropped);
       },
     });
     const coverage = (name: string, help: string, value: (c: (typeof alerts.coverage)[number]) => number) =>
@@ -484,6 +531,12 @@ export class Gateway {
     };
     // The uplink is reported (ok: false while its circuit is not closed) but not critical: the spool holds the points.
     for (const t of this.forwarding.targets) checks[`uplink:${t.target}`] = { ok: t.circuit === 'closed', critical: false, detail: t.describe() };
+    for (const u of this.upstream)
+      checks[`bridge:${u.id}`] = {
+        ok: u.connected,
+        critical: false,
+        detail: `${u.connected ? 'reading' : 'not connected to'} the site broker; ${u.received} messages, ${u.refused} refused${u.lastError ? `; last error: ${u.lastError}` : ''}`,
+      };
     return { ready: this.#state === 'running' && Object.values(checks).every((c) => c.ok || c.critical === false), checks };
   }
 
@@ -495,6 +548,8 @@ export class Gateway {
     const listenersClosed = Promise.all(this.#listeners.map((l) => l.stopAccepting()));
     const grace = new Promise<'timeout'>((r) => setTimeout(r, this.config.shutdownGraceMs, 'timeout').unref());
     for (const f of [...this.#started].reverse()) await f.drain?.();
+    await Promise.all(this.upstream.map((u) => u.stop()));
+    this.upstream = [];
     if ((await Promise.race([this.policy.drain(), grace])) === 'timeout') {
       this.log.warn({ graceMs: this.config.shutdownGraceMs }, 'shutdown grace elapsed with messages still in validation');
     }

@@ -34,8 +34,9 @@ export class CentralBroker {
    * `users`: user name → password (boxes by gatewayId, and `centre-ops`). With `tls` (a PKI from
    * scripts/certs.sh: ca.crt, server.crt, server.key) the listener is TLS only and every client needs a
    * certificate of that CA, whose CN becomes its user name for the ACL (use_identity_as_username).
+   * `opts.acl`: another ACL file, or null for none (a site's own broker in the adapter tests).
    */
-  static async start(users: Record<string, string>, tls?: { dir: string }): Promise<CentralBroker> {
+  static async start(users: Record<string, string>, tls?: { dir: string }, opts: { acl?: string | null } = {}): Promise<CentralBroker> {
     const b = new CentralBroker();
     b.port = await freePort();
     const passwd = join(b.dir, 'passwd');
@@ -62,7 +63,7 @@ export class CentralBroker {
         `listener ${b.port} 127.0.0.1`,
         'allow_anonymous false',
         ...auth,
-        `acl_file ${CENTRAL_ACL}`,
+        ...(opts.acl === null ? [] : [`acl_file ${opts.acl ?? CENTRAL_ACL}`]),
         'log_dest stderr',
         'log_type error',
         'log_type warning',

@@ -115,6 +115,7 @@ export const hikvisionIsapi = defineAdapter({
   docs: hikvisionDocs,
   transport: 'http-push',
   kinds: ['camera'],
+  guessKind: () => 'camera',
   fromDevice(push): Translation {
     const parsed = parseIsapi(push.contentType, push.body);
     if (!parsed.ok) return parsed;

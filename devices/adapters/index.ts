@@ -1,8 +1,9 @@
 /** The shipped adapters, registered on import (devices/adapters.ts has the seam). */
 import { getAdapter, registerAdapter } from '../adapters.ts';
 import { hikvisionIsapi } from './hikvision-isapi.ts';
+import { zigbee2mqtt } from './zigbee2mqtt.ts';
 
-if (!getAdapter(hikvisionIsapi.name)) registerAdapter(hikvisionIsapi);
+for (const a of [hikvisionIsapi, zigbee2mqtt]) if (!getAdapter(a.name)) registerAdapter(a);
 
-export { hikvisionIsapi };
+export { hikvisionIsapi, zigbee2mqtt };
 export * from '../adapters.ts';

@@ -1,17 +1,25 @@
 /**
- * Devices through adapters (devices/adapters.ts): a vendor push is authenticated as the device it
- * claims to be (its own registry credentials, HTTP Basic, with the same login throttle, shedding and
- * audit as the API), allowed only when an admin tagged the device `adapter:<name>`, translated by the
- * adapter, and each canonical message it becomes goes through the same ingest as a native device's
- * MQTT publish (topic → kind → size → parse → units → schema → time), then the pipeline. The answer
- * waits for the pipeline's critical stages (the spool's commit), as a PUBACK does. Refusals are
- * counted (`vigil_ingest_refused_total`), kept per device, and returned to the sender with the reason.
+ * Devices through adapters (devices/adapters.ts), two ways in:
+ * - **HTTP push** (Hikvision ISAPI): the push is authenticated as the device it claims to be (its own
+ *   registry credentials, HTTP Basic, with the same login throttle, shedding and audit as the API);
+ * - **a bridge** (zigbee2mqtt): one MQTT identity of a site speaks for the devices of its network under its
+ *   base topic; what it says counts only for devices of its own site.
+ * Either way the device must be one an admin tagged `adapter:<name>`, of a kind the adapter carries. The
+ * adapter translates; each canonical message goes through the same ingest as a native device's MQTT
+ * publish (topic → kind → size → parse → units → schema → time), then the pipeline, and is published on
+ * the device's canonical topic (`vigil/v1/{site}/{kind}/{id}/...`) for consumers, like a native device's.
+ * The answer (HTTP 200, PUBACK) waits for the pipeline's critical stages (the spool's commit). Refusals
+ * are counted (`vigil_ingest_refused_total`), kept per device, and told to the sender with the reason.
+ * A device nobody registered is remembered as pending for an admin (onboarding.ts).
  */
 import { deviceTopic } from '../../devices/index.ts';
-import { adapterTag, getAdapter, type AdaptedMessage, type VendorPush } from '../../devices/adapters/index.ts';
+import { adapterTag, getAdapter, type AdaptedMessage, type AdapterDefinition, type AdapterMemory, type VendorPush } from '../../devices/adapters/index.ts';
+import type { Aedes } from 'aedes';
+import type { Bridge, DeviceRecord } from '../security/registry.ts';
+import type { Onboarding } from './onboarding.ts';
 import { ingest, type IngestLimits } from '../../edge/ingest.ts';
 import type { DeviceStates } from '../../edge/device-state.ts';
-import type { Refusal } from '../../edge/message.ts';
+import type { DeviceMessage, Refusal } from '../../edge/message.ts';
 import type { Pipeline } from '../../edge/pipeline.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -28,6 +36,7 @@ export interface AdaptedIngestDeps {
   limits: IngestLimits;
   log: Logger;
   now: () => number;
+  onboarding: Onboarding;
 }
 
 export interface PushResult {
@@ -37,10 +46,106 @@ export interface PushResult {
   note?: string;
 }
 
+/** What became of one bridged message: handed over, nothing to do (and why), or refused. */
+export type BridgedResult = { ok: true; accepted: number; note?: string } | { ok: false; refusal: Refusal };
+
 export class AdaptedIngest {
   readonly #d: AdaptedIngestDeps;
+  /** Per device, what its adapter remembers between messages (zigbee2mqtt's last state). */
+  readonly #memory = new Map<string, AdapterMemory>();
+  /** Bridge id → the devices it spoke for (they go offline with it). */
+  readonly #behind = new Map<string, Set<string>>();
+  #broker?: Aedes;
+
   constructor(deps: AdaptedIngestDeps) {
     this.#d = deps;
+  }
+
+  /** Accepted messages are published on the devices' canonical topics through this broker. */
+  attach(broker: Aedes): void {
+    this.#broker = broker;
+  }
+
+  #memoryOf(deviceId: string): AdapterMemory {
+    let m = this.#memory.get(deviceId);
+    if (!m) this.#memory.set(deviceId, (m = {}));
+    return m;
+  }
+
+  /** The devices a bridge spoke for go offline when it does (its session ended). */
+  bridgeGone(bridgeId: string): void {
+    for (const id of this.#behind.get(bridgeId) ?? []) this.#d.states.disconnected(id);
+    this.#behind.delete(bridgeId);
+  }
+
+  /** Why `device` may not use `adapter`, or undefined when it may. */
+  static #mismatch(adapter: AdapterDefinition, device: DeviceRecord, who: string): string | undefined {
+    if (!adapter.kinds.includes(device.kind)) return `adapter "${adapter.name}" carries ${adapter.kinds.join(', ')} devices; "${who}" is a ${device.kind}`;
+    if (!device.tags.includes(adapterTag(adapter.name)))
+      return `device "${device.deviceId}" is not provisioned for adapter "${adapter.name}": an admin adds the tag "${adapterTag(adapter.name)}"`;
+    if (device.state !== 'enabled') return `device "${device.deviceId}" is ${device.state}`;
+    return undefined;
+  }
+
+  /**
+   * One message a bridge published on `<baseTopic>/<subtopic>` (directly, or relayed from the site's own
+   * broker). Topics that are not a device's report (the bridge's own, commands) are left alone.
+   */
+  async bridged(bridge: Pick<Bridge, 'id' | 'site' | 'adapter' | 'baseTopic'>, topic: string, payload: Buffer, address?: string): Promise<BridgedResult> {
+    const { states, security, log } = this.#d;
+    const adapter = getAdapter(bridge.adapter);
+    if (!adapter?.bridge) return { ok: false, refusal: { code: 'not_permitted', message: `bridge "${bridge.id}" names adapter "${bridge.adapter}", which is not a bridge adapter` } };
+    if (topic !== bridge.baseTopic && !topic.startsWith(`${bridge.baseTopic}/`))
+      return { ok: false, refusal: { code: 'not_permitted', message: `bridge "${bridge.id}" publishes under ${bridge.baseTopic}/ only` } };
+    const route = adapter.bridge.route(topic.slice(bridge.baseTopic.length + 1));
+    if ('ignore' in route) return { ok: true, accepted: 0, note: route.ignore };
+    const push: VendorPush = { contentType: 'application/json', body: payload, pictures: [], part: route.part };
+    const device = security.registry.findExternal(bridge.site, route.device) ?? this.#sameSite(bridge.site, route.device);
+    if (!device) {
+      this.#d.onboarding.seen({
+        source: `bridge:${bridge.id}`,
+        claimedId: route.device,
+        adapter: adapter.name,
+        site: bridge.site,
+        kind: adapter.guessKind?.(push),
+        address,
+        topic,
+      });
+      return { ok: false, refusal: { code: 'unknown_device', message: `"${route.device}" is not a registered device of site "${bridge.site}"; it is listed as pending for an admin` } };
+    }
+    const a = { site: device.site, kind: device.kind, deviceId: device.deviceId };
+    const refused = (r: Refusal): BridgedResult => {
+      states.refused(a, r.code);
+      return { ok: false, refusal: r };
+    };
+    const mismatch = AdaptedIngest.#mismatch(adapter, device, route.device);
+    if (mismatch) return refused({ code: 'not_permitted', message: mismatch });
+    const t = adapter.fromDevice(push, device.kind, this.#memoryOf(device.deviceId));
+    if (!t.ok) return refused({ code: 'schema_violation', message: `${adapter.name} "${route.device}": ${t.message}` });
+    let behind = this.#behind.get(bridge.id);
+    if (!behind) this.#behind.set(bridge.id, (behind = new Set()));
+    behind.add(device.deviceId);
+    for (const m of t.messages) {
+      const r = await this.#ingestOne(a, m);
+      if (!r.ok) {
+        log.warn({ bridge: bridge.id, device: device.deviceId, code: r.refusal.code }, `refused: ${r.refusal.message}`);
+        return refused(r.refusal);
+      }
+      await handOver(this.#d, r.message, true);
+      this.#echo(a, m, r.payload);
+    }
+    return { ok: true, accepted: t.messages.length, ...(t.note ? { note: t.note } : {}) };
+  }
+
+  /** A bridge may name a device by its Vigil id when it has no external id: only in the bridge's own site. */
+  #sameSite(site: string, id: string): DeviceRecord | undefined {
+    const d = this.#d.security.registry.getDevice(id);
+    return d && d.site === site && d.externalId === null ? d : undefined;
+  }
+
+  /** An accepted message on the device's canonical topic, as consumers see a native device's (status retained). */
+  #echo(a: { site: string; kind: string; deviceId: string }, m: AdaptedMessage, payload: Buffer): void {
+    this.#broker?.publish({ cmd: 'publish', topic: deviceTopic(a, m.channel), payload, qos: 1, retain: m.channel === 'status', dup: false }, () => {});
   }
 
   /** Who is pushing: the device's own credentials, throttled and audited like a login. */
@@ -59,6 +164,9 @@ export class AdaptedIngest {
       throw new BusyError(err.message);
     }
     if (!r?.ok) {
+      // A device nobody registered, pushing with credentials of its own: an admin may want it.
+      if (r && !r.ok && r.reason === 'unknown')
+        this.#d.onboarding.seen({ source: `http:${adapter}`, claimedId: deviceId, adapter, kind: getAdapter(adapter)?.guessKind?.({ contentType: '', body: Buffer.alloc(0), pictures: [] }), address, topic: `/adapters/${adapter}/${deviceId}` });
       const t = security.apiThrottle.fail(deviceId, address);
       security.audit.recordThrottled({
         actor: user || deviceId,
@@ -90,7 +198,8 @@ export class AdaptedIngest {
       log.warn({ adapter: name, device: deviceId, code: r.code, issues: r.issues }, `refused: ${r.message}`);
       throw new VendorRefusedError(`${r.message}${r.issues?.length ? `: ${r.issues.map((i) => `${i.path || '(payload)'} ${i.message}`).join('; ')}` : ''}`);
     };
-    if (!device.tags.includes(adapterTag(name)) || !adapter.kinds.includes(device.kind)) {
+    const mismatch = AdaptedIngest.#mismatch(adapter, device, deviceId);
+    if (mismatch) {
       security.audit.record({
         actor: deviceId,
         action: 'adapter.push',
@@ -99,24 +208,28 @@ export class AdaptedIngest {
         address,
         detail: { kind: device.kind, tags: device.tags },
       });
-      throw new ForbiddenError(
-        !adapter.kinds.includes(device.kind)
-          ? `adapter "${name}" carries ${adapter.kinds.join(', ')} devices; "${deviceId}" is a ${device.kind}`
-          : `device "${deviceId}" is not provisioned for adapter "${name}": an admin adds the tag "${adapterTag(name)}"`,
-      );
+      throw new ForbiddenError(mismatch);
     }
-    const t = adapter.fromDevice(push, device.kind);
+    const t = adapter.fromDevice(push, device.kind, this.#memoryOf(deviceId));
     if (!t.ok) return refuse({ code: 'schema_violation', message: `${name}: ${t.message}` });
     const accepted: PushResult['accepted'] = [];
     for (const m of t.messages) {
-      await handOver(this.#d, await this.#ingest(address_, m, refuse), true);
+      const r = await this.#ingestOne(address_, m);
+      if (!r.ok) refuse(r.refusal);
+      else {
+        await handOver(this.#d, r.message, true);
+        this.#echo(address_, m, r.payload);
+      }
       accepted.push({ channel: m.channel, ...(typeof m.data?.['type'] === 'string' ? { type: m.data['type'] } : {}) });
     }
     return { adapter: name, deviceId, accepted, ...(t.note ? { note: t.note } : {}) };
   }
 
   /** The same ingest as an MQTT publish on the device's own topic. */
-  async #ingest(a: { site: string; kind: string; deviceId: string }, m: AdaptedMessage, refuse: (r: Refusal) => never) {
+  async #ingestOne(
+    a: { site: string; kind: string; deviceId: string },
+    m: AdaptedMessage,
+  ): Promise<{ ok: true; message: DeviceMessage; payload: Buffer } | { ok: false; refusal: Refusal }> {
     const payload =
       m.channel === 'snapshot' ? (m.jpeg ?? Buffer.alloc(0)) : Buffer.from(JSON.stringify({ ...m.data, ...(m.ts !== undefined ? { ts: m.ts } : {}) }));
     const r = await ingest(
@@ -124,7 +237,7 @@ export class AdaptedIngest {
       this.#d.limits,
     );
     return r.ok
-      ? r.message
-      : refuse({ ...r.refusal, message: `mapped ${m.channel}${m.data?.['type'] ? ` "${String(m.data['type'])}"` : ''} refused: ${r.refusal.message}` });
+      ? { ok: true, message: r.message, payload }
+      : { ok: false, refusal: { ...r.refusal, message: `mapped ${m.channel}${m.data?.['type'] ? ` "${String(m.data['type'])}"` : ''} refused: ${r.refusal.message}` } };
   }
 }

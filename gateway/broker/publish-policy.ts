@@ -1,7 +1,7 @@
 /**
  * authorizePublish, the aedes way: one named step per concern, in order,
  *
- *   closing → reserved-sys → orphan-will → permission → rate-limit → command → ingest → hand-off
+ *   closing → reserved-sys → orphan-will → permission → rate-limit → command → bridge → ingest → hand-off
  *
  * each of which lets the publish go on, refuses it (RefusalReporter: counted, audited, told to the
  * sender), answers it itself (alert commands), or denies it (no acknowledgement).
@@ -27,6 +27,8 @@ import { mayPublish } from '../security/authorize.ts';
 import type { Identities, Identity } from '../security/identity.ts';
 import { TokenBuckets } from '../security/limits.ts';
 import { bucketKey, RefusalReporter, sinkTopic } from './refusals.ts';
+import type { BridgedResult } from '../adapters/index.ts';
+import { remoteAddress } from '../security/identity.ts';
 
 export { sinkTopic } from './refusals.ts';
 
@@ -42,6 +44,8 @@ export interface PublishPolicyDeps {
   audit?: AuditLog;
   /** Per-client publish rate limit. */
   rate?: { perSecond: number; burst: number };
+  /** A bridge's publish (zigbee2mqtt): translated and ingested for the device it names (gateway/adapters). */
+  bridged?: (bridge: Extract<Identity, { type: 'bridge' }>, topic: string, payload: Buffer, address: string | undefined) => Promise<BridgedResult>;
 }
 
 /** A non-device topic the gateway answers itself (e.g. alert commands), instead of ingesting it. */
@@ -120,7 +124,10 @@ export class PublishPolicy {
             : {
                 refuse: {
                   code: 'not_permitted',
-                  message: `a ${c.identity?.type === 'principal' ? c.identity.role : 'client'} may publish only alert commands (vigil/v1/{site}/alerts/command) of the sites it is granted; device topics are accepted from the registered device only`,
+                  message:
+                    c.identity?.type === 'bridge'
+                      ? `bridge "${c.identity.id}" publishes under its base topic ${c.identity.baseTopic}/ only`
+                      : `a ${c.identity?.type === 'principal' ? c.identity.role : 'client'} may publish only alert commands (vigil/v1/{site}/alerts/command) of the sites it is granted; device topics are accepted from the registered device only`,
                 },
               },
       },
@@ -143,6 +150,23 @@ export class PublishPolicy {
           c.packet.topic = sinkTopic(this.#broker);
           c.packet.retain = false;
           return { route: true };
+        },
+      },
+      // A bridge speaks for the devices of its network: each of its device reports is translated by its adapter and
+      // ingested as that device's (or refused, or the device listed as pending); the bridge's own topics pass untouched.
+      {
+        name: 'bridge',
+        run: (c) => {
+          if (c.identity?.type !== 'bridge') return next;
+          if (!deps.bridged) return { refuse: { code: 'not_permitted', message: 'bridges are not served by this gateway' } };
+          const payload = typeof c.packet.payload === 'string' ? Buffer.from(c.packet.payload) : c.packet.payload;
+          return deps.bridged(c.identity, c.packet.topic, payload, remoteAddress(c.client!)).then(
+            (r): Verdict => (r.ok ? { route: true } : { refuse: r.refusal }),
+            (err: unknown): Verdict => {
+              this.refusals.refuse(c.client!, c.packet, { code: 'pipeline_unavailable', message: 'the gateway could not store this message; retry' }, c.identity, false);
+              return { deny: err as Error };
+            },
+          );
         },
       },
       { name: 'ingest', run: (c) => this.#ingest(c) },

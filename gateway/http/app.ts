@@ -43,6 +43,8 @@ import type { SqlitePersistence } from '../broker/persistence.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { adapterRoutes } from './routes/adapters.ts';
 import type { AdaptedIngest } from '../adapters/index.ts';
+import type { Onboarding } from '../adapters/onboarding.ts';
+import { claimRoutes, onboardingRoutes } from './routes/onboarding.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 
 export interface AppDeps extends HealthDeps {
@@ -59,6 +61,8 @@ export interface AppDeps extends HealthDeps {
   dispatcher: Dispatcher;
   /** Vendor pushes through device adapters (POST /adapters/:adapter/:deviceId). */
   adapters: AdaptedIngest;
+  /** Pending devices, bridges, provisioning keys. */
+  onboarding: Onboarding;
   /** Document and picture size limits of vendor pushes (the ingest limits). */
   ingestLimits: { maxJsonBytes: number; maxSnapshotBytes: number };
   /** Durable broker state, when the broker keeps it (GET /api/v1/broker/sessions). */
@@ -185,6 +189,7 @@ export async function buildApp(deps: AppDeps) {
     maxDocumentBytes: deps.ingestLimits.maxJsonBytes,
     maxPictureBytes: deps.ingestLimits.maxSnapshotBytes,
   });
+  await app.register(claimRoutes, { onboarding: deps.onboarding });
   // The API: authenticated as a whole (the auth plugin's hooks cover this scope and nothing else).
   await app.register(
     async (api) => {
@@ -200,6 +205,7 @@ export async function buildApp(deps: AppDeps) {
       await api.register(evidenceRoutes, { evidence: deps.evidence, security: deps.security });
       await api.register(siteRoutes, { sites: deps.sites });
       await api.register(dispatchRoutes, { dispatcher: deps.dispatcher });
+      await api.register(onboardingRoutes, { onboarding: deps.onboarding, security: deps.security });
     },
     { prefix: '/api/v1' },
   );

@@ -6,7 +6,9 @@
  * - a principal (consumer, engineer, admin) logs in with its id and secret; its client id is
  *   `<principalId>:<suffix>` (`ops-center:wall1`). Device ids cannot contain ":", so no
  *   principal can ever hold, or take over [MQTT-3.1.4-2], a device's client id;
- * - a principal's Last Will must be a topic it may publish (an alert command of a granted site).
+ * - a principal's Last Will must be a topic it may publish (an alert command of a granted site);
+ * - a bridge (zigbee2mqtt) logs in with its id and secret, client id = its id; its Last Will must be under its base topic;
+ * - an unknown user name that could be a device id is remembered as a pending device (onboarding) and refused.
  * Failures are slowed per (credential, source) and checks shared fairly between sources
  * (limits.ts); the right secret is never refused because of anyone else's failures.
  * CONNACK codes [MQTT-3.2.2.3]: 2 identifier rejected, 3 server unavailable (shed under a login
@@ -33,6 +35,8 @@ export interface AuthDeps {
   allowAnonymous: boolean;
   /** Counts refusals held back and logins shed (metrics). */
   onThrottle?: (what: 'delayed' | 'shed') => void;
+  /** An unknown device tried to connect (onboarding's pending list). */
+  onUnknown?: (claimedId: string, address: string, willTopic: string | undefined) => void;
 }
 
 function peerCertificate(client: Client): { socket: TLSSocket; cn?: string } | undefined {
@@ -102,7 +106,18 @@ export function createAuthenticate(d: AuthDeps) {
         if (client.id !== username) return deny(2, `client id must be the device id "${username}"`);
         return accept({ type: 'device', id: username, site: r.record.site, kind: r.record.kind, zone: r.record.zone, via: 'password' });
       }
+      if (d.registry.getBridge(username)) {
+        const b = await d.checks.run(address, () => d.registry.verifyBridge(username, secret));
+        if (!b.ok) return deny(b.reason === 'bad_secret' ? 4 : 5, b.reason === 'bad_secret' ? 'bad user name or password' : `bridge is ${b.reason}`);
+        if (client.id !== username) return deny(2, `client id must be the bridge id "${username}" (zigbee2mqtt: mqtt.client_id)`);
+        const identity: Identity = { type: 'bridge', id: username, site: b.record.site, adapter: b.record.adapter, baseTopic: b.record.baseTopic };
+        const will = (client as unknown as { _will?: { topic: string } })._will;
+        if (will && !mayPublish(identity, will.topic)) return deny(5, `Last Will topic "${will.topic}" is not under the bridge's base topic "${b.record.baseTopic}/"`);
+        d.registry.touchBridge(username, address);
+        return accept(identity);
+      }
       const r = await d.checks.run(address, () => d.registry.verifyPrincipal(username, secret));
+      if (!r.ok && r.reason === 'unknown' && client.id === username) d.onUnknown?.(username, address, (client as unknown as { _will?: { topic: string } })._will?.topic);
       if (!r.ok) return deny(r.reason === 'revoked' ? 5 : 4, r.reason === 'revoked' ? 'principal is revoked' : 'bad user name or password');
       if (!principalClientId(username).test(client.id))
         return deny(2, `client id of a person or service must be "${username}:<suffix>" (e.g. "${username}:console"); device client ids are the devices' own`);

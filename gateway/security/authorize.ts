@@ -5,6 +5,7 @@
  * |---|---|
  * | device | its own `config/desired`, `cmd` and `error` topics, exactly |
  * | consumer, engineer, admin | filters under `vigil/v1/{site}/` for each granted site (`*`: `vigil/v1/#`) |
+ * | bridge (zigbee2mqtt) | filters under its base topic (`zigbee2mqtt/#`) |
  * | anonymous (dev mode only) | anything |
  *
  * A refused subscription gets the SUBACK failure code 0x80 [MQTT-3.9.3] and an
@@ -27,14 +28,19 @@ const commandTopic = new RegExp(`^${TOPIC_ROOT}/([A-Za-z0-9][A-Za-z0-9_.-]{0,63}
 export function mayPublish(identity: Identity | undefined, topic: string): boolean {
   if (!identity || identity.type === 'anonymous') return true;
   if (identity.type === 'device') return true;
+  if (identity.type === 'bridge') return underBase(identity.baseTopic, topic);
   const site = commandTopic.exec(topic)?.[1];
   return site !== undefined && grants(identity.sites, site);
 }
+
+/** A topic or filter under a bridge's base topic (a filter's wildcards only below it). */
+const underBase = (base: string, topic: string) => topic === base || topic.startsWith(`${base}/`);
 
 export function mayReceive(identity: Identity | undefined, topic: string): boolean {
   if (!identity) return false;
   if (identity.type === 'anonymous') return true;
   if (topic.startsWith('$')) return false;
+  if (identity.type === 'bridge') return underBase(identity.baseTopic, topic);
   if (identity.type === 'device') {
     const a = { site: identity.site, kind: identity.kind, deviceId: identity.id };
     return topic === deviceTopic(a, 'config/desired') || topic === deviceTopic(a, 'cmd') || topic === deviceTopic(a, 'error');
@@ -48,7 +54,7 @@ export function mayReceive(identity: Identity | undefined, topic: string): boole
 
 /** A principal hears why its own publishes were refused (devices have their device error topic). */
 const isOwnErrorTopic = (identity: Identity | undefined, client: Client, topic: string) =>
-  identity?.type === 'principal' && topic === clientErrorTopic(client.id);
+  (identity?.type === 'principal' || identity?.type === 'bridge') && topic === clientErrorTopic(client.id);
 
 export function createAuthorizeSubscribe(identities: Identities, audit: AuditLog) {
   return (client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void => {
@@ -61,7 +67,12 @@ export function createAuthorizeSubscribe(identities: Identities, audit: AuditLog
       outcome: 'denied',
       address: remoteAddress(client),
       detail: {
-        reason: identity?.type === 'device' ? 'devices subscribe only to their own config/desired, cmd and error topics' : 'outside the sites granted',
+        reason:
+          identity?.type === 'device'
+            ? 'devices subscribe only to their own config/desired, cmd and error topics'
+            : identity?.type === 'bridge'
+              ? `a bridge subscribes under its base topic ${identity.baseTopic}/ only`
+              : 'outside the sites granted',
       },
     });
     done(null, null);

@@ -5,6 +5,8 @@ import type { Role } from './registry.ts';
 export type Identity =
   | { type: 'device'; id: string; site: string; kind: string; zone: string | null; via: 'password' | 'certificate' }
   | { type: 'principal'; id: string; role: Role; sites: string[] }
+  /** A bridge (zigbee2mqtt) of one site, speaking for the devices of its network under its base topic. */
+  | { type: 'bridge'; id: string; site: string; adapter: string; baseTopic: string }
   | { type: 'anonymous'; id: string };
 
 /** Connection → identity; keyed by the connection so a takeover attempt cannot alter the live session's. */

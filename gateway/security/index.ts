@@ -74,6 +74,10 @@ export class Security implements Feature {
 
   /** Metrics hook: a refusal held back, or a login shed. */
   readonly throttled = new Listeners<[transport: 'mqtt' | 'api', what: 'delayed' | 'shed']>();
+  /** An unknown device tried to log in over MQTT (onboarding lists it as pending). */
+  readonly unknownDevice = new Listeners<[claimedId: string, address: string, willTopic: string | undefined]>();
+  /** A bridge's session ended (the devices it spoke for go offline). */
+  readonly bridgeGone = new Listeners<[bridgeId: string]>();
 
   brokerHooks() {
     return {
@@ -83,6 +87,7 @@ export class Security implements Feature {
         throttle: this.mqttThrottle,
         checks: this.checks,
         onThrottle: (what: 'delayed' | 'shed') => this.throttled.emit('mqtt', what),
+        onUnknown: (id: string, address: string, will: string | undefined) => this.unknownDevice.emit(id, address, will),
         identities: this.identities,
         allowAnonymous: this.#config.security.allowAnonymous,
       }),
@@ -114,6 +119,10 @@ export class Security implements Feature {
   clientGone(client: Client): void {
     const id = this.identities.get(client);
     if (id?.type === 'device') this.registry.touchDevice(id.id, remoteAddress(client));
+    if (id?.type === 'bridge') {
+      this.registry.touchBridge(id.id, remoteAddress(client));
+      this.bridgeGone.emit(id.id);
+    }
   }
 
   /** Close live sessions whose device or principal is no longer enabled. */
@@ -122,7 +131,12 @@ export class Security implements Feature {
     for (const client of connectedClients(this.#broker)) {
       const id = this.identities.get(client);
       if (!id || id.type === 'anonymous') continue;
-      const state = id.type === 'device' ? this.registry.getDevice(id.id)?.state : this.registry.getPrincipal(id.id)?.state;
+      const state =
+        id.type === 'device'
+          ? this.registry.getDevice(id.id)?.state
+          : id.type === 'bridge'
+            ? this.registry.getBridge(id.id)?.state
+            : this.registry.getPrincipal(id.id)?.state;
       if (state !== 'enabled') {
         this.audit.record({
           actor: 'gateway',

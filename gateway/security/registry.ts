@@ -11,12 +11,21 @@ import { BulkInvalidError, ConflictError, NotFoundError } from '../errors.ts';
 import { hashSecret, newSecret, verifySecret } from './secrets.ts';
 import { statementCache, type Db } from '../db.ts';
 
+/** A vendor's name for a device: printable, no MQTT wildcards, at most 128 characters. */
+export const externalIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[^#+\u0000-\u001f]+$/, 'must be printable, without MQTT wildcards (# +)');
+
 export const provisionSchema = z.object({
   deviceId: idSchema,
   kind: kindSchema,
   site: idSchema,
   zone: z.string().min(1).max(64).optional(),
   tags: z.array(z.string().min(1).max(32)).max(20).default([]),
+  /** The vendor's name for the device, unique in its site: a zigbee2mqtt friendly name, a serial (devices behind a bridge). */
+  externalId: externalIdSchema.optional(),
 });
 export type ProvisionInput = z.input<typeof provisionSchema>;
 
@@ -37,12 +46,63 @@ export interface DeviceRecord {
   site: string;
   zone: string | null;
   tags: string[];
+  externalId: string | null;
   state: 'enabled' | 'disabled' | 'revoked';
   createdAt: number;
   updatedAt: number;
   lastSeen: number | null;
   lastAddress: string | null;
 }
+
+/**
+ * A bridge speaks for many devices of one site: a zigbee2mqtt instance publishing `<baseTopic>/<friendly name>`
+ * for every device of its Zigbee network. It may publish and subscribe under its base topic only, and what it
+ * says about a device counts only for devices of its site that an admin tagged for its adapter.
+ */
+export const bridgeSchema = z.object({
+  id: idSchema,
+  site: idSchema,
+  adapter: z.string().min(1).max(32),
+  baseTopic: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'must be topic levels of A-Z a-z 0-9 _ - (no wildcards, no leading "$" or "/")')
+    .refine((t) => !t.startsWith('vigil'), "must not be under Vigil's own vigil/ namespace"),
+});
+export type BridgeInput = z.input<typeof bridgeSchema>;
+
+export interface Bridge {
+  id: string;
+  site: string;
+  adapter: string;
+  baseTopic: string;
+  state: 'enabled' | 'revoked';
+  createdAt: number;
+  lastSeen: number | null;
+  lastAddress: string | null;
+}
+type BridgeRow = {
+  id: string;
+  site: string;
+  adapter: string;
+  base_topic: string;
+  secret_hash: string | null;
+  state: Bridge['state'];
+  created_at: number;
+  last_seen: number | null;
+  last_address: string | null;
+};
+const toBridge = (r: BridgeRow): Bridge => ({
+  id: r.id,
+  site: r.site,
+  adapter: r.adapter,
+  baseTopic: r.base_topic,
+  state: r.state,
+  createdAt: r.created_at,
+  lastSeen: r.last_seen,
+  lastAddress: r.last_address,
+});
 
 export interface Principal {
   id: string;
@@ -69,6 +129,7 @@ type DeviceRow = {
   site: string;
   zone: string | null;
   tags: string;
+  external_id: string | null;
   secret_hash: string | null;
   state: DeviceRecord['state'];
   created_at: number;
@@ -84,6 +145,7 @@ const toDevice = (r: DeviceRow): DeviceRecord => ({
   site: r.site,
   zone: r.zone,
   tags: JSON.parse(r.tags) as string[],
+  externalId: r.external_id,
   state: r.state,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
@@ -136,6 +198,13 @@ export class Registry {
     return d;
   }
 
+  /** The device a vendor names `externalId` in `site` (a bridge's friendly name), or the device of that id in the site. */
+  findExternal(site: string, externalId: string): DeviceRecord | undefined {
+    const r = this.#sql('SELECT device_id FROM devices WHERE site = ? AND external_id = ?').get(site, externalId) as { device_id: string } | undefined;
+    if (r) return this.getDevice(r.device_id);
+    return undefined;
+  }
+
   listDevices(f: { site?: string; kind?: string; sites?: string[] } = {}): DeviceRecord[] {
     const rows = this.#sql('SELECT * FROM devices ORDER BY site, kind, device_id').all() as DeviceRow[];
     return rows
@@ -153,6 +222,7 @@ export class Registry {
     const problems: { path: string; message: string }[] = [];
     const valid: z.output<typeof provisionSchema>[] = [];
     const seen = new Set<string>();
+    const seenExternal = new Set<string>();
     inputs.forEach((raw, i) => {
       const r = provisionSchema.safeParse(raw);
       if (!r.success) {
@@ -163,7 +233,14 @@ export class Registry {
       if (seen.has(id)) problems.push({ path: `[${i}].deviceId`, message: `"${id}" appears twice in this file` });
       else if (this.getDevice(id))
         problems.push({ path: `[${i}].deviceId`, message: `device "${id}" is already provisioned (rotate its credentials instead)` });
-      else if (this.getPrincipal(id)) problems.push({ path: `[${i}].deviceId`, message: `"${id}" is the id of a principal` });
+      else if (this.getPrincipal(id) || this.getBridge(id)) problems.push({ path: `[${i}].deviceId`, message: `"${id}" is the id of a principal or bridge` });
+      const ext = r.data.externalId;
+      if (ext !== undefined) {
+        const key = `${r.data.site}/${ext}`;
+        if (seenExternal.has(key) || this.findExternal(r.data.site, ext))
+          problems.push({ path: `[${i}].externalId`, message: `"${ext}" already names a device of site "${r.data.site}"` });
+        seenExternal.add(key);
+      }
       seen.add(id);
       valid.push(r.data);
     });
@@ -176,18 +253,18 @@ export class Registry {
     const hashes = await Promise.all(secrets.map(hashSecret));
     const now = this.#now();
     const insert = this.#sql(
-      `INSERT INTO devices (device_id, kind, site, zone, tags, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'enabled', ?, ?)`,
+      `INSERT INTO devices (device_id, kind, site, zone, tags, external_id, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'enabled', ?, ?)`,
     );
     this.#db.transaction(() => {
       valid.forEach((d, i) => {
-        insert.run(d.deviceId, d.kind, d.site, d.zone ?? null, JSON.stringify(d.tags), hashes[i], now, now);
+        insert.run(d.deviceId, d.kind, d.site, d.zone ?? null, JSON.stringify(d.tags), d.externalId ?? null, hashes[i], now, now);
         this.#audit.record({
           actor: actor.id,
           address: actor.address,
           action: 'device.provision',
           target: d.deviceId,
           outcome: 'ok',
-          detail: { kind: d.kind, site: d.site, zone: d.zone, bulk: valid.length > 1 },
+          detail: { kind: d.kind, site: d.site, zone: d.zone, bulk: valid.length > 1, ...(d.externalId ? { externalId: d.externalId } : {}) },
         });
       });
     })();
@@ -234,6 +311,67 @@ export class Registry {
     this.#changed(id);
   }
 
+  // ── bridges ──────────────────────────────────────────────────────────
+
+  getBridge(id: string): Bridge | undefined {
+    const r = this.#sql('SELECT * FROM bridges WHERE id = ?').get(id) as BridgeRow | undefined;
+    return r && toBridge(r);
+  }
+
+  listBridges(f: { sites?: string[] } = {}): Bridge[] {
+    return (this.#sql('SELECT * FROM bridges ORDER BY site, id').all() as BridgeRow[])
+      .map(toBridge)
+      .filter((b) => !f.sites || f.sites.includes('*') || f.sites.includes(b.site));
+  }
+
+  /** A bridge (a zigbee2mqtt instance) of one site: its MQTT credentials, returned once. */
+  async addBridge(input: BridgeInput, actor: Actor): Promise<{ bridge: Bridge; credentials: Credentials }> {
+    const b = bridgeSchema.parse(input);
+    if (this.getBridge(b.id)) throw new ConflictError(`bridge "${b.id}" exists (rotate its credentials instead)`);
+    if (this.getDevice(b.id) || this.getPrincipal(b.id)) throw new ConflictError(`"${b.id}" is the id of a device or principal`);
+    const secret = newSecret();
+    const now = this.#now();
+    this.#sql(
+      `INSERT INTO bridges (id, site, adapter, base_topic, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'enabled', ?, ?)`,
+    ).run(b.id, b.site, b.adapter, b.baseTopic, await hashSecret(secret), now, now);
+    this.#audit.record({
+      actor: actor.id,
+      address: actor.address,
+      action: 'bridge.add',
+      target: b.id,
+      outcome: 'ok',
+      detail: { site: b.site, adapter: b.adapter, baseTopic: b.baseTopic },
+    });
+    return { bridge: this.getBridge(b.id)!, credentials: { username: b.id, password: secret } };
+  }
+
+  async rotateBridge(id: string, actor: Actor): Promise<Credentials> {
+    if (!this.getBridge(id)) throw new NotFoundError(`bridge "${id}" does not exist`);
+    const secret = newSecret();
+    this.#sql(`UPDATE bridges SET secret_hash = ?, state = 'enabled', updated_at = ? WHERE id = ?`).run(await hashSecret(secret), this.#now(), id);
+    this.#audit.record({ actor: actor.id, address: actor.address, action: 'bridge.rotate', target: id, outcome: 'ok' });
+    return { username: id, password: secret };
+  }
+
+  revokeBridge(id: string, actor: Actor): Bridge {
+    if (!this.getBridge(id)) throw new NotFoundError(`bridge "${id}" does not exist`);
+    this.#sql(`UPDATE bridges SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE id = ?`).run(this.#now(), id);
+    this.#audit.record({ actor: actor.id, address: actor.address, action: 'bridge.revoke', target: id, outcome: 'ok' });
+    return this.getBridge(id)!;
+  }
+
+  async verifyBridge(id: string, secret: string): Promise<VerifyResult<Bridge>> {
+    const r = this.#sql('SELECT * FROM bridges WHERE id = ?').get(id) as BridgeRow | undefined;
+    const match = await verifySecret(secret, r?.secret_hash);
+    if (!r) return { ok: false, reason: 'unknown' };
+    if (r.state !== 'enabled') return { ok: false, reason: 'revoked' };
+    return match ? { ok: true, record: toBridge(r) } : { ok: false, reason: 'bad_secret' };
+  }
+
+  touchBridge(id: string, address: string | undefined): void {
+    this.#sql('UPDATE bridges SET last_seen = ?, last_address = ? WHERE id = ?').run(this.#now(), address ?? null, id);
+  }
+
   // ── principals ───────────────────────────────────────────────────────
 
   getPrincipal(id: string): Principal | undefined {
@@ -249,7 +387,7 @@ export class Registry {
   async addPrincipal(input: PrincipalInput, actor: Actor): Promise<{ principal: Principal; token: string; credentials: Credentials }> {
     const p = principalSchema.parse(input);
     if (this.getPrincipal(p.id)) throw new ConflictError(`principal "${p.id}" exists (rotate its token instead)`);
-    if (this.getDevice(p.id)) throw new ConflictError(`"${p.id}" is the id of a device`);
+    if (this.getDevice(p.id) || this.getBridge(p.id)) throw new ConflictError(`"${p.id}" is the id of a device or bridge`);
     const secret = newSecret();
     const now = this.#now();
     this.#sql(`INSERT INTO principals (id, role, sites, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, 'enabled', ?, ?)`).run(
@@ -323,7 +461,7 @@ export class Registry {
   }
 }
 
-/** A bulk provisioning file: a JSON array, or CSV with a header `deviceId,kind,site,zone,tags` (tags separated by `;`). */
+/** A bulk provisioning file: a JSON array, or CSV with a header `deviceId,kind,site,zone,tags[,externalId]` (tags separated by `;`). */
 export function parseBulk(text: string, format: 'json' | 'csv'): unknown[] {
   if (format === 'json') {
     let data: unknown;
@@ -347,6 +485,7 @@ export function parseBulk(text: string, format: 'json' | 'csv'): unknown[] {
     kind: r['kind'],
     site: r['site'],
     ...(r['zone'] ? { zone: r['zone'] } : {}),
+    ...(r['externalId'] || r['external_id'] ? { externalId: r['externalId'] ?? r['external_id'] } : {}),
     tags: r['tags']
       ? r['tags']
           .split(';')
