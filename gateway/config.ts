@@ -9,6 +9,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { idSchema, kindSchema, registeredKinds } from '../devices/index.ts';
 import { adapterNames, getAdapter } from '../devices/adapters/index.ts';
+import { checkProfile, jsonProfileSchema } from '../devices/adapters/json-mapping.ts';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -487,6 +488,15 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
             )
             .default([])
             .describe("Bridges whose devices the box reads from the site's own broker (subscribing to <baseTopic>/#) instead of the bridge publishing to the box."),
+          profiles: z
+            .record(
+              z.string().regex(/^[a-z0-9][a-z0-9-]{0,15}$/, 'a profile name is 1-16 lower-case letters, digits and -'),
+              jsonProfileSchema,
+            )
+            .default({})
+            .describe(
+              'Generic JSON mappings (devices/adapters/json-mapping.ts): name → {kind, time, telemetry, events, status} with JSON Pointers and units; each becomes the adapter json-<name>, checked against its kind at load.',
+            ),
         })
         .strict()
         .prefault({}),
@@ -647,6 +657,8 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
           ctx.addIssue({ code: 'custom', path, message: `cannot read ${f}${existsSync(f) ? ' (permissions)' : ' (no such file)'}` });
         }
       }
+      for (const [name, p] of Object.entries(c.adapters.profiles))
+        for (const iss of checkProfile(p)) ctx.addIssue({ code: 'custom', path: ['adapters', 'profiles', name, ...iss.path], message: iss.message });
       c.adapters.upstream.forEach((u, i) => {
         if (!getAdapter(u.adapter)?.bridge)
           ctx.addIssue({

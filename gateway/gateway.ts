@@ -22,6 +22,7 @@ import { PublishPolicy } from './broker/publish-policy.ts';
 import { AdaptedIngest } from './adapters/index.ts';
 import { Onboarding } from './adapters/onboarding.ts';
 import { UpstreamBridge } from './adapters/upstream.ts';
+import { profileAdapter } from '../devices/adapters/json-mapping.ts';
 import { parseTopic } from '../devices/index.ts';
 import { buildApp, type VigilApp } from './http/app.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -221,6 +222,7 @@ export class Gateway {
       log: this.log.child({ module: 'adapters' }),
       now: this.now,
       onboarding: this.onboarding,
+      local: Object.entries(this.config.adapters.profiles).map(([name, p]) => profileAdapter(name, p)),
     });
     this.security.unknownDevice.on((claimedId, address, will) => {
       const t = will ? parseTopic(will) : undefined;

@@ -204,7 +204,7 @@ describe('nobody else speaks as a bridged device', () => {
   it('a revoked bridge is disconnected and cannot log in again', async () => {
     const r = await api('POST', '/bridges', { id: 'z2m-temp', site, adapter: 'zigbee2mqtt', baseTopic: 'zigbee2mqtt' });
     const z = await bridgeClient('z2m-temp', r.body['credentials'].password);
-    const closed = new Promise((resolve) => z.once('close', resolve));
+    const closed = new Promise<void>((resolve) => z.once('close', () => resolve()));
     expect((await api('POST', '/bridges/z2m-temp/revoke')).body).toMatchObject({ state: 'revoked' });
     await closed;
     await expect(bridgeClient('z2m-temp', r.body['credentials'].password)).rejects.toThrow(/Not authorized|Bad username/i);
@@ -228,7 +228,7 @@ describe("a zigbee2mqtt left on the site's own broker (Debian's Mosquitto)", () 
       'pending from the site broker',
     );
     expect(p).toMatchObject({ source: 'bridge:z2m-home', kind: 'smoke', site });
-    const ready = await (await fetch(`${t.httpUrl}/readyz`)).json();
+    const ready = (await (await fetch(`${t.httpUrl}/readyz`)).json()) as { checks: Record<string, unknown> };
     expect(ready.checks['bridge:z2m-home']).toMatchObject({ ok: true, critical: false });
   });
 });

@@ -37,6 +37,8 @@ export interface AdaptedIngestDeps {
   log: Logger;
   now: () => number;
   onboarding: Onboarding;
+  /** Adapters of this gateway's configuration (generic JSON profiles), besides the shipped ones. */
+  local?: AdapterDefinition[];
 }
 
 export interface PushResult {
@@ -57,8 +59,16 @@ export class AdaptedIngest {
   readonly #behind = new Map<string, Set<string>>();
   #broker?: Aedes;
 
+  readonly #local: Map<string, AdapterDefinition>;
+
   constructor(deps: AdaptedIngestDeps) {
     this.#d = deps;
+    this.#local = new Map((deps.local ?? []).map((a) => [a.name, a]));
+  }
+
+  /** An adapter by name: this gateway's profiles, then the shipped ones. */
+  adapter(name: string): AdapterDefinition | undefined {
+    return this.#local.get(name) ?? getAdapter(name);
   }
 
   /** Accepted messages are published on the devices' canonical topics through this broker. */
@@ -93,7 +103,7 @@ export class AdaptedIngest {
    */
   async bridged(bridge: Pick<Bridge, 'id' | 'site' | 'adapter' | 'baseTopic'>, topic: string, payload: Buffer, address?: string): Promise<BridgedResult> {
     const { states, security, log } = this.#d;
-    const adapter = getAdapter(bridge.adapter);
+    const adapter = this.adapter(bridge.adapter);
     if (!adapter?.bridge) return { ok: false, refusal: { code: 'not_permitted', message: `bridge "${bridge.id}" names adapter "${bridge.adapter}", which is not a bridge adapter` } };
     if (topic !== bridge.baseTopic && !topic.startsWith(`${bridge.baseTopic}/`))
       return { ok: false, refusal: { code: 'not_permitted', message: `bridge "${bridge.id}" publishes under ${bridge.baseTopic}/ only` } };
@@ -166,7 +176,7 @@ export class AdaptedIngest {
     if (!r?.ok) {
       // A device nobody registered, pushing with credentials of its own: an admin may want it.
       if (r && !r.ok && r.reason === 'unknown')
-        this.#d.onboarding.seen({ source: `http:${adapter}`, claimedId: deviceId, adapter, kind: getAdapter(adapter)?.guessKind?.({ contentType: '', body: Buffer.alloc(0), pictures: [] }), address, topic: `/adapters/${adapter}/${deviceId}` });
+        this.#d.onboarding.seen({ source: `http:${adapter}`, claimedId: deviceId, adapter, kind: this.adapter(adapter)?.guessKind?.({ contentType: '', body: Buffer.alloc(0), pictures: [] }), address, topic: `/adapters/${adapter}/${deviceId}` });
       const t = security.apiThrottle.fail(deviceId, address);
       security.audit.recordThrottled({
         actor: user || deviceId,
@@ -187,8 +197,8 @@ export class AdaptedIngest {
 
   /** One vendor push from `deviceId` through adapter `name`. */
   async push(name: string, deviceId: string, authorization: string | undefined, address: string, push: VendorPush): Promise<PushResult> {
-    const adapter = getAdapter(name);
-    if (!adapter) throw new NotFoundError(`no adapter "${name}"`);
+    const adapter = this.adapter(name);
+    if (!adapter || adapter.transport !== 'http-push') throw new NotFoundError(`no adapter "${name}" takes HTTP pushes`);
     const device = await this.#authenticate(name, deviceId, authorization, address);
     const { security, metrics, states, log } = this.#d;
     const address_ = { site: device.site, kind: device.kind, deviceId };
