@@ -461,7 +461,13 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
         .prefault({}),
       adapters: z
         .object({
-          maxPending: z.number().int().min(0).max(100_000).default(500).describe('Unknown devices kept in the pending list at most (onboarding); more are counted, not stored.'),
+          maxPending: z
+            .number()
+            .int()
+            .min(0)
+            .max(100_000)
+            .default(500)
+            .describe('Unknown devices kept in the pending list at most (onboarding); more are counted, not stored.'),
           maxPendingPerAddress: z.number().int().min(1).default(50).describe('Pending devices from one source address at most.'),
           upstream: z
             .array(
@@ -487,12 +493,11 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
                 .strict(),
             )
             .default([])
-            .describe("Bridges whose devices the box reads from the site's own broker (subscribing to <baseTopic>/#) instead of the bridge publishing to the box."),
+            .describe(
+              "Bridges whose devices the box reads from the site's own broker (subscribing to <baseTopic>/#) instead of the bridge publishing to the box.",
+            ),
           profiles: z
-            .record(
-              z.string().regex(/^[a-z0-9][a-z0-9-]{0,15}$/, 'a profile name is 1-16 lower-case letters, digits and -'),
-              jsonProfileSchema,
-            )
+            .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,15}$/, 'a profile name is 1-16 lower-case letters, digits and -'), jsonProfileSchema)
             .default({})
             .describe(
               'Generic JSON mappings (devices/adapters/json-mapping.ts): name → {kind, time, telemetry, events, status} with JSON Pointers and units; each becomes the adapter json-<name>, checked against its kind at load.',
@@ -664,7 +669,9 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
           ctx.addIssue({
             code: 'custom',
             path: ['adapters', 'upstream', i, 'adapter'],
-            message: `"${u.adapter}" is not a bridge adapter (bridge adapters: ${adapterNames().filter((n) => getAdapter(n)?.bridge).join(', ')})`,
+            message: `"${u.adapter}" is not a bridge adapter (bridge adapters: ${adapterNames()
+              .filter((n) => getAdapter(n)?.bridge)
+              .join(', ')})`,
           });
       });
       if (!!c.forward.mqtt.certFile !== !!c.forward.mqtt.keyFile)
@@ -751,7 +758,7 @@ export function configEntries(): ConfigEntry[] {
     const type = node.type === 'integer' ? 'number' : (node.type ?? 'string');
     out.push({
       path,
-      env: type === 'array' ? '' : toEnv(path),
+      env: type === 'array' || type === 'object' ? '' : toEnv(path),
       type: type as ConfigEntry['type'],
       ...(node.enum ? { enum: node.enum } : {}),
       default: node.default,

@@ -1,5 +1,7 @@
 /** The field engineers' `vigil` CLI (bin/vigil) against a real gateway with simulated doors. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../gateway/gateway.ts';
@@ -280,5 +282,33 @@ describe('vigil CLI', () => {
     const res = await vigil(['alerts', 'resolve', id]);
     expect(res.out).toMatch(/resolved\s+forced_entry/);
     expect((await vigil(['alerts', 'ack', 'no-such-alert'])).code).toBe(4);
+  });
+
+  it('onboarding: bridges add, pending list and approve (one, or a CSV), claim-keys; an engineer deciding exits 3', async () => {
+    const b = await vigil(['bridges', 'add', 'cli-z2m', '--site', 'cli'], admin);
+    expect(b.code, b.err).toBe(0);
+    expect(b.out).toMatch(/MQTT client id cli-z2m\n\s+MQTT username\s+cli-z2m\n\s+MQTT password\s+\S+\s+\(shown once\)/);
+    expect((await vigil(['bridges', 'list'], admin)).out).toMatch(/cli-z2m\s+cli\s+zigbee2mqtt\s+zigbee2mqtt\s+enabled/);
+    for (const id of ['cli-new-1', 'cli-new-2', 'cli-new-3'])
+      gw.onboarding.seen({ source: 'mqtt', claimedId: id, address: '10.0.0.9', topic: `vigil/v1/cli/door/${id}/status`, kind: 'door', site: 'cli' });
+    const list = await vigil(['pending', 'list']);
+    expect(list.code, list.err).toBe(0);
+    expect(list.out).toMatch(/cli-new-1\s+mqtt\s+door\s+cli\s+10\.0\.0\.9\s+1\s+\S+\s+pending/);
+    const id = gw.onboarding.list().find((p) => p.claimedId === 'cli-new-1')!.id;
+    expect((await vigil(['pending', 'approve', String(id)])).code).toBe(3);
+    expect((await vigil(['pending', 'approve', 'cli-new-1'], admin)).code).toBe(2);
+    const one = await vigil(['pending', 'approve', String(id), '--zone', 'lobby'], admin);
+    expect(one.code, one.err).toBe(0);
+    expect(one.out).toMatch(/cli-new-1\s+\S{20,}/);
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-'));
+    writeFileSync(join(dir, 'approve.csv'), 'claimedId,zone\ncli-new-2,lobby\ncli-new-3,yard\n');
+    const bulk = await vigil(['pending', 'approve', '--file', join(dir, 'approve.csv')], admin);
+    expect(bulk.code, bulk.err).toBe(0);
+    expect(bulk.out).toMatch(/cli-new-2\s+\S{20,}\n\s*cli-new-3\s+\S{20,}/);
+    expect(gw.security.registry.getDevice('cli-new-3')).toMatchObject({ site: 'cli', zone: 'yard', kind: 'door' });
+    const key = await vigil(['claim-keys', 'create', '--site', 'cli', '--kinds', 'door,smoke', '--uses', '5'], admin);
+    expect(key.code, key.err).toBe(0);
+    expect(key.out).toMatch(/^provisioning key (pk-\S+) \(door, smoke at cli, until \S+\)\n\s+pk-\S+\.\S+\s+\(shown once\)/);
+    expect((await vigil(['claim-keys', 'list'], admin)).out).toMatch(/pk-\S+\s+cli\s+-\s+door,smoke\s+0\s+5\s/);
   });
 });

@@ -544,4 +544,179 @@ alertsCmd
     }
   });
 
+const pending = program.command('pending').description('devices that turned up unregistered: list, approve (one, or a CSV), reject');
+pending
+  .command('list')
+  .option('--all', 'approved and rejected ones too')
+  .action(async (o: { all?: boolean }) => {
+    try {
+      const r = await api('GET', `/api/v1/pending${o.all ? '?state=all' : ''}`);
+      out(r, () =>
+        table(r['pending'], [
+          ['id', 'ID'],
+          ['claimedId', 'CLAIMED ID'],
+          ['source', 'SOURCE'],
+          ['kind', 'LOOKS LIKE'],
+          ['site', 'SITE'],
+          ['address', 'FROM'],
+          ['attempts', 'TRIES'],
+          ['lastSeen', 'LAST SEEN'],
+          ['state', 'STATE'],
+        ]),
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+pending
+  .command('approve [id]')
+  .description(
+    'approve a waiting device (admin) into a site, zone and kind, or every line of a CSV (--file claimedId,deviceId,kind,site,zone,tags); prints the passwords once',
+  )
+  .option('--device-id <id>', 'the Vigil device id (default: the id it claimed)')
+  .option('--kind <kind>')
+  .option('--site <site>')
+  .option('--zone <zone>')
+  .option('--tags <list>', 'comma-separated')
+  .option('--file <file>', 'CSV: claimedId,deviceId,kind,site,zone,tags')
+  .action(async (id: string | undefined, o) => {
+    try {
+      const passwords = (devices: { credentials: Record<string, string> }[]) =>
+        table(
+          devices.map((d) => d.credentials),
+          [
+            ['username', 'DEVICE'],
+            ['password', 'PASSWORD (shown once)'],
+          ],
+        );
+      if (o.file) {
+        const r = await api('POST', '/api/v1/pending/approve', readFileSync(o.file, 'utf8'), 'text/csv');
+        out(r, () => passwords(r['devices']));
+        return;
+      }
+      if (!id || !/^\d+$/.test(id)) throw new CliError('give the pending id (vigil pending list) or --file <csv>', EXIT.invalid);
+      const r = await api('POST', `/api/v1/pending/${id}/approve`, {
+        ...(o.deviceId ? { deviceId: o.deviceId } : {}),
+        ...(o.kind ? { kind: o.kind } : {}),
+        ...(o.site ? { site: o.site } : {}),
+        ...(o.zone ? { zone: o.zone } : {}),
+        tags: o.tags ? String(o.tags).split(',') : [],
+      });
+      out(r, () => passwords([r as { credentials: Record<string, string> }]));
+    } catch (err) {
+      fail(err);
+    }
+  });
+pending
+  .command('reject <id>')
+  .option('--reason <text>')
+  .action(async (id: string, o: { reason?: string }) => {
+    try {
+      const r = await api('POST', `/api/v1/pending/${encodeURIComponent(id)}/reject`, o.reason ? { reason: o.reason } : {});
+      out(r, () => console.log(`rejected ${r['claimedId']} (${r['source']})`));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+const bridges = program.command('bridges').description('bridges (zigbee2mqtt instances) that speak for the devices of a site');
+bridges.command('list').action(async () => {
+  try {
+    const r = await api('GET', '/api/v1/bridges');
+    out(r, () =>
+      table(r['bridges'], [
+        ['id', 'BRIDGE'],
+        ['site', 'SITE'],
+        ['adapter', 'ADAPTER'],
+        ['baseTopic', 'BASE TOPIC'],
+        ['state', 'STATE'],
+        ['lastSeen', 'LAST SEEN'],
+      ]),
+    );
+  } catch (err) {
+    fail(err);
+  }
+});
+bridges
+  .command('add <id>')
+  .description('register a bridge (admin); prints its MQTT credentials once (its client id is its id)')
+  .requiredOption('--site <site>')
+  .option('--adapter <name>', 'the bridge adapter', 'zigbee2mqtt')
+  .option('--base-topic <topic>', "zigbee2mqtt's mqtt.base_topic", 'zigbee2mqtt')
+  .action(async (id: string, o: { site: string; adapter: string; baseTopic: string }) => {
+    try {
+      const r = await api('POST', '/api/v1/bridges', { id, site: o.site, adapter: o.adapter, baseTopic: o.baseTopic });
+      out(r, () =>
+        console.log(
+          `bridge ${id} of site ${o.site}\n  MQTT client id ${id}\n  MQTT username  ${r['credentials'].username}\n  MQTT password  ${r['credentials'].password}   (shown once)`,
+        ),
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+for (const action of ['rotate', 'revoke'] as const)
+  bridges.command(`${action} <id>`).action(async (id: string) => {
+    try {
+      const r = await api('POST', `/api/v1/bridges/${encodeURIComponent(id)}/${action}`);
+      out(r, () => console.log(action === 'rotate' ? `bridge ${id}: new MQTT password ${r['credentials'].password}   (shown once)` : `bridge ${id} revoked`));
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+const claimKeys = program.command('claim-keys').description('provisioning keys: devices claim themselves into a site (zero-touch)');
+claimKeys
+  .command('create')
+  .requiredOption('--site <site>')
+  .requiredOption('--kinds <list>', 'comma-separated kinds the key admits')
+  .option('--zone <zone>')
+  .option('--uses <n>', 'devices it may provision', intArg(1))
+  .option('--ttl-h <hours>', 'hours it stays valid', numArg(0.1, 24 * 90))
+  .action(async (o: { site: string; kinds: string; zone?: string; uses?: number; ttlH?: number }) => {
+    try {
+      const r = await api('POST', '/api/v1/claim-keys', {
+        site: o.site,
+        kinds: o.kinds.split(','),
+        ...(o.zone ? { zone: o.zone } : {}),
+        ...(o.uses ? { maxUses: o.uses } : {}),
+        ...(o.ttlH ? { ttlH: o.ttlH } : {}),
+      });
+      out(r, () =>
+        console.log(
+          `provisioning key ${r['key'].id} (${r['key'].kinds.join(', ')} at ${o.site}, until ${r['key'].expiresAt})\n  ${r['secret']}   (shown once)`,
+        ),
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+claimKeys.command('list').action(async () => {
+  try {
+    const r = await api('GET', '/api/v1/claim-keys');
+    out(r, () =>
+      table(r['keys'], [
+        ['id', 'KEY'],
+        ['site', 'SITE'],
+        ['zone', 'ZONE'],
+        ['kinds', 'KINDS'],
+        ['uses', 'USED'],
+        ['maxUses', 'OF'],
+        ['expiresAt', 'EXPIRES'],
+        ['state', 'STATE'],
+      ]),
+    );
+  } catch (err) {
+    fail(err);
+  }
+});
+claimKeys.command('revoke <id>').action(async (id: string) => {
+  try {
+    const r = await api('POST', `/api/v1/claim-keys/${encodeURIComponent(id)}/revoke`);
+    out(r, () => console.log(`provisioning key ${r['id']} revoked`));
+  } catch (err) {
+    fail(err);
+  }
+});
+
 await runProgram(program);
