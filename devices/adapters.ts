@@ -60,7 +60,15 @@ export interface AdapterDefinition {
   fromDevice(push: VendorPush, kind: string, memory: AdapterMemory): Translation;
   /** The kind an unknown device's first message looks like (for the pending list an admin approves from). */
   guessKind?(push: VendorPush): string | undefined;
+  /**
+   * A command of the device's kind as the vendor's message (mqtt-bridge: published on `<device topic><part>`),
+   * or why this family of devices cannot do it (the command is then `rejected` with that reason).
+   */
+  toDevice?(command: { name: string; params: Record<string, unknown> }, kind: string): ToDevice;
 }
+
+/** What a command becomes for a bridged device: a message on one of its topics, and what it means for the answer. */
+export type ToDevice = { ok: true; part: string; payload: Record<string, unknown>; note: string } | { ok: false; message: string };
 
 const adapters = new Map<string, AdapterDefinition>();
 

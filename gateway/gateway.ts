@@ -163,6 +163,7 @@ export class Gateway {
         const site = this.security.registry.getDevice(deviceId)?.site;
         return !!site && !!this.alerts.store.findOpen(conditionKey({ site, deviceId, type }));
       },
+      adapted: (c) => this.adapters?.deliver(c),
       log: this.log.child({ module: 'commands' }),
       now: opts.now,
     });
@@ -230,6 +231,7 @@ export class Gateway {
       this.onboarding.seen({ source: 'mqtt', claimedId, address, ...(will ? { topic: will } : {}), ...(a ? { kind: a.kind, site: a.site } : {}) });
     });
     this.security.bridgeGone.on((id) => this.adapters.bridgeGone(id));
+    this.security.bridgeBack.on((id) => this.adapters.bridgeBack(id));
     this.policy = new PublishPolicy({
       limits: this.config.ingest,
       pipeline: this.pipeline,
@@ -317,7 +319,8 @@ export class Gateway {
         metrics: this.metrics,
         log: this.log.child({ module: 'broker' }),
         hooks: this.security.brokerHooks(),
-        onClientGone: (client) => this.security.clientGone(client),
+        onClientGone: (client, replaced) => this.security.clientGone(client, replaced),
+        onClientReady: (client) => this.security.clientReady(client),
         addressOf: (client) => this.security.deviceAddress(client),
         persistence: this.persistence,
       });

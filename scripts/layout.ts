@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** What each folder is for. Source folders are listed with their files; the others by name. */
 export const purposes: Record<string, string> = {
   'devices/': 'the domain: defineDevice, capabilities, the rule vocabulary, the kind registry, topics, units, what a zone means',
-  'devices/adapters/': 'vendor adapters (the seam is devices/adapters.ts): Hikvision ISAPI event notification',
+  'devices/adapters/': 'vendor adapters (the seam is devices/adapters.ts): Hikvision ISAPI, zigbee2mqtt, the generic JSON mapping',
   'devices/kinds/bodycam/': 'body-worn camera: definition, rules (SOS, man down), IMU window summary',
   'devices/kinds/camera/': 'smart camera: definition, rules (intrusion and loitering where the zone says so; its tamper events raise camera_tamper)',
   'devices/kinds/door/': 'door controller: definition, rules (forced entry, held open, brute force)',
@@ -23,7 +23,8 @@ export const purposes: Record<string, string> = {
   'edge/features/': 'feature extractors the detectors read, one per detector',
   'edge/inference/': 'detectors by name, manifests, decisions, the detector pipeline stage',
   'gateway/': 'the composition root (gateway.ts), features, config, database, errors, backup, retention, metrics, entry points',
-  'gateway/adapters/': 'devices through vendor adapters: authenticated as themselves, translated, then the same ingest and pipeline',
+  'gateway/adapters/':
+    'devices through adapters and bridges, the same ingest and pipeline; onboarding (pending devices, provisioning keys); site brokers read upstream',
   'gateway/alerts/': 'alerts feature: SQLite store, MQTT publication and summary, operator commands',
   'gateway/broker/': 'aedes: hooks, publish steps, refusals, listeners, durable persistence, the aedes compatibility module',
   'gateway/cli/': 'the `vigil` CLI and what the command-line tools share (exit codes)',

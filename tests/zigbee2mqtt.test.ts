@@ -74,8 +74,9 @@ describe('a zigbee2mqtt bridge publishing to the box', () => {
     expect(r.status).toBe(201);
     expect(r.body['bridge']).toMatchObject({ id: 'z2m-main', site, adapter: 'zigbee2mqtt', baseTopic: 'zigbee2mqtt', state: 'enabled' });
     bridgeSecret = r.body['credentials'].password;
-    otherBridgeSecret = (await api('POST', '/bridges', { id: 'z2m-elsewhere', site: other, adapter: 'zigbee2mqtt', baseTopic: 'zigbee2mqtt' })).body['credentials']
-      .password;
+    otherBridgeSecret = (await api('POST', '/bridges', { id: 'z2m-elsewhere', site: other, adapter: 'zigbee2mqtt', baseTopic: 'zigbee2mqtt' })).body[
+      'credentials'
+    ].password;
     // A wrong base topic is refused at registration.
     expect((await api('POST', '/bridges', { id: 'z2m-bad', site, adapter: 'zigbee2mqtt', baseTopic: 'vigil/v1' })).status).toBe(400);
     await expect(connect(t.mqttUrl, { clientId: 'z2m-main-2', username: 'z2m-main', password: bridgeSecret })).rejects.toThrow(/Identifier rejected/i);
@@ -107,6 +108,31 @@ describe('a zigbee2mqtt bridge publishing to the box', () => {
     expect(t.gw.states.get('smoke-hall')).toMatchObject({ online: true });
   });
 
+  it('commands go back through the bridge: hush is the siren stop on <friendly_name>/set; what zigbee2mqtt cannot do is rejected with the reason', async () => {
+    const z = await bridgeClient('z2m-main', bridgeSecret);
+    const sets = await collect(z, 'zigbee2mqtt/+/+/set');
+    const hush = await api('POST', '/devices/smoke-hall/commands', { name: 'hush', params: { seconds: 120 } });
+    expect(hush.status).toBe(200);
+    expect(hush.body).toMatchObject({
+      state: 'ok',
+      reply: { data: { via: 'adapter', note: expect.stringMatching(/sent on zigbee2mqtt\/hall\/smoke\/set through bridge z2m-main/) } },
+    });
+    const m = await sets.next();
+    expect([m.topic, JSON.parse(m.payload.toString())]).toEqual(['zigbee2mqtt/hall/smoke/set', { alarm: 'OFF' }]);
+    const test = await api('POST', '/devices/smoke-hall/commands', { name: 'self_test', params: {} });
+    expect(test.body).toMatchObject({ state: 'rejected', reply: { error: expect.stringMatching(/zigbee2mqtt smoke devices take no "self_test" command/) } });
+  });
+
+  it('the devices a bridge speaks for go offline with its session, and are reachable again when it is back', async () => {
+    const z = await bridgeClient('z2m-main', bridgeSecret);
+    await until(() => t.gw.states.get('smoke-hall')?.connected, 'reachable while the bridge is connected');
+    await z.endAsync();
+    await until(() => t.gw.states.get('smoke-hall')?.connected === false, 'offline with the bridge');
+    expect((await api('POST', '/devices/smoke-hall/commands', { name: 'hush', params: {} })).status).toBe(409);
+    await bridgeClient('z2m-main', bridgeSecret);
+    await until(() => t.gw.states.get('smoke-hall')?.connected, 'reachable again');
+  });
+
   it('a test press (Develco SMSZB-120: smoke and test both true) is a passed test, not a fire', async () => {
     const z = await bridgeClient('z2m-main', bridgeSecret);
     await publish(z, 'zigbee2mqtt/lab smoke', fixture('SMSZB-120-test.json'));
@@ -128,7 +154,10 @@ describe('a zigbee2mqtt bridge publishing to the box', () => {
     const errors = await collect(z, 'vigil/v1/_clients/z2m-main/error');
     await publish(z, 'zigbee2mqtt/hall/smoke', '{"smoke": tru');
     const e = JSON.parse((await errors.next()).payload.toString());
-    expect(e).toMatchObject({ code: 'schema_violation', message: expect.stringMatching(/zigbee2mqtt "hall\/smoke": the zigbee2mqtt state is unreadable: not JSON/) });
+    expect(e).toMatchObject({
+      code: 'schema_violation',
+      message: expect.stringMatching(/zigbee2mqtt "hall\/smoke": the zigbee2mqtt state is unreadable: not JSON/),
+    });
     await publish(z, 'zigbee2mqtt/back door/availability', '{"state":"maybe"}');
     await errors.next((m) => /availability must be/.test(m.payload.toString()));
     expect(t.gw.states.get('smoke-hall')?.refusedByReason['schema_violation']).toBe(1);
@@ -147,7 +176,14 @@ describe('a zigbee2mqtt bridge publishing to the box', () => {
     });
     const list = await api('GET', '/pending');
     const p = list.body['pending'].find((x: any) => x.claimedId === '0x00158d0001a2b3c4');
-    expect(p).toMatchObject({ source: 'bridge:z2m-main', adapter: 'zigbee2mqtt', kind: 'door', site, topic: 'zigbee2mqtt/0x00158d0001a2b3c4', state: 'pending' });
+    expect(p).toMatchObject({
+      source: 'bridge:z2m-main',
+      adapter: 'zigbee2mqtt',
+      kind: 'door',
+      site,
+      topic: 'zigbee2mqtt/0x00158d0001a2b3c4',
+      state: 'pending',
+    });
     // A bridged device stays in its bridge's site.
     expect((await api('POST', `/pending/${p.id}/approve`, { deviceId: 'door-store', site: other })).status).toBe(403);
     const ok = await api('POST', `/pending/${p.id}/approve`, { deviceId: 'door-store', zone: 'store' });
@@ -220,6 +256,10 @@ describe("a zigbee2mqtt left on the site's own broker (Debian's Mosquitto)", () 
     await publish(z2m, 'zigbee2mqtt/attic/smoke', fixture('902010_24-smoke.json'));
     const fire = await until(() => alertsOf('smoke-upstairs', 'fire')[0], 'fire from the site broker', 10_000);
     expect(fire).toMatchObject({ severity: 'critical', zone: 'attic' });
+    // A command goes back to zigbee2mqtt on the site broker.
+    const sets = await collect(z2m, 'zigbee2mqtt/attic/smoke/set');
+    expect((await api('POST', '/devices/smoke-upstairs/commands', { name: 'hush', params: {} })).body).toMatchObject({ state: 'ok' });
+    expect(JSON.parse((await sets.next()).payload.toString())).toEqual({ alarm: 'OFF' });
     await publish(z2m, 'zigbee2mqtt/attic/smoke/availability', fixture('availability-offline.json'));
     await until(() => t.gw.states.get('smoke-upstairs')?.status?.data['online'] === false, 'offline via the site broker');
     await publish(z2m, 'zigbee2mqtt/garage smoke', fixture('902010_24-clear.json'));

@@ -19,6 +19,11 @@
  * | both | `tamper` (binary) | `tamper` {reason: enclosure_opened, active}, on a change (or first seen true) |
  * | both | availability | `status` {online} |
  *
+ * Commands go back through `<base_topic>/<friendly_name>/set` (`toDevice`): the smoke alarm's `hush` is
+ * zigbee2mqtt's siren stop, `{"alarm": "OFF"}` (documented for sounders such as the Develco SMSZB-120; the
+ * detector keeps sensing and sounds again on smoke); zigbee2mqtt gives no answer to a set, so the command
+ * is `ok` once the bridge has it. Other commands (self-test, door locks) are rejected with the reason.
+ *
  * `last_seen` (when z2m is set to add it, ISO 8601 or epoch ms) is the message's time. Other properties
  * (linkquality, voltage, temperature of a smoke alarm that reports none of the other readings ...) are
  * not Vigil's: ignored. A payload that is not a JSON object is refused.
@@ -88,6 +93,17 @@ export const zigbee2mqtt = defineAdapter({
     if ('smoke' in v) return 'smoke';
     if ('contact' in v) return 'door';
     return undefined;
+  },
+
+  toDevice(command, kind) {
+    if (kind === 'smoke' && command.name === 'hush')
+      return {
+        ok: true,
+        part: '/set',
+        payload: { alarm: 'OFF' },
+        note: 'siren stopped through zigbee2mqtt ({"alarm":"OFF"}); zigbee2mqtt gives no answer to a set',
+      };
+    return { ok: false, message: `zigbee2mqtt ${kind} devices take no "${command.name}" command through Vigil (mapped: smoke hush)` };
   },
 
   fromDevice(push, kind, memory): Translation {

@@ -12,7 +12,7 @@
  * are counted (`vigil_ingest_refused_total`), kept per device, and told to the sender with the reason.
  * A device nobody registered is remembered as pending for an admin (onboarding.ts).
  */
-import { deviceTopic } from '../../devices/index.ts';
+import { deviceTopic, type DeviceAddress } from '../../devices/index.ts';
 import { adapterTag, getAdapter, type AdaptedMessage, type AdapterDefinition, type AdapterMemory, type VendorPush } from '../../devices/adapters/index.ts';
 import type { Aedes } from 'aedes';
 import type { Bridge, DeviceRecord } from '../security/registry.ts';
@@ -26,7 +26,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Security } from '../security/index.ts';
 import { BusyError, ForbiddenError, NotFoundError, UnauthorizedError, VendorRefusedError } from '../errors.ts';
 import { ShedError } from '../security/limits.ts';
-import { handOver } from '../broker/publish-policy.ts';
+import { handOver, type BridgedResult } from '../broker/publish-policy.ts';
 
 export interface AdaptedIngestDeps {
   security: Security;
@@ -48,15 +48,16 @@ export interface PushResult {
   note?: string;
 }
 
-/** What became of one bridged message: handed over, nothing to do (and why), or refused. */
-export type BridgedResult = { ok: true; accepted: number; note?: string } | { ok: false; refusal: Refusal };
-
 export class AdaptedIngest {
   readonly #d: AdaptedIngestDeps;
   /** Per device, what its adapter remembers between messages (zigbee2mqtt's last state). */
   readonly #memory = new Map<string, AdapterMemory>();
-  /** Bridge id → the devices it spoke for (they go offline with it). */
-  readonly #behind = new Map<string, Set<string>>();
+  /** Bridge id → the devices it spoke for in this run (they go offline with it, and are reachable again when it is back). */
+  readonly #behind = new Map<string, Map<string, DeviceAddress>>();
+  /** Device id → the bridge it was last heard through, and the name the bridge knows it by (commands go back that way). */
+  readonly #via = new Map<string, { bridge: Pick<Bridge, 'id' | 'baseTopic'>; name: string }>();
+  /** Bridges read from a site's own broker: how to publish to them (direct bridges are reached through the box's broker). */
+  readonly #senders = new Map<string, (topic: string, payload: Buffer) => void>();
   #broker?: Aedes;
 
   readonly #local: Map<string, AdapterDefinition>;
@@ -82,10 +83,14 @@ export class AdaptedIngest {
     return m;
   }
 
-  /** The devices a bridge spoke for go offline when it does (its session ended). */
+  /** The devices a bridge spoke for go offline when it does (its session ended)... */
   bridgeGone(bridgeId: string): void {
-    for (const id of this.#behind.get(bridgeId) ?? []) this.#d.states.disconnected(id);
-    this.#behind.delete(bridgeId);
+    for (const id of this.#behind.get(bridgeId)?.keys() ?? []) if (this.#via.get(id)?.bridge.id === bridgeId) this.#d.states.disconnected(id);
+  }
+
+  /** ...and are reachable again when it is back (zigbee2mqtt's retained availability then says which are alive). */
+  bridgeBack(bridgeId: string): void {
+    for (const [id, a] of this.#behind.get(bridgeId) ?? []) if (this.#via.get(id)?.bridge.id === bridgeId) this.#d.states.connected(a);
   }
 
   /** Why `device` may not use `adapter`, or undefined when it may. */
@@ -104,7 +109,11 @@ export class AdaptedIngest {
   async bridged(bridge: Pick<Bridge, 'id' | 'site' | 'adapter' | 'baseTopic'>, topic: string, payload: Buffer, address?: string): Promise<BridgedResult> {
     const { states, security, log } = this.#d;
     const adapter = this.adapter(bridge.adapter);
-    if (!adapter?.bridge) return { ok: false, refusal: { code: 'not_permitted', message: `bridge "${bridge.id}" names adapter "${bridge.adapter}", which is not a bridge adapter` } };
+    if (!adapter?.bridge)
+      return {
+        ok: false,
+        refusal: { code: 'not_permitted', message: `bridge "${bridge.id}" names adapter "${bridge.adapter}", which is not a bridge adapter` },
+      };
     if (topic !== bridge.baseTopic && !topic.startsWith(`${bridge.baseTopic}/`))
       return { ok: false, refusal: { code: 'not_permitted', message: `bridge "${bridge.id}" publishes under ${bridge.baseTopic}/ only` } };
     const route = adapter.bridge.route(topic.slice(bridge.baseTopic.length + 1));
@@ -121,7 +130,13 @@ export class AdaptedIngest {
         address,
         topic,
       });
-      return { ok: false, refusal: { code: 'unknown_device', message: `"${route.device}" is not a registered device of site "${bridge.site}"; it is listed as pending for an admin` } };
+      return {
+        ok: false,
+        refusal: {
+          code: 'unknown_device',
+          message: `"${route.device}" is not a registered device of site "${bridge.site}"; it is listed as pending for an admin`,
+        },
+      };
     }
     const a = { site: device.site, kind: device.kind, deviceId: device.deviceId };
     const refused = (r: Refusal): BridgedResult => {
@@ -133,8 +148,9 @@ export class AdaptedIngest {
     const t = adapter.fromDevice(push, device.kind, this.#memoryOf(device.deviceId));
     if (!t.ok) return refused({ code: 'schema_violation', message: `${adapter.name} "${route.device}": ${t.message}` });
     let behind = this.#behind.get(bridge.id);
-    if (!behind) this.#behind.set(bridge.id, (behind = new Set()));
-    behind.add(device.deviceId);
+    if (!behind) this.#behind.set(bridge.id, (behind = new Map()));
+    behind.set(device.deviceId, a);
+    this.#via.set(device.deviceId, { bridge: { id: bridge.id, baseTopic: bridge.baseTopic }, name: route.device });
     for (const m of t.messages) {
       const r = await this.#ingestOne(a, m);
       if (!r.ok) {
@@ -145,6 +161,36 @@ export class AdaptedIngest {
       this.#echo(a, m, r.payload);
     }
     return { ok: true, accepted: t.messages.length, ...(t.note ? { note: t.note } : {}) };
+  }
+
+  /** An upstream bridge (a site's broker) publishes commands through its own client. */
+  setSender(bridgeId: string, send: ((topic: string, payload: Buffer) => void) | undefined): void {
+    if (send) this.#senders.set(bridgeId, send);
+    else this.#senders.delete(bridgeId);
+  }
+
+  /**
+   * A command for a device that speaks through a bridge adapter: translated (`toDevice`) and published on
+   * the device's vendor topic through the bridge it was last heard through. Undefined for native devices.
+   */
+  deliver(c: { deviceId: string; name: string; params: Record<string, unknown> }): { ok: true; note: string } | { ok: false; message: string } | undefined {
+    const device = this.#d.security.registry.getDevice(c.deviceId);
+    const adapter = device?.tags
+      .filter((t) => t.startsWith('adapter:'))
+      .map((t) => this.adapter(t.slice('adapter:'.length)))
+      .find((a) => a?.transport === 'mqtt-bridge');
+    if (!device || !adapter) return undefined;
+    if (!adapter.toDevice) return { ok: false, message: `adapter "${adapter.name}" sends no commands to devices` };
+    const t = adapter.toDevice({ name: c.name, params: c.params }, device.kind);
+    if (!t.ok) return t;
+    const via = this.#via.get(device.deviceId);
+    if (!via) return { ok: false, message: `no bridge has spoken for "${device.deviceId}" since the gateway started` };
+    const topic = `${via.bridge.baseTopic}/${via.name}${t.part}`;
+    const payload = Buffer.from(JSON.stringify(t.payload));
+    const send = this.#senders.get(via.bridge.id);
+    if (send) send(topic, payload);
+    else this.#broker?.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, () => {});
+    return { ok: true, note: `${t.note}; sent on ${topic} through bridge ${via.bridge.id}` };
   }
 
   /** A bridge may name a device by its Vigil id when it has no external id: only in the bridge's own site. */
@@ -176,7 +222,14 @@ export class AdaptedIngest {
     if (!r?.ok) {
       // A device nobody registered, pushing with credentials of its own: an admin may want it.
       if (r && !r.ok && r.reason === 'unknown')
-        this.#d.onboarding.seen({ source: `http:${adapter}`, claimedId: deviceId, adapter, kind: this.adapter(adapter)?.guessKind?.({ contentType: '', body: Buffer.alloc(0), pictures: [] }), address, topic: `/adapters/${adapter}/${deviceId}` });
+        this.#d.onboarding.seen({
+          source: `http:${adapter}`,
+          claimedId: deviceId,
+          adapter,
+          kind: this.adapter(adapter)?.guessKind?.({ contentType: '', body: Buffer.alloc(0), pictures: [] }),
+          address,
+          topic: `/adapters/${adapter}/${deviceId}`,
+        });
       const t = security.apiThrottle.fail(deviceId, address);
       security.audit.recordThrottled({
         actor: user || deviceId,
@@ -248,6 +301,9 @@ export class AdaptedIngest {
     );
     return r.ok
       ? { ok: true, message: r.message, payload }
-      : { ok: false, refusal: { ...r.refusal, message: `mapped ${m.channel}${m.data?.['type'] ? ` "${String(m.data['type'])}"` : ''} refused: ${r.refusal.message}` } };
+      : {
+          ok: false,
+          refusal: { ...r.refusal, message: `mapped ${m.channel}${m.data?.['type'] ? ` "${String(m.data['type'])}"` : ''} refused: ${r.refusal.message}` },
+        };
   }
 }

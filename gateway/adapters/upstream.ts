@@ -82,7 +82,9 @@ export class UpstreamBridge {
         },
       );
     };
+    this.#ingest.setSender(b.id, (topic, payload) => c.publish(topic, payload, { qos: 1 }));
     c.on('connect', () => {
+      this.#ingest.bridgeBack(b.id);
       this.#log.info({ bridge: b.id, url: o.url }, 'reading the bridge from the site broker');
       c.subscribe(`${b.baseTopic}/#`, { qos: 1 }, (err, granted) => {
         if (err || granted?.some((g) => g.qos === 128)) this.#log.error({ err, granted }, 'the site broker refused the subscription (check its ACL)');
@@ -98,6 +100,7 @@ export class UpstreamBridge {
   async stop(): Promise<void> {
     const c = this.#client;
     if (!c) return;
+    this.#ingest.setSender(this.#bridge.id, undefined);
     await new Promise<void>((resolve) => c.end(false, {}, () => resolve()));
     this.#ingest.bridgeGone(this.#bridge.id);
   }

@@ -21,14 +21,27 @@ export interface BrokerDeps {
   /** Security policy (authenticate, authorizeSubscribe, authorizeForward). */
   hooks?: Pick<AedesOptions, 'authenticate' | 'authorizeSubscribe' | 'authorizeForward'>;
   /** Called when a client's connection ends, to drop per-client state. */
-  onClientGone?: (client: Client) => void;
+  /** `replaced`: a newer session took the client id over (the identity is still connected). */
+  onClientGone?: (client: Client, replaced: boolean) => void;
+  onClientReady?: (client: Client) => void;
   /** The device an authenticated connection belongs to (security), before falling back to its will topic. */
   addressOf?: (client: Client) => DeviceAddress | undefined;
   /** Durable sessions and retained messages; aedes' in-memory persistence without it. */
   persistence?: SqlitePersistence;
 }
 
-export async function createBroker({ config, policy, states, metrics, log, hooks, onClientGone, addressOf, persistence }: BrokerDeps): Promise<Aedes> {
+export async function createBroker({
+  config,
+  policy,
+  states,
+  metrics,
+  log,
+  hooks,
+  onClientGone,
+  onClientReady,
+  addressOf,
+  persistence,
+}: BrokerDeps): Promise<Aedes> {
   const m = config.mqtt;
   const broker = await Aedes.createBroker({
     id: config.gatewayId,
@@ -65,6 +78,7 @@ export async function createBroker({ config, policy, states, metrics, log, hooks
     metrics.clients.set(broker.connectedClients);
     const bound = addressOf?.(client) ?? policy.boundAddress(client);
     if (bound) states.connected(bound);
+    onClientReady?.(client);
     log.debug({ clientId: client.id }, 'client connected');
   });
   broker.on('clientDisconnect', (client) => {
@@ -72,7 +86,7 @@ export async function createBroker({ config, policy, states, metrics, log, hooks
     // A takeover closes the old connection after the new one authenticated: only mark offline if no one holds the id.
     const current = connectedClient(broker, client.id);
     if (!current || current === client) states.disconnected(client.id);
-    onClientGone?.(client);
+    onClientGone?.(client, !!current && current !== client);
     log.debug({ clientId: client.id }, 'client disconnected');
   });
   broker.on('clientError', (client, err) => {

@@ -27,7 +27,6 @@ import { mayPublish } from '../security/authorize.ts';
 import type { Identities, Identity } from '../security/identity.ts';
 import { TokenBuckets } from '../security/limits.ts';
 import { bucketKey, RefusalReporter, sinkTopic } from './refusals.ts';
-import type { BridgedResult } from '../adapters/index.ts';
 import { remoteAddress } from '../security/identity.ts';
 
 export { sinkTopic } from './refusals.ts';
@@ -47,6 +46,9 @@ export interface PublishPolicyDeps {
   /** A bridge's publish (zigbee2mqtt): translated and ingested for the device it names (gateway/adapters). */
   bridged?: (bridge: Extract<Identity, { type: 'bridge' }>, topic: string, payload: Buffer, address: string | undefined) => Promise<BridgedResult>;
 }
+
+/** What became of one bridged message (gateway/adapters): handed over, nothing to do (and why), or refused. */
+export type BridgedResult = { ok: true; accepted: number; note?: string } | { ok: false; refusal: Refusal };
 
 /** A non-device topic the gateway answers itself (e.g. alert commands), instead of ingesting it. */
 export interface CommandHandler {
@@ -163,7 +165,13 @@ export class PublishPolicy {
           return deps.bridged(c.identity, c.packet.topic, payload, remoteAddress(c.client!)).then(
             (r): Verdict => (r.ok ? { route: true } : { refuse: r.refusal }),
             (err: unknown): Verdict => {
-              this.refusals.refuse(c.client!, c.packet, { code: 'pipeline_unavailable', message: 'the gateway could not store this message; retry' }, c.identity, false);
+              this.refusals.refuse(
+                c.client!,
+                c.packet,
+                { code: 'pipeline_unavailable', message: 'the gateway could not store this message; retry' },
+                c.identity,
+                false,
+              );
               return { deny: err as Error };
             },
           );

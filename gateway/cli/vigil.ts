@@ -285,7 +285,8 @@ devices
   .option('--site <site>')
   .option('--zone <zone>')
   .option('--tags <list>', 'comma-separated')
-  .option('--file <file>', 'CSV (deviceId,kind,site,zone,tags) or JSON')
+  .option('--external-id <name>', "the vendor's name for it (a zigbee2mqtt friendly name), unique in its site")
+  .option('--file <file>', 'CSV (deviceId,kind,site,zone,tags,externalId) or JSON')
   .action(async (id: string | undefined, o) => {
     try {
       if (o.file) {
@@ -313,6 +314,7 @@ devices
         site: o.site,
         ...(o.zone ? { zone: o.zone } : {}),
         tags: o.tags ? String(o.tags).split(',') : [],
+        ...(o.externalId ? { externalId: o.externalId } : {}),
       });
       out(r, () => console.log(`provisioned ${id}\n  MQTT username ${r['credentials'].username}\n  MQTT password ${r['credentials'].password}   (shown once)`));
     } catch (err) {

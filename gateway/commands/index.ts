@@ -79,6 +79,8 @@ export interface CommandsDeps {
   states: DeviceStates;
   /** Whether an alert of this type is open on the device (a command's `refusedDuring`). */
   alertOpen: (deviceId: string, type: string) => boolean;
+  /** Commands for devices behind a bridge adapter (gateway/adapters): undefined for a native device. */
+  adapted?: (c: { deviceId: string; name: string; params: Record<string, unknown> }) => { ok: true; note: string } | { ok: false; message: string } | undefined;
   log: Logger;
   now?: () => number;
 }
@@ -271,6 +273,12 @@ export class Commands implements Feature {
     const now = this.#now();
     const deadline = now + (spec?.timeoutS ?? 10) * 1000;
     this.#sql(`UPDATE device_commands SET state = 'sent', sent_at = ?, deadline = ? WHERE id = ?`).run(now, deadline, id);
+    // A device behind a bridge (zigbee2mqtt): its adapter says what the command is on the vendor's side, or why it cannot be.
+    const adapted = this.#d.adapted?.({ deviceId: c.deviceId, name: c.name, params: c.params });
+    if (adapted) {
+      this.#settle(id, adapted.ok ? 'ok' : 'rejected', adapted.ok ? { data: { via: 'adapter', note: adapted.note } } : { error: adapted.message }, now);
+      return;
+    }
     const payload = Buffer.from(JSON.stringify({ id, name: c.name, params: c.params, deadline: new Date(deadline).toISOString() }));
     this.#broker?.publish(
       { cmd: 'publish', topic: deviceTopic({ site: c.site, kind: c.kind, deviceId: c.deviceId }, 'cmd'), payload, qos: 1, retain: false, dup: false },

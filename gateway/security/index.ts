@@ -76,8 +76,9 @@ export class Security implements Feature {
   readonly throttled = new Listeners<[transport: 'mqtt' | 'api', what: 'delayed' | 'shed']>();
   /** An unknown device tried to log in over MQTT (onboarding lists it as pending). */
   readonly unknownDevice = new Listeners<[claimedId: string, address: string, willTopic: string | undefined]>();
-  /** A bridge's session ended (the devices it spoke for go offline). */
+  /** A bridge's session ended (the devices it spoke for go offline), or began (they are reachable again). */
   readonly bridgeGone = new Listeners<[bridgeId: string]>();
+  readonly bridgeBack = new Listeners<[bridgeId: string]>();
 
   brokerHooks() {
     return {
@@ -116,12 +117,17 @@ export class Security implements Feature {
   }
 
   /** Last seen in the registry is when a device connected or went away. */
-  clientGone(client: Client): void {
+  clientReady(client: Client): void {
+    const id = this.identities.get(client);
+    if (id?.type === 'bridge') this.bridgeBack.emit(id.id);
+  }
+
+  clientGone(client: Client, replaced = false): void {
     const id = this.identities.get(client);
     if (id?.type === 'device') this.registry.touchDevice(id.id, remoteAddress(client));
     if (id?.type === 'bridge') {
       this.registry.touchBridge(id.id, remoteAddress(client));
-      this.bridgeGone.emit(id.id);
+      if (!replaced) this.bridgeGone.emit(id.id);
     }
   }
 
