@@ -92,7 +92,8 @@ describe('a sensor pushing its own JSON through a profile', () => {
   beforeAll(async () => {
     t = await startTestGateway({ security: { allowAnonymous: false }, alerts: { startupGraceS: 0 }, adapters: { profiles: { acme: acmeSmoke } } as never });
     const reg = t.gw.security.registry;
-    secret = (await reg.provision({ deviceId: 'acme-1', kind: 'smoke', site, zone: 'kitchen', tags: ['adapter:json-acme'] }, { id: 'test' })).credentials.password;
+    secret = (await reg.provision({ deviceId: 'acme-1', kind: 'smoke', site, zone: 'kitchen', tags: ['adapter:json-acme'] }, { id: 'test' })).credentials
+      .password;
     consumer = (await reg.addPrincipal({ id: 'jm-ops', role: 'consumer', sites: [site] }, { id: 'test' })).token;
   }, 20_000);
   afterAll(async () => {
@@ -132,6 +133,18 @@ describe('a sensor pushing its own JSON through a profile', () => {
     expect(outOfRange.body['message']).toMatch(/mapped telemetry refused: .*humidity_pct/);
     expect((await push('[1,2]')).body['message']).toBe('json-acme: the message must be a JSON object');
     expect(t.gw.states.get('acme-1')?.refusedByReason['schema_violation']).toBeGreaterThanOrEqual(4);
+  });
+
+  it('GET /api/v1/adapters lists the shipped adapters and the profile, with the tag a device needs', async () => {
+    const admin = (await t.gw.security.registry.addPrincipal({ id: 'jm-admin', role: 'admin', sites: ['*'] }, { id: 'test' })).token;
+    const res = await fetch(`${t.httpUrl}/api/v1/adapters`, { headers: { authorization: `Bearer ${admin}` } });
+    const body = (await res.json()) as { adapters: Record<string, unknown>[] };
+    expect(body.adapters.map((a) => [a['name'], a['tag'], a['transport'], a['kinds'], a['commands']])).toEqual([
+      ['hikvision-isapi', 'adapter:hikvision-isapi', 'http-push', ['camera'], false],
+      ['zigbee2mqtt', 'adapter:zigbee2mqtt', 'mqtt-bridge', ['smoke', 'door'], true],
+      ['json-acme', 'adapter:json-acme', 'http-push', ['smoke'], false],
+    ]);
+    expect((await fetch(`${t.httpUrl}/api/v1/adapters`, { headers: { authorization: `Bearer ${consumer}` } })).status).toBe(403);
   });
 
   it('a principal’s token, a wrong password or another device’s credentials get nothing in', async () => {

@@ -13,7 +13,15 @@
  * A device nobody registered is remembered as pending for an admin (onboarding.ts).
  */
 import { deviceTopic, type DeviceAddress } from '../../devices/index.ts';
-import { adapterTag, getAdapter, type AdaptedMessage, type AdapterDefinition, type AdapterMemory, type VendorPush } from '../../devices/adapters/index.ts';
+import {
+  adapterNames,
+  adapterTag,
+  getAdapter,
+  type AdaptedMessage,
+  type AdapterDefinition,
+  type AdapterMemory,
+  type VendorPush,
+} from '../../devices/adapters/index.ts';
 import type { Aedes } from 'aedes';
 import type { Bridge, DeviceRecord } from '../security/registry.ts';
 import type { Onboarding } from './onboarding.ts';
@@ -65,6 +73,11 @@ export class AdaptedIngest {
   constructor(deps: AdaptedIngestDeps) {
     this.#d = deps;
     this.#local = new Map((deps.local ?? []).map((a) => [a.name, a]));
+  }
+
+  /** Every adapter this gateway serves: the shipped ones and its configuration's profiles. */
+  list(): AdapterDefinition[] {
+    return [...adapterNames().map((n) => getAdapter(n)!), ...this.#local.values()];
   }
 
   /** An adapter by name: this gateway's profiles, then the shipped ones. */

@@ -205,7 +205,7 @@ export async function buildApp(deps: AppDeps) {
       await api.register(evidenceRoutes, { evidence: deps.evidence, security: deps.security });
       await api.register(siteRoutes, { sites: deps.sites });
       await api.register(dispatchRoutes, { dispatcher: deps.dispatcher });
-      await api.register(onboardingRoutes, { onboarding: deps.onboarding, security: deps.security });
+      await api.register(onboardingRoutes, { onboarding: deps.onboarding, security: deps.security, adapters: deps.adapters });
     },
     { prefix: '/api/v1' },
   );

@@ -8,6 +8,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Onboarding, PendingDevice, ClaimKey } from '../../adapters/onboarding.ts';
 import { approveSchema, claimKeySchema, claimSchema } from '../../adapters/onboarding.ts';
 import type { Security } from '../../security/index.ts';
+import type { AdaptedIngest } from '../../adapters/index.ts';
+import { adapterTag } from '../../../devices/adapters/index.ts';
 import { bridgeSchema, type Bridge } from '../../security/registry.ts';
 import { actorOf, adminOnly, staffRoles } from '../auth.ts';
 import { errorBody } from '../schemas.ts';
@@ -81,8 +83,51 @@ const keyOut = z.object({
 });
 const kOut = (k: ClaimKey): z.infer<typeof keyOut> => ({ ...k, expiresAt: iso(k.expiresAt)!, createdAt: iso(k.createdAt)! });
 
-export const onboardingRoutes: FastifyPluginAsyncZod<{ onboarding: Onboarding; security: Security }> = async (app, { onboarding, security }) => {
+export const onboardingRoutes: FastifyPluginAsyncZod<{ onboarding: Onboarding; security: Security; adapters: AdaptedIngest }> = async (
+  app,
+  { onboarding, security, adapters },
+) => {
   const { registry } = security;
+
+  app.get(
+    '/adapters',
+    {
+      config: { roles: staffRoles },
+      schema: {
+        tags: ['provisioning'],
+        summary:
+          'The adapters this box serves (shipped, and the generic JSON profiles of its configuration): the tag a device needs, its transport, kinds and sources',
+        response: {
+          200: z.object({
+            adapters: z.array(
+              z.object({
+                name: z.string(),
+                tag: z.string().describe('the tag a device needs to use it'),
+                title: z.string(),
+                transport: z.enum(['http-push', 'mqtt-bridge']),
+                kinds: z.array(z.string()),
+                docs: z.array(z.string()),
+                commands: z.boolean().describe('whether commands go back to the devices through it'),
+              }),
+            ),
+          }),
+          401: errorBody,
+          403: errorBody,
+        },
+      },
+    },
+    async () => ({
+      adapters: adapters.list().map((a) => ({
+        name: a.name,
+        tag: adapterTag(a.name),
+        title: a.title,
+        transport: a.transport,
+        kinds: [...a.kinds],
+        docs: [...a.docs],
+        commands: !!a.toDevice,
+      })),
+    }),
+  );
   app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.get(
@@ -169,7 +214,7 @@ export const onboardingRoutes: FastifyPluginAsyncZod<{ onboarding: Onboarding; s
       config: { roles: adminOnly },
       schema: {
         tags: ['provisioning'],
-        summary: "Register a bridge of a site (a zigbee2mqtt instance); returns its MQTT credentials once (its client id is its id)",
+        summary: 'Register a bridge of a site (a zigbee2mqtt instance); returns its MQTT credentials once (its client id is its id)',
         body: bridgeSchema,
         response: { 201: z.object({ bridge: bridgeOut, credentials }), ...errors },
       },
