@@ -117,7 +117,10 @@ export function checkProfile(p: JsonProfile): ProfileIssue[] {
     const names = eventFields(p.kind, type);
     for (const f of [...Object.keys(e.event), ...Object.keys(e.fields)])
       if (f !== 'type' && !names.includes(f))
-        issues.push({ path: ['events', i, f in e.fields ? 'fields' : 'event', f], message: `"${f}" is not a field of ${type} (${names.join(', ') || 'none'})` });
+        issues.push({
+          path: ['events', i, f in e.fields ? 'fields' : 'event', f],
+          message: `"${f}" is not a field of ${type} (${names.join(', ') || 'none'})`,
+        });
   });
   return issues;
 }
@@ -187,7 +190,9 @@ export function profileAdapter(name: string, p: JsonProfile): AdapterDefinition 
       }
       if (Object.keys(reading).length) {
         const kind = getKind(p.kind)!;
-        const required = absent.filter((a) => !(kind.schemas.telemetry.shape as Record<string, z.ZodType>)[a.slice(a.indexOf('(') + 1, -1)]!.safeParse(undefined).success);
+        const required = absent.filter(
+          (a) => !(kind.schemas.telemetry.shape as Record<string, z.ZodType>)[a.slice(a.indexOf('(') + 1, -1)]!.safeParse(undefined).success,
+        );
         if (required.length) return { ok: false, message: `the reading lacks ${required.join(', ')}` };
         out.push({ channel: 'telemetry', data: { ...reading, ...(Object.keys(units).length ? { units } : {}) }, ...when });
       }

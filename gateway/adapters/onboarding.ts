@@ -97,7 +97,9 @@ export interface Sighting {
 }
 
 export const approveSchema = z.object({
-  deviceId: idSchema.optional().describe('the Vigil device id; default: the id it claimed (for a bridged device: required unless its friendly name is a valid id)'),
+  deviceId: idSchema
+    .optional()
+    .describe('the Vigil device id; default: the id it claimed (for a bridged device: required unless its friendly name is a valid id)'),
   kind: kindSchema.optional().describe('default: the kind it looked like'),
   site: idSchema.optional().describe("default: the bridge's site; required for devices that came on their own"),
   zone: z.string().min(1).max(64).optional(),
@@ -110,7 +112,12 @@ export const claimKeySchema = z.object({
   zone: z.string().min(1).max(64).optional(),
   kinds: z.array(kindSchema).min(1).describe('the kinds a device may claim with this key'),
   maxUses: z.number().int().min(1).max(10_000).default(50),
-  ttlH: z.number().min(0.1).max(24 * 90).default(72).describe('hours the key stays valid'),
+  ttlH: z
+    .number()
+    .min(0.1)
+    .max(24 * 90)
+    .default(72)
+    .describe('hours the key stays valid'),
 });
 export type ClaimKeyInput = z.input<typeof claimKeySchema>;
 
@@ -225,9 +232,7 @@ export class Onboarding {
   list(f: { state?: PendingDevice['state'] | 'all'; sites?: string[] } = {}): PendingDevice[] {
     const state = f.state ?? 'pending';
     const rows = (this.#sql('SELECT * FROM pending_devices ORDER BY last_seen DESC, id DESC').all() as PendingRow[]).map(toPending);
-    return rows.filter(
-      (p) => (state === 'all' || p.state === state) && (!f.sites || f.sites.includes('*') || p.site === null || f.sites.includes(p.site)),
-    );
+    return rows.filter((p) => (state === 'all' || p.state === state) && (!f.sites || f.sites.includes('*') || p.site === null || f.sites.includes(p.site)));
   }
 
   get(id: number): PendingDevice {
@@ -254,7 +259,13 @@ export class Onboarding {
   }
 
   #decided(p: PendingDevice, state: 'approved' | 'rejected', actor: Actor, deviceId: string | null, detail: Record<string, unknown>): void {
-    this.#sql('UPDATE pending_devices SET state = ?, decided_by = ?, decided_at = ?, device_id = ? WHERE id = ?').run(state, actor.id, this.#now(), deviceId, p.id);
+    this.#sql('UPDATE pending_devices SET state = ?, decided_by = ?, decided_at = ?, device_id = ? WHERE id = ?').run(
+      state,
+      actor.id,
+      this.#now(),
+      deviceId,
+      p.id,
+    );
     this.#touched.delete(`${p.source}\u0000${p.claimedId}`);
     this.#security.audit.record({
       actor: actor.id,
@@ -337,7 +348,9 @@ export class Onboarding {
 
   async createKey(raw: unknown, actor: Actor): Promise<{ key: ClaimKey; secret: string }> {
     const k = claimKeySchema.parse(raw);
-    const id = `pk-${newSecret().slice(0, 10).replace(/[^A-Za-z0-9]/g, 'x')}`;
+    const id = `pk-${newSecret()
+      .slice(0, 10)
+      .replace(/[^A-Za-z0-9]/g, 'x')}`;
     const secret = newSecret();
     const now = this.#now();
     this.#sql(
@@ -416,12 +429,9 @@ export class Onboarding {
     );
     this.#sql('UPDATE claim_keys SET uses = uses + 1 WHERE id = ?').run(key.id);
     // A claimed device is no longer pending wherever it had turned up on its own.
-    this.#sql(`UPDATE pending_devices SET state = 'approved', decided_by = ?, decided_at = ?, device_id = ? WHERE claimed_id = ? AND state = 'pending' AND source NOT LIKE 'bridge:%'`).run(
-      `claim:${key.id}`,
-      this.#now(),
-      c.deviceId,
-      c.deviceId,
-    );
+    this.#sql(
+      `UPDATE pending_devices SET state = 'approved', decided_by = ?, decided_at = ?, device_id = ? WHERE claimed_id = ? AND state = 'pending' AND source NOT LIKE 'bridge:%'`,
+    ).run(`claim:${key.id}`, this.#now(), c.deviceId, c.deviceId);
     security.audit.record({
       actor: c.deviceId,
       action: 'device.claim',

@@ -112,12 +112,14 @@ export function createAuthenticate(d: AuthDeps) {
         if (client.id !== username) return deny(2, `client id must be the bridge id "${username}" (zigbee2mqtt: mqtt.client_id)`);
         const identity: Identity = { type: 'bridge', id: username, site: b.record.site, adapter: b.record.adapter, baseTopic: b.record.baseTopic };
         const will = (client as unknown as { _will?: { topic: string } })._will;
-        if (will && !mayPublish(identity, will.topic)) return deny(5, `Last Will topic "${will.topic}" is not under the bridge's base topic "${b.record.baseTopic}/"`);
+        if (will && !mayPublish(identity, will.topic))
+          return deny(5, `Last Will topic "${will.topic}" is not under the bridge's base topic "${b.record.baseTopic}/"`);
         d.registry.touchBridge(username, address);
         return accept(identity);
       }
       const r = await d.checks.run(address, () => d.registry.verifyPrincipal(username, secret));
-      if (!r.ok && r.reason === 'unknown' && client.id === username) d.onUnknown?.(username, address, (client as unknown as { _will?: { topic: string } })._will?.topic);
+      if (!r.ok && r.reason === 'unknown' && client.id === username)
+        d.onUnknown?.(username, address, (client as unknown as { _will?: { topic: string } })._will?.topic);
       if (!r.ok) return deny(r.reason === 'revoked' ? 5 : 4, r.reason === 'revoked' ? 'principal is revoked' : 'bad user name or password');
       if (!principalClientId(username).test(client.id))
         return deny(2, `client id of a person or service must be "${username}:<suffix>" (e.g. "${username}:console"); device client ids are the devices' own`);

@@ -331,9 +331,15 @@ export class Registry {
     if (this.getDevice(b.id) || this.getPrincipal(b.id)) throw new ConflictError(`"${b.id}" is the id of a device or principal`);
     const secret = newSecret();
     const now = this.#now();
-    this.#sql(
-      `INSERT INTO bridges (id, site, adapter, base_topic, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'enabled', ?, ?)`,
-    ).run(b.id, b.site, b.adapter, b.baseTopic, await hashSecret(secret), now, now);
+    this.#sql(`INSERT INTO bridges (id, site, adapter, base_topic, secret_hash, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'enabled', ?, ?)`).run(
+      b.id,
+      b.site,
+      b.adapter,
+      b.baseTopic,
+      await hashSecret(secret),
+      now,
+      now,
+    );
     this.#audit.record({
       actor: actor.id,
       address: actor.address,
