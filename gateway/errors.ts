@@ -73,9 +73,10 @@ export class BulkInvalidError extends Error {
   constructor(
     readonly details: { path: string; message: string }[],
     nothing = 'nothing was provisioned',
+    what = 'the bulk file',
   ) {
     super(
-      `${details.length} problem(s) in the bulk file; ${nothing}: ${details
+      `${details.length} problem(s) in ${what}; ${nothing}: ${details
         .slice(0, 3)
         .map((d) => `${d.path}: ${d.message}`)
         .join('; ')}`,

@@ -396,6 +396,8 @@ export class Gateway {
           metrics: this.metrics,
           log: this.log.child({ module: 'http' }),
           version: VERSION,
+          broker: this.broker,
+          maxPacketBytes: this.config.mqtt.maxPacketBytes,
           startedAt: this.startedAt,
           readiness: () => this.readiness(),
         });

@@ -15,6 +15,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# The console (console/, served at /): built when missing or older than its sources.
+if [ ! -f console/dist/index.html ] || [ -n "$(find console/src console/index.html console/vite.config.ts package-lock.json -newer console/dist/index.html 2>/dev/null | head -1)" ]; then
+  echo "setup: building the console (npm run build:console)" >&2
+  npm run --silent build:console
+fi
+
 if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   missing=()
   # Debian's Mosquitto: the central broker of the uplink tests, and the benchmark's baseline.
@@ -30,6 +36,8 @@ if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--bench" ]; then
   command -v promtool >/dev/null || missing+=(prometheus)
   # libfaketime: CI proves the time-dependent suites at several hours of the day.
   command -v faketime >/dev/null || missing+=(faketime)
+  # Debian's Chromium: the console's end-to-end tests (driven by playwright-core).
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       echo "setup: installing ${missing[*]} (apt-get)" >&2

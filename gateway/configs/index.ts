@@ -131,6 +131,8 @@ export class Configs implements Feature {
               }))
             : [{ path: `${device.deviceId}: ${i.path.join('.') || '(config)'}`, message: i.message }],
         ),
+        'nothing was pushed',
+        'the configuration',
       );
     }
     return r.data as Record<string, unknown>;

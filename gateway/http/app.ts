@@ -45,6 +45,9 @@ import { adapterRoutes } from './routes/adapters.ts';
 import type { AdaptedIngest } from '../adapters/index.ts';
 import type { Onboarding } from '../adapters/onboarding.ts';
 import { claimRoutes, onboardingRoutes } from './routes/onboarding.ts';
+import { CONSOLE_DIR, consoleRoutes } from './console.ts';
+import { kindRoutes } from './routes/kinds.ts';
+import type { Aedes } from 'aedes';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 
 export interface AppDeps extends HealthDeps {
@@ -79,6 +82,11 @@ export interface AppDeps extends HealthDeps {
   metrics?: Pick<Metrics, 'httpRequests' | 'httpSeconds'>;
   log: Logger;
   version: string;
+  /** The broker, for MQTT over WebSocket on this server at /mqtt (the console's live data, same origin). */
+  broker?: Aedes;
+  maxPacketBytes?: number;
+  /** The built console (default console/dist). */
+  consoleDir?: string;
 }
 
 export async function buildApp(deps: AppDeps) {
@@ -95,7 +103,20 @@ export async function buildApp(deps: AppDeps) {
   app.server.maxConnections = deps.http.maxConnections;
   app.server.headersTimeout = Math.min(deps.http.requestTimeoutMs, 60_000);
   // Security headers on every response (HSTS only means something over HTTPS, where browsers honour it).
-  await app.register(helmet, { hsts: !!deps.tls, contentSecurityPolicy: { directives: { 'img-src': ["'self'", 'data:'] } } });
+  // The console (console/) is same-origin only: its scripts, styles, API calls and MQTT over WebSocket (/mqtt) all
+  // come from this server; evidence pictures are shown from blob: URLs. Over plain HTTP (a laptop on the box's
+  // loopback or LAN) requests are not upgraded to HTTPS, which the box would not answer.
+  await app.register(helmet, {
+    hsts: !!deps.tls,
+    contentSecurityPolicy: {
+      directives: {
+        'img-src': ["'self'", 'data:', 'blob:'],
+        'connect-src': ["'self'"],
+        'style-src': ["'self'"],
+        'upgrade-insecure-requests': deps.tls ? [] : null,
+      },
+    },
+  });
   // API responses carry device lists, audit records and, once, secrets: no cache may keep them.
   app.addHook('onSend', async (req, reply) => {
     if (req.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
@@ -140,6 +161,8 @@ export async function buildApp(deps: AppDeps) {
   // Roles of each route, by "METHOD url", for the OpenAPI document (routes are registered before it is generated).
   const routeRoles = new Map<string, { roles: readonly string[]; consumes?: string[] }>();
   app.addHook('onRoute', (r) => {
+    // The console's static files (hidden from the document) are not API routes.
+    if ((r.config as { console?: boolean } | undefined)?.console || (r.schema as { hide?: boolean } | undefined)?.hide) return;
     for (const m of [r.method].flat()) {
       routeRoles.set(`${m.toLowerCase()} ${r.url.replace(/:(\w+)/g, '{$1}')}`, {
         roles:
@@ -183,7 +206,8 @@ export async function buildApp(deps: AppDeps) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(healthRoutes, { readiness: deps.readiness, startedAt: deps.startedAt });
+  await app.register(healthRoutes, { readiness: deps.readiness, startedAt: deps.startedAt, version: deps.version });
+  await app.register(consoleRoutes, { dir: deps.consoleDir ?? CONSOLE_DIR, broker: deps.broker, maxPacketBytes: deps.maxPacketBytes ?? 1_048_576 });
   await app.register(adapterRoutes, {
     adapters: deps.adapters,
     maxDocumentBytes: deps.ingestLimits.maxJsonBytes,
@@ -205,6 +229,7 @@ export async function buildApp(deps: AppDeps) {
       await api.register(evidenceRoutes, { evidence: deps.evidence, security: deps.security });
       await api.register(siteRoutes, { sites: deps.sites });
       await api.register(dispatchRoutes, { dispatcher: deps.dispatcher });
+      await api.register(kindRoutes);
       await api.register(onboardingRoutes, { onboarding: deps.onboarding, security: deps.security, adapters: deps.adapters });
     },
     { prefix: '/api/v1' },

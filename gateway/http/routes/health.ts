@@ -6,6 +6,7 @@ import { readiness } from '../schemas.ts';
 export interface HealthDeps {
   readiness: () => z.infer<typeof readiness>;
   startedAt: number;
+  version?: string;
 }
 
 export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps) => {
@@ -15,10 +16,10 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthDeps> = async (app, deps)
       schema: {
         tags: ['health'],
         summary: 'Liveness: the process is up and serving HTTP',
-        response: { 200: z.object({ status: z.literal('ok'), uptimeS: z.number() }) },
+        response: { 200: z.object({ status: z.literal('ok'), uptimeS: z.number(), version: z.string().optional() }) },
       },
     },
-    async () => ({ status: 'ok' as const, uptimeS: Math.round((Date.now() - deps.startedAt) / 1000) }),
+    async () => ({ status: 'ok' as const, uptimeS: Math.round((Date.now() - deps.startedAt) / 1000), ...(deps.version ? { version: deps.version } : {}) }),
   );
 
   app.get(
