@@ -149,6 +149,7 @@ for (const site of sites) {
 }
 
 console.log(`Vigil demo: gateway ${gateway.config.gatewayId}`);
+console.log(`  CONSOLE  open http://localhost:${gateway.ports.http} and sign in with the admin API token below`);
 console.log(`  MQTT  mqtt://localhost:${gateway.ports.mqtt}   ws://localhost:${gateway.ports.ws}${gateway.config.mqtt.ws.path}`);
 console.log(`  HTTP  http://localhost:${gateway.ports.http}/api/v1/devices   /docs   /metrics`);
 console.log(`  ${fleet.devices.length} simulated devices at ${sites.join(', ')} (speed ×${o['speed']}), incidents logged to ${labelFile}`);

@@ -12,6 +12,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** What each folder is for. Source folders are listed with their files; the others by name. */
 export const purposes: Record<string, string> = {
   'devices/': 'the domain: defineDevice, capabilities, the rule vocabulary, the kind registry, topics, units, what a zone means',
+  'console/': 'the on-site web console (Preact + htm, built by Vite into console/dist, served at /): src/views per screen',
   'devices/adapters/': 'vendor adapters (the seam is devices/adapters.ts): Hikvision ISAPI, zigbee2mqtt, the generic JSON mapping',
   'devices/kinds/bodycam/': 'body-worn camera: definition, rules (SOS, man down), IMU window summary',
   'devices/kinds/camera/': 'smart camera: definition, rules (intrusion and loitering where the zone says so; its tamper events raise camera_tamper)',
@@ -48,7 +49,7 @@ export const purposes: Record<string, string> = {
 };
 
 const sourceRoots = ['devices', 'edge', 'gateway', 'simulators'];
-const otherRoots = ['models', 'bench', 'scripts', 'deploy', 'tests'];
+const otherRoots = ['console', 'models', 'bench', 'scripts', 'deploy', 'tests'];
 
 function dirs(dir: string): string[] {
   const subs = readdirSync(join(ROOT, dir))

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SmokeSim } from '../simulators/kinds/smoke.ts';
+import { CameraSim } from '../simulators/kinds/camera.ts';
 import type { DoorSim } from '../simulators/kinds/door.ts';
 import { doorSite } from './helpers/doors.ts';
 import { closeAll, collect, connect, startTestGateway, type TestGateway } from './helpers/gateway.ts';
@@ -22,7 +23,7 @@ let t: TestGateway;
 let browser: Browser;
 let admin = '';
 let consumer = '';
-const sims: (SmokeSim | DoorSim)[] = [];
+const sims: (SmokeSim | DoorSim | CameraSim)[] = [];
 const pageErrors: string[] = [];
 
 async function page(): Promise<Page> {
@@ -44,10 +45,18 @@ beforeAll(async () => {
   const reg = t.gw.security.registry;
   admin = (await reg.addPrincipal({ id: 'con-admin', role: 'admin', sites: ['*'] }, { id: 'test' })).token;
   consumer = (await reg.addPrincipal({ id: 'con-ops', role: 'consumer', sites: [site] }, { id: 'test' })).token;
-  const [smoke] = await reg.provisionMany([{ deviceId: 'con-smoke-1', kind: 'smoke', site, zone: 'hall' }], { id: 'test' });
+  const [smoke, cam] = await reg.provisionMany(
+    [
+      { deviceId: 'con-smoke-1', kind: 'smoke', site, zone: 'hall' },
+      { deviceId: 'con-cam-1', kind: 'camera', site, zone: 'hall' },
+    ],
+    { id: 'test' },
+  );
   const sim = new SmokeSim({ url: t.mqttUrl, site, deviceId: 'con-smoke-1', speed: 60, seed: 1, ...smoke!.credentials });
-  await sim.start();
-  sims.push(sim, ...(await doorSite(t.gw, 'con-doors', 4)));
+  // The hall's camera answers the evidence snapshot a fire asks for.
+  const camera = new CameraSim({ url: t.mqttUrl, site, deviceId: 'con-cam-1', speed: 1, seed: 1, ...cam!.credentials });
+  for (const s of [sim, camera]) await s.start();
+  sims.push(sim, camera, ...(await doorSite(t.gw, 'con-doors', 4)));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
@@ -71,8 +80,10 @@ describe('the console in Chromium', () => {
     expect(await res.text()).not.toMatch(/<script>(?!<)/);
     const p = await page();
     await p.goto(t.httpUrl);
-    await p.getByLabel('Token').fill('con-admin.wrong');
-    await p.getByRole('button', { name: 'Sign in' }).click();
+    // Keyboard only: the token field takes the first Tab, Enter submits.
+    await p.keyboard.press('Tab');
+    await p.keyboard.type('con-admin.wrong');
+    await p.keyboard.press('Enter');
     await expect(p.getByRole('alert').textContent()).resolves.toMatch(/not valid/);
     await signIn(p, admin);
     expect(p.url()).not.toContain(admin.split('.')[1]!);
@@ -102,6 +113,11 @@ describe('the console in Chromium', () => {
     expect(JSON.parse(m.payload.toString())).toMatchObject({ type: 'fire', deviceId: 'con-smoke-1', acknowledgedBy: 'con-admin', state: 'acknowledged' });
     await card.getByRole('button', { name: 'History' }).click();
     await p.getByText('“unit 12 on the way”').waitFor();
+    // The hall camera's snapshot, attached as evidence, shown from a blob: URL (the API wants the token).
+    const img = p.locator('img[alt^="evidence"]').first();
+    await img.waitFor({ timeout: 20_000 });
+    expect(await img.getAttribute('src')).toMatch(/^blob:/);
+    await p.waitForFunction(`document.querySelector('img[alt^="evidence"]').naturalWidth > 0`, undefined, { timeout: 10_000 });
     await p.close();
   }, 60_000);
 

@@ -9,7 +9,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, session, type ApiError, type Me } from './api.ts';
 import { connectLive, type Live } from './live.ts';
 import { html } from './html.ts';
-import { AlertsView, type Alert } from './views/alerts.ts';
+import { AlertsView, defaultMarks, type Alert, type Marks } from './views/alerts.ts';
 import { DevicesView, DeviceView } from './views/devices.ts';
 import { HealthView } from './views/health.ts';
 import { ConfigsView } from './views/configs.ts';
@@ -55,6 +55,7 @@ function App() {
   const [hash, setHash] = useState(location.hash || '#/alerts');
   const [alerts, setAlerts] = useState(new Map<string, Alert>());
   const [connected, setConnected] = useState(false);
+  const [marks, setMarks] = useState<Marks>(defaultMarks);
   useEffect(() => {
     const on = () => setHash(location.hash || '#/alerts');
     addEventListener('hashchange', on);
@@ -75,6 +76,9 @@ function App() {
         if (cur && cur.version > a.version) return m;
         return new Map(m).set(a.id, a);
       });
+    api('GET', `/api/v1/sla?since=${encodeURIComponent(new Date().toISOString())}`)
+      .then((r) => setMarks(r.marks))
+      .catch(() => undefined);
     api('GET', '/api/v1/alerts?state=open&limit=500').then((r) => {
       for (const a of r.alerts) merge(a);
       live = connectLive(session.token!, me, merge, setConnected);
@@ -106,7 +110,7 @@ function App() {
           ? html`<${HealthView} />`
           : hash.startsWith('#/admin') && me.role === 'admin'
             ? html`<${AdminView} />`
-            : html`<${AlertsView} alerts=${alerts} canAct=${true} onChange=${(a: Alert) => setAlerts((m) => new Map(m).set(a.id, a))} />`;
+            : html`<${AlertsView} alerts=${alerts} marks=${marks} canAct=${true} onChange=${(a: Alert) => setAlerts((m) => new Map(m).set(a.id, a))} />`;
   return html`<div class="shell">
     <header class="top">
       <h1>Vigil</h1>

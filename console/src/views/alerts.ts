@@ -9,9 +9,9 @@ import { clock, html, time } from '../html.ts';
 
 export type Alert = Record<string, any> & { id: string; version: number; state: string; severity: string; raisedAt: string };
 
-const RESPOND_MS = 60_000;
-const HANDLE_MS = 180_000;
-const REINFORCE_MS = 300_000;
+/** The gateway's 1-3-5 marks (GET /api/v1/sla), seconds; a box may run them compressed (the demo) or per site. */
+export type Marks = { respondS: number; handleS: number; reinforceS: number };
+export const defaultMarks: Marks = { respondS: 60, handleS: 180, reinforceS: 300 };
 
 /** One mark of the 1-3-5 rule: met (when), running (time left), or missed. */
 function Mark({ label, due, done, now }: { label: string; due: number; done: string | null; now: number }) {
@@ -74,7 +74,7 @@ function Detail({ alert, onClose }: { alert: Alert; onClose: () => void }) {
   </section>`;
 }
 
-export function AlertsView({ alerts, onChange, canAct }: { alerts: Map<string, Alert>; onChange: (a: Alert) => void; canAct: boolean }) {
+export function AlertsView({ alerts, onChange, canAct, marks }: { alerts: Map<string, Alert>; onChange: (a: Alert) => void; canAct: boolean; marks: Marks }) {
   const [now, setNow] = useState(Date.now());
   const [open, setOpen] = useState<string | null>(null);
   const [notes, setNotes] = useState<Record<string, string>>({});
@@ -119,11 +119,11 @@ export function AlertsView({ alerts, onChange, canAct }: { alerts: Map<string, A
                 </div>
                 <div class="reason">${a.reason}</div>
                 <div class="marks">
-                  <${Mark} label="respond" due=${raised + RESPOND_MS} done=${a.acknowledgedAt} now=${now} />
-                  <${Mark} label="handle" due=${raised + HANDLE_MS} done=${a.resolvedAt} now=${now} />
+                  <${Mark} label="respond" due=${raised + marks.respondS * 1000} done=${a.acknowledgedAt} now=${now} />
+                  <${Mark} label="handle" due=${raised + marks.handleS * 1000} done=${a.resolvedAt} now=${now} />
                   ${
                     a.severity === 'critical' || a.reinforcementRequested
-                      ? html`<${Mark} label="reinforce" due=${raised + REINFORCE_MS} done=${a.reinforcementRequestedAt} now=${now} />`
+                      ? html`<${Mark} label="reinforce" due=${raised + marks.reinforceS * 1000} done=${a.reinforcementRequestedAt} now=${now} />`
                       : ''
                   }
                 </div>
