@@ -7,6 +7,15 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
+# The console (console/, served at /): built with the dev toolchain (Vite), only its static files ship.
+FROM node:20-bookworm-slim AS console
+WORKDIR /opt/vigil
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY console ./console
+RUN npm run build:console
+
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /opt/vigil
@@ -16,6 +25,7 @@ COPY devices ./devices
 COPY edge ./edge
 COPY gateway ./gateway
 COPY models ./models
+COPY --from=console /opt/vigil/console/dist ./console/dist
 RUN mkdir -p /var/lib/vigil && chown node /var/lib/vigil && chmod 700 /var/lib/vigil
 USER node
 EXPOSE 8883 8884 8080

@@ -361,17 +361,35 @@ export class Registry {
 
   revokeBridge(id: string, actor: Actor): Bridge {
     if (!this.getBridge(id)) throw new NotFoundError(`bridge "${id}" does not exist`);
-    this.#sql(`UPDATE bridges SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE id = ?`).run(this.#now(), id);
-    this.#audit.record({ actor: actor.id, address: actor.address, action: 'bridge.revoke', target: id, outcome: 'ok' });
+    this.#revokeRow('bridges', id, actor, 'bridge.revoke');
     return this.getBridge(id)!;
   }
 
-  async verifyBridge(id: string, secret: string): Promise<VerifyResult<Bridge>> {
-    const r = this.#sql('SELECT * FROM bridges WHERE id = ?').get(id) as BridgeRow | undefined;
+  verifyBridge(id: string, secret: string): Promise<VerifyResult<Bridge>> {
+    return this.#verifySecretOf('bridges', id, secret, toBridge);
+  }
+
+  /**
+   * A principal's or bridge's secret against its row: the scrypt check runs whether or not the id exists (no
+   * timing tells which ids do); a revoked row never passes.
+   */
+  async #verifySecretOf<R extends { secret_hash: string | null; state: string }, T>(
+    table: 'principals' | 'bridges',
+    id: string,
+    secret: string,
+    to: (r: R) => T,
+  ): Promise<VerifyResult<T>> {
+    const r = this.#sql(`SELECT * FROM ${table} WHERE id = ?`).get(id) as R | undefined;
     const match = await verifySecret(secret, r?.secret_hash);
     if (!r) return { ok: false, reason: 'unknown' };
     if (r.state !== 'enabled') return { ok: false, reason: 'revoked' };
-    return match ? { ok: true, record: toBridge(r) } : { ok: false, reason: 'bad_secret' };
+    return match ? { ok: true, record: to(r) } : { ok: false, reason: 'bad_secret' };
+  }
+
+  /** Revoke a principal or bridge: its secret is gone at once; audited. */
+  #revokeRow(table: 'principals' | 'bridges', id: string, actor: Actor, action: string): void {
+    this.#sql(`UPDATE ${table} SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE id = ?`).run(this.#now(), id);
+    this.#audit.record({ actor: actor.id, address: actor.address, action, target: id, outcome: 'ok' });
   }
 
   touchBridge(id: string, address: string | undefined): void {
@@ -426,18 +444,13 @@ export class Registry {
 
   revokePrincipal(id: string, actor: Actor): Principal {
     if (!this.getPrincipal(id)) throw new NotFoundError(`principal "${id}" does not exist`);
-    this.#sql(`UPDATE principals SET secret_hash = NULL, state = 'revoked', updated_at = ? WHERE id = ?`).run(this.#now(), id);
+    this.#revokeRow('principals', id, actor, 'principal.revoke');
     this.#tokenCache.clear();
-    this.#audit.record({ actor: actor.id, address: actor.address, action: 'principal.revoke', target: id, outcome: 'ok' });
     return this.getPrincipal(id)!;
   }
 
-  async verifyPrincipal(id: string, secret: string): Promise<VerifyResult<Principal>> {
-    const r = this.#sql('SELECT * FROM principals WHERE id = ?').get(id) as PrincipalRow | undefined;
-    const match = await verifySecret(secret, r?.secret_hash);
-    if (!r) return { ok: false, reason: 'unknown' };
-    if (r.state !== 'enabled') return { ok: false, reason: 'revoked' };
-    return match ? { ok: true, record: toPrincipal(r) } : { ok: false, reason: 'bad_secret' };
+  verifyPrincipal(id: string, secret: string): Promise<VerifyResult<Principal>> {
+    return this.#verifySecretOf('principals', id, secret, toPrincipal);
   }
 
   /**
