@@ -397,7 +397,7 @@ export class Gateway {
           log: this.log.child({ module: 'http' }),
           version: VERSION,
           broker: this.broker,
-          maxPacketBytes: this.config.mqtt.maxPacketBytes,
+          mqtt: ctx,
           startedAt: this.startedAt,
           readiness: () => this.readiness(),
         });

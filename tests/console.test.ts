@@ -154,6 +154,14 @@ describe('the console in Chromium', () => {
     await p.getByRole('button', { name: 'Provision' }).click();
     const password = (await p.locator('[data-password="con-smoke-2"]').textContent())!;
     expect(password.length).toBeGreaterThan(20);
+    // A principal added in the page: its token is shown once and works.
+    await p.getByLabel('Id', { exact: true }).fill('con-night');
+    await p.locator('select[name="principal-role"]').selectOption('engineer');
+    await p.locator('input[name="principal-sites"]').fill(site);
+    await p.getByRole('button', { name: 'Add principal' }).click();
+    const token = (await p.locator('[data-token="con-night"]').textContent())!;
+    const me = await fetch(`${t.httpUrl}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    expect(await me.json()).toEqual({ id: 'con-night', role: 'engineer', sites: [site] });
     const sim = new SmokeSim({ url: t.mqttUrl, site, deviceId: 'con-smoke-2', speed: 10, seed: 2, username: 'con-smoke-2', password });
     await sim.start();
     sims.push(sim);

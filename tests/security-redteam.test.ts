@@ -239,8 +239,11 @@ describe('limits', () => {
       await connect(url, opts('a'));
       await connect(url, opts('b'));
       expect(await refusedWith(url, opts('c'))).toBe('ECONNRESET');
+      // MQTT over the HTTP port (/mqtt, the console's live data) counts against the same per-address cap.
+      expect(await refusedWith(`ws://127.0.0.1:${L.gw.ports.http}/mqtt`, opts('d'))).not.toBe(0);
       const m = await scrape(`http://127.0.0.1:${L.gw.ports.http}`);
       expect(m).toMatch(/vigil_connections_refused_total\{listener="mqtt-tcp",reason="max_connections_per_address"\} 1/);
+      expect(m).toMatch(/vigil_connections_refused_total\{listener="http-mqtt",reason="max_connections_per_address"\} 1/);
     } finally {
       await closeAll();
       await L.gw.stop();

@@ -47,7 +47,7 @@ export interface ListenerContext {
  * Admit a new connection within the limits, or close it at once (counted). TCP keep-alive finds
  * peers that vanished without a FIN, which MQTT keep-alive 0 would never notice.
  */
-function admit(ctx: ListenerContext, listener: string, socket: import('node:net').Socket): boolean {
+export function admit(ctx: ListenerContext, listener: string, socket: import('node:net').Socket): boolean {
   const a = ctx.limiter.admit(socket.remoteAddress);
   if ('refused' in a) {
     ctx.metrics.connectionsRefused.inc({ listener, reason: a.refused });

@@ -48,6 +48,7 @@ import { claimRoutes, onboardingRoutes } from './routes/onboarding.ts';
 import { CONSOLE_DIR, consoleRoutes } from './console.ts';
 import { kindRoutes } from './routes/kinds.ts';
 import type { Aedes } from 'aedes';
+import type { ListenerContext } from '../broker/listeners.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 
 export interface AppDeps extends HealthDeps {
@@ -82,9 +83,9 @@ export interface AppDeps extends HealthDeps {
   metrics?: Pick<Metrics, 'httpRequests' | 'httpSeconds'>;
   log: Logger;
   version: string;
-  /** The broker, for MQTT over WebSocket on this server at /mqtt (the console's live data, same origin). */
+  /** The broker, for MQTT over WebSocket on this server at /mqtt (the console's live data, same origin), and the MQTT listeners' limits. */
   broker?: Aedes;
-  maxPacketBytes?: number;
+  mqtt?: ListenerContext;
   /** The built console (default console/dist). */
   consoleDir?: string;
 }
@@ -207,7 +208,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(healthRoutes, { readiness: deps.readiness, startedAt: deps.startedAt, version: deps.version });
-  await app.register(consoleRoutes, { dir: deps.consoleDir ?? CONSOLE_DIR, broker: deps.broker, maxPacketBytes: deps.maxPacketBytes ?? 1_048_576 });
+  await app.register(consoleRoutes, { dir: deps.consoleDir ?? CONSOLE_DIR, broker: deps.broker, mqtt: deps.mqtt });
   await app.register(adapterRoutes, {
     adapters: deps.adapters,
     maxDocumentBytes: deps.ingestLimits.maxJsonBytes,

@@ -11,16 +11,18 @@ import type { Aedes } from 'aedes';
 import type { FastifyPluginAsync } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import { admit, type ListenerContext } from '../broker/listeners.ts';
 
 export const CONSOLE_DIR = fileURLToPath(new URL('../../console/dist', import.meta.url));
 
 export interface ConsoleDeps {
   dir: string;
   broker?: Aedes;
-  maxPacketBytes: number;
+  /** The MQTT listeners' limits (connections in all and per address), which MQTT over this port obeys too. */
+  mqtt?: ListenerContext;
 }
 
-export const consoleRoutes: FastifyPluginAsync<ConsoleDeps> = async (app, { dir, broker, maxPacketBytes }) => {
+export const consoleRoutes: FastifyPluginAsync<ConsoleDeps> = async (app, { dir, broker, mqtt }) => {
   if (existsSync(join(dir, 'index.html'))) {
     // One route per built file (no wildcard: unknown paths stay the API's 404), cached by their content hash.
     await app.register(fastifyStatic, {
@@ -38,19 +40,21 @@ export const consoleRoutes: FastifyPluginAsync<ConsoleDeps> = async (app, { dir,
         .send('The console is not built. Run: npm run build:console (npm start and npm run demo do it). The API is at /api/v1, its documentation at /docs.\n'),
     );
   }
-  if (!broker) return;
+  if (!broker || !mqtt) return;
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: maxPacketBytes,
+    maxPayload: mqtt.maxPacketBytes,
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
   });
   wss.on('connection', (ws, req) => {
+    mqtt.metrics.connections.inc({ transport: 'ws' });
     const stream = createWebSocketStream(ws);
     stream.on('error', () => stream.destroy());
     broker.handle(stream, req);
   });
   app.server.on('upgrade', (req, socket, head) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt') return socket.destroy();
+    if (!admit(mqtt, 'http-mqtt', socket as import('node:net').Socket)) return;
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
   app.addHook('onClose', async () => {

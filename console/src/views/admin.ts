@@ -166,11 +166,54 @@ function Audit() {
 
 function Principals() {
   const [list, setList] = useState<any[]>([]);
+  const [f, setF] = useState({ id: '', role: 'consumer', sites: '' });
+  const [token, setToken] = useState<{ id: string; token: string } | null>(null);
+  const [error, setError] = useState('');
+  const load = () => api('GET', '/api/v1/principals').then((r) => setList(r.principals ?? []));
   useEffect(() => {
-    api('GET', '/api/v1/principals').then((r) => setList(r.principals ?? []));
+    load();
   }, []);
+  const add = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    try {
+      const sites = f.sites
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
+      const r = await api('POST', '/api/v1/principals', { id: f.id, role: f.role, sites });
+      setToken({ id: f.id, token: r.token });
+      setF({ id: '', role: 'consumer', sites: '' });
+      load();
+    } catch (err) {
+      const a = err as ApiError;
+      setError(`${a.message}${a.details.length ? `: ${a.details.map((d) => `${d.path} ${d.message}`).join('; ')}` : ''}`);
+    }
+  };
+  const revoke = async (id: string) => {
+    if (!confirm(`Revoke ${id}? Its token stops working and its live sessions are closed.`)) return;
+    await api('POST', `/api/v1/principals/${encodeURIComponent(id)}/revoke`).catch((err) => setError((err as Error).message));
+    load();
+  };
   return html`<section aria-labelledby="principals-h">
     <h3 id="principals-h">Principals</h3>
+    <form onSubmit=${add} class="filters" aria-label="Add a principal">
+      <label>Id <input name="principal-id" value=${f.id} onInput=${(e: any) => setF({ ...f, id: e.currentTarget.value })} /></label>
+      <label
+        >Role
+        <select name="principal-role" value=${f.role} onChange=${(e: any) => setF({ ...f, role: e.currentTarget.value })}>
+          <option>consumer</option>
+          <option>engineer</option>
+          <option>admin</option>
+        </select></label
+      >
+      <label
+        >Sites <input name="principal-sites" placeholder="hub1,hub2 or *" value=${f.sites} onInput=${(e: any) => setF({ ...f, sites: e.currentTarget.value })}
+      /></label>
+      <button type="submit">Add principal</button>
+    </form>
+    ${error && html`<p role="alert" class="error">${error}</p>`}
+    ${token && html`<p class="secret" role="status">API token of ${token.id}, shown once: <code data-token=${token.id}>${token.token}</code></p>`}
     <table>
       <thead>
         <tr>
@@ -178,16 +221,18 @@ function Principals() {
           <th scope="col">Role</th>
           <th scope="col">Sites</th>
           <th scope="col">State</th>
+          <th scope="col"></th>
         </tr>
       </thead>
       <tbody>
         ${list.map(
           (p) =>
-            html`<tr>
+            html`<tr data-principal=${p.id}>
               <td>${p.id}</td>
               <td>${p.role}</td>
               <td>${p.sites.join(', ')}</td>
               <td>${p.state}</td>
+              <td>${p.state === 'enabled' && html`<button onClick=${() => revoke(p.id)}>Revoke</button>`}</td>
             </tr>`,
         )}
       </tbody>
