@@ -200,6 +200,17 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
             .default(20)
             .describe('Sustained publish rate allowed per identity (device, principal), across reconnects; above it messages are refused with rate_limited.'),
           messageBurst: z.number().int().min(1).default(100).describe('Publishes an identity may send in a burst above messagesPerSecond.'),
+          bridgeMessagesPerSecond: z
+            .number()
+            .min(0.1)
+            .default(200)
+            .describe('Sustained publish rate of a bridge (zigbee2mqtt), which speaks for a whole network of devices; above it rate_limited.'),
+          bridgeMessageBurst: z
+            .number()
+            .int()
+            .min(1)
+            .default(2000)
+            .describe("A bridge's burst: zigbee2mqtt republishes every device's state and availability when it (re)connects."),
           allowPlaintext: z
             .boolean()
             .default(false)

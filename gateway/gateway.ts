@@ -241,7 +241,11 @@ export class Gateway {
       identities: this.security.identities,
       audit: this.security.audit,
       now: opts.now,
-      rate: { perSecond: this.config.security.messagesPerSecond, burst: this.config.security.messageBurst },
+      rate: {
+        perSecond: this.config.security.messagesPerSecond,
+        burst: this.config.security.messageBurst,
+        bridge: { perSecond: this.config.security.bridgeMessagesPerSecond, burst: this.config.security.bridgeMessageBurst },
+      },
       bridged: (b, topic, payload, address) => this.adapters.bridged(b, topic, payload, address),
     });
     this.policy.addCommand(this.alerts.commandHandler());

@@ -133,6 +133,13 @@ describe('a zigbee2mqtt bridge publishing to the box', () => {
     await until(() => t.gw.states.get('smoke-hall')?.connected, 'reachable again');
   });
 
+  it('a bridge republishing its network at once (300 messages, as on reconnect) is not rate limited like one device', async () => {
+    const z = await bridgeClient('z2m-main', bridgeSecret);
+    const before = t.gw.states.get('smoke-hall')?.messages ?? 0;
+    await Promise.all(Array.from({ length: 300 }, () => publish(z, 'zigbee2mqtt/hall/smoke/availability', '{"state":"online"}')));
+    expect(t.gw.states.get('smoke-hall')?.messages).toBe(before + 300);
+  });
+
   it('a test press (Develco SMSZB-120: smoke and test both true) is a passed test, not a fire', async () => {
     const z = await bridgeClient('z2m-main', bridgeSecret);
     await publish(z, 'zigbee2mqtt/lab smoke', fixture('SMSZB-120-test.json'));

@@ -41,8 +41,8 @@ export interface PublishPolicyDeps {
   /** Who each connection is (security); without it the client id is taken at its word (dev mode). */
   identities?: Identities;
   audit?: AuditLog;
-  /** Per-client publish rate limit. */
-  rate?: { perSecond: number; burst: number };
+  /** Per-identity publish rate limit; a bridge (a network of devices) has its own. */
+  rate?: { perSecond: number; burst: number; bridge?: { perSecond: number; burst: number } };
   /** A bridge's publish (zigbee2mqtt): translated and ingested for the device it names (gateway/adapters). */
   bridged?: (bridge: Extract<Identity, { type: 'bridge' }>, topic: string, payload: Buffer, address: string | undefined) => Promise<BridgedResult>;
 }
@@ -98,6 +98,7 @@ export class PublishPolicy {
   readonly #bound = new WeakMap<Client, DeviceAddress>();
   #broker!: Aedes;
   readonly #rate?: TokenBuckets;
+  readonly #bridgeRate?: TokenBuckets;
   readonly #commands: CommandHandler[] = [];
   readonly refusals: RefusalReporter;
   readonly steps: readonly PublishStep[];
@@ -107,6 +108,7 @@ export class PublishPolicy {
     this.#deps = deps;
     this.#now = deps.now ?? Date.now;
     if (deps.rate) this.#rate = new TokenBuckets(deps.rate.perSecond, deps.rate.burst, this.#now);
+    if (deps.rate?.bridge) this.#bridgeRate = new TokenBuckets(deps.rate.bridge.perSecond, deps.rate.bridge.burst, this.#now);
     this.refusals = new RefusalReporter({ ...deps, now: this.#now, boundAddress: (c) => this.#bound.get(c) });
     this.steps = [
       // Shutdown: from now on nothing is accepted. A publish gets no PUBACK (the device sends it again after
@@ -137,10 +139,14 @@ export class PublishPolicy {
       // The bucket is the identity's, not the connection's: reconnecting does not refill it.
       {
         name: 'rate-limit',
-        run: (c) =>
-          !this.#rate || isWillOf(c.client!, c.packet) || this.#rate.take(bucketKey(c.identity, c.client!))
+        run: (c) => {
+          const bridge = c.identity?.type === 'bridge' && this.#bridgeRate;
+          const buckets = bridge ? this.#bridgeRate : this.#rate;
+          const limit = bridge ? deps.rate!.bridge! : deps.rate;
+          return !buckets || isWillOf(c.client!, c.packet) || buckets.take(bucketKey(c.identity, c.client!))
             ? next
-            : { refuse: { code: 'rate_limited', message: `more than ${deps.rate!.perSecond} messages/s (burst ${deps.rate!.burst}); message dropped` } },
+            : { refuse: { code: 'rate_limited', message: `more than ${limit!.perSecond} messages/s (burst ${limit!.burst}); message dropped` } };
+        },
       },
       {
         name: 'command',
