@@ -24,6 +24,7 @@ import { Scenario, tour } from '../simulators/scenario.ts';
 import { addFleetOptions, fleetShape } from '../simulators/cli-options.ts';
 import { crowdZone } from '../simulators/crowd.ts';
 import type { CameraSim } from '../simulators/kinds/camera.ts';
+import { Zigbee2mqttSim } from '../simulators/zigbee2mqtt.ts';
 
 const program = addFleetOptions(new Command('vigil-demo'), { sites: 'hub1,community2', camera: 3, door: 6, smoke: 10, bodycam: 4, speed: 10 })
   .description('Run the Vigil gateway with a simulated fleet and injected incidents')
@@ -106,6 +107,19 @@ const provisioned = await gateway.security.registry.provisionMany(
   actor,
 );
 const secrets = new Map(provisioned.map((p) => [p.credentials.username, p.credentials]));
+// A zigbee2mqtt bridge at the first site (#18): two Zigbee smoke detectors and a door contact, named by their
+// friendly names, and one detector nobody registered, which waits in the pending list (the console's Admin view).
+const z2mSite = sites[0]!;
+const z2mBridge = await gateway.security.registry.addBridge({ id: `${z2mSite}-z2m`, site: z2mSite, adapter: 'zigbee2mqtt', baseTopic: 'zigbee2mqtt' }, actor);
+const zigbee = [
+  { deviceId: `${z2mSite}-zb-smoke-1`, kind: 'smoke', zone: 'concourse', name: 'kiosk/smoke', type: 'smoke' as const },
+  { deviceId: `${z2mSite}-zb-smoke-2`, kind: 'smoke', zone: 'platform', name: 'staff room/smoke', type: 'smoke' as const },
+  { deviceId: `${z2mSite}-zb-door-1`, kind: 'door', zone: 'platform', name: 'staff door', type: 'contact' as const },
+];
+await gateway.security.registry.provisionMany(
+  zigbee.map((z) => ({ deviceId: z.deviceId, kind: z.kind, site: z2mSite, zone: z.zone, externalId: z.name, tags: ['simulated', 'adapter:zigbee2mqtt'] })),
+  actor,
+);
 const people = {
   consumer: await gateway.security.registry.addPrincipal({ id: 'ops-center', role: 'consumer', sites: ['*'] }, actor),
   engineer: await gateway.security.registry.addPrincipal({ id: 'field-eng', role: 'engineer', sites }, actor),
@@ -139,6 +153,14 @@ const fleet = new Fleet({
   origins: (site) => origins.get(site),
 });
 const faulty = new FaultyCamera(url, sites[0]!, faultyId, secrets.get(faultyId));
+const z2m = new Zigbee2mqttSim({
+  url,
+  bridgeId: z2mBridge.bridge.id,
+  password: z2mBridge.credentials.password,
+  devices: [...zigbee.map((z) => ({ name: z.name, type: z.type })), { name: 'garage/smoke', type: 'smoke' }],
+  speed: shape.speed,
+  seed: shape.seed,
+});
 // The concourse cameras count its crowd (the simulated crowd of simulators/crowd.ts, in the box's time zone).
 for (const site of sites) {
   const concourse = crowdZone({ site, zone: 'concourse', type: 'concourse', capacity: 1200, timezone: boxZone }, shape.seed);
@@ -153,6 +175,9 @@ console.log(`  CONSOLE  open http://localhost:${gateway.ports.http} and sign in 
 console.log(`  MQTT  mqtt://localhost:${gateway.ports.mqtt}   ws://localhost:${gateway.ports.ws}${gateway.config.mqtt.ws.path}`);
 console.log(`  HTTP  http://localhost:${gateway.ports.http}/api/v1/devices   /docs   /metrics`);
 console.log(`  ${fleet.devices.length} simulated devices at ${sites.join(', ')} (speed ×${o['speed']}), incidents logged to ${labelFile}`);
+console.log(
+  `  zigbee2mqtt bridge ${z2mBridge.bridge.id} at ${z2mSite}: ${zigbee.length} Zigbee devices, and "garage/smoke" nobody registered (pending: vigil pending list, or the console's Admin view)`,
+);
 console.log(`  credentials (shown once, also in ${credFile}):`);
 console.log(`    consumer  ops-center  MQTT password ${people.consumer.credentials.password}`);
 console.log(`    engineer  field-eng   API token     ${people.engineer.token}`);
@@ -167,6 +192,7 @@ console.log(
 
 await fleet.start();
 await faulty.start();
+await z2m.start();
 
 // Alerts as they happen (with who was sent, how far, and why), and a simulated operator at the control
 // room: acknowledges every critical alert and every other one of the rest after a few seconds (over MQTT,
@@ -311,6 +337,7 @@ async function shutdown(code = 0) {
   clearTimeout(fleeShow);
   await scenario.stop();
   await faulty.stop().catch(() => {});
+  await z2m.stop();
   await operator.endAsync().catch(() => {});
   await fleet.stop();
   console.log('final ' + summary());

@@ -362,17 +362,25 @@ describe('npm run demo', () => {
       headers: { authorization: `Bearer ${creds['engineer']!.apiToken}` },
     });
     expect(api.status).toBe(200);
-    expect(((await api.json()) as { count: number }).count).toBe(9);
+    // 2 cameras + the faulty one, 2 doors, 2 smoke alarms, 2 body cameras, and the zigbee2mqtt bridge's 2 detectors and door contact.
+    expect(((await api.json()) as { count: number }).count).toBe(12);
+    // The Zigbee detector nobody registered waits for an admin.
+    const pending = await fetch(`${creds.http.replace('localhost', '127.0.0.1')}/api/v1/pending`, {
+      headers: { authorization: `Bearer ${creds['admin']!.apiToken}` },
+    });
+    expect(((await pending.json()) as { pending: { claimedId: string; source: string }[] }).pending).toEqual([
+      expect.objectContaining({ claimedId: 'garage/smoke', source: 'bridge:hub1-z2m', kind: 'smoke', site: 'hub1' }),
+    ]);
     expect((await p.exit).code, p.stderr()).toBe(0);
     const out = p.stdout();
     const final = out.slice(out.lastIndexOf('kind       online/total'));
-    // Before shutdown every device was online: cameras 2 + the faulty camera, 2 doors, 2 smoke, 2 bodycams.
+    // Before shutdown every device was online: cameras 2 + the faulty camera, 2 doors + a Zigbee contact, 2 smoke + 2 Zigbee, 2 bodycams.
     const lastLive = out.slice(0, out.lastIndexOf('final')).lastIndexOf('kind       online/total');
     const live = out.slice(lastLive);
     for (const [kind, n] of [
       ['camera', 3],
-      ['door', 2],
-      ['smoke', 2],
+      ['door', 3],
+      ['smoke', 4],
       ['bodycam', 2],
     ] as const) {
       const row = live.split('\n').find((l) => l.startsWith(kind))!;

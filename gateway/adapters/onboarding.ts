@@ -172,7 +172,7 @@ export class Onboarding {
   readonly #limits: OnboardingLimits;
   readonly #now: () => number;
   /** (source, id) → when its row was last written: a device retrying every second rewrites it once per touchMs. */
-  readonly #touched = new Map<string, number>();
+  readonly #touched = new Map<string, { at: number; kind: boolean }>();
   readonly touchMs = 10_000;
   /** Sightings not stored (the list full); a counter for the metrics. */
   dropped = 0;
@@ -192,17 +192,15 @@ export class Onboarding {
     const now = this.#now();
     const key = `${s.source}\u0000${s.claimedId}`;
     const last = this.#touched.get(key);
-    if (last !== undefined && now - last < this.touchMs) return;
+    // Within touchMs only a sighting that tells more (the kind it looks like, when it was not known) is written.
+    if (last !== undefined && now - last.at < this.touchMs && (last.kind || !s.kind)) return;
     if (this.#touched.size > 10_000) this.#touched.clear();
-    this.#touched.set(key, now);
+    this.#touched.set(key, { at: now, kind: !!s.kind || !!last?.kind });
     const row = this.#sql('SELECT id FROM pending_devices WHERE source = ? AND claimed_id = ?').get(s.source, s.claimedId) as { id: number } | undefined;
     if (row) {
-      this.#sql('UPDATE pending_devices SET attempts = attempts + 1, last_seen = ?, address = ?, topic = COALESCE(?, topic) WHERE id = ?').run(
-        now,
-        s.address ?? null,
-        s.topic ?? null,
-        row.id,
-      );
+      this.#sql(
+        'UPDATE pending_devices SET attempts = attempts + 1, last_seen = ?, address = ?, topic = COALESCE(?, topic), kind = COALESCE(kind, ?) WHERE id = ?',
+      ).run(now, s.address ?? null, s.topic ?? null, s.kind ?? null, row.id);
       return;
     }
     const { n } = this.#sql(`SELECT COUNT(*) AS n FROM pending_devices WHERE state = 'pending'`).get() as { n: number };
