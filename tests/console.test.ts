@@ -173,6 +173,17 @@ describe('the console in Chromium', () => {
     await p.close();
   }, 60_000);
 
+  it('a token revoked mid-session signs the page out with the reason', async () => {
+    const temp = await t.gw.security.registry.addPrincipal({ id: 'con-temp', role: 'engineer', sites: [site] }, { id: 'test' });
+    const p = await page();
+    await signIn(p, temp.token);
+    t.gw.security.registry.revokePrincipal('con-temp', { id: 'test' });
+    await p.goto(`${t.httpUrl}/#/devices`);
+    await p.getByText('Your token is no longer valid (revoked or rotated): sign in again.').waitFor();
+    expect(await p.evaluate('sessionStorage.length')).toBe(0);
+    await p.close();
+  });
+
   it('a consumer sees no admin view and cannot push; signing out forgets the token and what was shown', async () => {
     const p = await page();
     await signIn(p, consumer);
@@ -188,8 +199,8 @@ describe('the console in Chromium', () => {
     await p.getByLabel('Token').waitFor();
     await expect(p.locator('[data-alert]').count()).resolves.toBe(0);
     await p.close();
-    // Nothing the page did broke its CSP or threw. The failed requests are the two these tests provoke:
-    // the wrong token (401) and the out-of-range push (400).
+    // Nothing the page did broke its CSP or threw. The failed requests are those these tests provoke:
+    // the wrong and the revoked token (401) and the out-of-range push (400).
     expect(
       pageErrors.filter((e) => !/status of (401 \(Unauthorized\)|400 \(Bad Request\))/.test(e)),
       pageErrors.join('\n'),

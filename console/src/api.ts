@@ -45,6 +45,8 @@ export async function api<T = any>(method: string, path: string, body?: unknown,
   });
   const text = await res.text();
   const data = text ? JSON.parse(text) : {};
+  // The token stopped working mid-session (revoked, rotated): the page signs out rather than show stale data.
+  if (res.status === 401 && token) dispatchEvent(new CustomEvent('vigil:unauthorized', { detail: data.message ?? 'signed out' }));
   if (!res.ok) throw new ApiError(res.status, data.code ?? 'VIGIL_ERR_INTERNAL', data.message ?? res.statusText, data.details ?? []);
   return data as T;
 }
@@ -57,3 +59,11 @@ export async function picture(path: string): Promise<string> {
 }
 
 export const can = (me: Me | null, ...roles: Me['role'][]) => !!me && roles.includes(me.role);
+
+/** A background read (a refresh): an API refusal is shown by the view's next state or by signing out, never thrown. */
+export function quietly<T>(p: Promise<T>): Promise<T | undefined> {
+  return p.catch((err: unknown) => {
+    if (!(err instanceof ApiError)) console.error(err);
+    return undefined;
+  });
+}

@@ -6,7 +6,7 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, session, type ApiError, type Me } from './api.ts';
+import { api, quietly, session, type ApiError, type Me } from './api.ts';
 import { connectLive, type Live } from './live.ts';
 import { html } from './html.ts';
 import { AlertsView, defaultMarks, type Alert, type Marks } from './views/alerts.ts';
@@ -15,7 +15,7 @@ import { HealthView } from './views/health.ts';
 import { ConfigsView } from './views/configs.ts';
 import { AdminView } from './views/admin.ts';
 
-function SignIn({ onIn }: { onIn: (me: Me) => void }) {
+function SignIn({ onIn, notice }: { onIn: (me: Me) => void; notice: string }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState('');
   const submit = async (e: Event) => {
@@ -36,7 +36,7 @@ function SignIn({ onIn }: { onIn: (me: Me) => void }) {
       <label for="token">Token <small>(principalId.secret — the demo prints one)</small></label>
       <input id="token" type="password" autocomplete="off" required value=${token} onInput=${(e: any) => setToken(e.currentTarget.value)} />
       <button type="submit">Sign in</button>
-      ${error && html`<p role="alert" class="error">${error}</p>`}
+      ${(error || notice) && html`<p role="alert" class="error">${error || notice}</p>`}
     </form>
   </main>`;
 }
@@ -56,6 +56,7 @@ function App() {
   const [alerts, setAlerts] = useState(new Map<string, Alert>());
   const [connected, setConnected] = useState(false);
   const [marks, setMarks] = useState<Marks>(defaultMarks);
+  const [notice, setNotice] = useState('');
   useEffect(() => {
     const on = () => setHash(location.hash || '#/alerts');
     addEventListener('hashchange', on);
@@ -66,10 +67,25 @@ function App() {
         .finally(() => setChecked(true));
     return () => removeEventListener('hashchange', on);
   }, []);
-  // Live alerts: the open ones now, then every change as it happens (a higher version wins).
+  // A token that stops working (revoked or rotated by an admin) ends the session.
+  useEffect(() => {
+    const off = () => {
+      signOut();
+      setNotice('Your token is no longer valid (revoked or rotated): sign in again.');
+    };
+    addEventListener('vigil:unauthorized', off);
+    return () => removeEventListener('vigil:unauthorized', off);
+  }, []);
+  // Live alerts: the open ones now, then every change as it happens (a higher version wins). After the live
+  // connection comes back, the open list is read again: what changed while it was down is not missed.
   useEffect(() => {
     if (!me) return;
     let live: Live | undefined;
+    const reload = () =>
+      api('GET', '/api/v1/alerts?state=open&limit=500')
+        .then((r) => setAlerts(new Map((r.alerts as Alert[]).map((a) => [a.id, a]))))
+        .catch(() => undefined);
+    let first = true;
     const merge = (a: Alert) =>
       setAlerts((m) => {
         const cur = m.get(a.id);
@@ -79,24 +95,28 @@ function App() {
     api('GET', `/api/v1/sla?since=${encodeURIComponent(new Date().toISOString())}`)
       .then((r) => setMarks(r.marks))
       .catch(() => undefined);
-    api('GET', '/api/v1/alerts?state=open&limit=500').then((r) => {
-      for (const a of r.alerts) merge(a);
-      live = connectLive(session.token!, me, merge, setConnected);
+    void quietly(api('GET', '/api/v1/alerts?state=open&limit=500')).then((r) => {
+      for (const a of r?.alerts ?? []) merge(a);
+      live = connectLive(session.token!, me, merge, (up) => {
+        setConnected(up);
+        if (up && !first) void reload();
+        if (up) first = false;
+      });
     });
     return () => live?.close();
   }, [me]);
   const go = (h: string) => {
     location.hash = h;
   };
-  const signOut = () => {
+  function signOut() {
     session.clear();
     setAlerts(new Map());
     setMe(null);
     setConnected(false);
     location.hash = '';
-  };
+  }
   if (!checked) return html`<p>…</p>`;
-  if (!me) return html`<${SignIn} onIn=${setMe} />`;
+  if (!me) return html`<${SignIn} notice=${notice} onIn=${(m: Me) => (setNotice(''), setMe(m))} />`;
   const tabsShown = tabs.filter(([h]) => h !== '#/admin' || me.role === 'admin');
   const open = [...alerts.values()].filter((a) => a.state === 'raised' || a.state === 'acknowledged').length;
   const device = /^#\/devices\/(.+)$/.exec(hash)?.[1];

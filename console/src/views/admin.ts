@@ -3,7 +3,7 @@
  * (onboarding); principals; the audit log with filters.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { api, type ApiError } from '../api.ts';
+import { api, quietly, type ApiError } from '../api.ts';
 import { ago, html, time } from '../html.ts';
 
 function Provision({ kinds }: { kinds: string[] }) {
@@ -73,7 +73,7 @@ function Pending() {
   const [shown, setShown] = useState<any>(null);
   const [error, setError] = useState('');
   const [site, setSite] = useState<Record<number, string>>({});
-  const load = () => api('GET', '/api/v1/pending').then((r) => setList(r.pending));
+  const load = () => quietly(api('GET', '/api/v1/pending').then((r) => setList(r.pending)));
   useEffect(() => {
     load();
     const t = setInterval(load, 5000);
@@ -130,7 +130,7 @@ function Audit() {
   const [actor, setActor] = useState('');
   useEffect(() => {
     const q = new URLSearchParams({ limit: '50', ...(action ? { action } : {}), ...(actor ? { actor } : {}) });
-    api('GET', `/api/v1/audit?${q}`).then((r) => setRows(r.records ?? r.audit ?? []));
+    void quietly(api('GET', `/api/v1/audit?${q}`).then((r) => setRows(r.records ?? r.audit ?? [])));
   }, [action, actor]);
   return html`<section aria-labelledby="audit-h">
     <h3 id="audit-h">Audit log</h3>
@@ -169,7 +169,7 @@ function Principals() {
   const [f, setF] = useState({ id: '', role: 'consumer', sites: '' });
   const [token, setToken] = useState<{ id: string; token: string } | null>(null);
   const [error, setError] = useState('');
-  const load = () => api('GET', '/api/v1/principals').then((r) => setList(r.principals ?? []));
+  const load = () => quietly(api('GET', '/api/v1/principals').then((r) => setList(r.principals ?? [])));
   useEffect(() => {
     load();
   }, []);
@@ -243,7 +243,7 @@ function Principals() {
 export function AdminView() {
   const [kinds, setKinds] = useState<string[]>([]);
   useEffect(() => {
-    api('GET', '/api/v1/kinds').then((r) => setKinds(r.kinds.map((k: any) => k.kind)));
+    void quietly(api('GET', '/api/v1/kinds').then((r) => setKinds(r.kinds.map((k: any) => k.kind))));
   }, []);
   return html`<section aria-labelledby="admin-h">
     <h2 id="admin-h">Admin</h2>

@@ -4,7 +4,7 @@
  * reinforcement at 5), acknowledge and resolve with a note, and each alert's history and evidence pictures.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { api, picture, type ApiError } from '../api.ts';
+import { api, picture, quietly, type ApiError } from '../api.ts';
 import { clock, html, time } from '../html.ts';
 
 export type Alert = Record<string, any> & { id: string; version: number; state: string; severity: string; raisedAt: string };
@@ -28,22 +28,24 @@ function Detail({ alert, onClose }: { alert: Alert; onClose: () => void }) {
   const [pics, setPics] = useState<{ id: string; url: string; label: string }[]>([]);
   useEffect(() => {
     let urls: string[] = [];
-    api('GET', `/api/v1/alerts/${encodeURIComponent(alert.id)}`).then(async (a) => {
-      setFull(a);
-      const items = ((a.evidence?.items ?? []) as any[]).filter((i) => i.id);
-      const got = await Promise.all(
-        items.map(async (i) => {
-          try {
-            const url = await picture(`/api/v1/evidence/${encodeURIComponent(i.id)}`);
-            urls.push(url);
-            return { id: i.id as string, url, label: `${i.deviceId ?? ''} ${time(i.ts ? new Date(i.ts).toISOString() : null)}` };
-          } catch {
-            return null;
-          }
-        }),
-      );
-      setPics(got.filter((x): x is { id: string; url: string; label: string } => !!x));
-    });
+    void quietly(
+      api('GET', `/api/v1/alerts/${encodeURIComponent(alert.id)}`).then(async (a) => {
+        setFull(a);
+        const items = ((a.evidence?.items ?? []) as any[]).filter((i) => i.id);
+        const got = await Promise.all(
+          items.map(async (i) => {
+            try {
+              const url = await picture(`/api/v1/evidence/${encodeURIComponent(i.id)}`);
+              urls.push(url);
+              return { id: i.id as string, url, label: `${i.deviceId ?? ''} ${time(i.ts ? new Date(i.ts).toISOString() : null)}` };
+            } catch {
+              return null;
+            }
+          }),
+        );
+        setPics(got.filter((x): x is { id: string; url: string; label: string } => !!x));
+      }),
+    );
     return () => urls.forEach((u) => URL.revokeObjectURL(u));
   }, [alert.id, alert.version]);
   return html`<section class="detail" aria-label=${`Alert ${alert.id}`}>

@@ -5,7 +5,7 @@
  * (canary first) whose progress by wave is shown as it converges; a rollout can be rolled back.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { api, type ApiError, type Me } from '../api.ts';
+import { api, quietly, type ApiError, type Me } from '../api.ts';
 import { html } from '../html.ts';
 
 type Schema = {
@@ -98,9 +98,9 @@ export function ConfigsView({ me }: { me: Me }) {
   const [message, setMessage] = useState('');
   const [rollouts, setRollouts] = useState<any[]>([]);
   useEffect(() => {
-    api('GET', '/api/v1/kinds').then((r) => setKinds(r.kinds));
-    api('GET', '/api/v1/devices').then((r) => setSites([...new Set<string>(r.devices.map((d: any) => d.site))].sort()));
-    const load = () => api('GET', '/api/v1/config/rollouts').then((r) => setRollouts(r.rollouts.slice(0, 5)));
+    void quietly(api('GET', '/api/v1/kinds').then((r) => setKinds(r.kinds)));
+    void quietly(api('GET', '/api/v1/devices').then((r) => setSites([...new Set<string>(r.devices.map((d: any) => d.site))].sort())));
+    const load = () => quietly(api('GET', '/api/v1/config/rollouts').then((r) => setRollouts(r.rollouts.slice(0, 5))));
     load();
     const t = setInterval(load, 1000);
     return () => clearInterval(t);

@@ -4,7 +4,7 @@
  * telemetry with a small chart of the readings kept on the box, its config state, and recent refusals.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { api } from '../api.ts';
+import { api, quietly } from '../api.ts';
 import { ago, html, time } from '../html.ts';
 
 const TARGET = 0.9;
@@ -14,7 +14,7 @@ export function DevicesView({ go }: { go: (hash: string) => void }) {
   const [site, setSite] = useState('');
   const [kind, setKind] = useState('');
   useEffect(() => {
-    const load = () => api('GET', '/api/v1/devices').then((r) => setDevices(r.devices));
+    const load = () => quietly(api('GET', '/api/v1/devices').then((r) => setDevices(r.devices)));
     load();
     const t = setInterval(load, 5000);
     return () => clearInterval(t);

@@ -9,8 +9,12 @@ export function HealthView() {
   const [models, setModels] = useState<any[] | null>(null);
   useEffect(() => {
     const load = () => {
-      fetch('/readyz').then(async (r) => setReady(await r.json()));
-      fetch('/healthz').then(async (r) => setLive(await r.json()));
+      fetch('/readyz')
+        .then(async (r) => setReady(await r.json()))
+        .catch(() => setReady(null));
+      fetch('/healthz')
+        .then(async (r) => setLive(await r.json()))
+        .catch(() => setLive(null));
       api('GET', '/api/v1/models')
         .then((r) => setModels(r.models ?? []))
         .catch(() => setModels(null));
