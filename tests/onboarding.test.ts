@@ -171,6 +171,10 @@ describe('zero-touch claiming with a provisioning key', () => {
     const audit = JSON.stringify((await call('GET', '/api/v1/audit?action=device.claim')).body);
     expect(audit).toContain('the provisioning key is wrong or revoked');
     expect(audit).toContain('smoke-tb-1');
+    // Two devices claiming the last use at the same moment: one gets it.
+    const k1 = (await call('POST', '/api/v1/claim-keys', { site, kinds: ['door'], maxUses: 1 })).body['secret'];
+    const both = await Promise.all(['door-race-1', 'door-race-2'].map((id) => call('POST', '/claim', { deviceId: id, kind: 'door', key: k1 }, '')));
+    expect(both.map((r) => r.status).sort()).toEqual([201, 403]);
     // Revoked: the key stops working at once.
     const k3 = await call('POST', '/api/v1/claim-keys', { site, kinds: ['door'] });
     await call('POST', `/api/v1/claim-keys/${k3.body['key'].id}/revoke`);

@@ -32,8 +32,7 @@ import type { Pipeline } from '../../edge/pipeline.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Security } from '../security/index.ts';
-import { BusyError, ForbiddenError, NotFoundError, UnauthorizedError, VendorRefusedError } from '../errors.ts';
-import { ShedError } from '../security/limits.ts';
+import { ForbiddenError, NotFoundError, VendorRefusedError } from '../errors.ts';
 import { handOver, type BridgedResult } from '../broker/publish-policy.ts';
 
 export interface AdaptedIngestDeps {
@@ -224,41 +223,30 @@ export class AdaptedIngest {
     const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';
     const colon = decoded.indexOf(':');
     const [user, password] = colon > 0 ? [decoded.slice(0, colon), decoded.slice(colon + 1)] : ['', ''];
-    let r;
-    try {
-      r = user === deviceId ? await security.checks.run(address, () => security.registry.verifyDevice(deviceId, password)) : undefined;
-    } catch (err) {
-      if (!(err instanceof ShedError)) throw err;
-      security.throttled.emit('api', 'shed');
-      throw new BusyError(err.message);
-    }
-    if (!r?.ok) {
-      // A device nobody registered, pushing with credentials of its own: an admin may want it.
-      if (r && !r.ok && r.reason === 'unknown')
-        this.#d.onboarding.seen({
-          source: `http:${adapter}`,
-          claimedId: deviceId,
-          adapter,
-          kind: this.adapter(adapter)?.guessKind?.({ contentType: '', body: Buffer.alloc(0), pictures: [] }),
-          address,
-          topic: `/adapters/${adapter}/${deviceId}`,
-        });
-      const t = security.apiThrottle.fail(deviceId, address);
-      security.audit.recordThrottled({
-        actor: user || deviceId,
-        action: 'adapter.auth',
-        target: `${adapter}/${deviceId}`,
-        outcome: 'denied',
-        address,
-        detail: {
-          reason: !m ? 'no HTTP Basic credentials' : user !== deviceId ? `user "${user}" is not the device of the URL` : r ? r.reason : 'bad credentials',
-        },
-      });
-      if (t.delayMs) await new Promise((resolve) => setTimeout(resolve, t.delayMs));
-      throw new UnauthorizedError(`HTTP Basic credentials of device "${deviceId}" (its provisioned password) are required`);
-    }
-    security.apiThrottle.succeed(deviceId, address);
-    return r.record;
+    return security.checkHttpCredential({
+      who: deviceId,
+      actor: user || deviceId,
+      address,
+      action: 'adapter.auth',
+      target: `${adapter}/${deviceId}`,
+      message: `HTTP Basic credentials of device "${deviceId}" (its provisioned password) are required`,
+      check: async () => {
+        if (!m) return { ok: false, reason: 'no HTTP Basic credentials' };
+        if (user !== deviceId) return { ok: false, reason: `user "${user}" is not the device of the URL` };
+        const r = await security.checks.run(address, () => security.registry.verifyDevice(deviceId, password));
+        // A device nobody registered, pushing with credentials of its own: an admin may want it.
+        if (!r.ok && r.reason === 'unknown')
+          this.#d.onboarding.seen({
+            source: `http:${adapter}`,
+            claimedId: deviceId,
+            adapter,
+            kind: this.adapter(adapter)?.guessKind?.({ contentType: '', body: Buffer.alloc(0), pictures: [] }),
+            address,
+            topic: `/adapters/${adapter}/${deviceId}`,
+          });
+        return r;
+      },
+    });
   }
 
   /** One vendor push from `deviceId` through adapter `name`. */

@@ -19,10 +19,9 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { idSchema, kindSchema } from '../../devices/index.ts';
 import { adapterTag } from '../../devices/adapters/index.ts';
 import { statementCache, type Db } from '../db.ts';
-import { BulkInvalidError, BusyError, ConflictError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.ts';
+import { BulkInvalidError, ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import type { Actor, Credentials, DeviceRecord } from '../security/registry.ts';
 import { hashSecret, newSecret, verifySecret } from '../security/secrets.ts';
-import { ShedError } from '../security/limits.ts';
 import type { Security } from '../security/index.ts';
 
 export interface PendingDevice {
@@ -394,38 +393,41 @@ export class Onboarding {
     const dot = c.key.indexOf('.');
     const keyId = dot > 0 ? c.key.slice(0, dot) : '';
     const row = keyId ? (this.#sql('SELECT * FROM claim_keys WHERE id = ?').get(keyId) as ClaimKeyRow | undefined) : undefined;
-    let ok: boolean;
-    try {
-      ok = await security.checks.run(address, () => verifySecret(c.key.slice(dot + 1), row?.secret_hash));
-    } catch (err) {
-      if (!(err instanceof ShedError)) throw err;
-      security.throttled.emit('api', 'shed');
-      throw new BusyError(err.message);
-    }
-    const deny = async (reason: string, status: 'unauthorized' | 'forbidden') => {
-      const t = status === 'unauthorized' ? security.apiThrottle.fail(`claim:${keyId || '?'}`, address) : { delayMs: 0 };
-      security.audit.recordThrottled({
-        actor: c.deviceId,
-        action: 'device.claim',
-        target: keyId || '(no key id)',
-        outcome: 'denied',
-        address,
-        detail: { reason, kind: c.kind },
-      });
-      if (t.delayMs) await new Promise((resolve) => setTimeout(resolve, t.delayMs));
-      throw status === 'unauthorized' ? new UnauthorizedError(reason) : new ForbiddenError(reason);
+    // A wrong key is a failed login: throttled per (key, address), audited, held back, 401.
+    const verified = await security.checkHttpCredential({
+      who: `claim:${keyId || '?'}`,
+      actor: c.deviceId,
+      address,
+      action: 'device.claim',
+      target: keyId || '(no key id)',
+      message: 'the provisioning key is wrong or revoked',
+      detail: { kind: c.kind },
+      check: async () => {
+        const ok = await security.checks.run(address, () => verifySecret(c.key.slice(dot + 1), row?.secret_hash));
+        return row && ok && row.state === 'enabled' ? { ok: true, record: row } : { ok: false, reason: 'the provisioning key is wrong or revoked' };
+      },
+    });
+    // A right key used outside what it allows: refused with the reason (audited, not throttled: the key holder is known).
+    const deny = (reason: string): never => {
+      security.audit.record({ actor: c.deviceId, action: 'device.claim', target: keyId, outcome: 'denied', address, detail: { reason, kind: c.kind } });
+      throw new ForbiddenError(reason);
     };
-    if (!row || !ok || row.state !== 'enabled') return deny('the provisioning key is wrong or revoked', 'unauthorized');
-    security.apiThrottle.succeed(`claim:${keyId}`, address);
-    const key = toKey(row);
-    if (this.#now() >= key.expiresAt) return deny(`provisioning key ${key.id} expired at ${new Date(key.expiresAt).toISOString()}`, 'forbidden');
-    if (key.uses >= key.maxUses) return deny(`provisioning key ${key.id} is used up (${key.maxUses} devices)`, 'forbidden');
-    if (!key.kinds.includes(c.kind)) return deny(`provisioning key ${key.id} is for ${key.kinds.join(', ')} devices, not ${c.kind}`, 'forbidden');
-    const out = await security.registry.provision(
-      { deviceId: c.deviceId, kind: c.kind, site: key.site, ...(key.zone ? { zone: key.zone } : {}), tags: [] },
-      { id: `claim:${key.id}`, address },
-    );
-    this.#sql('UPDATE claim_keys SET uses = uses + 1 WHERE id = ?').run(key.id);
+    const key = toKey(verified);
+    if (this.#now() >= key.expiresAt) return deny(`provisioning key ${key.id} expired at ${new Date(key.expiresAt).toISOString()}`);
+    if (!key.kinds.includes(c.kind)) return deny(`provisioning key ${key.id} is for ${key.kinds.join(', ')} devices, not ${c.kind}`);
+    // The use is taken before provisioning (which waits for a hash): two devices claiming at once cannot both get the last one.
+    if (this.#sql('UPDATE claim_keys SET uses = uses + 1 WHERE id = ? AND uses < max_uses').run(key.id).changes === 0)
+      return deny(`provisioning key ${key.id} is used up (${key.maxUses} devices)`);
+    let out;
+    try {
+      out = await security.registry.provision(
+        { deviceId: c.deviceId, kind: c.kind, site: key.site, ...(key.zone ? { zone: key.zone } : {}), tags: [] },
+        { id: `claim:${key.id}`, address },
+      );
+    } catch (err) {
+      this.#sql('UPDATE claim_keys SET uses = uses - 1 WHERE id = ?').run(key.id);
+      throw err;
+    }
     // A claimed device is no longer pending wherever it had turned up on its own.
     this.#sql(
       `UPDATE pending_devices SET state = 'approved', decided_by = ?, decided_at = ?, device_id = ? WHERE claimed_id = ? AND state = 'pending' AND source NOT LIKE 'bridge:%'`,

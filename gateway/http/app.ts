@@ -146,6 +146,8 @@ export async function buildApp(deps: AppDeps) {
     // Catalogue errors carry their status; a domain error (edge/) only its code, whose status the catalogue gives.
     const status = statusOf(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
+    // Shed under a flood of secret checks: come back in a second.
+    if (err.code === 'VIGIL_ERR_BUSY') reply.header('retry-after', 1);
     const details = (err as { details?: unknown }).details;
     return reply.code(status).send({
       statusCode: status,

@@ -10,8 +10,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Security } from '../security/index.ts';
-import { BusyError, ForbiddenError, UnauthorizedError } from '../errors.ts';
-import { ShedError } from '../security/limits.ts';
+import { ForbiddenError, UnauthorizedError } from '../errors.ts';
 import type { Principal, Role } from '../security/registry.ts';
 
 declare module 'fastify' {
@@ -48,7 +47,7 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, { security, allowAnony
   app.addHook('onRoute', (r) => {
     if (!(r.config as { roles?: unknown } | undefined)?.roles) throw new Error(`route ${String(r.method)} ${r.url} has no config.roles`);
   });
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', async (req) => {
     const roles = req.routeOptions.config?.roles;
     if (!roles) throw new ForbiddenError(`${req.method} ${req.url} admits nobody`);
     const header = req.headers.authorization;
@@ -60,44 +59,26 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, { security, allowAnony
       throw new UnauthorizedError('missing "Authorization: Bearer <token>" header');
     }
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    let r;
-    try {
-      r = m ? await security.registry.verifyToken(m[1]!, (check) => security.checks.run(req.ip, check)) : undefined;
-    } catch (err) {
-      if (!(err instanceof ShedError)) throw err;
-      security.throttled.emit('api', 'shed');
-      reply.header('retry-after', 1);
-      throw new BusyError(err.message);
-    }
-    if (!r?.ok) {
-      const who = m?.[1]?.split('.')[0] ?? 'unknown';
-      const t = security.apiThrottle.fail(who, req.ip);
-      security.audit.recordThrottled({
-        actor: who,
-        action: 'api.auth',
-        target: `${req.method} ${req.routeOptions.url}`,
-        outcome: 'denied',
-        address: req.ip,
-        detail: { reason: r ? r.reason : 'malformed Authorization header', ...(t.delayMs ? { delayedMs: t.delayMs } : {}) },
-      });
-      if (t.delayMs) {
-        security.throttled.emit('api', 'delayed');
-        await new Promise((resolve) => setTimeout(resolve, t.delayMs));
-      }
-      throw new UnauthorizedError('invalid or revoked token');
-    }
-    security.apiThrottle.succeed(r.record.id, req.ip);
-    req.principal = r.record;
-    if (!roles.includes(r.record.role)) {
+    const principal = await security.checkHttpCredential({
+      who: m?.[1]?.split('.')[0] ?? 'unknown',
+      address: req.ip,
+      action: 'api.auth',
+      target: `${req.method} ${req.routeOptions.url}`,
+      message: 'invalid or revoked token',
+      check: async () =>
+        m ? await security.registry.verifyToken(m[1]!, (check) => security.checks.run(req.ip, check)) : { ok: false, reason: 'malformed Authorization header' },
+    });
+    req.principal = principal;
+    if (!roles.includes(principal.role)) {
       security.audit.record({
-        actor: r.record.id,
+        actor: principal.id,
         action: 'api.access',
         target: `${req.method} ${req.routeOptions.url}`,
         outcome: 'denied',
         address: req.ip,
-        detail: { role: r.record.role, needs: roles },
+        detail: { role: principal.role, needs: roles },
       });
-      throw new ForbiddenError(`role "${r.record.role}" may not ${req.method} ${req.routeOptions.url} (needs ${roles.join(' or ')})`);
+      throw new ForbiddenError(`role "${principal.role}" may not ${req.method} ${req.routeOptions.url} (needs ${roles.join(' or ')})`);
     }
   });
 };

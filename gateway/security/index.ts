@@ -13,7 +13,8 @@ import { createAuthenticate } from './authenticate.ts';
 import { createAuthorizeForward, createAuthorizeSubscribe } from './authorize.ts';
 import { Identities, remoteAddress } from './identity.ts';
 import type { DeviceAddress } from '../../devices/index.ts';
-import { FairQueue, LoginThrottle } from './limits.ts';
+import { FairQueue, LoginThrottle, ShedError } from './limits.ts';
+import { BusyError, UnauthorizedError } from '../errors.ts';
 import { InsecureFilesError, insecureModes, loadMasterKey, privateDir } from './at-rest.ts';
 import { Registry } from './registry.ts';
 import { openStore, type Db } from '../db.ts';
@@ -79,6 +80,51 @@ export class Security implements Feature {
   /** A bridge's session ended (the devices it spoke for go offline), or began (they are reachable again). */
   readonly bridgeGone = new Listeners<[bridgeId: string]>();
   readonly bridgeBack = new Listeners<[bridgeId: string]>();
+
+  /**
+   * A credential presented over HTTP (a principal's bearer token, a device's Basic password, a provisioning
+   * key), the same way everywhere: the check runs as given (its scrypt part in the fair per-address queue;
+   * shed → 503), a failure is counted against (`who`, address) on the API's budget, audited (folded when
+   * repeated), held back as long as the throttle says and answered 401 with `message`; a success resets the pair.
+   */
+  async checkHttpCredential<T>(o: {
+    who: string;
+    address: string;
+    action: string;
+    target: string;
+    /** The audit record's actor, when not `who` (a device claiming with a key). */
+    actor?: string;
+    message: string;
+    check: () => Promise<{ ok: true; record: T } | { ok: false; reason: string }>;
+    detail?: Record<string, unknown>;
+  }): Promise<T> {
+    let r: { ok: true; record: T } | { ok: false; reason: string };
+    try {
+      r = await o.check();
+    } catch (err) {
+      if (!(err instanceof ShedError)) throw err;
+      this.throttled.emit('api', 'shed');
+      throw new BusyError(err.message);
+    }
+    if (r.ok) {
+      this.apiThrottle.succeed(o.who, o.address);
+      return r.record;
+    }
+    const t = this.apiThrottle.fail(o.who, o.address);
+    this.audit.recordThrottled({
+      actor: o.actor ?? o.who,
+      action: o.action,
+      target: o.target,
+      outcome: 'denied',
+      address: o.address,
+      detail: { reason: r.reason, ...o.detail, ...(t.delayMs ? { delayedMs: t.delayMs } : {}) },
+    });
+    if (t.delayMs) {
+      this.throttled.emit('api', 'delayed');
+      await new Promise((resolve) => setTimeout(resolve, t.delayMs));
+    }
+    throw new UnauthorizedError(o.message);
+  }
 
   brokerHooks() {
     return {
