@@ -364,13 +364,21 @@ describe('npm run demo', () => {
     expect(api.status).toBe(200);
     // 2 cameras + the faulty one, 2 doors, 2 smoke alarms, 2 body cameras, and the zigbee2mqtt bridge's 2 detectors and door contact.
     expect(((await api.json()) as { count: number }).count).toBe(12);
-    // The Zigbee detector nobody registered waits for an admin.
-    const pending = await fetch(`${creds.http.replace('localhost', '127.0.0.1')}/api/v1/pending`, {
-      headers: { authorization: `Bearer ${creds['admin']!.apiToken}` },
-    });
-    expect(((await pending.json()) as { pending: { claimedId: string; source: string }[] }).pending).toEqual([
-      expect.objectContaining({ claimedId: 'garage/smoke', source: 'bridge:hub1-z2m', kind: 'smoke', site: 'hub1' }),
-    ]);
+    // The Zigbee detector nobody registered waits for an admin (once the simulated bridge has connected).
+    const pendingNow = async () =>
+      (
+        (await (
+          await fetch(`${creds.http.replace('localhost', '127.0.0.1')}/api/v1/pending`, {
+            headers: { authorization: `Bearer ${creds['admin']!.apiToken}` },
+          })
+        ).json()) as { pending: { claimedId: string; source: string }[] }
+      ).pending;
+    let pending = await pendingNow();
+    for (let i = 0; i < 100 && !pending.some((x) => x.claimedId === 'garage/smoke' && (x as { kind?: string }).kind); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      pending = await pendingNow();
+    }
+    expect(pending).toEqual([expect.objectContaining({ claimedId: 'garage/smoke', source: 'bridge:hub1-z2m', kind: 'smoke', site: 'hub1' })]);
     expect((await p.exit).code, p.stderr()).toBe(0);
     const out = p.stdout();
     const final = out.slice(out.lastIndexOf('kind       online/total'));
