@@ -105,6 +105,8 @@ describe('the console in Chromium', () => {
       .first();
     await card.waitFor({ timeout: 25_000 });
     await expect(card.locator('.sev').textContent()).resolves.toBe('critical');
+    // Screen readers hear it: an assertive live region says a new critical alert was raised.
+    await expect(p.locator('[aria-live="assertive"]').textContent()).resolves.toMatch(/^New (critical|major) alert: fire/);
     await expect(card.locator('.mark').first().textContent()).resolves.toMatch(/respond in 0[01]:\d\d/);
     await card.getByPlaceholder('note (optional)').fill('unit 12 on the way');
     await card.getByRole('button', { name: 'Acknowledge' }).click();

@@ -57,6 +57,8 @@ function App() {
   const [connected, setConnected] = useState(false);
   const [marks, setMarks] = useState<Marks>(defaultMarks);
   const [notice, setNotice] = useState('');
+  /** What a screen reader announces: a newly raised alert, said once. */
+  const [announce, setAnnounce] = useState('');
   useEffect(() => {
     const on = () => setHash(location.hash || '#/alerts');
     addEventListener('hashchange', on);
@@ -90,6 +92,7 @@ function App() {
       setAlerts((m) => {
         const cur = m.get(a.id);
         if (cur && cur.version > a.version) return m;
+        if (!cur && a.state === 'raised' && a['event'] === 'raised') setAnnounce(`New ${a.severity} alert: ${a.type} at ${a.site}/${a.deviceId}. ${a.reason}`);
         return new Map(m).set(a.id, a);
       });
     api('GET', `/api/v1/sla?since=${encodeURIComponent(new Date().toISOString())}`)
@@ -142,6 +145,7 @@ function App() {
       <button onClick=${signOut}>Sign out</button>
     </header>
     <main>${view}</main>
+    <div class="sr" aria-live="assertive" data-announce>${announce}</div>
   </div>`;
 }
 
