@@ -165,7 +165,6 @@ export interface OnboardingLimits {
 }
 
 export class Onboarding {
-  readonly #db: Db;
   readonly #sql: ReturnType<typeof statementCache>;
   readonly #security: Security;
   readonly #limits: OnboardingLimits;
@@ -177,7 +176,6 @@ export class Onboarding {
   dropped = 0;
 
   constructor(db: Db, security: Security, limits: OnboardingLimits, now: () => number = Date.now) {
-    this.#db = db;
     this.#sql = statementCache(db);
     this.#security = security;
     this.#limits = limits;

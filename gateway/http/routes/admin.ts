@@ -34,9 +34,9 @@ export const deviceOut = (d: DeviceRecord): z.infer<typeof registeredDevice> => 
   lastAddress: d.lastAddress,
 });
 
-const credentials = z.object({
+export const credentials = z.object({
   username: z.string(),
-  password: z.string().describe('shown this once; store it in the device, it cannot be read back'),
+  password: z.string().describe('shown this once; store it in the device (or bridge), it cannot be read back'),
 });
 const principalOut = z.object({
   id: z.string(),

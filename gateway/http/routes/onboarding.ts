@@ -13,14 +13,10 @@ import { adapterTag } from '../../../devices/adapters/index.ts';
 import { bridgeSchema, type Bridge } from '../../security/registry.ts';
 import { actorOf, adminOnly, staffRoles } from '../auth.ts';
 import { errorBody } from '../schemas.ts';
-import { deviceOut, registeredDevice } from './admin.ts';
+import { credentials, deviceOut, registeredDevice } from './admin.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody, 409: errorBody };
-const credentials = z.object({
-  username: z.string(),
-  password: z.string().describe('shown this once; store it in the device (or bridge), it cannot be read back'),
-});
 
 const pendingOut = z.object({
   id: z.number().int(),
