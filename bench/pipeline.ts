@@ -9,7 +9,7 @@
  *      the bare brokers the same event relayed to a subscriber;
  *   3. idle device connections with keep-alives: memory per connection and CPU;
  * and writes bench/results/pipeline.json. BENCH_DEVICES, BENCH_IDLE (connections), BENCH_SECONDS,
- * BENCH_PROFILE=1 (a CPU profile of Vigil at saturation, summarised).
+ * BENCH_PROFILE=1 (a CPU profile of Vigil at saturation, summarised; BENCH_PROFILE=50 profiles the 50 % load instead).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,9 @@ const DEVICES = Number(process.env['BENCH_DEVICES'] ?? 200);
 const IDLE = Number(process.env['BENCH_IDLE'] ?? 10_000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
 const PROFILE = process.env['BENCH_PROFILE'] === '1';
+/** BENCH_PROFILE=50: profile the open-loop run at 50 % of saturation (where the alert latency target is). */
+const FIXED_SAT = Number(process.env['BENCH_SATURATION'] ?? 0);
+const PROFILE_LOAD = process.env['BENCH_PROFILE'] === '50';
 /** For profiling and quick looks: BENCH_TARGETS=vigil, BENCH_PHASES=saturation (the table needs all three targets and phases). */
 const TARGETS = (process.env['BENCH_TARGETS'] ?? 'vigil,aedes,mosquitto').split(',');
 const PHASES = (process.env['BENCH_PHASES'] ?? 'saturation,load,idle').split(',');
@@ -97,7 +100,7 @@ async function startVigil(vm: Victoria, devices: Dev[], anonymous = false): Prom
       const done = waitLine(proc, on ? /PROFILING/ : /PROFILED/);
       proc.kill('SIGUSR2');
       await done;
-      if (!on) summariseProfile(join(dataDir, 'prof'));
+      if (!on) summariseProfile(join(dataDir, 'prof'), PROFILE_LOAD ? 'pipeline-profile-50.txt' : 'pipeline-profile.txt');
     },
     stop: () => stopProc(proc),
   };
@@ -233,7 +236,7 @@ async function saturation(t: Target) {
 }
 
 /** Open-loop load at a fixed rate, with probe events timed from the device to a consumer. */
-async function atLoad(t: Target, perS: number) {
+async function atLoad(t: Target, perS: number, profileThis = false) {
   const sent = new Map<string, number>();
   const lat: number[] = [];
   const sub = await subscriber(t, t.probeFilter, (topic, payload) => {
@@ -249,12 +252,14 @@ async function atLoad(t: Target, perS: number) {
   );
   let probeErrors = 0;
   for (const c of clients) c.on('error', () => probeErrors++);
+  // Taken by the pipeline apart from the load: each probe's event and shutdown status, each load device's online and shutdown status.
   const acceptedBefore = await t.accepted?.();
   let connected!: () => void;
   const allConnected = new Promise<void>((r) => (connected = r));
   const gen = generate(t, load, { qos: 1, mode: 'open', rate: perS, durationMs: SECONDS * 1000, warmupMs: 1000 }, 2, () => connected());
   // Probes start once the load runs (its devices logged in), and a second more.
   await allConnected;
+  const profiling = PROFILE_LOAD && profileThis && t.profile ? t.profile(true) : undefined;
   await new Promise((r) => setTimeout(r, 1000));
   for (let i = 0; i < clients.length; i++) {
     const d = pool[i]!;
@@ -263,9 +268,16 @@ async function atLoad(t: Target, perS: number) {
     await new Promise((r) => setTimeout(r, ((SECONDS - 3) * 1000) / clients.length));
   }
   const g = await gen;
+  if (profiling) (await profiling, await t.profile!(false));
   await new Promise((r) => setTimeout(r, 1000));
   const acceptedAfter = await t.accepted?.();
-  await Promise.all(clients.map((c) => c.endAsync()));
+  // A planned stop (as the load's devices do), so their absence raises no alert in the next phase.
+  await Promise.all(
+    clients.map(async (c, i) => {
+      await c.publishAsync(`vigil/v1/${SITE}/door/${pool[i]!.deviceId}/status`, '{"online":false,"reason":"shutdown"}', { qos: 1, retain: true }).catch(() => {});
+      await c.endAsync();
+    }),
+  );
   await sub.close();
   return {
     offeredPerS: perS,
@@ -273,7 +285,7 @@ async function atLoad(t: Target, perS: number) {
     sent: g.sent,
     acked: g.acked,
     dropped: g.sent - g.acked,
-    ...(acceptedBefore !== undefined ? { acceptedByPipeline: acceptedAfter! - acceptedBefore - clients.length } : {}),
+    ...(acceptedBefore !== undefined ? { acceptedByPipeline: acceptedAfter! - acceptedBefore - 2 * clients.length - 2 * load.length } : {}),
     probes: clients.length,
     probesSeen: lat.length,
     probeErrors,
@@ -304,7 +316,7 @@ async function idle(t: Target, devices: Dev[]) {
   };
 }
 
-function summariseProfile(dir: string) {
+function summariseProfile(dir: string, out: string) {
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return;
   const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
@@ -326,7 +338,7 @@ function summariseProfile(dir: string) {
   const top = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 25);
   console.log('\nCPU profile of Vigil (self time, top 25):');
   for (const [k, us] of top) console.log(`${((100 * us) / total).toFixed(1).padStart(5)} %  ${k}`);
-  writeFileSync(here('./results/pipeline-profile.txt'), top.map(([k, us]) => `${((100 * us) / total).toFixed(1)} %  ${k}`).join('\n') + '\n');
+  writeFileSync(here(`./results/${out}`), top.map(([k, us]) => `${((100 * us) / total).toFixed(1)} %  ${k}`).join('\n') + '\n');
 }
 
 mkdirSync(here('./results'), { recursive: true });
@@ -338,14 +350,15 @@ try {
     probes.splice(0, probes.length, ...Array.from({ length: 300 }, (_, i) => ({ deviceId: `${SITE}-probe-door-${i}`, kind: 'door' as const, site: SITE })));
     try {
       console.error(`[${name}] saturation…`);
-      if (!PHASES.includes('saturation')) continue;
-      const sat = await saturation(t);
+      if (!PHASES.includes('saturation') && !FIXED_SAT) continue;
+      // BENCH_SATURATION=n: take n msgs/s as Vigil's saturation and go straight to the loads (to compare levers at one offered rate).
+      const sat = FIXED_SAT ? { qos1PerS: FIXED_SAT } : await saturation(t);
       console.error(`[${name}] ${JSON.stringify(sat)}`);
       if (name === 'vigil') vigilSat = sat.qos1PerS;
       const loads: Record<string, unknown> = {};
       for (const f of PHASES.includes('load') ? [0.25, 0.5, 0.9] : []) {
         console.error(`[${name}] ${f * 100} % of Vigil's saturation…`);
-        loads[`${f * 100}%`] = await atLoad(t, Math.round(vigilSat * f));
+        loads[`${f * 100}%`] = await atLoad(t, Math.round(vigilSat * f), f === 0.5);
         console.error(`[${name}] ${JSON.stringify(loads[`${f * 100}%`])}`);
       }
       results[name] = { ...sat, loads };

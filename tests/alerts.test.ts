@@ -302,6 +302,28 @@ describe('device offline without a Last Will', () => {
   });
 });
 
+describe('a planned stop is no outage', () => {
+  it('a device that announces its shutdown raises no device_offline, neither before it disconnects nor after the grace', async () => {
+    let clock = Date.now();
+    const g = await startGateway(mkdtempSync(join(tmpdir(), 'vigil-planned-')), { security: { allowAnonymous: true } }, () => clock);
+    try {
+      const d = await mqtt.connectAsync(`mqtt://127.0.0.1:${g.ports.mqtt}`, { clientId: 'ps-door-1', reconnectPeriod: 0 });
+      await d.publishAsync('vigil/v1/ps/door/ps-door-1/telemetry', JSON.stringify({ door: 'closed', locked: true }), { qos: 1 });
+      await d.publishAsync('vigil/v1/ps/door/ps-door-1/status', JSON.stringify({ online: false, reason: 'shutdown' }), { qos: 1, retain: true });
+      // Still connected, announced offline: the fleet check must not read this as a silent device.
+      g.alerts.tick();
+      expect(g.alerts.store.query({ site: 'ps', type: 'device_offline' })).toHaveLength(0);
+      await d.endAsync();
+      await until(() => g.states.get('ps-door-1')?.connected === false, 'disconnected');
+      clock += 11_000;
+      g.alerts.tick();
+      expect(g.alerts.store.query({ site: 'ps', type: 'device_offline' })).toHaveLength(0);
+    } finally {
+      await g.stop();
+    }
+  });
+});
+
 describe('persistence', () => {
   it('alerts, their retained summary and escalation deadlines survive a restart', async () => {
     let clock = Date.now();

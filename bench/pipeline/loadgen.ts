@@ -35,6 +35,7 @@ for (const d of job.mode === 'idle' ? [] : job.devices) {
   );
 }
 
+const statusTopic = (d: Job['devices'][number]) => deviceTopic({ site: d.site, kind: d.kind, deviceId: d.deviceId }, 'status');
 const clients: { c: MqttClient; d: Job['devices'][number]; topic: string; seq: number }[] = [];
 const t0 = Date.now();
 let errors = 0;
@@ -52,7 +53,10 @@ await Promise.all(
           connectTimeout: 60_000,
           keepalive: job.keepalive ?? 30,
           clean: true,
+          // As the simulators (and real devices) do: a Last Will, online once connected, a planned stop announced.
+          will: { topic: statusTopic(d), payload: Buffer.from('{"online":false,"reason":"connection lost"}'), qos: 1, retain: true },
         });
+        if (job.mode !== 'idle') await c.publishAsync(statusTopic(d), '{"online":true}', { qos: 1, retain: true });
         c.on('error', () => errors++);
         clients.push({ c, d, topic: deviceTopic({ site: d.site, kind: d.kind, deviceId: d.deviceId }, 'telemetry'), seq: 0 });
       } catch {
@@ -107,14 +111,16 @@ if (job.mode === 'closed') {
   );
 } else if (job.mode === 'open') {
   // Open loop: a fixed offered rate, whatever the target does (the way devices really behave).
-  const perTick = (job.rate ?? 1000) / 100; // 10 ms ticks
-  let owed = 0;
+  // What is owed follows the clock, not the number of ticks: a timer that fires late (a loaded
+  // machine) must not lower the offered rate.
+  const perMs = (job.rate ?? 1000) / 1000;
+  let issued = 0;
   let i = 0;
   const pending = new Set<Promise<void>>();
   while (Date.now() < end) {
-    owed += perTick;
-    while (owed >= 1) {
-      owed--;
+    const owed = Math.floor((Date.now() - start) * perMs) - issued;
+    for (let k = 0; k < owed; k++) {
+      issued++;
       const p = publish(clients[i++ % clients.length]!);
       pending.add(p);
       void p.finally(() => pending.delete(p));
@@ -126,7 +132,13 @@ if (job.mode === 'closed') {
   await new Promise((r) => setTimeout(r, job.durationMs));
 }
 const windowMs = Math.min(Date.now(), end) - windowStart;
-await Promise.all(clients.map((x) => x.c.endAsync().catch(() => {})));
+// A planned stop between phases, not an outage: no device_offline alert storm in the next phase.
+await Promise.all(
+  clients.map(async (x) => {
+    if (job.mode !== 'idle') await x.c.publishAsync(statusTopic(x.d), '{"online":false,"reason":"shutdown"}', { qos: 1, retain: true }).catch(() => {});
+    await x.c.endAsync().catch(() => {});
+  }),
+);
 // stdout to a pipe is asynchronous: exit only once the line is written, or the parent never gets it.
 process.stdout.write(JSON.stringify({ connected: clients.length, connectMs, sent, acked, errors, inWindow, windowMs, latencyMs: latency }) + '\n', () =>
   process.exit(0),

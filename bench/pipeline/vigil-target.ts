@@ -35,6 +35,8 @@ const config = loadConfig({
     forward: { url: job.forwardUrl, token: 'bench', minRetryMs: 100 },
     inference: { modelsDir: fileURLToPath(new URL('../../models', import.meta.url)) },
     alerts: { startupGraceS: 0 },
+    // BENCH_VIGIL='{"spool":{"durability":"process"}}': measure a setting without editing code.
+    ...(JSON.parse(process.env['BENCH_VIGIL'] ?? '{}') as object),
   },
 });
 const gw = new Gateway({ config, processMetrics: true });

@@ -75,7 +75,9 @@ export class FleetHealth {
       // the grace. A Last Will or offline status arrives through the rules; a planned stop is no outage.
       const planned = v?.status?.data['online'] === false && plannedOffline.has(String(v.status.data['reason']));
       const gone = !!v && !v.connected && v.disconnectedAt !== undefined && now - v.disconnectedAt >= RECONNECT_GRACE_MS && !planned;
-      const silent = (!!v?.connected && !ok) || gone;
+      // Announced its stop on this connection (a connect sets online again) and disconnects next: not silent either.
+      const stopping = planned && !!v?.connected && !v.online;
+      const silent = (!!v?.connected && !ok && !stopping) || gone;
       if (silent && !this.#silent.has(d.deviceId)) {
         this.#silent.add(d.deviceId);
         const reason = gone

@@ -12,15 +12,17 @@
  * dropped (alerts go last), counted by the `onDrop` callback. Sessions not seen for
  * `sessionExpiryH` are removed with everything queued for them.
  *
- * Durability: WAL with synchronous=FULL (`durability: "fsync"`: a committed change survives a
- * power cut) or NORMAL (`"process"`: survives a crash of the gateway; the OS may lose the last
- * commits on a power cut).
+ * Durability: WAL with synchronous=NORMAL. With `durability: "fsync"` every change is synced to
+ * disk before its call resolves (it survives a power cut), by `WalSync` on libuv's thread pool:
+ * changes made together share one sync, and the event loop never waits for the disk. With
+ * `"process"` a change survives a crash of the gateway; the OS may lose the last ones on a power cut.
  */
 import { connectedClient } from './aedes-compat.ts';
 import { Readable } from 'node:stream';
 import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { privateFile } from '../security/at-rest.ts';
+import { WalSync } from '../wal-sync.ts';
 
 const require = createRequire(import.meta.url);
 // The in-memory persistence of the aedes-persistence package (CommonJS, no types for this entry point).
@@ -101,6 +103,7 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
   readonly #queues = new Map<string, { items: Queued[]; bytes: number }>();
   #broker?: BrokerRef;
   #sql: Record<string, Database.Statement>;
+  readonly #walSync?: WalSync;
   /** Messages dropped from full queues and expired sessions since start. */
   dropped = 0;
 
@@ -111,7 +114,8 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
     if (o.file !== ':memory:') privateFile(o.file);
     this.db = new Database(o.file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${o.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('synchronous = NORMAL');
+    if (o.durability === 'fsync' && o.file !== ':memory:') this.#walSync = new WalSync(o.file);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, packet TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL);
@@ -171,12 +175,18 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
     this.expireSessions();
   }
 
+  /** Resolves once the changes made so far are on disk (durability "fsync"). */
+  #durable(): Promise<void> {
+    return this.#walSync ? this.#walSync.sync() : Promise.resolve();
+  }
+
   // ── retained ──────────────────────────────────────────────────────────
 
   override async storeRetained(p: StoredPacket): Promise<void> {
     await super.storeRetained(p);
     if (!p.payload || p.payload.length === 0) this.#sql['delRetained']!.run(p.topic);
     else this.#sql['putRetained']!.run(p.topic, toJson({ ...p }));
+    await this.#durable();
   }
 
   // ── sessions and subscriptions (aedes calls these for clean = false sessions only) ──
@@ -187,6 +197,7 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
       this.#sql['seen']!.run(c.id, this.#now());
       for (const s of subs) this.#sql['putSub']!.run(c.id, s.topic, JSON.stringify({ topic: s.topic, qos: s.qos, rh: s.rh, rap: s.rap, nl: s.nl }));
     })();
+    await this.#durable();
   }
 
   override async removeSubscriptions(c: ClientRef, topics: string[]): Promise<void> {
@@ -194,6 +205,7 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
     this.db.transaction(() => {
       for (const t of topics) this.#sql['delSub']!.run(c.id, t);
     })();
+    await this.#durable();
   }
 
   /** Called when a persistent session reconnects: it is alive. */
@@ -208,6 +220,7 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
       this.#sql['delSubs']!.run(c.id);
       this.#sql['delSession']!.run(c.id);
     })();
+    await this.#durable();
   }
 
   // ── outgoing queues, bounded ──────────────────────────────────────────
@@ -239,12 +252,14 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
 
   async outgoingEnqueue(sub: { clientId: string }, packet: StoredPacket): Promise<void> {
     this.#enqueue(sub.clientId, packet);
+    await this.#durable();
   }
 
   async outgoingEnqueueCombi(subs: { clientId: string }[], packet: StoredPacket): Promise<void> {
     this.db.transaction(() => {
       for (const s of subs) this.#enqueue(s.clientId, packet);
     })();
+    await this.#durable();
   }
 
   /** Same matching as aedes-persistence's memory store: by broker identity, else a packet of another broker by message id. */
@@ -256,13 +271,13 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
         if (temp.brokerCounter === packet.brokerCounter) {
           temp.messageId = packet.messageId;
           this.#sql['updateOut']!.run(toJson(temp), item.seq);
-          return;
+          return this.#durable();
         }
       } else if (temp.messageId === packet.messageId) {
         q.bytes += sizeOf(packet) - sizeOf(temp);
         item.packet = packet;
         this.#sql['updateOut']!.run(toJson(packet), item.seq);
-        return;
+        return this.#durable();
       }
     }
     throw new Error('no such packet');
@@ -275,6 +290,7 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
     const [item] = q.items.splice(i, 1);
     q.bytes -= sizeOf(item!.packet);
     this.#sql['delOut']!.run(item!.seq);
+    await this.#durable();
     return item!.packet;
   }
 
@@ -292,26 +308,31 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
   override async incomingStorePacket(c: ClientRef, p: StoredPacket): Promise<void> {
     await super.incomingStorePacket(c, p);
     this.#sql['putIn']!.run(c.id, p.messageId, toJson({ ...p, messageId: p.messageId }));
+    await this.#durable();
   }
 
   override async incomingDelPacket(c: ClientRef, p: StoredPacket): Promise<void> {
     await super.incomingDelPacket(c, p);
     this.#sql['delIn']!.run(c.id, p.messageId);
+    await this.#durable();
   }
 
   override async cleanIncoming(c: ClientRef): Promise<void> {
     await super.cleanIncoming(c);
     this.#sql['delIns']!.run(c.id);
+    await this.#durable();
   }
 
   override async putWill(c: ClientRef, p: StoredPacket): Promise<void> {
     await super.putWill(c, p);
     this.#sql['putWill']!.run(c.id, toJson(p));
+    await this.#durable();
   }
 
   override async delWill(c: ClientRef): Promise<StoredPacket | undefined> {
     const w = await super.delWill(c);
     this.#sql['delWill']!.run(c.id);
+    await this.#durable();
     return w;
   }
 
@@ -346,5 +367,6 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
   override async destroy(): Promise<void> {
     await super.destroy();
     if (this.db.open) this.db.close();
+    this.#walSync?.close();
   }
 }

@@ -3,8 +3,10 @@
  * the pipeline and the uplink.
  *
  * - Durable before accepted: `append` resolves once its transaction is committed; with
- *   durability "fsync" (default) the commit is fsynced, so it survives a power cut, not only
- *   a crash. Appends that arrive together share one commit (group commit).
+ *   durability "fsync" (default) once the commit is also synced to disk, so it survives a power
+ *   cut, not only a crash. Appends that arrive together share one commit, and commits made while
+ *   a sync runs share the next sync, which runs on libuv's thread pool (`WalSync`): the event
+ *   loop never waits for the disk.
  * - In order: rows carry an increasing sequence; each forward target (InfluxDB, the central MQTT
  *   broker) has its own rows, read and deleted from its own head, so one target's outage never
  *   blocks another.
@@ -15,6 +17,7 @@
 import { appendFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { privateFile } from '../security/at-rest.ts';
+import { WalSync } from '../wal-sync.ts';
 import type { Line, PointClass } from './points.ts';
 
 export interface SpoolOptions {
@@ -25,13 +28,13 @@ export interface SpoolOptions {
   deadLetterFile: string;
   /**
    * Group commit window, ms: a commit follows the previous one by at least this much, so under load
-   * many appends share one fsync (which blocks the JS thread, ~0.5 ms here); when idle an append
-   * commits at once. 0 = commit every event-loop turn.
+   * many appends share one transaction; when idle an append commits at once. 0 = commit every
+   * event-loop turn (the sync to disk is grouped apart from this, off the event loop).
    */
   commitIntervalMs?: number;
   now?: () => number;
   onDrop?: (cls: PointClass, reason: 'full' | 'age', count: number) => void;
-  /** After each commit: how long it took, in seconds. */
+  /** After each commit: seconds from its start until it was durable (synced to disk with "fsync"). */
   onCommit?: (seconds: number) => void;
 }
 
@@ -64,6 +67,8 @@ export class Spool {
   #scheduled = false;
   readonly #insert;
   #listeners: (() => void)[] = [];
+  /** Syncs the WAL off the event loop (durability "fsync"); undefined with "process". */
+  readonly walSync?: WalSync;
 
   constructor(o: SpoolOptions) {
     this.#o = o;
@@ -71,7 +76,9 @@ export class Spool {
     privateFile(o.file);
     this.db = new Database(o.file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${o.durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
+    // NORMAL: a commit does not sync on the event loop; with "fsync" WalSync syncs it on the thread pool.
+    this.db.pragma('synchronous = NORMAL');
+    if (o.durability === 'fsync') this.walSync = new WalSync(o.file);
     this.db
       .exec(`CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, cls TEXT NOT NULL, bytes INTEGER NOT NULL, line TEXT NOT NULL);
                   CREATE INDEX IF NOT EXISTS spool_cls ON spool (cls, seq);
@@ -135,9 +142,9 @@ export class Spool {
     this.#lastCommit = performance.now();
     const batch = this.#pending;
     this.#pending = [];
+    const t0 = performance.now();
     try {
       let added = 0;
-      const t0 = performance.now();
       this.db.transaction(() => {
         for (const b of batch) {
           for (const l of b.lines) {
@@ -149,15 +156,21 @@ export class Spool {
           for (const r of b.local) this.#insertLocal.run(r.device, r.ts, r.fields);
         }
       })();
-      this.#o.onCommit?.((performance.now() - t0) / 1000);
       this.#bytes += added;
       this.enforceLimits();
     } catch (err) {
       for (const b of batch) b.reject(err);
       return;
     }
-    for (const b of batch) b.resolve();
     for (const fn of this.#listeners) fn();
+    const durable = () => {
+      this.#o.onCommit?.((performance.now() - t0) / 1000);
+      for (const b of batch) b.resolve();
+    };
+    if (!this.walSync) return durable();
+    this.walSync.sync().then(durable, (err: unknown) => {
+      for (const b of batch) b.reject(err);
+    });
   }
 
   /** A target's oldest rows first, up to `maxLines` and about `maxBytes`. */
@@ -261,6 +274,8 @@ export class Spool {
 
   close(): void {
     if (this.#pending.length) this.#commit();
+    // The last connection's close checkpoints and syncs: what was committed is on disk.
     this.db.close();
+    this.walSync?.close();
   }
 }
