@@ -127,6 +127,7 @@ export class Alerts implements Feature {
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#summariesDue.clear();
   }
 
   /** On MQTT first (the operators' alert does not wait for anyone), then to the listeners (forwarding, automation, measures). */
@@ -146,11 +147,26 @@ export class Alerts implements Feature {
     this.#changes.emit({ alert: a, event, actor, ...(detail ? { detail } : {}) });
   }
 
+  readonly #summariesDue = new Set<string>();
+
+  /**
+   * Once per event-loop turn per site, after the turn's alert changes: a summary lists every open
+   * alert, so a storm (a power cut taking 200 devices offline in one fleet check) would otherwise
+   * build and store it 200 times, quadratic in the size of the storm.
+   */
   #publishSummary(site: string): void {
-    this.#broker?.publish(
-      { cmd: 'publish', topic: summaryTopic(site), payload: Buffer.from(JSON.stringify(this.summary(site))), qos: 1, retain: true, dup: false },
-      () => {},
-    );
+    if (!this.#summariesDue.size) setImmediate(() => this.#publishSummaries());
+    this.#summariesDue.add(site);
+  }
+
+  #publishSummaries(): void {
+    const sites = [...this.#summariesDue];
+    this.#summariesDue.clear();
+    for (const site of sites)
+      this.#broker?.publish(
+        { cmd: 'publish', topic: summaryTopic(site), payload: Buffer.from(JSON.stringify(this.summary(site))), qos: 1, retain: true, dup: false },
+        () => {},
+      );
   }
 
   /** The open alerts of a site, as the retained summary topic carries them (here and on the central uplink). */

@@ -256,6 +256,8 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
   }
 
   async outgoingEnqueueCombi(subs: { clientId: string }[], packet: StoredPacket): Promise<void> {
+    // aedes calls this for every QoS 1/2 publish, mostly with no offline persistent session to queue for.
+    if (!subs.length) return;
     this.db.transaction(() => {
       for (const s of subs) this.#enqueue(s.clientId, packet);
     })();

@@ -185,8 +185,12 @@ export class Registry {
    */
   readonly #devices = new Map<string, DeviceRecord | undefined>();
 
+  /** Every device record, ordered by site, kind and id: read once after any change (alerts, dispatch and evidence list a site's devices on every alert). */
+  #list: DeviceRecord[] | undefined;
+
   #changed(id: string): void {
     this.#devices.delete(id);
+    this.#list = undefined;
   }
 
   getDevice(id: string): DeviceRecord | undefined {
@@ -206,10 +210,8 @@ export class Registry {
   }
 
   listDevices(f: { site?: string; kind?: string; sites?: string[] } = {}): DeviceRecord[] {
-    const rows = this.#sql('SELECT * FROM devices ORDER BY site, kind, device_id').all() as DeviceRow[];
-    return rows
-      .map(toDevice)
-      .filter((d) => (!f.site || d.site === f.site) && (!f.kind || d.kind === f.kind) && (!f.sites || f.sites.includes('*') || f.sites.includes(d.site)));
+    this.#list ??= (this.#sql('SELECT * FROM devices ORDER BY site, kind, device_id').all() as DeviceRow[]).map(toDevice);
+    return this.#list.filter((d) => (!f.site || d.site === f.site) && (!f.kind || d.kind === f.kind) && (!f.sites || f.sites.includes('*') || f.sites.includes(d.site)));
   }
 
   async provision(input: ProvisionInput, actor: Actor): Promise<{ device: DeviceRecord; credentials: Credentials }> {
@@ -258,6 +260,7 @@ export class Registry {
     this.#db.transaction(() => {
       valid.forEach((d, i) => {
         insert.run(d.deviceId, d.kind, d.site, d.zone ?? null, JSON.stringify(d.tags), d.externalId ?? null, hashes[i], now, now);
+        this.#changed(d.deviceId);
         this.#audit.record({
           actor: actor.id,
           address: actor.address,
