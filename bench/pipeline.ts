@@ -274,7 +274,9 @@ async function atLoad(t: Target, perS: number, profileThis = false) {
   // A planned stop (as the load's devices do), so their absence raises no alert in the next phase.
   await Promise.all(
     clients.map(async (c, i) => {
-      await c.publishAsync(`vigil/v1/${SITE}/door/${pool[i]!.deviceId}/status`, '{"online":false,"reason":"shutdown"}', { qos: 1, retain: true }).catch(() => {});
+      await c
+        .publishAsync(`vigil/v1/${SITE}/door/${pool[i]!.deviceId}/status`, '{"online":false,"reason":"shutdown"}', { qos: 1, retain: true })
+        .catch(() => {});
       await c.endAsync();
     }),
   );

@@ -11,11 +11,13 @@
  * - the kind's own converters (`forward` in devices/kinds/*) reshape fields, e.g. door state → `door_open` boolean;
  * - personal data per the privacy setting: officer ids and credential ids hashed (HMAC, a stable
  *   pseudonym per key), GPS coarsened — or forwarded, or dropped.
- * Millisecond timestamps (the device's measurement time); escaping is the official client's Point.
+ * Millisecond timestamps (the device's measurement time). Lines are written directly (no `Point`
+ * object per point: the pipeline encodes one per message), with the official client's escaping and
+ * its ordering (tags and fields sorted by key), byte for byte what its `Point` writes (tested).
  */
 import { alertTimes } from '../../edge/alerts/sla.ts';
 import { createHmac } from 'node:crypto';
-import { Point } from '@influxdata/influxdb-client';
+import { escape } from '@influxdata/influxdb-client';
 import { z } from 'zod';
 import { getKind, type FieldSummary, type FieldType } from '../../devices/index.ts';
 import type { DeviceMessage } from '../../edge/message.ts';
@@ -146,6 +148,52 @@ function personalClass(field: string): 'officerId' | 'credentialId' | 'gps' | un
   return undefined;
 }
 
+/**
+ * One line of line protocol, as the client's `Point` writes it: tags and fields sorted by key, empty
+ * tags left out, the client's escaping; a number is an integer (`12i`) where `types` (or the edge's
+ * computed fields) declare one. Undefined without fields.
+ */
+export function lineOf(
+  measurement: string,
+  tags: Record<string, string | null | undefined>,
+  fields: Fields,
+  ts: number,
+  types: Record<string, FieldType>,
+): string | undefined {
+  let f = '';
+  for (const k of Object.keys(fields).sort()) {
+    if (!k) continue;
+    const v = fields[k]!;
+    let enc: string;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw new Error(`invalid float value for field '${k}': ${v}`);
+      const declared = types[k] ?? types[k.replace(/^data_/, '')] ?? computed[k];
+      enc = declared === 'integer' && Number.isSafeInteger(v) ? `${v}i` : String(v);
+    } else if (typeof v === 'boolean') enc = v ? 'T' : 'F';
+    else enc = escape.quoted(v);
+    f += `${f ? ',' : ''}${escape.tag(k)}=${enc}`;
+  }
+  if (!f) return undefined;
+  let t = '';
+  for (const k of Object.keys(tags).sort()) {
+    const v = tags[k];
+    if (k && v) t += `,${escape.tag(k)}=${escape.tag(v)}`;
+  }
+  return `${escape.measurement(measurement)}${t} ${f} ${Math.floor(ts)}`;
+}
+
+/** What a field name becomes: its privacy class, and its name in the point (`data_<name>` for a tag's name). */
+const plans = new Map<string, { cls: ReturnType<typeof personalClass>; name: string }>();
+function fieldPlan(k: string): { cls: ReturnType<typeof personalClass>; name: string } {
+  let plan = plans.get(k);
+  if (!plan) {
+    plan = { cls: personalClass(k.replace(/_(min|max|mean)$/, '')), name: (TAG_KEYS as readonly string[]).includes(k) ? `data_${k}` : k };
+    // Field names come from the kinds' schemas; the bound only keeps a flood of odd names from growing it.
+    if (plans.size < 10_000) plans.set(k, plan);
+  }
+  return plan;
+}
+
 export interface Line {
   cls: PointClass;
   ts: number;
@@ -191,37 +239,38 @@ export class LineEncoder {
   /** Privacy, converters and tag collisions applied to a point's fields. */
   #shape(kind: string, fields: Fields): Fields {
     const out: Fields = {};
-    const convert = getKind(kind)?.forward ?? {};
-    for (const [k0, v0] of Object.entries(fields)) {
-      for (const [k, v] of Object.entries(convert[k0] ? convert[k0](v0) : { [k0]: v0 })) {
-        const cls = personalClass(k.replace(/_(min|max|mean)$/, ''));
-        let value: number | boolean | string = v;
-        if (cls === 'gps') {
-          if (this.#privacy.gps === 'drop') continue;
-          if (this.#privacy.gps === 'coarse' && typeof v === 'number') value = Number(v.toFixed(this.#privacy.gpsDecimals));
-        } else if (cls) {
-          const policy = this.#privacy[cls];
-          if (policy === 'drop') continue;
-          if (policy === 'hash') value = this.pseudonym(String(v));
-        }
-        out[(TAG_KEYS as readonly string[]).includes(k) ? `data_${k}` : k] = value;
-      }
+    const convert = getKind(kind)?.forward;
+    for (const k0 in fields) {
+      const v0 = fields[k0]!;
+      const conv = convert?.[k0];
+      if (!conv) this.#put(out, k0, v0);
+      else for (const [k, v] of Object.entries(conv(v0))) this.#put(out, k, v);
     }
     return out;
   }
 
-  #point(measurement: string, tags: Record<string, string | null | undefined>, fields: Fields, ts: number, types: Record<string, FieldType>): Point {
-    const p = new Point(measurement).timestamp(ts);
-    for (const [k, v] of Object.entries({ gateway: this.#gateway, ...tags })) if (v) p.tag(k, v);
-    for (const [k, v] of Object.entries(fields)) {
-      const declared = types[k] ?? types[k.replace(/^data_/, '')] ?? computed[k];
-      if (typeof v === 'number') {
-        if (declared === 'integer' && Number.isInteger(v)) p.intField(k, v);
-        else p.floatField(k, v);
-      } else if (typeof v === 'boolean') p.booleanField(k, v);
-      else p.stringField(k, v);
+  #put(out: Fields, k: string, v: number | boolean | string): void {
+    const plan = fieldPlan(k);
+    let value = v;
+    if (plan.cls === 'gps') {
+      if (this.#privacy.gps === 'drop') return;
+      if (this.#privacy.gps === 'coarse' && typeof v === 'number') value = Number(v.toFixed(this.#privacy.gpsDecimals));
+    } else if (plan.cls) {
+      const policy = this.#privacy[plan.cls];
+      if (policy === 'drop') return;
+      if (policy === 'hash') value = this.pseudonym(String(v));
     }
-    return p;
+    out[plan.name] = value;
+  }
+
+  #point(
+    measurement: string,
+    tags: Record<string, string | null | undefined>,
+    fields: Fields,
+    ts: number,
+    types: Record<string, FieldType>,
+  ): string | undefined {
+    return lineOf(measurement, { gateway: this.#gateway, ...tags }, fields, ts, types);
   }
 
   /** A device message as one point (telemetry: one per reading, or pass the fields of an aggregate to `aggregate`). */
@@ -243,21 +292,21 @@ export class LineEncoder {
     f = this.#shape(m.kind, f);
     if (!Object.keys(f).length) return undefined;
     const types = m.channel === 'snapshot' ? computed : fieldTypes(m.kind, m.channel);
-    const line = this.#point(measurementOf[m.channel] ?? m.kind, tags, f, m.ts, types).toLineProtocol();
+    const line = this.#point(measurementOf[m.channel] ?? m.kind, tags, f, m.ts, types);
     return line ? { cls, ts: m.ts, line } : undefined;
   }
 
   /** An edge aggregate (Aggregator): its own measurement `<kind>_agg`, `samples` and `<field>_min/_max/_mean`. */
   aggregate(m: DeviceMessage, zone: string | null, fields: Fields): Line | undefined {
     const f = this.#shape(m.kind, fields);
-    const line = this.#point(`${m.kind}_agg`, { site: m.site, zone, kind: m.kind, device: m.deviceId }, f, m.ts, computed).toLineProtocol();
+    const line = this.#point(`${m.kind}_agg`, { site: m.site, zone, kind: m.kind, device: m.deviceId }, f, m.ts, computed);
     return line ? { cls: 'telemetry', ts: m.ts, line } : undefined;
   }
 
   /** `age_s`: seconds since the alert was raised — on `acknowledged`, the response time; on `resolved`, the handling time (the 1-3-5 clocks). */
   alert(a: AlertRecord, event: AlertEvent, ts: number): Line {
     const times = alertTimes(a);
-    const p = this.#point(
+    const line = this.#point(
       'alerts',
       { site: a.site, zone: a.zone, kind: a.kind, device: a.deviceId, type: a.type, severity: a.severity, state: a.state, event },
       {
@@ -277,7 +326,7 @@ export class LineEncoder {
       ts,
       computed,
     );
-    return { cls: 'alert', ts, line: p.toLineProtocol()! };
+    return { cls: 'alert', ts, line: line! };
   }
 
   /** Box health as `box` (spool and circuit per forward target, open alerts) and `coverage` (per site and kind) points. */
@@ -286,7 +335,7 @@ export class LineEncoder {
     for (const [t, u] of Object.entries(h.uplinks))
       Object.assign(box, { [`spooled_${t}`]: u.spooled, [`oldest_age_s_${t}`]: u.oldestAgeS, [`circuit_${t}`]: circuitCode[u.circuit] ?? 2 });
     const ints = Object.fromEntries(Object.keys(box).map((k) => [k, 'integer' as const]));
-    const out: Line[] = [{ cls: 'status', ts, line: this.#point('box', {}, box, ts, ints).toLineProtocol()! }];
+    const out: Line[] = [{ cls: 'status', ts, line: this.#point('box', {}, box, ts, ints)! }];
     for (const c of h.coverage) {
       out.push({
         cls: 'status',
@@ -295,7 +344,7 @@ export class LineEncoder {
           healthy: 'integer',
           registered: 'integer',
           ratio: 'float',
-        }).toLineProtocol()!,
+        })!,
       });
     }
     return out;

@@ -211,7 +211,9 @@ export class Registry {
 
   listDevices(f: { site?: string; kind?: string; sites?: string[] } = {}): DeviceRecord[] {
     this.#list ??= (this.#sql('SELECT * FROM devices ORDER BY site, kind, device_id').all() as DeviceRow[]).map(toDevice);
-    return this.#list.filter((d) => (!f.site || d.site === f.site) && (!f.kind || d.kind === f.kind) && (!f.sites || f.sites.includes('*') || f.sites.includes(d.site)));
+    return this.#list.filter(
+      (d) => (!f.site || d.site === f.site) && (!f.kind || d.kind === f.kind) && (!f.sites || f.sites.includes('*') || f.sites.includes(d.site)),
+    );
   }
 
   async provision(input: ProvisionInput, actor: Actor): Promise<{ device: DeviceRecord; credentials: Credentials }> {
