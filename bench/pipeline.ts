@@ -27,10 +27,22 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
 const PROFILE = process.env['BENCH_PROFILE'] === '1';
 /** BENCH_PROFILE=50: profile the open-loop run at 50 % of saturation (where the alert latency target is). */
 const FIXED_SAT = Number(process.env['BENCH_SATURATION'] ?? 0);
+/** Fleet sizes tried for the capacity figure (BENCH_CAPACITY_STEPS=2000,4000), and seconds per size. */
+const CAPACITY_STEPS = (process.env['BENCH_CAPACITY_STEPS'] ?? '1000,2000,4000,6000,8000,10000,14000,20000').split(',').map(Number);
+const CAPACITY_SECONDS = Number(process.env['BENCH_CAPACITY_SECONDS'] ?? 30);
+/** The capacity fleet per 100 devices: a transport hub's mix. */
+const fleetMix: [DeviceKind, number][] = [
+  ['smoke', 50],
+  ['camera', 20],
+  ['door', 25],
+  ['bodycam', 5],
+];
 const PROFILE_LOAD = process.env['BENCH_PROFILE'] === '50';
+/** BENCH_PROFILE=capacity: profile each capacity step (the summary of the last one is kept). */
+const PROFILE_CAPACITY = process.env['BENCH_PROFILE'] === 'capacity';
 /** For profiling and quick looks: BENCH_TARGETS=vigil, BENCH_PHASES=saturation (the table needs all three targets and phases). */
 const TARGETS = (process.env['BENCH_TARGETS'] ?? 'vigil,aedes,mosquitto').split(',');
-const PHASES = (process.env['BENCH_PHASES'] ?? 'saturation,load,idle').split(',');
+const PHASES = (process.env['BENCH_PHASES'] ?? 'saturation,load,idle,capacity').split(',');
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const SITE = 'bench';
 
@@ -100,7 +112,7 @@ async function startVigil(vm: Victoria, devices: Dev[], anonymous = false): Prom
       const done = waitLine(proc, on ? /PROFILING/ : /PROFILED/);
       proc.kill('SIGUSR2');
       await done;
-      if (!on) summariseProfile(join(dataDir, 'prof'), PROFILE_LOAD ? 'pipeline-profile-50.txt' : 'pipeline-profile.txt');
+      if (!on) summariseProfile(join(dataDir, 'prof'), PROFILE_LOAD ? 'pipeline-profile-50.txt' : PROFILE_CAPACITY ? 'pipeline-profile-capacity.txt' : 'pipeline-profile.txt');
     },
     stop: () => stopProc(proc),
   };
@@ -201,6 +213,7 @@ async function subscriber(t: Target, filter: string, onMessage?: (topic: string,
 }
 
 const results: Record<string, Record<string, unknown>> = {};
+let capacitySteps: Record<string, unknown>[] = [];
 const rate = (r: GenResult) => (r.inWindow * 1000) / r.windowMs;
 
 async function saturation(t: Target) {
@@ -237,6 +250,24 @@ async function saturation(t: Target) {
 
 /** Open-loop load at a fixed rate, with probe events timed from the device to a consumer. */
 async function atLoad(t: Target, perS: number, profileThis = false) {
+  const r = await probed(
+    t,
+    probes.splice(0, 100),
+    load,
+    { qos: 1, mode: 'open', rate: perS, durationMs: SECONDS * 1000, warmupMs: 1000 },
+    SECONDS,
+    2,
+    profileThis,
+  );
+  return { offeredPerS: perS, ...r };
+}
+
+/**
+ * Runs the load generators on `devices` with `job`, and meanwhile 100 probe doors each send one
+ * forced_open, spread over the run, timed to the consumer (for Vigil: the forced_entry alert).
+ * Also the target's CPU and RSS over the run.
+ */
+async function probed(t: Target, pool: Dev[], devices: Dev[], job: Record<string, unknown>, seconds: number, procs: number, profileThis = false) {
   const sent = new Map<string, number>();
   const lat: number[] = [];
   const sub = await subscriber(t, t.probeFilter, (topic, payload) => {
@@ -244,9 +275,8 @@ async function atLoad(t: Target, perS: number, profileThis = false) {
     const s = sent.get(id);
     if (s !== undefined) (lat.push(performance.now() - s), sent.delete(id));
   });
-  // Probes: 100 distinct doors, each one forced_open (one alert each), spread over the run. They log
-  // in before the load starts, so their 100 scrypt verifications do not compete with the measurement.
-  const pool = probes.splice(0, 100);
+  // Probes: distinct doors, each one forced_open (one alert each). They log in before the load
+  // starts, so their scrypt verifications do not compete with the measurement.
   const clients = await Promise.all(
     pool.map((d) => mqtt.connectAsync(t.url, { clientId: d.deviceId, ...t.creds[d.deviceId], protocolVersion: 4, reconnectPeriod: 0 })),
   );
@@ -256,17 +286,22 @@ async function atLoad(t: Target, perS: number, profileThis = false) {
   const acceptedBefore = await t.accepted?.();
   let connected!: () => void;
   const allConnected = new Promise<void>((r) => (connected = r));
-  const gen = generate(t, load, { qos: 1, mode: 'open', rate: perS, durationMs: SECONDS * 1000, warmupMs: 1000 }, 2, () => connected());
-  // Probes start once the load runs (its devices logged in), and a second more.
+  const gen = generate(t, devices, job, procs, () => connected());
+  // Probes start once the load runs (its devices logged in), after its warm-up and a second more.
   await allConnected;
-  const profiling = PROFILE_LOAD && profileThis && t.profile ? t.profile(true) : undefined;
-  await new Promise((r) => setTimeout(r, 1000));
+  const profiling = profileThis && t.profile ? t.profile(true) : undefined;
+  const warm = Math.max(1000, Number(job['warmupMs'] ?? 0));
+  await new Promise((r) => setTimeout(r, warm));
+  const before = proc(t.proc.pid!);
+  const t0 = performance.now();
   for (let i = 0; i < clients.length; i++) {
     const d = pool[i]!;
     sent.set(d.deviceId, performance.now());
     void clients[i]!.publishAsync(`vigil/v1/${SITE}/door/${d.deviceId}/event`, JSON.stringify({ ts: Date.now(), seq: 1, type: 'forced_open' }), { qos: 1 });
-    await new Promise((r) => setTimeout(r, ((SECONDS - 3) * 1000) / clients.length));
+    await new Promise((r) => setTimeout(r, (seconds * 1000 - warm - 2000) / clients.length));
   }
+  const after = proc(t.proc.pid!);
+  const cpuPct = (100 * (after.cpuS - before.cpuS) * 1000) / (performance.now() - t0);
   const g = await gen;
   if (profiling) (await profiling, await t.profile!(false));
   await new Promise((r) => setTimeout(r, 1000));
@@ -282,19 +317,45 @@ async function atLoad(t: Target, perS: number, profileThis = false) {
   );
   await sub.close();
   return {
-    offeredPerS: perS,
     achievedPerS: rate(g),
     sent: g.sent,
     acked: g.acked,
     dropped: g.sent - g.acked,
-    ...(acceptedBefore !== undefined ? { acceptedByPipeline: acceptedAfter! - acceptedBefore - 2 * clients.length - 2 * load.length } : {}),
+    ...(acceptedBefore !== undefined ? { acceptedByPipeline: acceptedAfter! - acceptedBefore - 2 * clients.length - 2 * devices.length } : {}),
     probes: clients.length,
     probesSeen: lat.length,
     probeErrors,
     p50: quantile(lat, 0.5),
     p99: quantile(lat, 0.99),
     max: Math.max(...lat),
+    cpuPct,
+    rssMiB: after.rssMiB,
   };
+}
+
+/**
+ * The capacity figure: a realistic mixed fleet (loadgen's `fleetSchedule`) of growing size, each
+ * size with 100 probe alerts; the largest size whose alert p99 stays under 50 ms with nothing lost.
+ * The fleet logs in anonymously (as for the idle connections): provisioning and logging in tens of
+ * thousands of scrypt credentials would take minutes; login cost is measured apart.
+ */
+async function capacity(t: Target) {
+  const steps: Record<string, unknown>[] = [];
+  for (const n of CAPACITY_STEPS) {
+    const unit = n / 100;
+    const fleet: Dev[] = [];
+    for (const [kind, per100] of fleetMix)
+      for (let i = 0; i < Math.round(per100 * unit); i++) fleet.push({ deviceId: `${SITE}-fleet-${kind}-${i}`, kind, site: SITE });
+    const pool = Array.from({ length: 100 }, (_, i) => ({ deviceId: `${SITE}-cap${n}-probe-door-${i}`, kind: 'door' as const, site: SITE }));
+    console.error(`[${t.name}] capacity: ${fleet.length} devices…`);
+    const r = await probed(t, pool, fleet, { qos: 1, mode: 'fleet', durationMs: CAPACITY_SECONDS * 1000, warmupMs: 10_000 }, CAPACITY_SECONDS, 2, PROFILE_CAPACITY);
+    const perKind = Object.fromEntries(fleetMix.map(([k]) => [k, fleet.filter((d) => d.kind === k).length]));
+    const step = { devices: fleet.length, perKind, ...r, pass: r.p99 < 50 && r.dropped === 0 && r.probesSeen === r.probes };
+    console.error(`[${t.name}] ${JSON.stringify(step)}`);
+    steps.push(step);
+    if (!step.pass) break;
+  }
+  return steps;
 }
 
 async function idle(t: Target, devices: Dev[]) {
@@ -348,24 +409,33 @@ const vm = await Victoria.start();
 try {
   let vigilSat = 0;
   for (const name of TARGETS as ('vigil' | 'aedes' | 'mosquitto')[]) {
-    const t = name === 'vigil' ? await startVigil(vm, [...load, ...probes]) : name === 'aedes' ? await startAedes() : await startMosquitto();
-    probes.splice(0, probes.length, ...Array.from({ length: 300 }, (_, i) => ({ deviceId: `${SITE}-probe-door-${i}`, kind: 'door' as const, site: SITE })));
-    try {
-      console.error(`[${name}] saturation…`);
-      if (!PHASES.includes('saturation') && !FIXED_SAT) continue;
-      // BENCH_SATURATION=n: take n msgs/s as Vigil's saturation and go straight to the loads (to compare levers at one offered rate).
-      const sat = FIXED_SAT ? { qos1PerS: FIXED_SAT } : await saturation(t);
-      console.error(`[${name}] ${JSON.stringify(sat)}`);
-      if (name === 'vigil') vigilSat = sat.qos1PerS;
-      const loads: Record<string, unknown> = {};
-      for (const f of PHASES.includes('load') ? [0.25, 0.5, 0.9] : []) {
-        console.error(`[${name}] ${f * 100} % of Vigil's saturation…`);
-        loads[`${f * 100}%`] = await atLoad(t, Math.round(vigilSat * f), f === 0.5);
-        console.error(`[${name}] ${JSON.stringify(loads[`${f * 100}%`])}`);
+    if (PHASES.includes('saturation') || FIXED_SAT) {
+      const t = name === 'vigil' ? await startVigil(vm, [...load, ...probes]) : name === 'aedes' ? await startAedes() : await startMosquitto();
+      probes.splice(0, probes.length, ...Array.from({ length: 300 }, (_, i) => ({ deviceId: `${SITE}-probe-door-${i}`, kind: 'door' as const, site: SITE })));
+      try {
+        console.error(`[${name}] saturation…`);
+        // BENCH_SATURATION=n: take n msgs/s as Vigil's saturation and go straight to the loads (to compare levers at one offered rate).
+        const sat = FIXED_SAT ? { qos1PerS: FIXED_SAT } : await saturation(t);
+        console.error(`[${name}] ${JSON.stringify(sat)}`);
+        if (name === 'vigil') vigilSat = sat.qos1PerS;
+        const loads: Record<string, unknown> = {};
+        for (const f of PHASES.includes('load') ? [0.25, 0.5, 0.9] : []) {
+          console.error(`[${name}] ${f * 100} % of Vigil's saturation…`);
+          loads[`${f * 100}%`] = await atLoad(t, Math.round(vigilSat * f), PROFILE_LOAD && f === 0.5);
+          console.error(`[${name}] ${JSON.stringify(loads[`${f * 100}%`])}`);
+        }
+        results[name] = { ...sat, loads };
+      } finally {
+        await t.stop();
       }
-      results[name] = { ...sat, loads };
-    } finally {
-      await t.stop();
+    }
+    if (name === 'vigil' && PHASES.includes('capacity')) {
+      const tc = await startVigil(vm, [], true);
+      try {
+        capacitySteps = await capacity(tc);
+      } finally {
+        await tc.stop();
+      }
     }
     if (!PHASES.includes('idle')) continue;
     console.error(`[${name}] ${IDLE} idle connections…`);
@@ -380,8 +450,8 @@ try {
   await vm.stop();
 }
 
-if (TARGETS.length < 3 || PHASES.length < 3) {
-  console.log(JSON.stringify(results, null, 2));
+if (TARGETS.length < 3 || PHASES.length < 4) {
+  console.log(JSON.stringify({ ...results, capacity: capacitySteps }, null, 2));
   process.exit(0);
 }
 const r = results as Record<

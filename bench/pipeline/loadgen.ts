@@ -2,7 +2,8 @@
  * Load generator, run as its own process so it does not share the target's event loop.
  * Job (JSON file, argv[2]): { url, devices: [{deviceId, kind, site, username?, password?}], qos,
  * mode: 'closed' (each device keeps `window` publishes in flight: saturation) | 'open' (`rate`
- * messages/s in total, spread over the devices) | 'idle' (connect, then only keep-alives),
+ * messages/s in total, spread over the devices) | 'idle' (connect, then only keep-alives) |
+ * 'fleet' (each device on its kind's real schedule, `fleetSchedule` below: the capacity figure),
  * durationMs, warmupMs, keepalive }.
  * Payloads are the simulators' own telemetry (simulators/*), with fresh ts and seq per message.
  * Prints one JSON line: { connected, connectMs, sent, acked, errors, inWindow, windowMs, latencyMs: sample }.
@@ -11,12 +12,26 @@ import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { deviceTopic, type DeviceKind } from '../../devices/index.ts';
 import { createSim } from '../../simulators/fleet.ts';
+import { SceneRenderer } from '../../simulators/scene.ts';
+
+/**
+ * What one device of each kind sends in the capacity run (issue #20): body cameras an IMU window a
+ * second and a snapshot a minute; cameras their health every 10 s and a snapshot a minute; smoke
+ * alarms a reading every 10 s; doors a passage a minute (access granted, opened, closed) and their
+ * state at their reporting period.
+ */
+export const fleetSchedule: Record<DeviceKind, { telemetryS: number; snapshotS?: number; passageS?: number }> = {
+  bodycam: { telemetryS: 1, snapshotS: 60 },
+  camera: { telemetryS: 10, snapshotS: 60 },
+  smoke: { telemetryS: 10 },
+  door: { telemetryS: 60, passageS: 60 },
+};
 
 interface Job {
   url: string;
   devices: { deviceId: string; kind: DeviceKind; site: string; username?: string; password?: string }[];
   qos: 0 | 1;
-  mode: 'closed' | 'open' | 'idle';
+  mode: 'closed' | 'open' | 'idle' | 'fleet';
   window?: number;
   rate?: number;
   durationMs: number;
@@ -101,7 +116,46 @@ const publish = async (x: (typeof clients)[number]) => {
   }
 };
 
-if (job.mode === 'closed') {
+if (job.mode === 'fleet') {
+  // Eight real frames (rendered once), sent in turn by every camera and body camera.
+  const scene = new SceneRenderer('bench-cam');
+  const frames = await Promise.all(Array.from({ length: 8 }, (_, i) => scene.frame(i * 3)));
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, fn: () => void) => {
+    // A random phase per device and task: the fleet's load is spread, not synchronised.
+    timers.push(setTimeout(() => (fn(), timers.push(setInterval(fn, ms))), Math.random() * ms));
+  };
+  const pending = new Set<Promise<void>>();
+  const track = (x: (typeof clients)[number], topic: string, body: string | Buffer) => {
+    sent++;
+    const p = x.c.publishAsync(topic, body, { qos: 1 }).then(
+      () => {
+        acked++;
+        const now = Date.now();
+        if (now >= windowStart && now < end) inWindow++;
+      },
+      () => void errors++,
+    );
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  };
+  let frame = 0;
+  for (const x of clients) {
+    const plan = fleetSchedule[x.d.kind];
+    every(plan.telemetryS * 1000, () => track(x, x.topic, payload(x)));
+    if (plan.snapshotS) every(plan.snapshotS * 1000, () => track(x, deviceTopic(x.d, 'snapshot'), frames[frame++ % frames.length]!));
+    if (plan.passageS)
+      every(plan.passageS * 1000, () => {
+        const event = deviceTopic(x.d, 'event');
+        track(x, event, `{"ts":${Date.now()},"type":"access_granted","credential":{"type":"card","id":"c-${x.seq}"},"direction":"in"}`);
+        track(x, event, `{"ts":${Date.now()},"type":"door_opened"}`);
+        timers.push(setTimeout(() => track(x, event, `{"ts":${Date.now()},"type":"door_closed"}`), 3000));
+      });
+  }
+  await new Promise((r) => setTimeout(r, job.durationMs));
+  for (const t of timers) clearTimeout(t);
+  await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, 5000))]);
+} else if (job.mode === 'closed') {
   await Promise.all(
     clients.flatMap((x) =>
       Array.from({ length: job.window ?? 8 }, async () => {

@@ -188,17 +188,29 @@ export class Registry {
   /** Every device record, ordered by site, kind and id: read once after any change (alerts, dispatch and evidence list a site's devices on every alert). */
   #list: DeviceRecord[] | undefined;
 
+  /**
+   * Ids looked up and not registered (anonymous development mode, pending devices, a bridge's unknown
+   * names), so the per-message and per-tick lookups do not query SQLite again and again. Bounded:
+   * anyone can send an id, so at 10,000 it starts over rather than grow.
+   */
+  readonly #unknown = new Set<string>();
+
   #changed(id: string): void {
     this.#devices.delete(id);
+    this.#unknown.delete(id);
     this.#list = undefined;
   }
 
   getDevice(id: string): DeviceRecord | undefined {
     if (this.#devices.has(id)) return this.#devices.get(id);
+    if (this.#unknown.has(id)) return undefined;
     const r = this.#sql('SELECT * FROM devices WHERE device_id = ?').get(id) as DeviceRow | undefined;
     const d = r && toDevice(r);
-    // Unknown ids are not cached (anyone can send one); known devices are bounded by the registry.
     if (d) this.#devices.set(id, d);
+    else {
+      if (this.#unknown.size >= 10_000) this.#unknown.clear();
+      this.#unknown.add(id);
+    }
     return d;
   }
 
