@@ -302,6 +302,40 @@ describe('device offline without a Last Will', () => {
   });
 });
 
+describe('the fleet scan, sliced', () => {
+  it('spread over event-loop turns it raises what the whole scan raises; a halted scan raises nothing', async () => {
+    let clock = Date.now();
+    const g = await startGateway(mkdtempSync(join(tmpdir(), 'vigil-sliced-')), { security: { allowAnonymous: true } }, () => clock);
+    try {
+      const ids = ['sl-door-1', 'sl-door-2', 'sl-door-3'];
+      for (const id of ids) {
+        const d = await mqtt.connectAsync(`mqtt://127.0.0.1:${g.ports.mqtt}`, { clientId: id, reconnectPeriod: 0 });
+        await d.publishAsync(`vigil/v1/sl/door/${id}/telemetry`, JSON.stringify({ door: 'closed', locked: true }), { qos: 1 });
+        d.stream.destroy();
+      }
+      await until(() => ids.every((id) => g.states.get(id)?.connected === false), 'disconnected');
+      clock += 11_000;
+      // Nothing yet when tickSliced returns (one device per turn here, conditions at the end of the scan), then all three.
+      const offline = () => g.alerts.store.query({ site: 'sl', type: 'device_offline' });
+      g.alerts.pipeline.tickSliced(1);
+      expect(offline()).toHaveLength(0);
+      await until(() => offline().length === 3 || undefined, 'three device_offline alerts from the sliced scan');
+      // A fourth goes silent; a scan is started and the pipeline halted (shutdown): it raises nothing.
+      const d4 = await mqtt.connectAsync(`mqtt://127.0.0.1:${g.ports.mqtt}`, { clientId: 'sl-door-4', reconnectPeriod: 0 });
+      await d4.publishAsync('vigil/v1/sl/door/sl-door-4/telemetry', JSON.stringify({ door: 'closed', locked: true }), { qos: 1 });
+      d4.stream.destroy();
+      await until(() => g.states.get('sl-door-4')?.connected === false, 'fourth disconnected');
+      clock += 11_000;
+      g.alerts.pipeline.tickSliced(1);
+      g.alerts.pipeline.halt();
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      expect(offline()).toHaveLength(3);
+    } finally {
+      await g.stop();
+    }
+  });
+});
+
 describe('a planned stop is no outage', () => {
   it('a device that announces its shutdown raises no device_offline, neither before it disconnects nor after the grace', async () => {
     let clock = Date.now();

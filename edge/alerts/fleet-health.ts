@@ -64,11 +64,22 @@ export class FleetHealth {
   }
 
   check(): { conditions: Condition[]; coverage: Coverage[] } {
+    const scan = this.scan(Infinity);
+    for (let r = scan.next(); ; r = scan.next()) if (r.done) return r.value;
+  }
+
+  /**
+   * The same check as a generator that yields after every `slice` devices, so the gateway can spread
+   * a fleet of thousands over several event-loop turns instead of stalling every alert for the whole scan.
+   */
+  *scan(slice: number): Generator<void, { conditions: Condition[]; coverage: Coverage[] }> {
     const now = this.#now();
     const graceOver = now - this.#startedAt >= this.#s.startupGraceMs;
     const conditions: Condition[] = [];
     const bySiteKind = new Map<string, Coverage>();
+    let n = 0;
     for (const d of this.#fleet()) {
+      if (++n % slice === 0) yield;
       const v = this.#states.get(d.deviceId);
       const ok = this.healthy(d.deviceId, d.kind);
       // Connected but silent (missed heartbeats), or gone without a Last Will and not back within

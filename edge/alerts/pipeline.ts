@@ -80,6 +80,45 @@ export class AlertPipeline {
     }
   }
 
+  #scanning = false;
+  #halted = false;
+
+  /** No more sliced ticks, and a scan under way is dropped (shutdown: devices going away are not an outage). */
+  halt(): void {
+    this.#halted = true;
+  }
+
+  /**
+   * What the gateway's once-a-second timer calls: tick() with the fleet scan spread over event-loop
+   * turns, at most `slice` devices a turn (a 10,000-device scan in one go stalls every message and
+   * alert behind it for tens of milliseconds). One scan at a time; a slow one delays the next.
+   */
+  tickSliced(slice: number): void {
+    try {
+      this.rules.tick(this.#opts.now());
+      this.engine.tick();
+    } catch (err) {
+      this.#opts.onError?.(err, { tick: true });
+    }
+    if (this.#halted || !this.health || this.#scanning) return;
+    this.#scanning = true;
+    const scan = this.health.scan(slice);
+    const step = () => {
+      if (this.#halted) return;
+      try {
+        const r = scan.next();
+        if (!r.done) return void setImmediate(step);
+        this.#scanning = false;
+        this.coverage = r.value.coverage;
+        for (const c of r.value.conditions) this.signal(c);
+      } catch (err) {
+        this.#scanning = false;
+        this.#opts.onError?.(err, { tick: true });
+      }
+    };
+    step();
+  }
+
   acknowledge(id: string, who: string, note?: string): AlertRecord {
     return this.engine.acknowledge(id, who, note);
   }

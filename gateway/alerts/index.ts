@@ -111,7 +111,8 @@ export class Alerts implements Feature {
     this.#broker = broker;
     // Republish every site's retained summary: after a restart consumers see the persisted state at once.
     for (const site of new Set(this.store.openAlerts().map((a) => a.site))) this.#publishSummary(site);
-    this.#timer = setInterval(() => this.tick(), tickMs);
+    // The fleet scan in slices of 500 devices per event-loop turn (~1 ms each): a big fleet never stalls an alert.
+    this.#timer = setInterval(() => this.pipeline.tickSliced(500), tickMs);
     this.#timer.unref();
   }
 
@@ -123,10 +124,12 @@ export class Alerts implements Feature {
   /** No more ticks: a shutdown must not read as devices going silent. */
   drain(): void {
     clearInterval(this.#timer);
+    this.pipeline.halt();
   }
 
   stop(): void {
     clearInterval(this.#timer);
+    this.pipeline.halt();
     this.#summariesDue.clear();
   }
 
