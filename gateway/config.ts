@@ -128,7 +128,9 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
               durability: z
                 .enum(['fsync', 'process'])
                 .default('fsync')
-                .describe('"fsync": a broker state change is on disk when made (survives power loss); "process": survives a crash of the gateway only.'),
+                .describe(
+                  '"fsync": a broker state change is on disk before aedes goes on (survives power loss; synced on the thread pool, changes made together share one sync); "process": survives a crash of the gateway only.',
+                ),
               maxQueued: z
                 .number()
                 .int()
@@ -436,7 +438,9 @@ const buildSchema = (kinds: ReturnType<typeof kindsSection>) =>
             .min(0)
             .max(100)
             .default(2)
-            .describe('Group commit: under load, appends collected for this long share one commit (one fsync); an idle spool commits at once.'),
+            .describe(
+              'Group commit: under load, appends collected for this long share one transaction; an idle spool commits at once. The sync to disk is grouped apart, off the event loop.',
+            ),
           durability: z
             .enum(['fsync', 'process'])
             .default('fsync')

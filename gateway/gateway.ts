@@ -538,7 +538,11 @@ export class Gateway {
       // No model is not a readiness failure either: the rules still raise alerts. It is said plainly.
       inference: { ok: true, detail: this.inference.describe() },
       // The uplink being down is not a readiness failure: the spool is there for exactly that. It is reported, not failed.
-      spool: { ok: true, detail: `${this.forwarding.spool.depth} points spooled${this.forwarding.forwarding ? '' : ' (standalone: no uplink configured)'}` },
+      // A failed sync to disk is not: nothing more can be acknowledged as durable (WalSync).
+      spool: this.forwarding.spool.walSync?.failed
+        ? { ok: false, detail: this.forwarding.spool.walSync.failed.message }
+        : { ok: true, detail: `${this.forwarding.spool.depth} points spooled${this.forwarding.forwarding ? '' : ' (standalone: no uplink configured)'}` },
+      ...(this.persistence?.syncFailed ? { 'broker-store': { ok: false, detail: this.persistence.syncFailed.message } } : {}),
     };
     // The uplink is reported (ok: false while its circuit is not closed) but not critical: the spool holds the points.
     for (const t of this.forwarding.targets) checks[`uplink:${t.target}`] = { ok: t.circuit === 'closed', critical: false, detail: t.describe() };

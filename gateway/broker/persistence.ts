@@ -175,6 +175,11 @@ export class SqlitePersistence extends (MemoryPersistence as new () => MemoryBas
     this.expireSessions();
   }
 
+  /** Set when a sync to disk failed: nothing more is acknowledged as durable (readiness reports it). */
+  get syncFailed(): Error | undefined {
+    return this.#walSync?.failed;
+  }
+
   /** Resolves once the changes made so far are on disk (durability "fsync"). */
   #durable(): Promise<void> {
     return this.#walSync ? this.#walSync.sync() : Promise.resolve();
