@@ -95,8 +95,9 @@ async function startVigil(vm: Victoria, devices: Dev[], anonymous = false): Prom
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-bench-gw-'));
   const jobFile = join(dataDir, 'job.json');
   writeFileSync(jobFile, JSON.stringify({ devices: anonymous ? [] : devices, consumers: ['bench-ops'], forwardUrl: vm.url, dataDir, anonymous }));
-  // BENCH_NODE_ARGS="--max-semi-space-size=32": measure a V8 setting of the gateway process.
-  const args = [...(process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean), '--import', 'tsx', here('./pipeline/vigil-target.ts'), jobFile];
+  // V8 settings of the gateway process: by default those `npm start` and the Docker image use; BENCH_NODE_ARGS="" to measure without.
+  const nodeArgs = (process.env['BENCH_NODE_ARGS'] ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
+  const args = [...nodeArgs, '--import', 'tsx', here('./pipeline/vigil-target.ts'), jobFile];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const [, mqttPort, httpPort] = await waitLine(proc, /READY (\d+) (\d+)/, 600_000);
   const creds = JSON.parse(readFileSync(join(dataDir, 'credentials.json'), 'utf8')) as Target['creds'];
