@@ -28,7 +28,7 @@ const PROFILE = process.env['BENCH_PROFILE'] === '1';
 /** BENCH_PROFILE=50: profile the open-loop run at 50 % of saturation (where the alert latency target is). */
 const FIXED_SAT = Number(process.env['BENCH_SATURATION'] ?? 0);
 /** Fleet sizes tried for the capacity figure (BENCH_CAPACITY_STEPS=2000,4000), and seconds per size. */
-const CAPACITY_STEPS = (process.env['BENCH_CAPACITY_STEPS'] ?? '1000,2000,4000,6000,8000,10000,14000,20000').split(',').map(Number);
+const CAPACITY_STEPS = (process.env['BENCH_CAPACITY_STEPS'] ?? '1000,2000,3000,4000,5000,6000,8000,10000,14000,20000').split(',').map(Number);
 const CAPACITY_SECONDS = Number(process.env['BENCH_CAPACITY_SECONDS'] ?? 30);
 /** The capacity fleet per 100 devices: a transport hub's mix. */
 const fleetMix: [DeviceKind, number][] = [
