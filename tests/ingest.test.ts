@@ -1,7 +1,9 @@
 /** The ingest stage on its own: pure apart from the JPEG decode, so no broker needed. */
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { availableParallelism } from 'node:os';
 import { ingest, type IngestInput } from '../edge/ingest.ts';
+import { imageSlots } from '../edge/jpeg.ts';
 import type { IngestResult } from '../edge/message.ts';
 import { resolveTime, toEpochMs } from '../edge/normalise.ts';
 import { SceneRenderer } from '../simulators/scene.ts';
@@ -125,6 +127,19 @@ describe('ingest', () => {
         const r = await run(input(camT, payload));
         expect(r).toMatchObject({ ok: false, refusal: { code: 'invalid_jpeg', message: expect.stringMatching(msg) } });
       }
+    });
+    it('a burst of snapshots decodes at most cores − 1 at a time (the thread pool keeps room for disk syncs); all are decoded', async () => {
+      const jpeg = await new SceneRenderer('c1').frame(5);
+      const slots = Math.max(1, availableParallelism() - 1);
+      let most = 0;
+      const burst = Array.from({ length: 12 }, () => run(input(camT, jpeg)));
+      const watch = setInterval(() => (most = Math.max(most, imageSlots.activeCount)), 0);
+      expect(imageSlots.pendingCount).toBeGreaterThan(0);
+      const results = await Promise.all(burst);
+      clearInterval(watch);
+      expect(results.every((r) => r.ok)).toBe(true);
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(slots);
     });
     it('applies the snapshot size limit, not the JSON one', async () => {
       const jpeg = await new SceneRenderer('c1').frame(5);

@@ -13,6 +13,7 @@
  * The scene-anomaly score is 1 − structure correlation.
  */
 import sharp from 'sharp';
+import { imageSlots } from '../jpeg.ts';
 
 export const cameraFeatureNames = ['brightness_ln', 'contrast_ln', 'sharpness_ln', 'structure_corr', 'edge_corr', 'saturated_frac', 'dark_frac'] as const;
 
@@ -32,7 +33,7 @@ export interface FrameStats {
 }
 
 export async function frameStats(jpeg: Buffer): Promise<FrameStats> {
-  const px = await sharp(jpeg, { failOn: 'error' }).greyscale().resize(W, H, { fit: 'fill' }).raw().toBuffer();
+  const px = await imageSlots(() => sharp(jpeg, { failOn: 'error' }).greyscale().resize(W, H, { fit: 'fill' }).raw().toBuffer());
   let sum = 0;
   let sum2 = 0;
   let sat = 0;
