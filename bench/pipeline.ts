@@ -473,7 +473,7 @@ try {
     console.error(`[${name}] ${IDLE} idle connections…`);
     const ti = name === 'vigil' ? await startVigil(vm, [], true) : name === 'aedes' ? await startAedes() : await startMosquitto();
     try {
-      results[name]!['idle'] = await idle(ti, plan(IDLE, 'idle-'));
+      (results[name] ??= {})['idle'] = await idle(ti, plan(IDLE, 'idle-'));
     } finally {
       await ti.stop();
     }

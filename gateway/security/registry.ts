@@ -191,7 +191,8 @@ export class Registry {
   /**
    * Ids looked up and not registered (anonymous development mode, pending devices, a bridge's unknown
    * names), so the per-message and per-tick lookups do not query SQLite again and again. Bounded:
-   * anyone can send an id, so at 10,000 it starts over rather than grow.
+   * anyone can send an id, so at 100,000 (a few MiB) it starts over rather than grow. (At 10,000 a
+   * development fleet of 10,000 anonymous devices cleared it on every fleet scan: 21 % CPU idle.)
    */
   readonly #unknown = new Set<string>();
 
@@ -208,7 +209,7 @@ export class Registry {
     const d = r && toDevice(r);
     if (d) this.#devices.set(id, d);
     else {
-      if (this.#unknown.size >= 10_000) this.#unknown.clear();
+      if (this.#unknown.size >= 100_000) this.#unknown.clear();
       this.#unknown.add(id);
     }
     return d;
