@@ -69,11 +69,7 @@ export class AlertPipeline {
   tick(): void {
     try {
       this.rules.tick(this.#opts.now());
-      if (this.health) {
-        const h = this.health.check();
-        this.coverage = h.coverage;
-        for (const c of h.conditions) this.signal(c);
-      }
+      if (this.health) this.#applyHealth(this.health.check());
       this.engine.tick();
     } catch (err) {
       this.#opts.onError?.(err, { tick: true });
@@ -82,6 +78,11 @@ export class AlertPipeline {
 
   #scanning = false;
   #halted = false;
+
+  #applyHealth(h: { conditions: Condition[]; coverage: Coverage[] }): void {
+    this.coverage = h.coverage;
+    for (const c of h.conditions) this.signal(c);
+  }
 
   /** No more sliced ticks, and a scan under way is dropped (shutdown: devices going away are not an outage). */
   halt(): void {
@@ -109,8 +110,7 @@ export class AlertPipeline {
         const r = scan.next();
         if (!r.done) return void setImmediate(step);
         this.#scanning = false;
-        this.coverage = r.value.coverage;
-        for (const c of r.value.conditions) this.signal(c);
+        this.#applyHealth(r.value);
       } catch (err) {
         this.#scanning = false;
         this.#opts.onError?.(err, { tick: true });
